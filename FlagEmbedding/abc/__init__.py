@@ -1,0 +1,1 @@
+"""Abstract base classes shared by inference, evaluation and fine-tuning."""

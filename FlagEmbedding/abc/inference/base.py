@@ -1,0 +1,90 @@
+"""State and multi-device dispatch shared by :class:`AbsEmbedder` and :class:`AbsReranker`."""
+from __future__ import annotations
+
+import gc
+import logging
+from typing import Any, Dict, List, Optional, Sequence
+
+import torch
+
+from FlagEmbedding.abc.inference.devices import DevicesArg, empty_device_cache, get_target_devices
+from FlagEmbedding.abc.inference.pool import MultiProcessPool
+
+logger = logging.getLogger(__name__)
+
+
+class AbsInferenceModel:
+    """Holds the model, its tokenizer, the target devices and a lazily started per-device worker pool.
+
+    Subclasses name the single-device method the pool workers run (``pool_method``) and call
+    :meth:`run_on_devices` with list input.
+    """
+
+    pool_method: str = ""
+    #: attributes that never travel to a worker process
+    _not_pickled = ("pool",)
+
+    def __init__(self, model_name_or_path: str, devices: DevicesArg = None, **kwargs: Any):
+        self.model_name_or_path = model_name_or_path
+        self.kwargs: Dict[str, Any] = kwargs
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+        self.target_devices = self.get_target_devices(devices)
+        self.model: Optional[torch.nn.Module] = None
+        self.tokenizer: Any = None
+        self.pool: Optional[MultiProcessPool] = None
+
+    get_target_devices = staticmethod(get_target_devices)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in self._not_pickled:
+            state[name] = None
+        return state
+
+    # ------------------------------------------------------------------ pool lifecycle
+    def start_multi_process_pool(self, method_name: Optional[str] = None) -> MultiProcessPool:
+        """Start one worker per target device running ``method_name`` (default: ``pool_method``)."""
+        if self.model is None:
+            raise ValueError("Model is not initialized.")
+        self.model = self.model.to("cpu")
+        self.model.share_memory()
+        return MultiProcessPool(self, method_name or self.pool_method, self.target_devices)
+
+    @staticmethod
+    def stop_multi_process_pool(pool: Optional[MultiProcessPool]) -> None:
+        """Terminate, join and close every process of ``pool`` and its queues."""
+        if pool is not None:
+            pool.stop()
+
+    def stop_self_pool(self) -> None:
+        """Stop this object's pool (if any) and free accelerator memory."""
+        pool = getattr(self, "pool", None)
+        if pool is not None:
+            self.stop_multi_process_pool(pool)
+            self.pool = None
+        try:
+            if self.model is not None:
+                self.model.to("cpu")
+            empty_device_cache()
+        except Exception:  # noqa: BLE001 - cleanup must never raise
+            logger.debug("Could not move the model back to CPU.", exc_info=True)
+        gc.collect()
+
+    def __del__(self) -> None:
+        try:
+            if getattr(self, "pool", None) is not None:
+                self.stop_self_pool()
+        except Exception:  # noqa: BLE001 - never raise from a finalizer
+            pass
+
+    # ------------------------------------------------------------------ dispatch
+    def uses_pool(self, inputs: Any) -> bool:
+        """Several devices and list input go through the pool; everything else runs on device 0."""
+        return len(self.target_devices) > 1 and isinstance(inputs, list)
+
+    def run_on_devices(self, inputs: Sequence[Any], kwargs: Dict[str, Any]) -> List[Any]:
+        """Run ``pool_method`` on chunks of ``inputs`` in the pool (started lazily) and return chunk results."""
+        if self.pool is None:
+            self.pool = self.start_multi_process_pool()
+        return self.pool.map(inputs, kwargs)

@@ -1,0 +1,194 @@
+"""Abstract embedder: constructor contract, instruction formatting and single/multi-device dispatch."""
+from __future__ import annotations
+
+import logging
+from abc import abstractmethod
+from typing import Any, Dict, List, Optional, Union
+
+import numpy as np
+import torch
+
+from FlagEmbedding.abc.inference.base import AbsInferenceModel
+from FlagEmbedding.abc.inference.devices import DevicesArg
+from FlagEmbedding.abc.inference.validation import check_positive_int, check_texts, unescape_newlines
+
+logger = logging.getLogger(__name__)
+
+Embeddings = Union[np.ndarray, torch.Tensor]
+
+
+class AbsEmbedder(AbsInferenceModel):
+    """Base class of every embedder.
+
+    Args:
+        model_name_or_path: Hub id or local folder of the model.
+        normalize_embeddings: L2-normalize output vectors.
+        use_fp16: Half precision on accelerators (the CPU always computes in fp32 unless ``use_bf16``).
+        use_bf16: bfloat16 on every device, the CPU included (opt-in; faster, slightly less exact).
+        query_instruction_for_retrieval: Instruction put before each query.
+        query_instruction_format: Format with two slots, instruction then query.
+        devices: See :func:`~FlagEmbedding.abc.inference.devices.get_target_devices`.
+        batch_size: Inputs per forward pass (shrunk automatically on out-of-memory).
+        query_max_length: Token limit for queries.
+        passage_max_length: Token limit for passages and for :meth:`encode`.
+        convert_to_numpy: Return numpy arrays instead of torch tensors.
+        truncate_dim: Keep only the first ``truncate_dim`` features (before normalization).
+        **kwargs: Stored as attributes and in ``self.kwargs`` (e.g. ``pooling_method``,
+            ``passage_instruction_for_retrieval``); the rest reach the tokenizer.
+    """
+
+    pool_method = "encode_single_device"
+    DEFAULT_POOLING_METHOD = "cls"
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        normalize_embeddings: bool = True,
+        use_fp16: bool = True,
+        use_bf16: bool = False,
+        query_instruction_for_retrieval: Optional[str] = None,
+        query_instruction_format: str = "{}{}",
+        devices: DevicesArg = None,
+        batch_size: int = 256,
+        query_max_length: int = 512,
+        passage_max_length: int = 512,
+        convert_to_numpy: bool = True,
+        truncate_dim: Optional[int] = None,
+        **kwargs: Any,
+    ):
+        super().__init__(model_name_or_path, devices=devices, **kwargs)
+        self.normalize_embeddings = normalize_embeddings
+        self.use_fp16 = use_fp16
+        self.use_bf16 = use_bf16
+        self.query_instruction_for_retrieval = query_instruction_for_retrieval
+        self.query_instruction_format = query_instruction_format
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.query_max_length = check_positive_int(query_max_length, "query_max_length")
+        self.passage_max_length = check_positive_int(passage_max_length, "passage_max_length")
+        self.convert_to_numpy = convert_to_numpy
+        if truncate_dim is not None:
+            check_positive_int(truncate_dim, "truncate_dim")
+        self.truncate_dim = truncate_dim
+
+    # ------------------------------------------------------------------ precision
+    def get_model_torch_dtype(self) -> torch.dtype:
+        """bf16 if ``use_bf16``, else fp16 if ``use_fp16``, else fp32 (the accelerator compute dtype)."""
+        if self.use_bf16:
+            return torch.bfloat16
+        return torch.float16 if self.use_fp16 else torch.float32
+
+    # ------------------------------------------------------------------ instructions
+    @staticmethod
+    def get_detailed_instruct(instruction_format: str, instruction: str, sentence: str) -> str:
+        """``instruction_format.format(instruction, sentence)`` after turning literal ``\\n`` into newlines."""
+        return unescape_newlines(instruction_format).format(instruction, sentence)
+
+    # ------------------------------------------------------------------ public encode API
+    def encode_queries(
+        self,
+        queries: Union[str, List[str]],
+        batch_size: Optional[int] = None,
+        max_length: Optional[int] = None,
+        convert_to_numpy: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Encode queries with the query instruction and ``query_max_length``."""
+        return self.encode(
+            check_texts(queries, "queries"),
+            batch_size=batch_size,
+            max_length=max_length if max_length is not None else self.query_max_length,
+            convert_to_numpy=convert_to_numpy,
+            instruction=self.query_instruction_for_retrieval,
+            instruction_format=self.query_instruction_format,
+            **kwargs,
+        )
+
+    def encode_corpus(
+        self,
+        corpus: Union[str, List[str]],
+        batch_size: Optional[int] = None,
+        max_length: Optional[int] = None,
+        convert_to_numpy: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Encode passages with the optional passage instruction and ``passage_max_length``."""
+        return self.encode(
+            check_texts(corpus, "corpus"),
+            batch_size=batch_size,
+            max_length=max_length if max_length is not None else self.passage_max_length,
+            convert_to_numpy=convert_to_numpy,
+            instruction=self.kwargs.get("passage_instruction_for_retrieval"),
+            instruction_format=self.kwargs.get("passage_instruction_format", "{}{}"),
+            **kwargs,
+        )
+
+    def encode(
+        self,
+        sentences: Union[str, List[str]],
+        batch_size: Optional[int] = None,
+        max_length: Optional[int] = None,
+        convert_to_numpy: Optional[bool] = None,
+        instruction: Optional[str] = None,
+        instruction_format: Optional[str] = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Encode ``sentences``: one str gives one vector, a list gives a matrix (one row per input)."""
+        sentences = check_texts(sentences, "sentences")
+        batch_size = check_positive_int(batch_size if batch_size is not None else self.batch_size, "batch_size")
+        max_length = check_positive_int(
+            max_length if max_length is not None else self.passage_max_length, "max_length"
+        )
+        if convert_to_numpy is None:
+            convert_to_numpy = self.convert_to_numpy
+        if instruction is not None:
+            fmt = instruction_format if instruction_format is not None else "{}{}"
+            if isinstance(sentences, str):
+                sentences = self.get_detailed_instruct(fmt, instruction, sentences)
+            else:
+                sentences = [self.get_detailed_instruct(fmt, instruction, s) for s in sentences]
+        call_kwargs = dict(batch_size=batch_size, max_length=max_length, convert_to_numpy=convert_to_numpy, **kwargs)
+        if self.uses_pool(sentences) and len(sentences) > 0:
+            return self.merge_results(self.run_on_devices(sentences, call_kwargs))
+        return self.encode_single_device(sentences, device=self.target_devices[0], **call_kwargs)
+
+    def encode_multi_process(self, sentences: List[str], pool: Any, **kwargs: Any) -> Any:
+        """Encode ``sentences`` with an explicitly started pool (see :meth:`start_multi_process_pool`)."""
+        return self.merge_results(pool.map(check_texts(sentences, "sentences"), kwargs))
+
+    def merge_results(self, chunks: List[Any]) -> Any:
+        """Concatenate per-device results: arrays along rows, tensors on ``target_devices[0]``."""
+        if isinstance(chunks[0], np.ndarray):
+            return np.concatenate(chunks, axis=0)
+        if isinstance(chunks[0], torch.Tensor):
+            return torch.cat([c.to(self.target_devices[0]) for c in chunks], dim=0)
+        raise NotImplementedError("Unsupported type for results_list")
+
+    @abstractmethod
+    def encode_single_device(
+        self,
+        sentences: Union[str, List[str]],
+        batch_size: int = 256,
+        max_length: int = 512,
+        convert_to_numpy: bool = True,
+        device: Optional[str] = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Encode on one device."""
+
+    # ------------------------------------------------------------------ shared post-processing
+    def finish_embeddings(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Apply ``truncate_dim`` then L2 normalization (if enabled) to a batch of vectors."""
+        if self.truncate_dim is not None:
+            embeddings = embeddings[..., : self.truncate_dim]
+        if self.normalize_embeddings:
+            embeddings = torch.nn.functional.normalize(embeddings, dim=-1)
+        return embeddings
+
+    @staticmethod
+    def to_output(embeddings: torch.Tensor, single: bool, convert_to_numpy: bool) -> Embeddings:
+        """Return a tensor or an fp32/fp16 numpy array; a single input gives its 1-D row."""
+        if convert_to_numpy:
+            if embeddings.dtype == torch.bfloat16:
+                embeddings = embeddings.float()
+            embeddings = embeddings.cpu().numpy()
+        return embeddings[0] if single else embeddings

@@ -1,0 +1,138 @@
+"""Encoder-only embedder (``FlagModel``): a transformer encoder plus pooling."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Union
+
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from FlagEmbedding.abc.inference.batching import restore_order, run_length_sorted
+from FlagEmbedding.abc.inference.devices import DevicesArg, compute_dtype, load_dtype
+from FlagEmbedding.abc.inference.embedder import AbsEmbedder
+from FlagEmbedding.utils.hub import from_pretrained
+from FlagEmbedding.utils.pooling import POOLING_METHODS, check_pooling_method, pool
+
+
+class BaseEmbedder(AbsEmbedder):
+    """Dense embeddings from a Hugging Face encoder (BGE, E5, GTE, ...).
+
+    Args (beyond :class:`~FlagEmbedding.abc.inference.AbsEmbedder`):
+        pooling_method: ``"cls"`` (default), ``"mean"`` or ``"last_token"``.
+        trust_remote_code: Passed to ``from_pretrained``.
+        cache_dir: Hugging Face download cache.
+    """
+
+    DEFAULT_POOLING_METHOD = "cls"
+    ALLOWED_POOLING_METHODS = POOLING_METHODS
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        normalize_embeddings: bool = True,
+        use_fp16: bool = True,
+        use_bf16: bool = False,
+        query_instruction_for_retrieval: Optional[str] = None,
+        query_instruction_format: str = "{}{}",
+        devices: DevicesArg = None,
+        pooling_method: str = "cls",
+        trust_remote_code: bool = False,
+        cache_dir: Optional[str] = None,
+        batch_size: int = 256,
+        query_max_length: int = 512,
+        passage_max_length: int = 512,
+        convert_to_numpy: bool = True,
+        truncate_dim: Optional[int] = None,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            model_name_or_path,
+            normalize_embeddings=normalize_embeddings,
+            use_fp16=use_fp16,
+            use_bf16=use_bf16,
+            query_instruction_for_retrieval=query_instruction_for_retrieval,
+            query_instruction_format=query_instruction_format,
+            devices=devices,
+            batch_size=batch_size,
+            query_max_length=query_max_length,
+            passage_max_length=passage_max_length,
+            convert_to_numpy=convert_to_numpy,
+            truncate_dim=truncate_dim,
+            pooling_method=pooling_method,
+            trust_remote_code=trust_remote_code,
+            cache_dir=cache_dir,
+            **kwargs,
+        )
+        self.check_pooling_method(pooling_method)
+        self.tokenizer = from_pretrained(
+            AutoTokenizer.from_pretrained, model_name_or_path,
+            trust_remote_code=trust_remote_code, cache_dir=cache_dir,
+        )
+        self.model = self.load_model()
+        self.model.eval()
+
+    def check_pooling_method(self, pooling_method: str) -> None:
+        """Reject an unsupported ``pooling_method`` at construction."""
+        check_pooling_method(pooling_method, self.ALLOWED_POOLING_METHODS)
+
+    def load_model(self) -> torch.nn.Module:
+        """Load the backbone in the dtype the target devices compute in."""
+        return from_pretrained(
+            AutoModel.from_pretrained, self.model_name_or_path,
+            dtype=load_dtype(self.target_devices, self.use_fp16, self.use_bf16),
+            trust_remote_code=self.trust_remote_code, cache_dir=self.cache_dir,
+        )
+
+    @property
+    def embedding_dim(self) -> int:
+        """Width of the returned vectors (after ``truncate_dim``)."""
+        hidden = self.model.config.hidden_size
+        return min(hidden, self.truncate_dim) if self.truncate_dim else hidden
+
+    def model_on(self, device: str) -> torch.nn.Module:
+        """The model moved to ``device`` in the dtype that device computes in."""
+        dtype = compute_dtype(device, self.use_fp16, self.use_bf16)
+        self.model.to(device=device, dtype=dtype)
+        return self.model
+
+    def tokenize(self, sentences: List[str], max_length: int, **kwargs: Any) -> Dict[str, List[List[int]]]:
+        """Tokenize without padding (the tokenizer's default special tokens included)."""
+        return self.tokenizer(sentences, truncation=True, max_length=max_length, **kwargs).data
+
+    def pad_batch(self, features: Dict[str, List[Any]], indices: List[int], device: str, **kwargs: Any) -> Dict[str, torch.Tensor]:
+        """Pad the rows ``indices`` of ``features`` into tensors on ``device``."""
+        rows = {key: [values[i] for i in indices] for key, values in features.items()}
+        batch = self.tokenizer.pad(rows, padding=True, return_tensors="pt", **kwargs)
+        return {key: value.to(device) for key, value in batch.items()}
+
+    def embed_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Pooled, truncated and normalized vectors for one padded batch."""
+        hidden = model(**batch, return_dict=True).last_hidden_state
+        return self.finish_embeddings(pool(hidden, batch["attention_mask"], self.pooling_method))
+
+    @torch.inference_mode()
+    def encode_single_device(
+        self,
+        sentences: Union[str, List[str]],
+        batch_size: int = 256,
+        max_length: int = 512,
+        convert_to_numpy: bool = True,
+        device: Optional[str] = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Encode on one device with length-sorted batches."""
+        single = isinstance(sentences, str)
+        sentences = [sentences] if single else list(sentences)
+        device = device or self.target_devices[0]
+        model = self.model_on(device)
+        if not sentences:
+            empty = torch.empty(0, self.embedding_dim)
+            return self.to_output(empty, False, convert_to_numpy)
+        features = self.tokenize(sentences, max_length, **kwargs)
+
+        def run_batch(indices: List[int]) -> torch.Tensor:
+            return self.embed_batch(model, self.pad_batch(features, indices, device, **kwargs))
+
+        lengths = [len(ids) for ids in features["input_ids"]]
+        outputs, index_batches = run_length_sorted(lengths, batch_size, run_batch, desc="Inference Embeddings")
+        embeddings = restore_order(torch.cat(outputs, dim=0), index_batches)
+        return self.to_output(embeddings, single, convert_to_numpy)

@@ -1,0 +1,37 @@
+"""Sentence pooling over token states, shared by inference and fine-tuning."""
+from __future__ import annotations
+
+import torch
+
+POOLING_METHODS = ("cls", "mean", "last_token")
+
+
+def check_pooling_method(method: str, allowed: tuple = POOLING_METHODS) -> str:
+    """Raise ``ValueError`` naming ``pooling_method`` unless ``method`` is one of ``allowed``."""
+    if method not in allowed:
+        raise ValueError(f"pooling_method must be one of {list(allowed)}, got {method!r}.")
+    return method
+
+
+def last_token_indices(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Index of the last real token per row: -1 everywhere when every row ends with a real token."""
+    if bool(attention_mask[:, -1].all()):
+        return torch.full((attention_mask.shape[0],), attention_mask.shape[1] - 1, device=attention_mask.device)
+    return attention_mask.sum(dim=1) - 1
+
+
+def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, method: str) -> torch.Tensor:
+    """Pool ``[batch, seq, hidden]`` states into ``[batch, hidden]``.
+
+    ``cls`` takes position 0, ``mean`` the mask-weighted mean, ``last_token`` the last real token
+    (position -1 when every row ends with a real token, i.e. left padding or none).
+    """
+    if method == "cls":
+        return hidden_states[:, 0]
+    if method == "mean":
+        mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
+        return (hidden_states * mask).sum(dim=1) / mask.sum(dim=1)
+    if method == "last_token":
+        rows = torch.arange(hidden_states.shape[0], device=hidden_states.device)
+        return hidden_states[rows, last_token_indices(attention_mask)]
+    raise ValueError(f"pooling_method must be one of {list(POOLING_METHODS)}, got {method!r}.")
