@@ -28,12 +28,14 @@ class WorkerError(RuntimeError):
     """Raised in the parent when a worker process fails without a picklable exception."""
 
 
-def _worker_loop(device: str, target: Any, method_name: str, n_cpu_workers: int,
+def _worker_loop(device: str, method_name: str, n_cpu_workers: int, setup_queue: "mp.Queue",
                  in_queue: "mp.Queue", out_queue: "mp.Queue") -> None:
-    """Body of a worker: run ``target.<method_name>(chunk, device=device, **kwargs)`` for each task."""
+    """Body of a worker: receive the target object, then run ``target.<method_name>(chunk, device=device,
+    **kwargs)`` for each task. The target travels through ``setup_queue`` so the parent's process objects keep
+    no reference to it (the owner can then be garbage collected, which stops the pool)."""
     if torch.device(device).type == "cpu" and n_cpu_workers > 0:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // n_cpu_workers))
-    method = getattr(target, method_name)
+    method = getattr(setup_queue.get(), method_name)
     while True:
         task = in_queue.get()
         if task is None:
@@ -68,16 +70,18 @@ class MultiProcessPool:
         self.devices = list(devices)
         self.input: "mp.Queue" = context.Queue()
         self.output: "mp.Queue" = context.Queue()
+        self._setup: "mp.Queue" = context.Queue()
         n_cpu = sum(torch.device(d).type == "cpu" for d in self.devices)
         self.processes: List[mp.Process] = []
         for device in self.devices:
             process = context.Process(
                 target=_worker_loop,
-                args=(device, target, method_name, n_cpu, self.input, self.output),
+                args=(device, method_name, n_cpu, self._setup, self.input, self.output),
                 daemon=True,
             )
             process.start()
             self.processes.append(process)
+            self._setup.put(target)
         _LIVE_POOLS.add(self)
 
     def __getitem__(self, key: str) -> Any:
@@ -126,7 +130,7 @@ class MultiProcessPool:
                 process.join(timeout=5)
             process.close()
         self.processes = []
-        for q in (self.input, self.output):
+        for q in (self._setup, self.input, self.output):
             q.close()
             q.join_thread()
         _LIVE_POOLS.discard(self)

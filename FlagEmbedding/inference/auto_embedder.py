@@ -1,0 +1,98 @@
+"""``FlagAutoModel``: pick the embedder class and its defaults from a checkpoint's name."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Optional, Union
+
+from FlagEmbedding.abc.inference.embedder import AbsEmbedder
+from FlagEmbedding.inference.embedder.model_mapping import (AUTO_EMBEDDER_MAPPING, EMBEDDER_CLASS_MAPPING,
+                                                             EmbedderModelClass)
+
+logger = logging.getLogger(__name__)
+
+
+def registry_name(model_name_or_path: str) -> str:
+    """The name looked up in a registry: the path's basename, or its parent's for ``checkpoint-N`` folders."""
+    path = model_name_or_path.rstrip("/\\")
+    name = os.path.basename(path)
+    if name.startswith("checkpoint-"):
+        name = os.path.basename(os.path.dirname(path))
+    return name
+
+
+def not_in_registry_message(name: str, kind: str = "model") -> str:
+    """The error for a name missing from a registry."""
+    return (
+        f"Model name '{name}' not found in the model mapping. You can pull request to add the {kind}. "
+        "You can also directly specify the corresponding `model_class` to instantiate the model."
+    )
+
+
+class FlagAutoModel:
+    """Factory: ``FlagAutoModel.from_finetuned(name_or_path)`` returns the right embedder."""
+
+    def __init__(self) -> None:
+        raise EnvironmentError(
+            "FlagAutoModel is designed to be instantiated using the "
+            "`FlagAutoModel.from_finetuned(model_name_or_path)` method."
+        )
+
+    @classmethod
+    def from_finetuned(
+        cls,
+        model_name_or_path: str,
+        model_class: Optional[Union[str, EmbedderModelClass]] = None,
+        normalize_embeddings: bool = True,
+        use_fp16: Optional[bool] = None,
+        use_bf16: Optional[bool] = None,
+        query_instruction_for_retrieval: Optional[str] = None,
+        devices: Any = None,
+        pooling_method: Optional[str] = None,
+        trust_remote_code: Optional[bool] = None,
+        query_instruction_format: Optional[str] = None,
+        truncate_dim: Optional[int] = None,
+        **kwargs: Any,
+    ) -> AbsEmbedder:
+        """Build the embedder for ``model_name_or_path``.
+
+        With ``model_class`` the class is taken from it and unset options use the class defaults; otherwise the
+        checkpoint's folder name must be in the registry, which supplies class, pooling, remote-code flag and
+        query format. Only options the caller set (plus the registry's) are forwarded, so class defaults
+        (e.g. PseudoMoE's bf16) survive.
+        """
+        if model_class is not None:
+            embedder_cls = EMBEDDER_CLASS_MAPPING[EmbedderModelClass(model_class)]
+            if pooling_method is None:
+                pooling_method = embedder_cls.DEFAULT_POOLING_METHOD
+                logger.warning("`pooling_method` is not specified, use default pooling method '%s'.", pooling_method)
+            if trust_remote_code is None:
+                trust_remote_code = False
+                logger.warning("`trust_remote_code` is not specified, set to default value 'False'.")
+        else:
+            name = registry_name(model_name_or_path)
+            if name not in AUTO_EMBEDDER_MAPPING:
+                raise ValueError(not_in_registry_message(name))
+            config = AUTO_EMBEDDER_MAPPING[name]
+            embedder_cls = config.model_class
+            if pooling_method is None:
+                pooling_method = config.pooling_method.value
+            if trust_remote_code is None:
+                trust_remote_code = config.trust_remote_code
+            if query_instruction_format is None:
+                query_instruction_format = config.query_instruction_format
+
+        explicit = dict(
+            use_fp16=use_fp16, use_bf16=use_bf16, query_instruction_format=query_instruction_format,
+            truncate_dim=truncate_dim, query_instruction_for_retrieval=query_instruction_for_retrieval,
+            devices=devices,
+        )
+        forwarded = {key: value for key, value in explicit.items() if value is not None}
+        return embedder_cls(
+            model_name_or_path,
+            normalize_embeddings=normalize_embeddings,
+            pooling_method=pooling_method,
+            trust_remote_code=trust_remote_code,
+            **forwarded,
+            **kwargs,
+        )

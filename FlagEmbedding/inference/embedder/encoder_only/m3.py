@@ -1,0 +1,278 @@
+"""BGE-M3 embedder (``BGEM3FlagModel``): dense, sparse (lexical) and multi-vector (ColBERT) outputs."""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any, Dict, List, Optional, Union
+
+import numpy as np
+import torch
+
+from FlagEmbedding.abc.inference.batching import restore_list_order, restore_order, run_length_sorted
+from FlagEmbedding.abc.inference.devices import DevicesArg, load_dtype
+from FlagEmbedding.abc.inference.validation import check_pairs, check_positive_int
+from FlagEmbedding.inference.embedder.encoder_only.base import BaseEmbedder
+from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_KEYS = ("dense_vecs", "lexical_weights", "colbert_vecs")
+SCORE_KEYS = ("colbert", "sparse", "dense", "sparse+dense", "colbert+sparse+dense")
+MODES_ERROR = "Must choose one or more from `return_colbert_vecs`, `return_sparse`, `return_dense` to set `True`!"
+
+
+class M3Embedder(BaseEmbedder):
+    """BGE-M3: one encoder, three kinds of representation.
+
+    Args (beyond :class:`~FlagEmbedding.inference.embedder.encoder_only.base.BaseEmbedder`):
+        colbert_dim: Width of the ColBERT vectors (``-1`` = hidden size).
+        return_dense / return_sparse / return_colbert_vecs: Default outputs of :meth:`encode`.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        normalize_embeddings: bool = True,
+        use_fp16: bool = True,
+        use_bf16: bool = False,
+        query_instruction_for_retrieval: Optional[str] = None,
+        query_instruction_format: str = "{}{}",
+        devices: DevicesArg = None,
+        pooling_method: str = "cls",
+        trust_remote_code: bool = False,
+        cache_dir: Optional[str] = None,
+        colbert_dim: int = -1,
+        batch_size: int = 256,
+        query_max_length: int = 512,
+        passage_max_length: int = 512,
+        return_dense: bool = True,
+        return_sparse: bool = False,
+        return_colbert_vecs: bool = False,
+        convert_to_numpy: bool = True,
+        truncate_dim: Optional[int] = None,
+        **kwargs: Any,
+    ):
+        self.colbert_dim = colbert_dim
+        super().__init__(
+            model_name_or_path,
+            normalize_embeddings=normalize_embeddings,
+            use_fp16=use_fp16,
+            use_bf16=use_bf16,
+            query_instruction_for_retrieval=query_instruction_for_retrieval,
+            query_instruction_format=query_instruction_format,
+            devices=devices,
+            pooling_method=pooling_method,
+            trust_remote_code=trust_remote_code,
+            cache_dir=cache_dir,
+            batch_size=batch_size,
+            query_max_length=query_max_length,
+            passage_max_length=passage_max_length,
+            convert_to_numpy=convert_to_numpy,
+            truncate_dim=truncate_dim,
+            **kwargs,
+        )
+        self.return_dense = return_dense
+        self.return_sparse = return_sparse
+        self.return_colbert_vecs = return_colbert_vecs
+        special = self.tokenizer.special_tokens_map
+        self.unused_token_ids = {
+            self.tokenizer.convert_tokens_to_ids(special[name])
+            for name in ("cls_token", "eos_token", "pad_token", "unk_token")
+            if special.get(name) is not None
+        } - {None}
+
+    def load_model(self) -> M3Model:
+        """Backbone + heads from ``colbert_linear.pt`` / ``sparse_linear.pt``."""
+        return M3Model.from_pretrained(
+            self.model_name_or_path, colbert_dim=self.colbert_dim,
+            dtype=load_dtype(self.target_devices, self.use_fp16, self.use_bf16),
+            trust_remote_code=self.trust_remote_code, cache_dir=self.cache_dir,
+        )
+
+    # ------------------------------------------------------------------ encode
+    def encode(self, sentences: Union[str, List[str]], batch_size: Optional[int] = None,
+               max_length: Optional[int] = None, convert_to_numpy: Optional[bool] = None,
+               instruction: Optional[str] = None, instruction_format: Optional[str] = None,
+               return_dense: Optional[bool] = None, return_sparse: Optional[bool] = None,
+               return_colbert_vecs: Optional[bool] = None, **kwargs: Any) -> Dict[str, Any]:
+        """Encode into ``{"dense_vecs", "lexical_weights", "colbert_vecs"}`` (unrequested outputs are None)."""
+        modes = dict(
+            return_dense=self.return_dense if return_dense is None else return_dense,
+            return_sparse=self.return_sparse if return_sparse is None else return_sparse,
+            return_colbert_vecs=self.return_colbert_vecs if return_colbert_vecs is None else return_colbert_vecs,
+        )
+        return super().encode(sentences, batch_size=batch_size, max_length=max_length,
+                              convert_to_numpy=convert_to_numpy, instruction=instruction,
+                              instruction_format=instruction_format, **modes, **kwargs)
+
+    def merge_results(self, chunks: List[Dict[str, Any]]) -> Dict[str, Any]:
+        """Concatenate dense rows and extend the per-text lists; a key is None if any chunk lacks it."""
+        merged: Dict[str, Any] = {}
+        for key in OUTPUT_KEYS:
+            parts = [chunk[key] for chunk in chunks]
+            if any(part is None for part in parts):
+                merged[key] = None
+            elif key == "dense_vecs":
+                merged[key] = np.concatenate(parts, axis=0)
+            else:
+                merged[key] = [item for part in parts for item in part]
+        return merged
+
+    def lexical_weights(self, weights: np.ndarray, input_ids: np.ndarray) -> Dict[str, Any]:
+        """Token id (decimal str) -> max positive weight, excluding CLS/EOS/PAD/UNK."""
+        result: Dict[str, Any] = defaultdict(int)
+        for weight, token_id in zip(weights, input_ids):
+            if weight <= 0 or int(token_id) in self.unused_token_ids:
+                continue
+            key = str(int(token_id))
+            if weight > result[key]:
+                result[key] = weight
+        return result
+
+    @torch.inference_mode()
+    def encode_single_device(self, sentences: Union[str, List[str]], batch_size: int = 256, max_length: int = 512,
+                             convert_to_numpy: bool = True, device: Optional[str] = None,
+                             return_dense: bool = True, return_sparse: bool = False,
+                             return_colbert_vecs: bool = False, **kwargs: Any) -> Dict[str, Any]:
+        """Encode on one device with length-sorted batches; output is always numpy."""
+        if not (return_dense or return_sparse or return_colbert_vecs):
+            raise ValueError(MODES_ERROR)
+        single = isinstance(sentences, str)
+        sentences = [sentences] if single else list(sentences)
+        device = device or self.target_devices[0]
+        model = self.model_on(device)
+        features = self.tokenize(sentences, max_length, **kwargs) if sentences else {"input_ids": []}
+
+        def run_batch(indices: List[int]) -> Dict[str, Any]:
+            batch = self.pad_batch(features, indices, device, **kwargs)
+            mask = batch["attention_mask"]
+            hidden = model.hidden_states(batch["input_ids"], mask)
+            out: Dict[str, Any] = {}
+            if return_dense:
+                out["dense"] = self.finish_embeddings(model.dense(hidden, mask, self.pooling_method)).float().cpu()
+            if return_sparse:
+                weights = model.token_weights(hidden).float().cpu().numpy()
+                ids = batch["input_ids"].cpu().numpy()
+                out["sparse"] = [self.lexical_weights(w, i) for w, i in zip(weights, ids)]
+            if return_colbert_vecs:
+                vecs = self.finish_embeddings(model.colbert_vectors(hidden, mask)).float().cpu().numpy()
+                lengths = mask.sum(dim=1).cpu().tolist()
+                out["colbert"] = [v[: n - 1] for v, n in zip(vecs, lengths)]
+            return out
+
+        lengths = [len(ids) for ids in features["input_ids"]]
+        outputs, index_batches = run_length_sorted(lengths, batch_size, run_batch, desc="Inference Embeddings")
+        result: Dict[str, Any] = dict.fromkeys(OUTPUT_KEYS)
+        if return_dense:
+            dense = (restore_order(torch.cat([o["dense"] for o in outputs]), index_batches) if outputs
+                     else torch.empty(0, self.embedding_dim))
+            result["dense_vecs"] = self.to_output(dense, single, True)
+        if return_sparse:
+            result["lexical_weights"] = restore_list_order([w for o in outputs for w in o["sparse"]], index_batches)
+        if return_colbert_vecs:
+            result["colbert_vecs"] = restore_list_order([v for o in outputs for v in o["colbert"]], index_batches)
+        if single:
+            for key in ("lexical_weights", "colbert_vecs"):
+                if result[key] is not None:
+                    result[key] = result[key][0]
+        return result
+
+    # ------------------------------------------------------------------ helpers on encode outputs
+    def convert_id_to_token(self, lexical_weights: Union[Dict[str, Any], List[Dict[str, Any]]]) -> Any:
+        """Replace token-id keys by their decoded token text."""
+        single = isinstance(lexical_weights, dict)
+        items = [lexical_weights] if single else lexical_weights
+        converted = [{self.tokenizer.decode([int(k)]): v for k, v in weights.items()} for weights in items]
+        return converted[0] if len(converted) == 1 else converted
+
+    def compute_lexical_matching_score(self, lexical_weights_1: Any, lexical_weights_2: Any) -> Any:
+        """Sum of weight products over shared tokens: a scalar for two dicts, a matrix for two lists."""
+        if isinstance(lexical_weights_1, dict) and isinstance(lexical_weights_2, dict):
+            return sum(w * lexical_weights_2[k] for k, w in lexical_weights_1.items() if k in lexical_weights_2)
+        if isinstance(lexical_weights_1, list) and isinstance(lexical_weights_2, list):
+            return np.array([[self.compute_lexical_matching_score(a, b) for b in lexical_weights_2]
+                             for a in lexical_weights_1])
+        raise ValueError("The input format of lexical_weights is not correct.")
+
+    def colbert_score(self, q_reps: np.ndarray, p_reps: np.ndarray) -> torch.Tensor:
+        """``sum_i max_j q_i . p_j / m`` for ``[m, d]`` query and ``[n, d]`` passage vectors (0-dim tensor)."""
+        q, p = torch.from_numpy(np.asarray(q_reps)), torch.from_numpy(np.asarray(p_reps))
+        return (q @ p.T).max(dim=1).values.sum() / q.shape[0]
+
+    # ------------------------------------------------------------------ pair scoring
+    def compute_score(self, sentence_pairs: Any, batch_size: Optional[int] = None,
+                      max_query_length: Optional[int] = None, max_passage_length: Optional[int] = None,
+                      weights_for_different_modes: Optional[List[float]] = None,
+                      **kwargs: Any) -> Union[Dict[str, float], Dict[str, List[float]], List[Any]]:
+        """Dense, sparse, ColBERT and weighted hybrid scores for (query, passage) pairs.
+
+        One pair gives a dict of floats; a list gives a dict of lists (``[]`` for no pairs).
+        ``weights_for_different_modes`` is ``[dense, sparse, colbert]`` (default ``[1, 1, 1]``).
+        """
+        single = isinstance(sentence_pairs, (list, tuple)) and len(sentence_pairs) > 0 and isinstance(sentence_pairs[0], str)
+        pairs = check_pairs(sentence_pairs)
+        if not pairs:
+            return []
+        if weights_for_different_modes is None:
+            weights_for_different_modes = [1.0, 1.0, 1.0]
+            logger.info("Using default weights [1, 1, 1] for [dense, sparse, colbert].")
+        if len(weights_for_different_modes) != 3:
+            raise ValueError("`weights_for_different_modes` must have 3 values: [dense, sparse, colbert].")
+        call_kwargs = dict(
+            batch_size=check_positive_int(batch_size or self.batch_size, "batch_size"),
+            max_query_length=check_positive_int(max_query_length or self.query_max_length, "max_query_length"),
+            max_passage_length=check_positive_int(max_passage_length or self.passage_max_length, "max_passage_length"),
+            weights_for_different_modes=list(weights_for_different_modes),
+            **kwargs,
+        )
+        if len(self.target_devices) > 1:
+            pool = self.start_multi_process_pool("compute_score_single_device")
+            try:
+                chunks = pool.map(pairs, call_kwargs)
+            finally:
+                pool.stop()
+            scores = {key: [s for chunk in chunks for s in chunk[key]] for key in SCORE_KEYS}
+        else:
+            scores = self.compute_score_single_device(pairs, device=self.target_devices[0], **call_kwargs)
+        return {key: values[0] for key, values in scores.items()} if single else scores
+
+    @torch.inference_mode()
+    def compute_score_single_device(self, sentence_pairs: List[List[str]], batch_size: int = 256,
+                                    max_query_length: int = 512, max_passage_length: int = 512,
+                                    weights_for_different_modes: Optional[List[float]] = None,
+                                    device: Optional[str] = None, **kwargs: Any) -> Dict[str, List[float]]:
+        """Score pairs on one device (no length sorting); returns per-key lists of floats."""
+        w = weights_for_different_modes or [1.0, 1.0, 1.0]
+        device = device or self.target_devices[0]
+        model = self.model_on(device)
+        vocab_size = model.config.vocab_size
+        scores: Dict[str, List[float]] = {key: [] for key in SCORE_KEYS}
+        for start in range(0, len(sentence_pairs), batch_size):
+            batch = sentence_pairs[start:start + batch_size]
+            reps = []
+            for texts, max_len in (([q for q, _ in batch], max_query_length), ([p for _, p in batch], max_passage_length)):
+                inputs = self.tokenizer(texts, padding=True, truncation=True, max_length=max_len,
+                                        return_token_type_ids=False, return_tensors="pt", **kwargs).to(device)
+                mask = inputs["attention_mask"]
+                hidden = model.hidden_states(inputs["input_ids"], mask)
+                reps.append(dict(
+                    mask=mask,
+                    dense=self.finish_embeddings(model.dense(hidden, mask, self.pooling_method)),
+                    sparse=model.sparse_embedding(model.token_weights(hidden), inputs["input_ids"], vocab_size,
+                                                  self.unused_token_ids),
+                    colbert=self.finish_embeddings(model.colbert_vectors(hidden, mask)),
+                ))
+            q, p = reps
+            dense = (q["dense"] * p["dense"]).sum(-1).float()
+            sparse = (q["sparse"] * p["sparse"]).sum(-1).float()
+            colbert = model.colbert_scores(q["colbert"], p["colbert"], q["mask"]).float()
+            hybrid = {
+                "colbert": colbert,
+                "sparse": sparse,
+                "dense": dense,
+                "sparse+dense": (w[1] * sparse + w[0] * dense) / (w[1] + w[0]),
+                "colbert+sparse+dense": (w[2] * colbert + w[1] * sparse + w[0] * dense) / (w[0] + w[1] + w[2]),
+            }
+            for key in SCORE_KEYS:
+                scores[key].extend(hybrid[key].cpu().tolist())
+        return scores
