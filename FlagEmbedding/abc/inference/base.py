@@ -57,12 +57,12 @@ class AbsInferenceModel:
         if pool is not None:
             pool.stop()
 
-    def stop_self_pool(self) -> None:
-        """Stop this object's pool (if any) and free accelerator memory."""
-        pool = getattr(self, "pool", None)
+    def stop_self_pool(self, pool_attr: str = "pool") -> None:
+        """Stop this object's pool (if any; ``pool_attr`` names another pool attribute) and free accelerator memory."""
+        pool = getattr(self, pool_attr, None)
         if pool is not None:
             self.stop_multi_process_pool(pool)
-            self.pool = None
+            setattr(self, pool_attr, None)
         try:
             if self.model is not None:
                 self.model.to("cpu")
