@@ -1,0 +1,218 @@
+"""In-context-learning embedder (``FlagICLModel``, bge-en-icl): queries carry few-shot examples."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from FlagEmbedding.abc.inference.devices import DevicesArg
+from FlagEmbedding.abc.inference.pool import MultiProcessPool
+from FlagEmbedding.abc.inference.validation import check_positive_int, check_texts, unescape_newlines
+from FlagEmbedding.inference.embedder.decoder_only.base import BaseLLMEmbedder
+
+Example = Dict[str, str]
+
+
+class ICLLLMEmbedder(BaseLLMEmbedder):
+    """Decoder embedder whose queries are preceded by task examples and followed by a response marker.
+
+    A query becomes ``prefix + truncated(instruction-formatted query) + suffix``, where ``prefix`` holds the
+    formatted examples (see :meth:`set_examples`). Passages and :meth:`encode` use the plain decoder path.
+    On several devices queries run in their own worker pool (``self.query_pool``); only one of the two pools
+    is kept alive at a time.
+
+    Arguments not listed are those of :class:`~FlagEmbedding.inference.embedder.decoder_only.base.BaseLLMEmbedder`.
+    Literal backslash-n pairs in both formats become newlines at construction.
+
+    Args:
+        query_instruction_format: Defaults to ``"<instruct>{}\\n<query>{}"``.
+        suffix: Text appended to every query (default ``"\\n<response>"``).
+        examples_for_task: List of dicts with keys ``instruct``, ``query`` and ``response``; a missing
+            ``instruct`` falls back to ``query_instruction_for_retrieval``, the others to ``""``.
+        examples_instruction_format: Three-slot format of one example.
+    """
+
+    _not_pickled = ("pool", "query_pool")
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        normalize_embeddings: bool = True,
+        use_fp16: bool = True,
+        use_bf16: bool = False,
+        query_instruction_for_retrieval: Optional[str] = None,
+        query_instruction_format: str = "<instruct>{}\n<query>{}",
+        suffix: str = "\n<response>",
+        devices: DevicesArg = None,
+        examples_for_task: Optional[List[Example]] = None,
+        examples_instruction_format: str = "<instruct>{}\n<query>{}\n<response>{}",
+        trust_remote_code: bool = False,
+        cache_dir: Optional[str] = None,
+        batch_size: int = 256,
+        query_max_length: int = 512,
+        passage_max_length: int = 512,
+        convert_to_numpy: bool = True,
+        truncate_dim: Optional[int] = None,
+        **kwargs: Any,
+    ):
+        self.query_pool: Optional[MultiProcessPool] = None
+        super().__init__(
+            model_name_or_path,
+            normalize_embeddings=normalize_embeddings,
+            use_fp16=use_fp16,
+            use_bf16=use_bf16,
+            query_instruction_for_retrieval=query_instruction_for_retrieval,
+            query_instruction_format=unescape_newlines(query_instruction_format),
+            devices=devices,
+            trust_remote_code=trust_remote_code,
+            cache_dir=cache_dir,
+            batch_size=batch_size,
+            query_max_length=query_max_length,
+            passage_max_length=passage_max_length,
+            convert_to_numpy=convert_to_numpy,
+            truncate_dim=truncate_dim,
+            **kwargs,
+        )
+        self.suffix = suffix
+        self.examples_instruction_format = unescape_newlines(examples_instruction_format)
+        self.examples_for_task: Optional[List[Example]] = None
+        self.prefix = ""
+        self.set_examples(examples_for_task)
+
+    # ------------------------------------------------------------------ examples
+    @staticmethod
+    def get_detailed_example(instruction_format: str, instruction: Optional[str], query: str, response: str) -> str:
+        """``instruction_format.format(instruction, query, response)`` after turning literal ``\\n`` into newlines."""
+        return unescape_newlines(instruction_format).format(instruction, query, response)
+
+    def set_examples(self, examples_for_task: Optional[List[Example]] = None) -> None:
+        """Set (and keep) the task examples and rebuild ``self.prefix``.
+
+        ``None`` rebuilds the prefix from the stored examples; a list replaces them. The prefix is the
+        formatted examples joined by a blank line, plus a trailing blank line, or ``""`` without examples.
+        A running query pool is stopped, so that its workers pick up the new prefix.
+        """
+        if examples_for_task is not None:
+            self.examples_for_task = self._check_examples(examples_for_task)
+        examples = self.examples_for_task or []
+        formatted = [
+            self.get_detailed_example(
+                self.examples_instruction_format,
+                example.get("instruct", self.query_instruction_for_retrieval),
+                example.get("query", ""),
+                example.get("response", ""),
+            )
+            for example in examples
+        ]
+        self.prefix = "\n\n".join(formatted) + "\n\n" if formatted else ""
+        if self.query_pool is not None:
+            self.stop_self_query_pool()
+
+    @staticmethod
+    def _check_examples(examples: Any) -> List[Example]:
+        if not isinstance(examples, (list, tuple)):
+            raise TypeError(f"`examples_for_task` must be a list of dicts, got {type(examples).__name__}.")
+        for index, example in enumerate(examples):
+            if not isinstance(example, dict):
+                raise TypeError(
+                    f"`examples_for_task[{index}]` must be a dict with keys 'instruct', 'query' and 'response', "
+                    f"got {type(example).__name__}."
+                )
+        return list(examples)
+
+    # ------------------------------------------------------------------ queries
+    def encode_queries(
+        self,
+        queries: Union[str, List[str]],
+        batch_size: Optional[int] = None,
+        max_length: Optional[int] = None,
+        convert_to_numpy: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Encode queries with the examples prefix, the instruction and the suffix (see :meth:`build_queries`)."""
+        queries = check_texts(queries, "queries")
+        call_kwargs = dict(
+            batch_size=check_positive_int(batch_size if batch_size is not None else self.batch_size, "batch_size"),
+            max_length=check_positive_int(
+                max_length if max_length is not None else self.query_max_length, "max_length"
+            ),
+            convert_to_numpy=self.convert_to_numpy if convert_to_numpy is None else convert_to_numpy,
+            **kwargs,
+        )
+        if self.uses_pool(queries) and len(queries) > 0:
+            if self.pool is not None:
+                self.stop_self_pool()
+            if self.query_pool is None:
+                self.query_pool = self.start_multi_process_pool("encode_queries_single_device")
+            return self.merge_results(self.query_pool.map(queries, call_kwargs))
+        return self.encode_queries_single_device(queries, device=self.target_devices[0], **call_kwargs)
+
+    def build_queries(self, queries: List[str], max_length: int) -> Tuple[List[str], int]:
+        """The full query texts and their token limit for a ``max_length`` budget.
+
+        Each query is instruction-formatted, cut to ``max_length - len(tok('<s>')) - len(tok(suffix + '</s>'))``
+        tokens (decoded back to text), then wrapped as ``prefix + query + suffix``. The limit for the final
+        tokenization is ``((len(tok(prefix)) + len(tok(suffix)) + max_length + 8) // 8) * 8 + 8``.
+        """
+        if self.query_instruction_for_retrieval is not None:
+            queries = [
+                self.get_detailed_instruct(self.query_instruction_format, self.query_instruction_for_retrieval, q)
+                for q in queries
+            ]
+        budget = max_length - self._count_tokens("<s>") - self._count_tokens(f"{self.suffix}</s>")
+        if budget < 1:
+            raise ValueError(
+                f"`max_length` ({max_length}) leaves no room for the query: the BOS and the suffix "
+                f"{self.suffix!r} alone take {max_length - budget} tokens."
+            )
+        if queries:
+            ids = self.tokenizer(queries, add_special_tokens=False, truncation=True, max_length=budget)["input_ids"]
+            queries = [self.prefix + text + self.suffix for text in self.tokenizer.batch_decode(ids)]
+        limit = (self._count_tokens(self.prefix) + self._count_tokens(self.suffix) + max_length + 8) // 8 * 8 + 8
+        return queries, limit
+
+    def _count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def encode_queries_single_device(
+        self,
+        queries: Union[str, List[str]],
+        batch_size: int = 256,
+        max_length: int = 512,
+        convert_to_numpy: bool = True,
+        device: Optional[str] = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Encode queries on one device (the method the query pool's workers run)."""
+        single = isinstance(queries, str)
+        texts, limit = self.build_queries([queries] if single else list(queries), max_length)
+        return self.encode_single_device(
+            texts[0] if single else texts, batch_size=batch_size, max_length=limit,
+            convert_to_numpy=convert_to_numpy, device=device, **kwargs,
+        )
+
+    # ------------------------------------------------------------------ corpus and pools
+    def encode_corpus(
+        self,
+        corpus: Union[str, List[str]],
+        batch_size: Optional[int] = None,
+        max_length: Optional[int] = None,
+        convert_to_numpy: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Encode passages (no examples, no suffix), first stopping a running query pool."""
+        if self.query_pool is not None:
+            self.stop_self_query_pool()
+        return super().encode_corpus(
+            corpus, batch_size=batch_size, max_length=max_length, convert_to_numpy=convert_to_numpy, **kwargs
+        )
+
+    def stop_self_query_pool(self) -> None:
+        """Stop the query pool (if any), move the model back to CPU and free accelerator memory."""
+        self.stop_self_pool("query_pool")
+
+    def __del__(self) -> None:
+        try:
+            if getattr(self, "query_pool", None) is not None:
+                self.stop_self_query_pool()
+        except Exception:  # noqa: BLE001 - never raise from a finalizer
+            pass
+        super().__del__()

@@ -1,0 +1,116 @@
+"""Pseudo-MoE decoder embedder (``FlagPseudoMoEModel``): one remote-code model, several domain experts."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Union
+
+import torch
+
+from FlagEmbedding.abc.inference.devices import DevicesArg
+from FlagEmbedding.inference.embedder.decoder_only.base import BaseLLMEmbedder
+from FlagEmbedding.utils.pooling import pool
+
+logger = logging.getLogger(__name__)
+
+
+class PseudoMoELLMEmbedder(BaseLLMEmbedder):
+    """A :class:`~FlagEmbedding.inference.embedder.decoder_only.base.BaseLLMEmbedder` for models that switch
+    experts by domain.
+
+    The domain of an encode call is its ``domain_for_pseudo_moe`` keyword, else its ``domain`` keyword, else
+    the instance's ``domain_for_pseudo_moe``. A non-None domain is given to ``model.set_domain`` (when the
+    model has one) and to the forward pass as ``domain=`` (retried without it when the forward rejects it
+    with a ``TypeError``). Pooled vectors go through ``nan_to_num`` (nan -> 0, +-inf -> +-1e4) and are
+    normalized in fp32.
+
+    Arguments not listed are those of the base class, with different defaults: ``use_fp16=False``,
+    ``use_bf16=True`` and ``trust_remote_code=True``.
+
+    Args:
+        domain_for_pseudo_moe: Default domain, e.g. ``"general"``, ``"coding"`` or ``"reasoning"``.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        normalize_embeddings: bool = True,
+        use_fp16: bool = False,
+        use_bf16: bool = True,
+        query_instruction_for_retrieval: Optional[str] = None,
+        query_instruction_format: str = "Instruct: {}\nQuery: {}",
+        devices: DevicesArg = None,
+        trust_remote_code: bool = True,
+        cache_dir: Optional[str] = None,
+        batch_size: int = 256,
+        query_max_length: int = 512,
+        passage_max_length: int = 512,
+        convert_to_numpy: bool = True,
+        truncate_dim: Optional[int] = None,
+        domain_for_pseudo_moe: Optional[str] = None,
+        **kwargs: Any,
+    ):
+        self._call_domain: Optional[str] = None
+        super().__init__(
+            model_name_or_path,
+            normalize_embeddings=normalize_embeddings,
+            use_fp16=use_fp16,
+            use_bf16=use_bf16,
+            query_instruction_for_retrieval=query_instruction_for_retrieval,
+            query_instruction_format=query_instruction_format,
+            devices=devices,
+            trust_remote_code=trust_remote_code,
+            cache_dir=cache_dir,
+            batch_size=batch_size,
+            query_max_length=query_max_length,
+            passage_max_length=passage_max_length,
+            convert_to_numpy=convert_to_numpy,
+            truncate_dim=truncate_dim,
+            **kwargs,
+        )
+        self.domain_for_pseudo_moe = domain_for_pseudo_moe
+
+    def resolve_domain(self, kwargs: Dict[str, Any]) -> Optional[str]:
+        """Pop ``domain_for_pseudo_moe`` and ``domain`` from call ``kwargs``; the first non-None wins."""
+        from_call = kwargs.pop("domain_for_pseudo_moe", None)
+        alias = kwargs.pop("domain", None)
+        for domain in (from_call, alias, self.domain_for_pseudo_moe):
+            if domain is not None:
+                return domain
+        return None
+
+    def encode_single_device(
+        self,
+        sentences: Union[str, List[str]],
+        batch_size: int = 256,
+        max_length: int = 512,
+        convert_to_numpy: bool = True,
+        device: Optional[str] = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Encode on one device after routing the model to the call's domain."""
+        domain = self.resolve_domain(kwargs)
+        if domain is not None and hasattr(self.model, "set_domain"):
+            self.model.set_domain(domain)
+        self._call_domain = domain
+        try:
+            return super().encode_single_device(
+                sentences, batch_size=batch_size, max_length=max_length,
+                convert_to_numpy=convert_to_numpy, device=device, **kwargs,
+            )
+        finally:
+            self._call_domain = None
+
+    def forward_hidden(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Last hidden states, passing the call's domain to the forward when it accepts one."""
+        if self._call_domain is not None:
+            try:
+                return model(**batch, domain=self._call_domain, return_dict=True).last_hidden_state
+            except TypeError:
+                logger.debug("The model's forward does not accept `domain`; calling it without.", exc_info=True)
+        return model(**batch, return_dict=True).last_hidden_state
+
+    def embed_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Last-token vectors with nan/inf replaced, truncated and normalized in fp32."""
+        pooled = pool(self.forward_hidden(model, batch), batch["attention_mask"], self.pooling_method).float()
+        pooled = torch.nan_to_num(pooled, nan=0.0, posinf=1e4, neginf=-1e4)
+        return self.finish_embeddings(pooled)
