@@ -182,3 +182,99 @@ def build_all(root: str) -> Dict[str, str]:
         "xlmr_m3": save_tiny_xlmr(os.path.join(root, "bge-m3")),
         "decoder": save_tiny_decoder(os.path.join(root, "bge-multilingual-gemma2")),
     }
+
+
+# ---------------------------------------------------------------------------- rerankers
+def _perturb_norms(model: "torch.nn.Module", seed: int, scale: float = 0.2) -> None:
+    """Give RMSNorm/LayerNorm weights random values so tests notice a skipped or misplaced norm."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "norm" in name:
+                param.add_(torch.randn(param.shape, generator=generator) * scale)
+
+
+def save_tiny_bert_classifier(folder: str, hidden: int = 32, layers: int = 2, seed: int = 0) -> str:
+    """A random 1-label BERT sequence classifier (uses token type ids) with its tokenizer."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    tokenizer = save_bert_tokenizer(folder)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
+        intermediate_size=hidden * 2, max_position_embeddings=128, type_vocab_size=2, num_labels=1,
+    )
+    BertForSequenceClassification(config).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_minicpm_layerwise(folder: str, hidden: int = 32, layers: int = 4, start_layer: int = 2,
+                                scale_emb: float = 1.0, scale_depth: Optional[float] = None, seed: int = 0) -> str:
+    """A random layer-wise MiniCPM reranker in the released checkpoint's layout (``model_type`` "minicpm").
+
+    ``scale_depth`` defaults to ``sqrt(layers)``, which makes each residual branch unscaled (= Llama).
+    """
+    from FlagEmbedding.inference.reranker.decoder_only.models import (LayerWiseMiniCPMConfig,
+                                                                      LayerWiseMiniCPMForCausalLM)
+
+    tokenizer = save_decoder_tokenizer(folder, padding_side="left", add_bos=True)
+    torch.manual_seed(seed)
+    config = LayerWiseMiniCPMConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, rope_theta=10000.0,
+        scale_emb=scale_emb, scale_depth=layers ** 0.5 if scale_depth is None else scale_depth,
+        dim_model_base=hidden, start_layer=start_layer, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+    )
+    model = LayerWiseMiniCPMForCausalLM(config)
+    _perturb_norms(model, seed)
+    model.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_costwise_gemma(folder: str, hidden: int = 32, layers: int = 4, start_layer: int = 1,
+                             softcap: float = 0.5, seed: int = 0) -> str:
+    """A random Gemma2 cost-wise (lightweight) reranker in the released layout (``model_type`` "cost_wise_gemma").
+
+    A small ``final_logit_softcapping`` makes the soft-cap visible in the scores.
+    """
+    from FlagEmbedding.inference.reranker.decoder_only.models import CostWiseGemmaConfig, CostWiseGemmaForCausalLM
+
+    tokenizer = save_decoder_tokenizer(folder, padding_side="left", add_bos=True)
+    torch.manual_seed(seed)
+    config = CostWiseGemmaConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=hidden // 4, max_position_embeddings=256,
+        final_logit_softcapping=softcap, start_layer=start_layer, layer_sep=1, layer_wise=True,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    model = CostWiseGemmaForCausalLM(config)
+    _perturb_norms(model, seed)
+    model.save_pretrained(folder)
+    return folder
+
+
+# ---------------------------------------------------------------------------- fine-tuning II (raw layer-wise base)
+def save_tiny_minicpm_raw(folder: str, hidden: int = 32, layers: int = 4, seed: int = 0) -> str:
+    """A random *raw* MiniCPM causal LM (``model_type`` "minicpm", a vocabulary ``lm_head.weight``, no per-layer
+    heads): the starting point of layer-wise ``--model_type from_raw_model`` training."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    save_tiny_minicpm_layerwise(folder, hidden=hidden, layers=layers, seed=seed)
+    weights = os.path.join(folder, "model.safetensors")
+    state = {k: v for k, v in load_file(weights).items() if not k.startswith("lm_head.")}
+    generator = torch.Generator().manual_seed(seed + 1)
+    vocab = state["model.embed_tokens.weight"].shape[0]
+    state["lm_head.weight"] = torch.randn(vocab, hidden, generator=generator) * 0.5
+    save_file(state, weights, metadata={"format": "pt"})
+    with open(os.path.join(folder, "config.json"), encoding="utf-8") as handle:
+        config = json.load(handle)
+    for key in ("start_layer", "head_multi", "head_type"):
+        config.pop(key, None)
+    config["architectures"] = ["MiniCPMForCausalLM"]
+    with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as handle:
+        json.dump(config, handle, indent=2)
+    return folder

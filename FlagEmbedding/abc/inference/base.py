@@ -85,6 +85,6 @@ class AbsInferenceModel:
 
     def run_on_devices(self, inputs: Sequence[Any], kwargs: Dict[str, Any]) -> List[Any]:
         """Run ``pool_method`` on chunks of ``inputs`` in the pool (started lazily) and return chunk results."""
-        if self.pool is None:
+        if self.pool is None or not self.pool.processes:  # none yet, or stopped after a worker failure
             self.pool = self.start_multi_process_pool()
         return self.pool.map(inputs, kwargs)

@@ -1,7 +1,7 @@
 """Input checks that turn bad user input into a clear error naming the argument and position."""
 from __future__ import annotations
 
-from typing import Any, List, Sequence, Union
+from typing import Any, List, Union
 
 
 def check_texts(texts: Any, arg_name: str) -> Union[str, List[str]]:
@@ -52,10 +52,3 @@ def unescape_newlines(text: Any) -> Any:
     """Turn every literal backslash-n pair into a real newline (non-str values pass through)."""
     return text.replace("\\n", "\n") if isinstance(text, str) else text
 
-
-def first_of(values: Sequence[Any], default: Any) -> Any:
-    """The first non-None value, else ``default``."""
-    for value in values:
-        if value is not None:
-            return value
-    return default

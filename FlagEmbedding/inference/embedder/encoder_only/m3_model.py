@@ -21,7 +21,7 @@ COLBERT_FILE = "colbert_linear.pt"
 SPARSE_FILE = "sparse_linear.pt"
 
 
-def resolve_local_snapshot(name_or_path: str, cache_dir: Optional[str] = None) -> str:
+def resolve_local_snapshot(name_or_path: str, cache_dir: Optional[str] = None, token: Optional[str] = None) -> str:
     """Return a local folder for ``name_or_path``, downloading a Hub snapshot (no flax/rust/tf weights) if needed."""
     if os.path.isdir(name_or_path):
         return name_or_path
@@ -32,6 +32,7 @@ def resolve_local_snapshot(name_or_path: str, cache_dir: Optional[str] = None) -
             repo_id=name_or_path,
             cache_dir=cache_dir or os.environ.get("HF_HUB_CACHE"),
             ignore_patterns=["flax_model.msgpack", "rust_model.ot", "tf_model.h5"],
+            token=token,
         )
     except Exception as error:  # noqa: BLE001 - every hub failure gets the same explanation
         raise OSError(model_not_found_message(name_or_path)) from error
@@ -55,9 +56,10 @@ class M3Model(nn.Module):
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, colbert_dim: int = -1, dtype: Optional[torch.dtype] = None,
-                        trust_remote_code: bool = False, cache_dir: Optional[str] = None) -> "M3Model":
+                        trust_remote_code: bool = False, cache_dir: Optional[str] = None,
+                        token: Optional[str] = None) -> "M3Model":
         """Load the backbone and, when both head files exist in the folder, the two heads."""
-        folder = resolve_local_snapshot(name_or_path, cache_dir)
+        folder = resolve_local_snapshot(name_or_path, cache_dir, token)
         backbone = from_pretrained(AutoModel.from_pretrained, folder, dtype=dtype,
                                    trust_remote_code=trust_remote_code, cache_dir=cache_dir)
         model = cls(backbone, colbert_dim)
@@ -105,8 +107,8 @@ class M3Model(nn.Module):
         out = torch.zeros(input_ids.shape[0], vocab_size, dtype=token_weights.dtype, device=token_weights.device)
         out = out.scatter_reduce(1, input_ids, token_weights, reduce="amax")
         ids = [i for i in unused_token_ids if i is not None]
-        if ids:
-            out[:, ids] = 0.0
+        if ids:  # out of place, so training can backpropagate through scatter_reduce
+            out = out.index_fill(1, torch.tensor(ids, device=out.device), 0.0)
         return out
 
     @staticmethod

@@ -1,0 +1,116 @@
+"""Command-line arguments shared by every benchmark (parsed with ``transformers.HfArgumentParser``)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from FlagEmbedding.abc.inference.validation import unescape_newlines
+
+EMBEDDER_MODEL_CLASSES = ["encoder-only-base", "encoder-only-m3", "decoder-only-base", "decoder-only-icl",
+                          "decoder-only-pseudo_moe"]
+RERANKER_MODEL_CLASSES = ["encoder-only-base", "decoder-only-base", "decoder-only-layerwise",
+                          "decoder-only-lightweight"]
+
+
+@dataclass
+class AbsEvalArgs:
+    """Where the data comes from, what is evaluated and where results go."""
+
+    eval_name: Optional[str] = field(
+        default=None, metadata={"help": "Name of the evaluation (required): a cache sub-folder name, stored in every result file."}
+    )
+    dataset_dir: Optional[str] = field(
+        default=None, metadata={"help": "Local data root; remote data is downloaded and saved there. None: remote, not saved."}
+    )
+    force_redownload: bool = field(default=False, metadata={"help": "Ignore local files and download again (once per run)."})
+    dataset_names: Optional[str] = field(
+        default=None, metadata={"help": "Datasets to evaluate (None: all available).", "nargs": "+"}
+    )
+    splits: str = field(default="test", metadata={"help": "Splits to evaluate.", "nargs": "+"})
+    corpus_embd_save_dir: Optional[str] = field(
+        default=None, metadata={"help": "Root of the corpus-embedding cache (None: no cache)."}
+    )
+    corpus_embd_shard_size: int = field(
+        default=100_000, metadata={"help": "Corpus rows per embedding-cache shard (the unit a killed run resumes from)."}
+    )
+    output_dir: str = field(default="./search_results", metadata={"help": "Root folder of the search results."})
+    search_top_k: int = field(default=1000, metadata={"help": "Retrieval depth."})
+    rerank_top_k: int = field(default=100, metadata={"help": "Reranking depth (deeper hits are kept after the reranked ones)."})
+    cache_path: Optional[str] = field(default=None, metadata={"help": "Download cache root (default $HF_HUB_CACHE)."})
+    token: Optional[str] = field(
+        default_factory=lambda: os.getenv("HF_TOKEN"), metadata={"help": "Hugging Face token for gated datasets."}
+    )
+    overwrite: bool = field(default=False, metadata={"help": "Recompute embeddings, results and metrics."})
+    ignore_identical_ids: bool = field(default=False, metadata={"help": "Never return a document whose id equals the query id."})
+    k_values: List[int] = field(
+        default_factory=lambda: [1, 3, 5, 10, 100, 1000], metadata={"help": "Metric cut-offs."}
+    )
+    eval_output_method: str = field(
+        default="markdown", metadata={"help": "Summary format.", "choices": ["json", "markdown"]}
+    )
+    eval_output_path: str = field(default="./eval_results.md", metadata={"help": "Summary file."})
+    eval_metrics: List[str] = field(
+        default_factory=lambda: ["ndcg_at_10", "recall_at_10"], metadata={"help": "Metrics shown in the markdown summary."}
+    )
+
+    def __post_init__(self) -> None:
+        if not self.eval_name:
+            raise ValueError("--eval_name is required: it names the download-cache sub-folder and is stored in every result file.")
+        if self.corpus_embd_shard_size <= 0:
+            raise ValueError(f"--corpus_embd_shard_size must be a positive integer, got {self.corpus_embd_shard_size}.")
+        for name in ("search_top_k", "rerank_top_k"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"--{name} must be a positive integer, got {getattr(self, name)}.")
+        if not self.k_values or any(k <= 0 for k in self.k_values):
+            raise ValueError(f"--k_values must be positive integers, got {self.k_values}.")
+
+
+@dataclass
+class AbsEvalModelArgs:
+    """Embedder and (optional) reranker settings; see ``FlagAutoModel`` / ``FlagAutoReranker``."""
+
+    embedder_name_or_path: str = field(metadata={"help": "Embedder: hub id or local folder (required)."})
+    embedder_model_class: Optional[str] = field(
+        default=None, metadata={"help": "Embedder class (None: detect from the name).", "choices": EMBEDDER_MODEL_CLASSES}
+    )
+    normalize_embeddings: bool = field(default=True, metadata={"help": "L2-normalize embeddings."})
+    pooling_method: Optional[str] = field(default=None, metadata={"help": "Pooling: cls, mean or last_token."})
+    use_fp16: bool = field(default=True, metadata={"help": "Half precision on accelerators."})
+    use_bf16: bool = field(default=False, metadata={"help": "bfloat16 everywhere."})
+    query_instruction_for_retrieval: Optional[str] = field(default=None, metadata={"help": "Query instruction."})
+    query_instruction_format_for_retrieval: str = field(default="{}{}", metadata={"help": "Instruction, query format."})
+    examples_for_task: Optional[str] = field(default=None, metadata={"help": "In-context examples (ICL models)."})
+    examples_instruction_format: str = field(default="{}{}", metadata={"help": "Format of the examples."})
+    domain_for_pseudo_moe: Optional[str] = field(default=None, metadata={"help": "Domain of a pseudo-MoE embedder."})
+    trust_remote_code: bool = field(default=False, metadata={"help": "Allow remote model code."})
+    reranker_name_or_path: Optional[str] = field(default=None, metadata={"help": "Reranker: hub id or local folder."})
+    reranker_model_class: Optional[str] = field(
+        default=None, metadata={"help": "Reranker class (None: detect from the name).", "choices": RERANKER_MODEL_CLASSES}
+    )
+    reranker_peft_path: Optional[str] = field(default=None, metadata={"help": "PEFT adapter of the reranker."})
+    query_instruction_for_rerank: Optional[str] = field(default=None, metadata={"help": "Reranker query instruction."})
+    query_instruction_format_for_rerank: str = field(default="{}{}", metadata={"help": "Instruction, query format."})
+    passage_instruction_for_rerank: Optional[str] = field(default=None, metadata={"help": "Reranker passage instruction."})
+    passage_instruction_format_for_rerank: str = field(default="{}{}", metadata={"help": "Instruction, passage format."})
+    cache_dir: Optional[str] = field(default=None, metadata={"help": "Model download cache."})
+    embedder_batch_size: int = field(default=3000, metadata={"help": "Embedder batch size."})
+    reranker_batch_size: int = field(default=3000, metadata={"help": "Reranker batch size."})
+    embedder_query_max_length: int = field(default=512, metadata={"help": "Query token limit."})
+    embedder_passage_max_length: int = field(default=512, metadata={"help": "Passage token limit."})
+    truncate_dim: Optional[int] = field(default=None, metadata={"help": "Keep the first N embedding features."})
+    reranker_query_max_length: Optional[int] = field(default=None, metadata={"help": "Reranker query token limit."})
+    reranker_max_length: int = field(default=512, metadata={"help": "Reranker pair token limit."})
+    normalize: bool = field(default=False, metadata={"help": "Sigmoid-normalize reranker scores."})
+    prompt: Optional[str] = field(default=None, metadata={"help": "Prompt of LLM rerankers."})
+    cutoff_layers: List[int] = field(default=None, metadata={"help": "Layers of layer-wise rerankers."})
+    compress_ratio: int = field(default=1, metadata={"help": "Compression ratio of lightweight rerankers."})
+    compress_layers: List[int] = field(default=None, metadata={"help": "Compressed layers of lightweight rerankers."})
+    devices: Optional[str] = field(default=None, metadata={"help": "Devices, e.g. cuda:0 cuda:1 or cpu.", "nargs": "+"})
+
+    def __post_init__(self) -> None:
+        for name in ("query_instruction_format_for_retrieval", "examples_instruction_format",
+                     "query_instruction_format_for_rerank", "passage_instruction_format_for_rerank"):
+            value = getattr(self, name, None)
+            if isinstance(value, str):
+                setattr(self, name, unescape_newlines(value))

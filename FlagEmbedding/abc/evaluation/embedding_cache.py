@@ -1,0 +1,205 @@
+"""Sharded, fingerprinted corpus-embedding cache.
+
+Layout of one cache (``folder`` is chosen by the evaluator, e.g. ``<root>/<model>/<dataset>``)::
+
+    folder/<fingerprint[:16]>/manifest.json
+    folder/<fingerprint[:16]>/shard-00000.npy   # rows [0, shard_rows)
+    folder/<fingerprint[:16]>/shard-00001.npy   # rows [shard_rows, 2 * shard_rows) ...
+
+The fingerprint hashes the model identity (path, size and mtime of its files or the hub commit), every
+setting that changes corpus vectors (class, pooling, passage length, dtype, instructions, ``truncate_dim``,
+normalization) and the exact corpus (ids and texts, in order). Each shard is written atomically and its
+checksum recorded in the manifest, so a run killed mid-corpus resumes with only the unfinished shards, and
+a truncated, corrupted, stale or foreign shard is re-encoded instead of reused. Loaded shards are
+memory-mapped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from FlagEmbedding.abc.evaluation.utils import atomic_save_npy, atomic_write_json
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+CACHE_FORMAT = 1
+#: embedder attributes that never change corpus vectors
+_IGNORED_SETTINGS = {"cache_dir", "devices", "trust_remote_code", "batch_size", "convert_to_numpy"}
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _weights_identity(model_name_or_path: str, model: Any) -> Any:
+    """``[relative path, size, mtime_ns]`` of every file under a local model folder, else the hub commit."""
+    if os.path.isdir(model_name_or_path):
+        files = []
+        for root, dirs, names in os.walk(model_name_or_path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(names):
+                path = os.path.join(root, name)
+                stat = os.stat(path)
+                files.append([os.path.relpath(path, model_name_or_path), stat.st_size, stat.st_mtime_ns])
+        return files
+    config = getattr(model, "config", None)
+    return getattr(config, "_commit_hash", None)
+
+
+def embedder_fingerprint(embedder: Any) -> Dict[str, Any]:
+    """Everything about ``embedder`` that determines its corpus vectors, as a JSON-able dict."""
+    from FlagEmbedding.abc.inference.devices import compute_dtype
+
+    path = embedder.model_name_or_path
+    settings = {key: value for key, value in sorted(getattr(embedder, "kwargs", {}).items())
+                if key not in _IGNORED_SETTINGS and _jsonable(value)}
+    device = embedder.target_devices[0] if getattr(embedder, "target_devices", None) else "cpu"
+    return {
+        "class": f"{type(embedder).__module__}.{type(embedder).__qualname__}",
+        "model": os.path.abspath(path) if os.path.isdir(path) else path,
+        "weights": _weights_identity(path, getattr(embedder, "model", None)),
+        "dtype": str(compute_dtype(device, getattr(embedder, "use_fp16", False), getattr(embedder, "use_bf16", False))),
+        "passage_max_length": getattr(embedder, "passage_max_length", None),
+        "normalize_embeddings": getattr(embedder, "normalize_embeddings", None),
+        "truncate_dim": getattr(embedder, "truncate_dim", None),
+        "query_instruction_for_retrieval": getattr(embedder, "query_instruction_for_retrieval", None),
+        "query_instruction_format": getattr(embedder, "query_instruction_format", None),
+        "settings": settings,
+    }
+
+
+def corpus_fingerprint(docids: Sequence[str], texts: Sequence[str]) -> str:
+    """SHA-256 of the ordered ``(docid, text)`` pairs."""
+    digest = hashlib.sha256()
+    for docid, text in zip(docids, texts):
+        digest.update(docid.encode("utf-8") + b"\x00" + text.encode("utf-8") + b"\x01")
+    return digest.hexdigest()
+
+
+def file_checksum(path: str) -> str:
+    """BLAKE2b checksum of a file's bytes."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 23), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class CorpusEmbeddingCache:
+    """One corpus's embeddings for one model configuration, stored as row shards.
+
+    Args:
+        folder: Parent folder; the cache lives in ``folder/<fingerprint[:16]>``.
+        model_fingerprint: Output of :func:`embedder_fingerprint`.
+        docids: Corpus ids, in row order.
+        texts: Passage texts, in row order.
+        shard_rows: Rows per shard.
+    """
+
+    def __init__(self, folder: str, model_fingerprint: Dict[str, Any], docids: Sequence[str],
+                 texts: Sequence[str], shard_rows: int = 100_000):
+        if shard_rows <= 0:
+            raise ValueError(f"shard_rows must be a positive integer, got {shard_rows}.")
+        self.texts = texts
+        self.shard_rows = shard_rows
+        self.num_rows = len(texts)
+        identity = {"format": CACHE_FORMAT, "model": model_fingerprint,
+                    "corpus": corpus_fingerprint(docids, texts), "num_rows": self.num_rows,
+                    "shard_rows": shard_rows}
+        self.fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()
+        self.identity = identity
+        self.path = os.path.join(folder, self.fingerprint[:16])
+        #: indices of the shards encoded (not reused) by the last :meth:`load_or_encode`
+        self.encoded_shards: List[int] = []
+
+    @property
+    def num_shards(self) -> int:
+        """Number of shards the corpus is split into."""
+        return (self.num_rows + self.shard_rows - 1) // self.shard_rows
+
+    def shard_path(self, shard: int) -> str:
+        """File of shard ``shard``."""
+        return os.path.join(self.path, f"shard-{shard:05d}.npy")
+
+    def shard_bounds(self, shard: int) -> range:
+        """Corpus rows stored in shard ``shard``."""
+        return range(shard * self.shard_rows, min(self.num_rows, (shard + 1) * self.shard_rows))
+
+    # ------------------------------------------------------------------ manifest
+    def _read_manifest(self) -> Optional[Dict[str, Any]]:
+        path = os.path.join(self.path, MANIFEST)
+        if not os.path.exists(path):
+            return None
+        try:
+            with open(path, encoding="utf-8") as f:
+                manifest = json.load(f)
+        except (OSError, ValueError):
+            logger.warning("Embedding cache manifest %s is unreadable; re-encoding the corpus.", path)
+            return None
+        if not isinstance(manifest, dict) or manifest.get("fingerprint") != self.fingerprint:
+            logger.warning("Embedding cache %s belongs to another model or corpus; re-encoding the corpus.",
+                           self.path)
+            return None
+        return manifest
+
+    def _write_manifest(self, shards: Dict[str, Dict[str, Any]]) -> None:
+        atomic_write_json(os.path.join(self.path, MANIFEST),
+                          {"fingerprint": self.fingerprint, "identity": self.identity, "shards": shards})
+
+    def _valid_shard(self, shard: int, record: Optional[Dict[str, Any]]) -> bool:
+        path = self.shard_path(shard)
+        if record is None or not os.path.exists(path):
+            return False
+        try:
+            array = np.load(path, mmap_mode="r")
+        except (OSError, ValueError) as error:
+            logger.warning("Embedding cache shard %s is unreadable (%s); re-encoding it.", path, error)
+            return False
+        if array.ndim != 2 or array.shape[0] != len(self.shard_bounds(shard)):
+            logger.warning("Embedding cache shard %s has shape %s; re-encoding it.", path, array.shape)
+            return False
+        if file_checksum(path) != record.get("checksum"):
+            logger.warning("Embedding cache shard %s fails its checksum; re-encoding it.", path)
+            return False
+        return True
+
+    # ------------------------------------------------------------------ main entry
+    def load_or_encode(self, encode: Callable[[List[str]], np.ndarray], overwrite: bool = False) -> List[np.ndarray]:
+        """Return the memory-mapped shards, encoding (with ``encode``) only missing or invalid ones."""
+        self.encoded_shards = []
+        manifest = None if overwrite else self._read_manifest()
+        if manifest is None and os.path.isdir(self.path):
+            shutil.rmtree(self.path)
+        os.makedirs(self.path, exist_ok=True)
+        records: Dict[str, Dict[str, Any]] = dict(manifest["shards"]) if manifest else {}
+        if manifest is None:
+            self._write_manifest(records)
+        for shard in range(self.num_shards):
+            if self._valid_shard(shard, records.get(str(shard))):
+                continue
+            records.pop(str(shard), None)
+            rows = self.shard_bounds(shard)
+            array = np.asarray(encode([self.texts[i] for i in rows]))
+            if array.ndim != 2 or array.shape[0] != len(rows):
+                raise ValueError(f"The embedder returned shape {array.shape} for {len(rows)} passages.")
+            atomic_save_npy(self.shard_path(shard), array)
+            records[str(shard)] = {"rows": len(rows), "checksum": file_checksum(self.shard_path(shard))}
+            self._write_manifest(records)
+            self.encoded_shards.append(shard)
+        shards = [np.load(self.shard_path(shard), mmap_mode="r") for shard in range(self.num_shards)]
+        if self.encoded_shards:
+            logger.info("Encoded %d of %d corpus shards into %s.", len(self.encoded_shards), self.num_shards, self.path)
+        else:
+            logger.info("Reusing the corpus embeddings cached in %s.", self.path)
+        return shards

@@ -1,0 +1,255 @@
+"""Per-dataset evaluation: retrieve (and rerank), save result files, compute metrics."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import defaultdict
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
+from FlagEmbedding.abc.evaluation.searcher import EvalReranker, EvalRetriever, SearchResults
+from FlagEmbedding.abc.evaluation.utils import (atomic_write_json, atomic_write_text, evaluate_metrics, evaluate_mrr,
+                                                evaluate_recall_cap)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_K_VALUES = (1, 3, 5, 10, 100, 1000)
+EVAL_FOLDER = "EVAL"
+EVAL_RESULTS = "eval_results.json"
+#: per-file metrics and file signatures, so a refresh only recomputes changed result files
+EVAL_SOURCES = "eval_results.sources.json"
+#: the model a results folder belongs to (two models with one basename must not share a folder)
+MODEL_MARKER = ".name_or_path"
+
+
+def _identity(name_or_path: str) -> str:
+    return os.path.abspath(name_or_path) if os.path.isdir(name_or_path) else name_or_path
+
+
+class AbsEvaluator:
+    """Runs one dataset of a benchmark and keeps ``<output_dir>/<retriever>/<reranker>/`` up to date.
+
+    Args:
+        eval_name: Stored in (and checked against) every result file.
+        data_loader: Provides corpus, queries and qrels.
+        overwrite: Recompute results and metrics even when files exist.
+    """
+
+    #: result files carry a ``sub_dataset_name`` key (BEIR)
+    SUB_DATASET_KEY = False
+
+    def __init__(self, eval_name: str, data_loader: AbsEvalDataLoader, overwrite: bool = False):
+        self.eval_name = eval_name
+        self.data_loader = data_loader
+        self.overwrite = overwrite
+        #: result folders whose metrics were refreshed by this evaluator (trusted even with ``overwrite``)
+        self._refreshed: set = set()
+
+    # ------------------------------------------------------------------ naming
+    @staticmethod
+    def result_file_name(dataset_name: Optional[str], sub_dataset_name: Optional[str], split: str) -> str:
+        """``<dataset>[-<sub>]-<split>.json`` or ``<split>.json``."""
+        return "-".join(part for part in (dataset_name, sub_dataset_name, split) if part) + ".json"
+
+    def corpus_embd_dir(self, corpus_embd_save_dir: str, retriever: EvalRetriever, dataset_name: Optional[str],
+                        sub_dataset_name: Optional[str]) -> str:
+        """Cache folder of one corpus: ``<root>/<retriever>[/<dataset>[/<sub>]]``."""
+        parts = [part for part in (dataset_name, sub_dataset_name) if part]
+        return os.path.join(corpus_embd_save_dir, str(retriever), *parts)
+
+    # ------------------------------------------------------------------ result files
+    def save_search_results(self, path: str, model_name: str, reranker_name: str, search_results: SearchResults,
+                            split: str, dataset_name: Optional[str] = None,
+                            sub_dataset_name: Optional[str] = None) -> None:
+        """Write one result file (indent 4): metadata keys, then ``search_results``."""
+        data: Dict[str, Any] = {"eval_name": self.eval_name, "model_name": model_name, "reranker_name": reranker_name,
+                                "split": split, "dataset_name": dataset_name}
+        if self.SUB_DATASET_KEY:
+            data["sub_dataset_name"] = sub_dataset_name
+        data["search_results"] = search_results
+        atomic_write_json(path, data, indent=4)
+
+    @staticmethod
+    def load_search_results(path: str) -> Tuple[Dict[str, Any], SearchResults]:
+        """``(metadata, search_results)`` of a result file."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except ValueError as error:
+            raise ValueError(f"{path}: not a valid result file ({error}); delete it or rerun with --overwrite.") from None
+        if not isinstance(data, dict) or "search_results" not in data:
+            raise ValueError(f"{path}: not a result file (no 'search_results' key).")
+        results = data.pop("search_results")
+        return data, results
+
+    def check_metadata(self, path: str, metadata: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` when a reused result file was produced for something else."""
+        for key, value in expected.items():
+            if metadata.get(key) != value:
+                raise ValueError(f"{path}: '{key}' is {metadata.get(key)!r}, expected {value!r}; "
+                                 "use another --output_dir or rerun with --overwrite.")
+
+    def claim_folder(self, folder: str, name_or_path: str) -> None:
+        """Record which model owns ``folder``; refuse a folder owned by another model of the same name."""
+        marker = os.path.join(folder, MODEL_MARKER)
+        identity = _identity(name_or_path)
+        if os.path.exists(marker) and not self.overwrite:
+            with open(marker, encoding="utf-8") as f:
+                owner = f.read()
+            if owner != identity:
+                raise ValueError(f"{folder} holds results of {owner}, not {identity} (same display name); "
+                                 "use another --output_dir or rerun with --overwrite.")
+        atomic_write_text(marker, identity)
+
+    # ------------------------------------------------------------------ the evaluation
+    def __call__(self, splits: Sequence[str], search_results_save_dir: str, retriever: EvalRetriever,
+                 reranker: Optional[EvalReranker] = None, corpus_embd_save_dir: Optional[str] = None,
+                 ignore_identical_ids: bool = False, k_values: Sequence[int] = DEFAULT_K_VALUES,
+                 dataset_name: Optional[str] = None, **kwargs: Any) -> None:
+        """Evaluate ``splits`` of ``dataset_name``; ``kwargs`` reach both models."""
+        splits = self.data_loader.check_splits(splits, dataset_name)
+        if not splits:
+            logger.warning("No valid split for dataset %s; skipping it.", dataset_name)
+            return
+        model_dir = os.path.join(search_results_save_dir, str(retriever))
+        retrieval_dir = os.path.join(model_dir, "NoReranker")
+        self.claim_folder(model_dir, retriever.name_or_path)
+        retrieved: Dict[Optional[str], Dict[str, SearchResults]] = {}
+        fresh: Dict[Optional[str], List[str]] = {}
+        for sub in self.data_loader.sub_dataset_names(dataset_name):
+            retrieved[sub], fresh[sub] = self.retrieve(
+                splits, retrieval_dir, retriever, corpus_embd_save_dir, ignore_identical_ids, dataset_name, sub, **kwargs)
+        retriever.stop_multi_process_pool()
+        self.evaluate_results(retrieval_dir, k_values)
+        if reranker is None:
+            return
+        rerank_dir = os.path.join(model_dir, str(reranker))
+        self.claim_folder(rerank_dir, reranker.name_or_path)
+        for sub, by_split in retrieved.items():
+            for split, results in by_split.items():
+                path = os.path.join(rerank_dir, self.result_file_name(dataset_name, sub, split))
+                if os.path.exists(path) and not self.overwrite and split not in fresh[sub]:
+                    continue
+                corpus = self.data_loader.load_corpus(dataset_name, sub)
+                queries = self.data_loader.load_queries(dataset_name, split, sub)
+                reranked = reranker(corpus=corpus, queries=queries, search_results=results,
+                                    ignore_identical_ids=ignore_identical_ids, **kwargs)
+                self.save_search_results(path, str(retriever), str(reranker), reranked, split, dataset_name, sub)
+        reranker.stop_multi_process_pool()
+        self.evaluate_results(rerank_dir, k_values)
+
+    def retrieve(self, splits: Sequence[str], retrieval_dir: str, retriever: EvalRetriever,
+                 corpus_embd_save_dir: Optional[str], ignore_identical_ids: bool, dataset_name: Optional[str],
+                 sub_dataset_name: Optional[str], **kwargs: Any) -> Tuple[Dict[str, SearchResults], List[str]]:
+        """First-stage results per split (computed, or reused from files) and the splits computed now."""
+        paths = {split: os.path.join(retrieval_dir, self.result_file_name(dataset_name, sub_dataset_name, split))
+                 for split in splits}
+        if not self.overwrite and all(os.path.exists(path) for path in paths.values()):
+            out = {}
+            for split, path in paths.items():
+                metadata, results = self.load_search_results(path)
+                expected = {"eval_name": self.eval_name, "model_name": str(retriever), "reranker_name": "NoReranker",
+                            "split": split, "dataset_name": dataset_name}
+                if self.SUB_DATASET_KEY:
+                    expected["sub_dataset_name"] = sub_dataset_name
+                self.check_metadata(path, metadata, expected)
+                out[split] = results
+            return out, []
+        corpus = self.data_loader.load_corpus(dataset_name, sub_dataset_name)
+        queries = {split: self.data_loader.load_queries(dataset_name, split, sub_dataset_name) for split in splits}
+        cache_dir = (self.corpus_embd_dir(corpus_embd_save_dir, retriever, dataset_name, sub_dataset_name)
+                     if corpus_embd_save_dir else None)
+        out = {}
+        for group in self._query_groups(queries):
+            merged = {qid: text for split in group for qid, text in queries[split].items()}
+            results = retriever(corpus=corpus, queries=merged, corpus_embd_save_dir=cache_dir,
+                                ignore_identical_ids=ignore_identical_ids, **kwargs)
+            for split in group:
+                out[split] = {qid: results[qid] for qid in queries[split]}
+                self.save_search_results(paths[split], str(retriever), "NoReranker", out[split], split,
+                                         dataset_name, sub_dataset_name)
+        return out, list(splits)
+
+    @staticmethod
+    def _query_groups(queries: Mapping[str, Mapping[str, str]]) -> List[List[str]]:
+        """Splits retrieved together: all of them, unless one query id has different texts in two splits."""
+        seen: Dict[str, str] = {}
+        for by_id in queries.values():
+            for qid, text in by_id.items():
+                if seen.setdefault(qid, text) != text:
+                    return [[split] for split in queries]
+        return [list(queries)]
+
+    # ------------------------------------------------------------------ metrics
+    @staticmethod
+    def compute_metrics(qrels: Mapping[str, Mapping[str, int]], search_results: Mapping[str, Mapping[str, float]],
+                        k_values: Sequence[int]) -> Dict[str, float]:
+        """``ndcg/map/recall/precision/mrr/recall_cap_at_{k}`` (5 decimals), each family for every k in turn."""
+        ndcg, _map, recall, precision = evaluate_metrics(qrels, search_results, k_values)
+        mrr = evaluate_mrr(qrels, search_results, k_values)
+        recall_cap = evaluate_recall_cap(qrels, search_results, k_values)
+        out: Dict[str, float] = {}
+        for prefix, values, key in (("ndcg", ndcg, "NDCG"), ("map", _map, "MAP"), ("recall", recall, "Recall"),
+                                    ("precision", precision, "P"), ("mrr", mrr, "MRR"),
+                                    ("recall_cap", recall_cap, "R_cap")):
+            for k in k_values:
+                out[f"{prefix}_at_{k}"] = values[f"{key}@{k}"]
+        return out
+
+    def file_metrics(self, metadata: Mapping[str, Any], search_results: SearchResults,
+                     k_values: Sequence[int]) -> Dict[str, float]:
+        """Metrics of one result file against its qrels."""
+        qrels = self.data_loader.load_qrels(metadata.get("dataset_name"), metadata["split"],
+                                            metadata.get("sub_dataset_name"))
+        return self.compute_metrics(qrels, search_results, k_values)
+
+    def evaluate_results(self, search_results_save_dir: str,
+                         k_values: Sequence[int] = DEFAULT_K_VALUES) -> Dict[str, Dict[str, float]]:
+        """Metrics of every ``*.json`` result file in the folder, written to ``EVAL/eval_results.json``.
+
+        Files whose size, mtime and ``k_values`` are unchanged since the last refresh are not re-scored;
+        entries of deleted files disappear. Files of one dataset's sub-datasets (BEIR cqadupstack) are
+        averaged into one ``<dataset>-<split>`` entry.
+        """
+        eval_dir = os.path.join(search_results_save_dir, EVAL_FOLDER)
+        sources_path = os.path.join(eval_dir, EVAL_SOURCES)
+        previous: Dict[str, Any] = {}
+        if os.path.exists(sources_path) and (not self.overwrite or search_results_save_dir in self._refreshed):
+            try:
+                with open(sources_path, encoding="utf-8") as f:
+                    previous = json.load(f)
+            except ValueError:
+                previous = {}
+        entries: Dict[str, Any] = {}
+        names = sorted(name for name in os.listdir(search_results_save_dir)
+                       if name.endswith(".json") and os.path.isfile(os.path.join(search_results_save_dir, name)))
+        for name in names:
+            path = os.path.join(search_results_save_dir, name)
+            stat = os.stat(path)
+            signature = [stat.st_size, stat.st_mtime_ns, list(k_values)]
+            if isinstance(previous.get(name), dict) and previous[name].get("signature") == signature:
+                entries[name] = previous[name]
+                continue
+            metadata, results = self.load_search_results(path)
+            if metadata.get("eval_name") != self.eval_name:
+                raise ValueError(f"{path}: eval_name is {metadata.get('eval_name')!r}, expected {self.eval_name!r}; "
+                                 "keep each evaluation in its own --output_dir.")
+            key = "-".join(part for part in (metadata.get("dataset_name"), metadata["split"]) if part)
+            entries[name] = {"signature": signature, "key": key, "grouped": metadata.get("sub_dataset_name") is not None,
+                             "metrics": self.file_metrics(metadata, results, k_values)}
+        out: Dict[str, Dict[str, float]] = {}
+        groups: Dict[str, List[Dict[str, float]]] = defaultdict(list)
+        for entry in entries.values():
+            if entry["grouped"]:
+                groups[entry["key"]].append(entry["metrics"])
+            else:
+                out[entry["key"]] = entry["metrics"]
+        for key, members in groups.items():
+            out[key] = {metric: round(sum(m[metric] for m in members) / len(members), 5) for metric in members[0]}
+        out = dict(sorted(out.items()))
+        atomic_write_json(os.path.join(eval_dir, EVAL_RESULTS), out, indent=4)
+        atomic_write_json(sources_path, entries, indent=None)
+        self._refreshed.add(search_results_save_dir)
+        logger.info("Metrics of %s written to %s.", search_results_save_dir, os.path.join(eval_dir, EVAL_RESULTS))
+        return out

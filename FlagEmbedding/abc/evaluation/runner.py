@@ -1,0 +1,221 @@
+"""``AbsEvalRunner``: validate the data, build the models, evaluate every dataset, write the summary."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
+
+from FlagEmbedding.abc.evaluation.arguments import AbsEvalArgs, AbsEvalModelArgs
+from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader, as_list
+from FlagEmbedding.abc.evaluation.evaluator import EVAL_FOLDER, EVAL_RESULTS, AbsEvaluator
+from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker
+from FlagEmbedding.abc.evaluation.utils import write_summary
+
+logger = logging.getLogger(__name__)
+
+
+class AbsEvalRunner:
+    """Evaluates one benchmark from parsed arguments.
+
+    Subclasses set :attr:`DATA_LOADER_CLASS` (and, where they differ, :attr:`EVALUATOR_CLASS` and
+    :attr:`RETRIEVER_CLASS`) or override the ``load_*`` factories. All data is loaded and checked before
+    any model is built, so bad input fails fast. Models are built on first use of :attr:`retriever`.
+    """
+
+    DATA_LOADER_CLASS: Optional[Type[AbsEvalDataLoader]] = None
+    EVALUATOR_CLASS: Type[AbsEvaluator] = AbsEvaluator
+    RETRIEVER_CLASS: Type[EvalDenseRetriever] = EvalDenseRetriever
+
+    def __init__(self, eval_args: AbsEvalArgs, model_args: AbsEvalModelArgs):
+        self.eval_args = eval_args
+        self.model_args = model_args
+        self._models: Optional[Tuple[EvalDenseRetriever, Optional[EvalReranker]]] = None
+        self.data_loader = self.load_data_loader()
+        self.evaluator = self.load_evaluator()
+
+    # ------------------------------------------------------------------ factories
+    @staticmethod
+    def get_models(model_args: AbsEvalModelArgs) -> Tuple[Any, Optional[Any]]:
+        """Build the embedder (and the reranker when ``reranker_name_or_path`` is set) via the auto classes."""
+        from FlagEmbedding import FlagAutoModel, FlagAutoReranker
+
+        embedder_kwargs: Dict[str, Any] = {}
+        if getattr(model_args, "domain_for_pseudo_moe", None) is not None:
+            embedder_kwargs["domain_for_pseudo_moe"] = model_args.domain_for_pseudo_moe
+        embedder = FlagAutoModel.from_finetuned(
+            model_name_or_path=model_args.embedder_name_or_path,
+            model_class=model_args.embedder_model_class,
+            normalize_embeddings=model_args.normalize_embeddings,
+            pooling_method=model_args.pooling_method,
+            use_fp16=model_args.use_fp16,
+            use_bf16=model_args.use_bf16,
+            query_instruction_for_retrieval=model_args.query_instruction_for_retrieval,
+            query_instruction_format=model_args.query_instruction_format_for_retrieval,
+            devices=model_args.devices,
+            examples_for_task=model_args.examples_for_task,
+            examples_instruction_format=model_args.examples_instruction_format,
+            trust_remote_code=model_args.trust_remote_code,
+            cache_dir=model_args.cache_dir,
+            batch_size=model_args.embedder_batch_size,
+            query_max_length=model_args.embedder_query_max_length,
+            passage_max_length=model_args.embedder_passage_max_length,
+            truncate_dim=model_args.truncate_dim,
+            **embedder_kwargs,
+        )
+        embedder.model.config._name_or_path = model_args.embedder_name_or_path
+        reranker = None
+        if model_args.reranker_name_or_path is not None:
+            reranker = FlagAutoReranker.from_finetuned(
+                model_name_or_path=model_args.reranker_name_or_path,
+                model_class=model_args.reranker_model_class,
+                peft_path=model_args.reranker_peft_path,
+                use_fp16=model_args.use_fp16,
+                use_bf16=model_args.use_bf16,
+                query_instruction_for_rerank=model_args.query_instruction_for_rerank,
+                query_instruction_format=model_args.query_instruction_format_for_rerank,
+                passage_instruction_for_rerank=model_args.passage_instruction_for_rerank,
+                passage_instruction_format=model_args.passage_instruction_format_for_rerank,
+                cache_dir=model_args.cache_dir,
+                trust_remote_code=model_args.trust_remote_code,
+                devices=model_args.devices,
+                normalize=model_args.normalize,
+                prompt=model_args.prompt,
+                cutoff_layers=model_args.cutoff_layers,
+                compress_layers=model_args.compress_layers,
+                compress_ratio=model_args.compress_ratio,
+                batch_size=model_args.reranker_batch_size,
+                query_max_length=model_args.reranker_query_max_length,
+                max_length=model_args.reranker_max_length,
+            )
+            reranker.model.config._name_or_path = model_args.reranker_name_or_path
+        return embedder, reranker
+
+    def load_retriever_and_reranker(self) -> Tuple[EvalDenseRetriever, Optional[EvalReranker]]:
+        """Wrap the models of :meth:`get_models` in the retrieval and reranking stages."""
+        embedder, reranker = self.get_models(self.model_args)
+        shard_rows = getattr(self.eval_args, "corpus_embd_shard_size", AbsEvalArgs.corpus_embd_shard_size)
+        retriever = self.RETRIEVER_CLASS(embedder, search_top_k=self.eval_args.search_top_k,
+                                         overwrite=self.eval_args.overwrite, cache_shard_rows=shard_rows)
+        return retriever, (EvalReranker(reranker, rerank_top_k=self.eval_args.rerank_top_k) if reranker else None)
+
+    def data_loader_class(self) -> Type[AbsEvalDataLoader]:
+        """The loader class (:attr:`DATA_LOADER_CLASS` unless a benchmark picks one from its arguments)."""
+        if self.DATA_LOADER_CLASS is None:
+            raise NotImplementedError(f"{type(self).__name__} must set DATA_LOADER_CLASS or override load_data_loader().")
+        return self.DATA_LOADER_CLASS
+
+    def load_data_loader(self) -> AbsEvalDataLoader:
+        """The benchmark's data loader built from ``eval_args``."""
+        return self.data_loader_class()(
+            eval_name=self.eval_args.eval_name, dataset_dir=self.eval_args.dataset_dir,
+            cache_dir=self.eval_args.cache_path, token=self.eval_args.token,
+            force_redownload=self.eval_args.force_redownload,
+        )
+
+    def load_evaluator(self) -> AbsEvaluator:
+        """The benchmark's evaluator."""
+        return self.EVALUATOR_CLASS(self.eval_args.eval_name, self.data_loader, overwrite=self.eval_args.overwrite)
+
+    @property
+    def retriever(self) -> EvalDenseRetriever:
+        """The retrieval stage (models are built on first access)."""
+        if self._models is None:
+            self._models = self.load_retriever_and_reranker()
+        return self._models[0]
+
+    @property
+    def reranker(self) -> Optional[EvalReranker]:
+        """The reranking stage, or ``None``."""
+        self.retriever  # noqa: B018 - builds both models
+        return self._models[1]
+
+    # ------------------------------------------------------------------ running
+    def dataset_names(self) -> List[Optional[str]]:
+        """The checked ``--dataset_names``, else all available ones, else ``[None]`` (data at the root)."""
+        if self.eval_args.dataset_names:
+            return list(self.data_loader.check_dataset_names(self.eval_args.dataset_names))
+        return list(self.data_loader.available_dataset_names()) or [None]
+
+    def prepare(self) -> List[Tuple[Optional[str], List[str]]]:
+        """Check names and splits and load/validate every dataset; return ``[(dataset, splits)]``."""
+        names = self.dataset_names()
+        requested = as_list(self.eval_args.splits)
+        every_name = self.data_loader.available_dataset_names() or [None]
+        known = {split for name in every_name for split in self.data_loader.available_splits(name)}
+        unknown = [split for split in requested if split not in known]
+        if unknown:
+            raise ValueError(f"Unknown split '{unknown[0]}' for {self.eval_args.eval_name}; "
+                             f"available: {', '.join(sorted(known))}.")
+        plan = []
+        for name in names:
+            splits = self.data_loader.require_splits(requested, name)
+            for sub in self.data_loader.sub_dataset_names(name):
+                self.data_loader.validate(name, splits, sub)
+            plan.append((name, splits))
+        return plan
+
+    def before_dataset(self, dataset_name: Optional[str]) -> None:
+        """Hook run before each dataset (e.g. per-dataset instructions)."""
+
+    def dataset_kwargs(self, dataset_name: Optional[str], splits: Sequence[str]) -> Dict[str, Any]:
+        """Extra keyword arguments for both models on one dataset."""
+        return {}
+
+    def run(self) -> None:
+        """Evaluate every dataset, then rewrite the summary."""
+        plan = self.prepare()
+        for dataset_name, splits in plan:
+            self.before_dataset(dataset_name)
+            self.evaluator(
+                splits=splits,
+                search_results_save_dir=self.eval_args.output_dir,
+                retriever=self.retriever,
+                reranker=self.reranker,
+                corpus_embd_save_dir=self.eval_args.corpus_embd_save_dir,
+                ignore_identical_ids=self.eval_args.ignore_identical_ids,
+                k_values=self.eval_args.k_values,
+                dataset_name=dataset_name,
+                **self.dataset_kwargs(dataset_name, splits),
+            )
+        self.evaluate_metrics(self.eval_args.output_dir, self.eval_args.eval_output_method,
+                              self.eval_args.eval_output_path, self.eval_args.eval_metrics)
+
+    @staticmethod
+    def evaluate_metrics(search_results_save_dir: str, output_method: str = "markdown",
+                         output_path: str = "./eval_dev_results.md",
+                         metrics: Sequence[str] = ("ndcg_at_10", "recall_at_10")) -> Dict[str, Any]:
+        """Collect ``<model>/<reranker>/EVAL/eval_results.json`` under the folder and write the summary."""
+        if output_method not in ("json", "markdown"):
+            raise ValueError(f"Invalid output method: {output_method}. Available methods: ['json', 'markdown']")
+        results: Dict[str, Dict[str, Any]] = {}
+        for model in sorted(os.listdir(search_results_save_dir)):
+            model_dir = os.path.join(search_results_save_dir, model)
+            if not os.path.isdir(model_dir):
+                continue
+            for reranker in sorted(os.listdir(model_dir)):
+                reranker_dir = os.path.join(model_dir, reranker)
+                if not os.path.isdir(reranker_dir):
+                    continue
+                path = os.path.join(reranker_dir, EVAL_FOLDER, EVAL_RESULTS)
+                if not os.path.exists(path):
+                    logger.warning("%s is missing; skipping %s/%s in the summary.", path, model, reranker)
+                    continue
+                with open(path, encoding="utf-8") as f:
+                    results.setdefault(model, {})[reranker] = json.load(f)
+        write_summary(results, output_method, output_path, metrics)
+        logger.info("Summary written to %s.", output_path)
+        return results
+
+
+def cli_main(runner_class: Type[Any], eval_args_class: Type[Any], model_args_class: Type[Any],
+             argv: Optional[Sequence[str]] = None) -> Any:
+    """Parse ``argv`` (default ``sys.argv[1:]``) into the two dataclasses, build the runner and run it."""
+    from transformers import HfArgumentParser
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = HfArgumentParser((eval_args_class, model_args_class))
+    eval_args, model_args = parser.parse_args_into_dataclasses(args=None if argv is None else list(argv))
+    runner = runner_class(eval_args=eval_args, model_args=model_args)
+    runner.run()
+    return runner

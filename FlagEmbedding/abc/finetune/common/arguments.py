@@ -1,0 +1,47 @@
+"""Argument pieces shared by the embedder and reranker argument dataclasses."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any, Optional, Sequence
+
+from transformers import TrainingArguments
+
+from FlagEmbedding.abc.inference.validation import unescape_newlines
+
+
+def _has_field(cls: type, name: str) -> bool:
+    return any(f.name == name for f in fields(cls))
+
+
+if _has_field(TrainingArguments, "overwrite_output_dir"):
+    BaseTrainingArguments = TrainingArguments
+else:
+
+    @dataclass
+    class BaseTrainingArguments(TrainingArguments):  # type: ignore[no-redef]
+        """HF ``TrainingArguments`` plus ``overwrite_output_dir``, which transformers 5 removed but the
+        documented fine-tuning commands still pass."""
+
+        overwrite_output_dir: bool = field(
+            default=False,
+            metadata={"help": "Allow training into a non-empty output_dir (checked only with --do_train)."},
+        )
+
+
+def env_token() -> Optional[str]:
+    """Default for the ``token`` arguments: the ``HF_TOKEN`` environment variable."""
+    return os.getenv("HF_TOKEN", None)
+
+
+def check_train_data_paths(train_data: Optional[Sequence[str]]) -> None:
+    """Raise ``FileNotFoundError`` for the first ``train_data`` path that does not exist."""
+    for path in train_data or []:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"train_data: cannot find file or directory {path!r}.")
+
+
+def unescape_fields(args: Any, names: Sequence[str]) -> None:
+    """Turn a typed backslash-n into a real newline in each named string field of ``args``."""
+    for name in names:
+        setattr(args, name, unescape_newlines(getattr(args, name)))

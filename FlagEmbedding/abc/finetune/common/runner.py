@@ -1,0 +1,112 @@
+"""Runner base: checks, logging and seeding, then the four ``load_*`` steps, then ``run()``."""
+from __future__ import annotations
+
+import logging
+import os
+from abc import ABC, abstractmethod
+from typing import Any, Tuple
+
+from torch import nn
+from transformers import PreTrainedTokenizerBase, Trainer, set_seed
+
+logger = logging.getLogger(__name__)
+
+
+def resume_value(value: Any) -> Any:
+    """``--resume_from_checkpoint True`` means "the latest checkpoint in output_dir" (a bool for Trainer)."""
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true" or None
+    return value
+
+
+class AbsRunner(ABC):
+    """Build everything needed for training from the three argument dataclasses, then :meth:`run`.
+
+    Subclasses implement :meth:`load_tokenizer_and_model`, :meth:`load_train_dataset`,
+    :meth:`load_data_collator` and :meth:`load_trainer`; :meth:`after_training` is a hook (LoRA merging).
+    """
+
+    def __init__(self, model_args: Any, data_args: Any, training_args: Any):
+        self.model_args = model_args
+        self.data_args = data_args
+        self.training_args = training_args
+        self.check_output_dir()
+        self.setup_logging()
+        set_seed(training_args.seed)
+        # Reading the device initializes torch.distributed under torchrun (cross-device negatives need it).
+        logger.info("Training on %s (process %d of %d).", training_args.device, training_args.process_index,
+                    training_args.world_size)
+        self.tokenizer, self.model = self.load_tokenizer_and_model()
+        self.train_dataset = self.load_train_dataset()
+        self.data_collator = self.load_data_collator()
+        self.trainer = self.load_trainer()
+
+    def check_output_dir(self) -> None:
+        """Refuse to train into a non-empty ``output_dir`` unless overwriting or resuming."""
+        args = self.training_args
+        if (
+            os.path.isdir(args.output_dir)
+            and os.listdir(args.output_dir)
+            and args.do_train
+            and not getattr(args, "overwrite_output_dir", False)
+            and not args.resume_from_checkpoint
+        ):
+            raise ValueError(
+                f"Output directory ({args.output_dir}) already exists and is not empty. "
+                "Use --overwrite_output_dir to overcome."
+            )
+
+    def setup_logging(self) -> None:
+        """INFO on the main local process, WARNING elsewhere; log the arguments."""
+        local_rank = self.training_args.local_rank
+        logging.basicConfig(
+            format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
+            datefmt="%m/%d/%Y %H:%M:%S",
+            level=logging.INFO if local_rank in (-1, 0) else logging.WARN,
+        )
+        logging.getLogger("FlagEmbedding").setLevel(logging.INFO if local_rank in (-1, 0) else logging.WARN)
+        logger.warning(
+            "Process rank: %s, device: %s, n_gpu: %s, distributed training: %s, 16-bits training: %s",
+            local_rank, self.training_args.device, self.training_args.n_gpu, bool(local_rank != -1),
+            self.training_args.fp16,
+        )
+        logger.info("Training parameters %s", self.training_args)
+        logger.info("Model parameters %s", self.model_args)
+        logger.info("Data parameters %s", self.data_args)
+
+    @abstractmethod
+    def load_tokenizer_and_model(self) -> Tuple[PreTrainedTokenizerBase, nn.Module]:
+        """The tokenizer and the training wrapper model."""
+
+    @abstractmethod
+    def load_train_dataset(self) -> Any:
+        """The training dataset."""
+
+    @abstractmethod
+    def load_data_collator(self) -> Any:
+        """The data collator."""
+
+    @abstractmethod
+    def load_trainer(self) -> Trainer:
+        """The trainer."""
+
+    def run(self) -> None:
+        """Train (resuming if asked), save the final model, then :meth:`after_training`."""
+        os.makedirs(self.training_args.output_dir, exist_ok=True)
+        self.trainer.train(resume_from_checkpoint=resume_value(self.training_args.resume_from_checkpoint))
+        self.trainer.save_model()
+        self.after_training()
+
+    def after_training(self) -> None:
+        """Hook run after the final save (decoder kinds merge LoRA weights here)."""
+
+    @staticmethod
+    def freeze_parameters(model: nn.Module, name_part: str) -> int:
+        """Set ``requires_grad=False`` on parameters whose name contains ``name_part``; return how many."""
+        frozen = 0
+        for name, parameter in model.named_parameters():
+            if name_part in name:
+                parameter.requires_grad = False
+                frozen += 1
+        return frozen
+

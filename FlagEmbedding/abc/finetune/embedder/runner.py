@@ -1,0 +1,84 @@
+"""Embedder runner: picks the standard or same-dataset data path and wires the trainer."""
+from __future__ import annotations
+
+import logging
+from typing import Type, Union
+
+from transformers import Trainer
+
+from FlagEmbedding.abc.finetune.common.runner import AbsRunner
+from FlagEmbedding.abc.finetune.embedder.arguments import (
+    AbsEmbedderDataArguments,
+    AbsEmbedderModelArguments,
+    AbsEmbedderTrainingArguments,
+)
+from FlagEmbedding.abc.finetune.embedder.dataset import (
+    AbsEmbedderCollator,
+    AbsEmbedderSameDatasetCollator,
+    AbsEmbedderSameDatasetTrainDataset,
+    AbsEmbedderTrainDataset,
+    EmbedderTrainerCallbackForDataRefresh,
+)
+from FlagEmbedding.abc.finetune.embedder.trainer import AbsEmbedderTrainer
+
+logger = logging.getLogger(__name__)
+
+
+class AbsEmbedderRunner(AbsRunner):
+    """Runner for embedder kinds. Subclasses implement :meth:`load_tokenizer_and_model` and may swap
+    :attr:`trainer_class`, :attr:`train_dataset_class` / :attr:`same_dataset_class` or the collators."""
+
+    trainer_class: Type[AbsEmbedderTrainer] = AbsEmbedderTrainer
+    train_dataset_class: Type[AbsEmbedderTrainDataset] = AbsEmbedderTrainDataset
+    same_dataset_class: Type[AbsEmbedderSameDatasetTrainDataset] = AbsEmbedderSameDatasetTrainDataset
+    collator_class: Type[AbsEmbedderCollator] = AbsEmbedderCollator
+    same_dataset_collator_class: Type[AbsEmbedderSameDatasetCollator] = AbsEmbedderSameDatasetCollator
+
+    model_args: AbsEmbedderModelArguments
+    data_args: AbsEmbedderDataArguments
+    training_args: AbsEmbedderTrainingArguments
+
+    def load_train_dataset(self) -> Union[AbsEmbedderTrainDataset, AbsEmbedderSameDatasetTrainDataset]:
+        """Standard dataset, or same-dataset batches (then the per-device batch size is forced to 1)."""
+        if not self.data_args.same_dataset_within_batch:
+            return self.train_dataset_class(args=self.data_args, tokenizer=self.tokenizer,
+                                            seed=self.training_args.seed)
+        dataset = self.same_dataset_class(
+            args=self.data_args,
+            default_batch_size=self.training_args.per_device_train_batch_size,
+            seed=self.training_args.seed,
+            tokenizer=self.tokenizer,
+            process_index=self.training_args.process_index,
+            num_processes=self.training_args.world_size,
+        )
+        self.training_args.per_device_train_batch_size = 1
+        self.training_args.dataloader_num_workers = 0
+        return dataset
+
+    def load_data_collator(self) -> AbsEmbedderCollator:
+        """Collator matching the dataset kind."""
+        collator_class = (
+            self.same_dataset_collator_class if self.data_args.same_dataset_within_batch else self.collator_class
+        )
+        return collator_class(
+            tokenizer=self.tokenizer,
+            query_max_len=self.data_args.query_max_len,
+            passage_max_len=self.data_args.passage_max_len,
+            sub_batch_size=self.training_args.sub_batch_size or -1,
+            pad_to_multiple_of=self.data_args.pad_to_multiple_of,
+            padding=True,
+            return_tensors="pt",
+        )
+
+    def load_trainer(self) -> Trainer:
+        """``trainer_class`` over model, dataset and collator (+ the epoch refresh callback if same-dataset)."""
+        trainer = self.trainer_class(
+            model=self.model,
+            args=self.training_args,
+            train_dataset=self.train_dataset,
+            data_collator=self.data_collator,
+            tokenizer=self.tokenizer,
+        )
+        if self.data_args.same_dataset_within_batch:
+            trainer.add_callback(EmbedderTrainerCallbackForDataRefresh(self.train_dataset))
+        return trainer

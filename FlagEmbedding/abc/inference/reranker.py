@@ -1,0 +1,279 @@
+"""Abstract reranker: constructor contract, instruction formatting, input checks and device dispatch.
+
+Subclasses say how pairs become token features (:meth:`AbsReranker.prepare_features`) and how a padded batch
+becomes scores (:meth:`AbsReranker.score_batch`); batching, precision, order restoration, normalization and
+the multi-device pool live here once.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from abc import abstractmethod
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import torch
+import torch.multiprocessing as mp
+from torch.utils.data import DataLoader
+
+from FlagEmbedding.abc.inference.base import AbsInferenceModel
+from FlagEmbedding.abc.inference.batching import restore_order, run_length_sorted
+from FlagEmbedding.abc.inference.devices import DevicesArg, compute_dtype
+from FlagEmbedding.abc.inference.devices import get_target_devices as _get_target_devices
+from FlagEmbedding.abc.inference.validation import check_pairs, check_positive_int, unescape_newlines
+
+logger = logging.getLogger(__name__)
+
+#: One score, a list of scores (one per pair) or one list per layer (layer-wise rerankers).
+Scores = Union[float, List[float], List[List[float]]]
+#: Token features of every pair, one list entry per pair (``input_ids``, ``attention_mask``, ...).
+Features = Dict[str, List[Any]]
+
+
+def is_single_pair(sentence_pairs: Any) -> bool:
+    """True for one ``(query, passage)`` pair: a list/tuple whose first element is a str."""
+    return isinstance(sentence_pairs, (list, tuple)) and len(sentence_pairs) > 0 and isinstance(sentence_pairs[0], str)
+
+
+def keep_of_second(first_length: int, second_length: int, limit: int) -> int:
+    """How many tokens of the second sequence survive ``only_second`` truncation to ``limit`` tokens in total.
+
+    When the first sequence alone leaves no room, nothing is cut (the pair then exceeds ``limit``), as in
+    ``transformers``' ``truncation="only_second"``.
+    """
+    overflow = first_length + second_length - limit
+    if overflow <= 0 or second_length <= overflow:
+        return second_length
+    return second_length - overflow
+
+
+class AbsReranker(AbsInferenceModel):
+    """Base class of every reranker.
+
+    Args:
+        model_name_or_path: Hub id or local folder of the model.
+        use_fp16: Half precision on accelerators (the CPU always computes in fp32 unless ``use_bf16``).
+        query_instruction_for_rerank: Instruction put before each query (None: the query is used as is).
+        query_instruction_format: Format with two slots, instruction then query (literal ``\\n`` allowed).
+        passage_instruction_for_rerank: Instruction put before each passage (None: used as is).
+        passage_instruction_format: Format with two slots, instruction then passage.
+        devices: See :func:`~FlagEmbedding.abc.inference.devices.get_target_devices` (MPS is always ``"mps"``).
+        batch_size: Pairs per forward pass (shrunk automatically on out-of-memory).
+        query_max_length: Token limit for the query (default ``max_length * 3 // 4``).
+        max_length: Token limit for the passage and for the assembled pair.
+        normalize: Map scores through a sigmoid to (0, 1).
+        **kwargs: Stored as attributes and in ``self.kwargs`` (``use_bf16=True`` opts into bfloat16 compute,
+            on CPU too).
+    """
+
+    pool_method = "compute_score_single_gpu"
+    #: keyword arguments of ``compute_score`` that a subclass consumes itself (the rest reach the tokenizer)
+    call_options: Tuple[str, ...] = ()
+    #: keyword arguments ``tokenizer.pad`` receives on every batch
+    pad_kwargs: Dict[str, Any] = {}
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        use_fp16: bool = False,
+        query_instruction_for_rerank: Optional[str] = None,
+        query_instruction_format: str = "{}{}",
+        passage_instruction_for_rerank: Optional[str] = None,
+        passage_instruction_format: str = "{}{}",
+        devices: DevicesArg = None,
+        batch_size: int = 128,
+        query_max_length: Optional[int] = None,
+        max_length: int = 512,
+        normalize: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(model_name_or_path, devices=devices, **kwargs)
+        self.use_fp16 = use_fp16
+        self.use_bf16 = bool(kwargs.get("use_bf16", False))
+        self.query_instruction_for_rerank = query_instruction_for_rerank
+        self.query_instruction_format = query_instruction_format
+        self.passage_instruction_for_rerank = passage_instruction_for_rerank
+        self.passage_instruction_format = passage_instruction_format
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        if query_max_length is not None:
+            check_positive_int(query_max_length, "query_max_length")
+        self.query_max_length = query_max_length
+        self.max_length = check_positive_int(max_length, "max_length")
+        self.normalize = normalize
+
+    @staticmethod
+    def get_target_devices(devices: DevicesArg) -> List[str]:
+        """Resolve ``devices`` (rerankers use ``["mps"]`` on Apple silicon)."""
+        return _get_target_devices(devices, mps_with_index=False)
+
+    # ------------------------------------------------------------------ instructions
+    def get_detailed_instruct(self, instruction_format: str, instruction: str, sentence: str) -> str:
+        """``instruction_format.format(instruction, sentence)`` after turning literal ``\\n`` into newlines."""
+        return unescape_newlines(instruction_format).format(instruction, sentence)
+
+    def get_detailed_inputs(self, sentence_pairs: Any) -> List[List[str]]:
+        """``[[query, passage], ...]`` with each side formatted only when its instruction is set."""
+        pairs = check_pairs(sentence_pairs)
+        query_instruction = self.query_instruction_for_rerank
+        passage_instruction = self.passage_instruction_for_rerank
+        detailed = []
+        for query, passage in pairs:
+            if query_instruction is not None:
+                query = self.get_detailed_instruct(self.query_instruction_format, query_instruction, query)
+            if passage_instruction is not None:
+                passage = self.get_detailed_instruct(self.passage_instruction_format, passage_instruction, passage)
+            detailed.append([query, passage])
+        return detailed
+
+    # ------------------------------------------------------------------ public API
+    def compute_score(self, sentence_pairs: Any, **kwargs: Any) -> Scores:
+        """Score ``(query, passage)`` pairs; a higher score means more relevant.
+
+        Args:
+            sentence_pairs: One pair (a list or tuple of two str) or a list of pairs.
+            **kwargs: ``batch_size``, ``query_max_length``, ``max_length``, ``normalize`` and the subclass's
+                own options override the instance values for this call; other keywords reach the tokenizer.
+
+        Returns:
+            A list of floats (one per pair, in input order) on one device and on several; one list per layer
+            when a layer-wise reranker scores several layers. One pair gives one float (one per layer).
+            ``[]`` gives ``[]``.
+        """
+        single = is_single_pair(sentence_pairs)
+        pairs = self.get_detailed_inputs(sentence_pairs)
+        if not pairs:
+            return []
+        kwargs.update(self.resolve_lengths(
+            kwargs.pop("batch_size", None), kwargs.pop("query_max_length", None), kwargs.pop("max_length", None)
+        ))
+        if kwargs.get("normalize") is None:
+            kwargs["normalize"] = self.normalize
+        if self.uses_pool(pairs) and not single:
+            scores = self.merge_scores(self.run_on_devices(pairs, kwargs))
+        else:
+            scores = self.compute_score_single_gpu(pairs, device=self.target_devices[0], **kwargs)
+        if single:
+            return [layer[0] for layer in scores] if isinstance(scores[0], list) else scores[0]
+        return scores
+
+    def resolve_lengths(
+        self, batch_size: Optional[int], query_max_length: Optional[int], max_length: Optional[int]
+    ) -> Dict[str, int]:
+        """Fill per-call ``batch_size`` / ``query_max_length`` / ``max_length`` from the instance and check them."""
+        batch_size = check_positive_int(batch_size if batch_size is not None else self.batch_size, "batch_size")
+        max_length = check_positive_int(max_length if max_length is not None else self.max_length, "max_length")
+        if query_max_length is None:
+            query_max_length = self.query_max_length if self.query_max_length is not None else max_length * 3 // 4
+        query_max_length = check_positive_int(query_max_length, "query_max_length")
+        return {"batch_size": batch_size, "query_max_length": query_max_length, "max_length": max_length}
+
+    @staticmethod
+    def merge_scores(chunks: List[List[Any]]) -> List[Any]:
+        """Concatenate per-device results: flat lists end to end, per-layer lists layer by layer."""
+        if isinstance(chunks[0][0], list):
+            return [[score for chunk in chunks for score in chunk[layer]] for layer in range(len(chunks[0]))]
+        return [score for chunk in chunks for score in chunk]
+
+    @torch.inference_mode()
+    def compute_score_single_gpu(
+        self,
+        sentence_pairs: Any,
+        batch_size: Optional[int] = None,
+        query_max_length: Optional[int] = None,
+        max_length: Optional[int] = None,
+        normalize: Optional[bool] = None,
+        device: Optional[str] = None,
+        use_dataloader: bool = False,
+        num_workers: Optional[int] = None,
+        **kwargs: Any,
+    ) -> List[Any]:
+        """Score already formatted pairs on one device with length-sorted batches.
+
+        ``use_dataloader=True`` builds the token features in ``num_workers`` (default
+        ``min(batch_size, 16)``) DataLoader worker processes.
+        """
+        pairs = check_pairs(sentence_pairs)
+        lengths_args = self.resolve_lengths(batch_size, query_max_length, max_length)
+        batch_size = lengths_args["batch_size"]
+        if normalize is None:
+            normalize = self.normalize
+        if not pairs:
+            return []
+        options = {name: kwargs.pop(name) for name in self.call_options if name in kwargs}
+        options = self.resolve_options(options)
+        device = device or self.target_devices[0]
+        model = self.model_on(device)
+
+        prepare_args = (lengths_args["query_max_length"], lengths_args["max_length"], options, kwargs)
+        if use_dataloader:
+            features, lengths = self.prepare_features_in_workers(pairs, batch_size, num_workers, prepare_args)
+        else:
+            features, lengths = self.prepare_features(pairs, *prepare_args)
+
+        def run_batch(indices: List[int]) -> torch.Tensor:
+            return self.score_batch(model, self.pad_batch(features, indices, device, **kwargs), options).float()
+
+        outputs, index_batches = run_length_sorted(lengths, batch_size, run_batch, desc="Compute Scores")
+        scores = restore_order(torch.cat(outputs, dim=0), index_batches).cpu()
+        if normalize:
+            scores = torch.sigmoid(scores)
+        if scores.dim() == 1:
+            return scores.tolist()
+        if scores.shape[1] == 1:
+            return scores[:, 0].tolist()
+        return [scores[:, layer].tolist() for layer in range(scores.shape[1])]
+
+    # ------------------------------------------------------------------ subclass hooks
+    def resolve_options(self, options: Dict[str, Any]) -> Dict[str, Any]:
+        """Fill and check the subclass's per-call options (see :attr:`call_options`)."""
+        return options
+
+    @abstractmethod
+    def prepare_features(
+        self,
+        pairs: List[List[str]],
+        query_max_length: int,
+        max_length: int,
+        options: Dict[str, Any],
+        tokenizer_kwargs: Dict[str, Any],
+    ) -> Tuple[Features, List[int]]:
+        """Token features of every pair and the length each pair is sorted by."""
+
+    @abstractmethod
+    def score_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor], options: Dict[str, Any]) -> torch.Tensor:
+        """Scores of one padded batch: shape ``[batch]``, or ``[batch, layers]`` for layer-wise models."""
+
+    # ------------------------------------------------------------------ shared mechanics
+    def model_on(self, device: str) -> torch.nn.Module:
+        """The model on ``device`` in the dtype that device computes in (nothing else changes)."""
+        dtype = compute_dtype(device, self.use_fp16, self.use_bf16)
+        self.model.to(device=device, dtype=dtype)
+        return self.model
+
+    def pad_batch(self, features: Features, indices: List[int], device: str, **kwargs: Any) -> Dict[str, torch.Tensor]:
+        """Pad the rows ``indices`` of ``features`` into tensors on ``device``."""
+        rows = {key: [values[i] for i in indices] for key, values in features.items()}
+        batch = self.tokenizer.pad(rows, padding=True, return_tensors="pt", **{**self.pad_kwargs, **kwargs})
+        return {key: value.to(device) for key, value in batch.items()}
+
+    def prepare_features_in_workers(
+        self, pairs: List[List[str]], batch_size: int, num_workers: Optional[int], prepare_args: Tuple[Any, ...]
+    ) -> Tuple[Features, List[int]]:
+        """:meth:`prepare_features` over chunks of ``batch_size`` pairs in DataLoader worker processes."""
+        if num_workers is None:
+            num_workers = min(batch_size, 16)
+        if mp.current_process().daemon:  # a device-pool worker may not start child processes
+            num_workers = 0
+        loader = DataLoader(
+            pairs, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+            collate_fn=functools.partial(self._prepare_chunk, prepare_args=prepare_args),
+        )
+        features: Features = {}
+        lengths: List[int] = []
+        for chunk_features, chunk_lengths in loader:
+            for key, values in chunk_features.items():
+                features.setdefault(key, []).extend(values)
+            lengths.extend(chunk_lengths)
+        return features, lengths
+
+    def _prepare_chunk(self, chunk: List[List[str]], prepare_args: Tuple[Any, ...]) -> Tuple[Features, List[int]]:
+        return self.prepare_features([list(pair) for pair in chunk], *prepare_args)

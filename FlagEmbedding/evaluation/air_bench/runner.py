@@ -1,0 +1,40 @@
+"""AIR-Bench runner: search results through the ``air-benchmark`` package (metrics come from its leaderboard)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from FlagEmbedding.abc.evaluation.runner import AbsEvalRunner
+
+logger = logging.getLogger(__name__)
+
+
+class AIRBenchEvalRunner(AbsEvalRunner):
+    """Builds the models like every runner and hands them to ``air_benchmark.AIRBench(...).run``.
+
+    Writes ``<output_dir>/<retriever>/<NoReranker|reranker>/<task_type>/<domain>/<language>_<dataset>_<split>.json``;
+    there is no embedding cache and no local metric.
+    """
+
+    def __init__(self, eval_args: Any, model_args: Any):
+        model_args.cache_dir = model_args.model_cache_dir
+        super().__init__(eval_args, model_args)
+
+    def load_data_loader(self) -> None:
+        """AIR-Bench loads its own data."""
+        return None
+
+    def load_evaluator(self) -> None:
+        """AIR-Bench evaluates with its own evaluator."""
+        return None
+
+    def run(self) -> None:
+        from air_benchmark import AIRBench
+
+        benchmark = AIRBench(
+            benchmark_version=self.eval_args.benchmark_version, task_types=self.eval_args.task_types,
+            domains=self.eval_args.domains, languages=self.eval_args.languages, splits=self.eval_args.splits,
+            cache_dir=self.eval_args.cache_dir,
+        )
+        benchmark.run(self.retriever, reranker=self.reranker, output_dir=self.eval_args.output_dir,
+                      overwrite=self.eval_args.overwrite)

@@ -1,0 +1,64 @@
+"""BEIR data: ``<dataset_dir>/<name>/`` (cqadupstack: ``<dataset_dir>/cqadupstack/<sub>/``), remote from ``BeIR/*``."""
+from __future__ import annotations
+
+import os
+from typing import List, Optional
+
+from FlagEmbedding.abc.evaluation.data_loader import (AbsEvalDataLoader, Corpus, Qrels, Queries, read_corpus,
+                                                      read_qrels_tsv, read_queries)
+
+BEIR_DATASETS = ["arguana", "climate-fever", "cqadupstack", "dbpedia-entity", "fever", "fiqa", "hotpotqa", "msmarco",
+                 "nfcorpus", "nq", "quora", "scidocs", "scifact", "trec-covid", "webis-touche2020"]
+CQADUPSTACK_SUBS = ["android", "english", "gaming", "gis", "mathematica", "physics", "programmers", "stats", "tex",
+                    "unix", "webmasters", "wordpress"]
+CQADUPSTACK_ZIP = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/cqadupstack.zip"
+
+
+class BEIREvalDataLoader(AbsEvalDataLoader):
+    """The 15 BEIR datasets (``msmarco``: split ``dev``; others: ``test``)."""
+
+    SOURCE_NAME = "BEIR"
+
+    def available_dataset_names(self) -> List[str]:
+        return list(BEIR_DATASETS)
+
+    def available_splits(self, dataset_name: Optional[str] = None) -> List[str]:
+        return ["dev"] if dataset_name == "msmarco" else ["test"]
+
+    def sub_dataset_names(self, dataset_name: Optional[str] = None) -> List[Optional[str]]:
+        return list(CQADUPSTACK_SUBS) if dataset_name == "cqadupstack" else [None]
+
+    def remote_source(self, dataset_name: Optional[str], sub_dataset_name: Optional[str] = None) -> str:
+        if dataset_name == "cqadupstack":
+            return CQADUPSTACK_ZIP
+        return f"https://huggingface.co/datasets/BeIR/{dataset_name} (and BeIR/{dataset_name}-qrels)"
+
+    # ------------------------------------------------------------------ cqadupstack (UKP zip, BEIR layout)
+    def _cqadupstack_folder(self, sub_dataset_name: str) -> str:
+        root = self._download_zip_file(CQADUPSTACK_ZIP, self.cache_dir)
+        return os.path.join(root, "cqadupstack", sub_dataset_name)
+
+    # ------------------------------------------------------------------ remote
+    def _load_remote_corpus(self, dataset_name: Optional[str], sub_dataset_name: Optional[str] = None) -> Corpus:
+        if dataset_name == "cqadupstack":
+            return read_corpus(os.path.join(self._cqadupstack_folder(sub_dataset_name), "corpus.jsonl"))
+        rows = self._load_hf_dataset(f"BeIR/{dataset_name}", "corpus", split="corpus")
+        return {str(row["_id"]): {"title": row["title"] or "", "text": row["text"]} for row in rows}
+
+    def _load_remote_queries(self, dataset_name: Optional[str], split: str,
+                             sub_dataset_name: Optional[str] = None) -> Queries:
+        keep = set(self.load_qrels(dataset_name, split, sub_dataset_name))
+        if dataset_name == "cqadupstack":
+            return read_queries(os.path.join(self._cqadupstack_folder(sub_dataset_name), "queries.jsonl"), keep=keep)
+        rows = self._load_hf_dataset(f"BeIR/{dataset_name}", "queries", split="queries")
+        return {str(row["_id"]): row["text"] for row in rows if str(row["_id"]) in keep}
+
+    def _load_remote_qrels(self, dataset_name: Optional[str], split: str,
+                           sub_dataset_name: Optional[str] = None) -> Qrels:
+        if dataset_name == "cqadupstack":
+            return read_qrels_tsv(os.path.join(self._cqadupstack_folder(sub_dataset_name), "qrels", f"{split}.tsv"))
+        rows = self._load_hf_dataset(f"BeIR/{dataset_name}-qrels", split="validation" if split == "dev" else split)
+        qrels: Qrels = {}
+        for row in rows:
+            qrels.setdefault(str(row["query-id"]), {})[str(row["corpus-id"])] = int(row["score"])
+        return qrels

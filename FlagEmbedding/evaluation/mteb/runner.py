@@ -1,0 +1,157 @@
+"""MTEB runner (mteb 2.x): evaluates the embedder on MTEB tasks and summarises main scores by task type."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from FlagEmbedding.abc.evaluation.runner import AbsEvalRunner
+from FlagEmbedding.abc.evaluation.utils import atomic_write_json, atomic_write_text
+from FlagEmbedding.evaluation.mteb.arguments import MTEBEvalArgs, MTEBEvalModelArgs
+from FlagEmbedding.evaluation.mteb.prompts import get_task_def_by_task_name_and_type
+from FlagEmbedding.evaluation.mteb.searcher import MTEBEvalDenseRetriever, MTEBEvalReranker
+
+logger = logging.getLogger(__name__)
+
+#: result sub-folders (mteb's names for a model without metadata)
+RESULT_SUBFOLDER = os.path.join("no_model_name_available", "no_revision_available")
+
+
+def main_score(scores: Dict[str, List[Dict[str, Any]]]) -> Optional[float]:
+    """``main_score * 100`` (2 decimals) of the first of test/dev/validation, subset ``default`` (else the first)."""
+    for split in ("test", "dev", "validation"):
+        if scores.get(split):
+            entries = scores[split]
+            entry = next((e for e in entries if e.get("hf_subset") == "default"), entries[0])
+            return round(entry["main_score"] * 100, 2)
+    return None
+
+
+def summarize(task_scores: List[Tuple[str, str, float]]) -> Dict[str, Any]:
+    """``{type: {task: score, ["CQADupstack": mean,] "Avg": mean}, "Avg": mean}`` (CQADupstack counted once)."""
+    summary: Dict[str, Any] = {}
+    overall: List[float] = []
+    for task_type in dict.fromkeys(task_type for task_type, _, _ in task_scores):
+        section: Dict[str, float] = {}
+        cqadupstack: List[float] = []
+        for t, name, score in task_scores:
+            if t != task_type:
+                continue
+            section[name] = score
+            if name.startswith("CQADupstack"):
+                cqadupstack.append(score)
+        counted = [score for name, score in section.items() if not name.startswith("CQADupstack")]
+        if cqadupstack:
+            section["CQADupstack"] = round(sum(cqadupstack) / len(cqadupstack), 2)
+            counted.append(section["CQADupstack"])
+        section["Avg"] = round(sum(counted) / len(counted), 2)
+        overall.extend(counted)
+        summary[task_type] = section
+    summary["Avg"] = round(sum(overall) / len(overall), 2) if overall else None
+    return summary
+
+
+def summary_markdown(summary: Dict[str, Any]) -> str:
+    """One table per task type plus the overall average."""
+    lines: List[str] = []
+    for task_type, section in summary.items():
+        if task_type == "Avg":
+            continue
+        lines += [f"## {task_type}", "", "| Task | Score |", "| :---- | :---: |"]
+        lines += [f"| {name} | {score:.2f} |" for name, score in section.items()]
+        lines.append("")
+    lines += [f"**Avg**: {summary['Avg']:.2f}" if summary.get("Avg") is not None else "**Avg**: -", ""]
+    return "\n".join(lines)
+
+
+class MTEBEvalRunner(AbsEvalRunner):
+    """Runs ``mteb.evaluate`` task by task with per-task instruction, examples and normalization.
+
+    Results go to ``<output_dir>/<retriever>/no_model_name_available/no_revision_available/<Task>.json``
+    (reused unless ``--overwrite``); the summary goes to ``eval_output_path`` as JSON (default) or markdown.
+    """
+
+    RETRIEVER_CLASS = MTEBEvalDenseRetriever
+    eval_args: MTEBEvalArgs
+    model_args: MTEBEvalModelArgs
+
+    def load_data_loader(self) -> None:
+        """MTEB tasks load their own data."""
+        return None
+
+    def load_evaluator(self) -> None:
+        """MTEB evaluates through ``mteb.evaluate``."""
+        return None
+
+    def load_retriever_and_reranker(self) -> Tuple[MTEBEvalDenseRetriever, Optional[MTEBEvalReranker]]:
+        retriever, reranker = super().load_retriever_and_reranker()
+        return retriever, (MTEBEvalReranker(reranker.reranker, reranker.rerank_top_k) if reranker else None)
+
+    def load_tasks(self) -> List[Any]:
+        """``mteb.get_tasks`` filtered by ``--languages``, ``--tasks`` and ``--task_types``."""
+        import mteb
+
+        return list(mteb.get_tasks(languages=self.eval_args.languages, tasks=self.eval_args.tasks,
+                                   task_types=self.eval_args.task_types))
+
+    def prepare_task(self, task: Any) -> None:
+        """Set instruction, examples and normalization for one task."""
+        retriever = self.retriever
+        name, task_type = task.metadata.name, task.metadata.type
+        retriever.stop_pool()
+        if self.eval_args.use_special_instructions:
+            try:
+                retriever.set_instruction(get_task_def_by_task_name_and_type(name, task_type))
+            except ValueError:
+                logger.warning("No instruction for %s (%s); using --query_instruction_for_retrieval.", name, task_type)
+                retriever.set_instruction(self.model_args.query_instruction_for_retrieval)
+        if self.eval_args.examples_path is not None:
+            path = os.path.join(self.eval_args.examples_path, f"{name}.json")
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as f:
+                    retriever.set_examples(json.load(f))
+            else:
+                logger.warning("No examples file %s; %s runs without examples.", path, name)
+        retriever.set_normalize_embeddings(False if task_type == "Classification"
+                                           else self.model_args.normalize_embeddings)
+
+    def evaluate_task(self, task: Any, path: str) -> Any:
+        """The task's ``TaskResult``: read from ``path`` or computed with ``mteb.evaluate`` and saved there."""
+        import mteb
+        from mteb.results import TaskResult
+
+        if os.path.exists(path) and not self.eval_args.overwrite:
+            return TaskResult.from_disk(Path(path))
+        self.prepare_task(task)
+        result = mteb.evaluate(self.retriever, task, cache=None, overwrite_strategy="always",
+                               encode_kwargs={"batch_size": self.retriever.embedder.batch_size},
+                               show_progress_bar=False).task_results[0]
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = os.path.join(os.path.dirname(path), f".tmp-{os.path.basename(path)}")
+        result.to_disk(Path(tmp))
+        os.replace(tmp, path)
+        return result
+
+    def run(self) -> None:
+        tasks = self.load_tasks()
+        if not tasks:
+            raise ValueError(f"No MTEB task matches languages={self.eval_args.languages}, "
+                             f"tasks={self.eval_args.tasks}, task_types={self.eval_args.task_types}.")
+        folder = os.path.join(self.eval_args.output_dir, str(self.retriever), RESULT_SUBFOLDER)
+        task_scores = []
+        for task in tasks:
+            result = self.evaluate_task(task, os.path.join(folder, f"{task.metadata.name}.json"))
+            score = main_score(result.scores)
+            if score is None:
+                logger.warning("%s has no test/dev/validation scores; it is left out of the summary.", task.metadata.name)
+                continue
+            task_scores.append((task.metadata.type, task.metadata.name, score))
+        self.retriever.stop_pool()
+        summary = summarize(task_scores)
+        if self.eval_args.eval_output_method == "json":
+            atomic_write_json(self.eval_args.eval_output_path, summary, indent=None)
+        else:
+            atomic_write_text(self.eval_args.eval_output_path, summary_markdown(summary))
+        logger.info("MTEB summary written to %s.", self.eval_args.eval_output_path)

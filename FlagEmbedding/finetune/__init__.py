@@ -1,0 +1,1 @@
+"""Fine-tuning entry points: ``python -m FlagEmbedding.finetune.<kind>`` (see docs/guides/finetune*)."""

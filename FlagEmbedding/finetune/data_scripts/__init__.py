@@ -1,0 +1,1 @@
+"""Importable implementations of the data helper scripts in ``scripts/``."""

@@ -1,0 +1,129 @@
+"""Teacher scores for knowledge distillation: add ``pos_scores`` / ``neg_scores`` from a reranker.
+
+``python scripts/add_reranker_score.py --input_file in.jsonl --output_file out.jsonl
+--reranker_name_or_path BAAI/bge-reranker-v2-m3`` (see docs/guides/finetune_data.rst).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+from transformers import HfArgumentParser
+
+from FlagEmbedding.finetune.data_scripts.common import read_records, write_jsonl
+from FlagEmbedding.finetune.data_scripts.hn_mine import check_input_records
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ScoreArgs:
+    """Input and output files."""
+
+    input_file: str = field(metadata={"help": "JSONL training data with query / pos / neg."})
+    output_file: str = field(metadata={"help": "Where the records with teacher scores are written."})
+
+
+@dataclass
+class ModelArgs:
+    """The teacher reranker (loaded with ``FlagAutoReranker.from_finetuned``)."""
+
+    use_fp16: bool = field(default=True, metadata={"help": "fp16 on GPUs."})
+    devices: Optional[List[str]] = field(default=None, metadata={"help": "Devices to score on.", "nargs": "+"})
+    trust_remote_code: bool = field(default=False, metadata={"help": "Trust remote code."})
+    reranker_name_or_path: Optional[str] = field(default=None, metadata={"help": "Reranker folder or hub id."})
+    reranker_model_class: Optional[str] = field(
+        default=None,
+        metadata={"help": "Reranker class if the name is not registered.",
+                  "choices": ["encoder-only-base", "decoder-only-base", "decoder-only-layerwise",
+                              "decoder-only-lightweight"]},
+    )
+    reranker_peft_path: Optional[str] = field(default=None, metadata={"help": "LoRA adapter of the reranker."})
+    use_bf16: bool = field(default=False, metadata={"help": "bf16 computation."})
+    query_instruction_for_rerank: Optional[str] = field(default=None, metadata={"help": "Query instruction."})
+    query_instruction_format_for_rerank: str = field(default="{}{}", metadata={"help": "Query instruction format."})
+    passage_instruction_for_rerank: Optional[str] = field(default=None, metadata={"help": "Passage instruction."})
+    passage_instruction_format_for_rerank: str = field(
+        default="{}{}", metadata={"help": "Passage instruction format."}
+    )
+    cache_dir: Optional[str] = field(default=None, metadata={"help": "Model cache folder."})
+    reranker_batch_size: int = field(default=3000, metadata={"help": "Scoring batch size."})
+    reranker_query_max_length: Optional[int] = field(default=None, metadata={"help": "Query token budget."})
+    reranker_max_length: int = field(default=512, metadata={"help": "Pair token budget."})
+    normalize: bool = field(default=False, metadata={"help": "Apply a sigmoid to the scores."})
+    prompt: Optional[str] = field(default=None, metadata={"help": "LLM rerankers: the judgement prompt."})
+    cutoff_layers: Optional[List[int]] = field(default=None, metadata={"help": "Layerwise: layers to score at."})
+    compress_ratio: int = field(default=1, metadata={"help": "Lightweight: token compression ratio."})
+    compress_layers: Optional[List[int]] = field(
+        default=None, metadata={"help": "Lightweight: layers to compress at.", "nargs": "+"}
+    )
+
+
+def load_reranker(model_args: ModelArgs) -> Any:
+    """The reranker, through ``FlagAutoReranker.from_finetuned``."""
+    from FlagEmbedding.inference.auto_reranker import FlagAutoReranker
+
+    if model_args.reranker_name_or_path is None:
+        raise ValueError("reranker_name_or_path is required.")
+    return FlagAutoReranker.from_finetuned(
+        model_args.reranker_name_or_path,
+        model_class=model_args.reranker_model_class,
+        peft_path=model_args.reranker_peft_path,
+        use_fp16=model_args.use_fp16,
+        use_bf16=model_args.use_bf16,
+        query_instruction_for_rerank=model_args.query_instruction_for_rerank,
+        query_instruction_format=model_args.query_instruction_format_for_rerank,
+        passage_instruction_for_rerank=model_args.passage_instruction_for_rerank,
+        passage_instruction_format=model_args.passage_instruction_format_for_rerank,
+        cache_dir=model_args.cache_dir,
+        trust_remote_code=model_args.trust_remote_code,
+        devices=model_args.devices,
+        batch_size=model_args.reranker_batch_size,
+        query_max_length=model_args.reranker_query_max_length,
+        max_length=model_args.reranker_max_length,
+        normalize=model_args.normalize,
+        prompt=model_args.prompt,
+        cutoff_layers=model_args.cutoff_layers,
+        compress_ratio=model_args.compress_ratio,
+        compress_layers=model_args.compress_layers,
+    )
+
+
+def add_scores(reranker: Any, records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Records with ``pos_scores`` / ``neg_scores`` (floats) from one ``compute_score`` call over all pairs."""
+    pairs = [[record["query"], text] for record in records
+             for text in list(record["pos"]) + list(record.get("neg") or [])]
+    scores = reranker.compute_score(pairs) if pairs else []
+    scores = [float(score) for score in ([scores] if isinstance(scores, (int, float)) else scores)]
+    if len(scores) != len(pairs):
+        raise ValueError(f"The reranker returned {len(scores)} scores for {len(pairs)} pairs.")
+    scored, position = [], 0
+    for record in records:
+        record = dict(record)
+        num_pos, num_neg = len(record["pos"]), len(record.get("neg") or [])
+        record["pos_scores"] = scores[position:position + num_pos]
+        record["neg_scores"] = scores[position + num_pos:position + num_pos + num_neg]
+        position += num_pos + num_neg
+        scored.append(record)
+    return scored
+
+
+def run(score_args: ScoreArgs, model_args: ModelArgs) -> None:
+    """Read, score, write ``output_file`` (JSONL, ASCII-escaped)."""
+    records = read_records(score_args.input_file)
+    check_input_records(score_args.input_file, records)
+    scored = add_scores(load_reranker(model_args), records)
+    write_jsonl(score_args.output_file, scored, ensure_ascii=True)
+    logger.info("Wrote %d records to %s.", len(scored), score_args.output_file)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Command-line entry point (``scripts/add_reranker_score.py``)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
+    score_args, model_args = HfArgumentParser((ScoreArgs, ModelArgs)).parse_args_into_dataclasses(args=argv)
+    run(score_args, model_args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""Hard-negative mining: replace each record's ``neg`` with passages an embedder ranks high but are not positives.
+
+``python scripts/hn_mine.py --input_file in.jsonl --output_file out.jsonl --embedder_name_or_path MODEL
+--range_for_sampling 2-200 --negative_number 15`` (see docs/guides/finetune_data.rst).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from transformers import HfArgumentParser
+
+from FlagEmbedding.abc.inference.validation import unescape_newlines
+from FlagEmbedding.finetune.data_scripts.common import read_records, write_jsonl
+
+logger = logging.getLogger(__name__)
+SEARCH_BATCH_SIZE = 64
+
+
+@dataclass
+class DataArgs:
+    """Input/output files and how negatives are sampled."""
+
+    input_file: str = field(metadata={"help": "JSONL training data with query / pos (/ neg)."})
+    output_file: str = field(metadata={"help": "Where the records with mined negatives are written."})
+    candidate_pool: Optional[str] = field(
+        default=None, metadata={"help": "JSONL with a 'text' per line to mine from (default: all pos + neg)."}
+    )
+    range_for_sampling: str = field(
+        default="10-210", metadata={"help": "Ranks 'a-b' (0-based, b exclusive) negatives are drawn from."}
+    )
+    negative_number: int = field(default=15, metadata={"help": "Negatives per query."})
+    use_gpu_for_searching: bool = field(default=False, metadata={"help": "Search with faiss on all GPUs."})
+    search_batch_size: int = field(default=64, metadata={"help": "Unused: searches run in batches of 64."})
+
+
+@dataclass
+class ModelArgs:
+    """The embedder used for mining (loaded with ``FlagAutoModel.from_finetuned``)."""
+
+    embedder_name_or_path: str = field(metadata={"help": "Embedder folder or hub id."})
+    embedder_model_class: Optional[str] = field(
+        default=None,
+        metadata={"help": "Embedder class if the name is not registered.",
+                  "choices": ["encoder-only-base", "encoder-only-m3", "decoder-only-base", "decoder-only-icl"]},
+    )
+    normalize_embeddings: bool = field(default=True, metadata={"help": "L2-normalize embeddings."})
+    pooling_method: str = field(default="cls", metadata={"help": "cls, mean or last_token."})
+    use_fp16: bool = field(default=True, metadata={"help": "fp16 on GPUs."})
+    devices: Optional[List[str]] = field(default=None, metadata={"help": "Devices to encode on.", "nargs": "+"})
+    query_instruction_for_retrieval: Optional[str] = field(default=None, metadata={"help": "Query instruction."})
+    query_instruction_format_for_retrieval: str = field(
+        default="{}{}", metadata={"help": "Instruction format; a typed \\n becomes a newline."}
+    )
+    examples_for_task: Optional[str] = field(default=None, metadata={"help": "ICL examples (JSON file)."})
+    examples_instruction_format: str = field(
+        default="{}{}", metadata={"help": "ICL example format; a typed \\n becomes a newline."}
+    )
+    trust_remote_code: bool = field(default=False, metadata={"help": "Trust remote code."})
+    cache_dir: Optional[str] = field(default=None, metadata={"help": "Model cache folder."})
+    batch_size: int = field(default=3000, metadata={"help": "Encoding batch size."})
+    embedder_query_max_length: int = field(default=512, metadata={"help": "Query token budget."})
+    embedder_passage_max_length: int = field(default=512, metadata={"help": "Passage token budget."})
+
+    def __post_init__(self) -> None:
+        self.query_instruction_format_for_retrieval = unescape_newlines(self.query_instruction_format_for_retrieval)
+        self.examples_instruction_format = unescape_newlines(self.examples_instruction_format)
+
+
+def parse_range(text: str) -> Tuple[int, int]:
+    """``"a-b"`` -> ``(a, b)`` with ``0 <= a < b``; ``ValueError`` naming ``range_for_sampling`` otherwise."""
+    try:
+        start, end = (int(part) for part in text.split("-"))
+    except ValueError:
+        raise ValueError(f"range_for_sampling must look like '10-210', got {text!r}.") from None
+    if not 0 <= start < end:
+        raise ValueError(f"range_for_sampling needs 0 <= start < end, got {text!r}.")
+    return start, end
+
+
+def load_embedder(model_args: ModelArgs) -> Any:
+    """The embedder, through ``FlagAutoModel.from_finetuned``."""
+    from FlagEmbedding.inference.auto_embedder import FlagAutoModel
+
+    examples = model_args.examples_for_task
+    if examples is not None and os.path.isfile(examples):
+        with open(examples, encoding="utf-8") as handle:
+            examples = json.load(handle)
+    options: Dict[str, Any] = {}
+    if examples is not None:
+        options.update(examples_for_task=examples, examples_instruction_format=model_args.examples_instruction_format)
+    return FlagAutoModel.from_finetuned(
+        model_args.embedder_name_or_path,
+        model_class=model_args.embedder_model_class,
+        normalize_embeddings=model_args.normalize_embeddings,
+        pooling_method=model_args.pooling_method,
+        use_fp16=model_args.use_fp16,
+        query_instruction_for_retrieval=model_args.query_instruction_for_retrieval,
+        query_instruction_format=model_args.query_instruction_format_for_retrieval,
+        devices=model_args.devices,
+        trust_remote_code=model_args.trust_remote_code,
+        cache_dir=model_args.cache_dir,
+        batch_size=model_args.batch_size,
+        query_max_length=model_args.embedder_query_max_length,
+        passage_max_length=model_args.embedder_passage_max_length,
+        **options,
+    )
+
+
+def dense(vectors: Any) -> np.ndarray:
+    """float32 matrix from an embedder output (M3 returns a dict with ``dense_vecs``)."""
+    if isinstance(vectors, dict):
+        vectors = vectors["dense_vecs"]
+    return np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
+
+
+def search(corpus_vectors: np.ndarray, query_vectors: np.ndarray, top_k: int, use_gpu: bool) -> np.ndarray:
+    """Exact inner-product top-``top_k`` corpus ids per query (-1 where the corpus is smaller)."""
+    import faiss
+
+    index = faiss.IndexFlatIP(corpus_vectors.shape[1])
+    if use_gpu:
+        options = faiss.GpuMultipleClonerOptions()
+        options.shard = True
+        options.useFloat16 = True
+        index = faiss.index_cpu_to_all_gpus(index, co=options)
+    index.add(corpus_vectors)
+    ids = [index.search(query_vectors[i:i + SEARCH_BATCH_SIZE], top_k)[1]
+           for i in range(0, len(query_vectors), SEARCH_BATCH_SIZE)]
+    return np.concatenate(ids, axis=0) if ids else np.zeros((0, top_k), dtype=np.int64)
+
+
+def choose_negatives(
+    query: str, positives: Sequence[str], ranked_ids: Sequence[int], corpus: Sequence[str], negative_number: int,
+) -> List[str]:
+    """Negatives of one query from its ranked candidates (already cut to the sampling range).
+
+    Drops -1 ids, positives and the query itself; samples ``negative_number`` of the rest, or tops up with random
+    corpus texts that are neither positives, the query nor already chosen (fewer if the corpus runs out).
+    """
+    excluded = set(positives) | {query}
+    candidates = list(dict.fromkeys(corpus[i] for i in ranked_ids if i != -1 and corpus[i] not in excluded))
+    if len(candidates) > negative_number:
+        return random.sample(candidates, negative_number)
+    chosen = set(candidates)
+    pool = [text for text in corpus if text not in excluded and text not in chosen]
+    return candidates + random.sample(pool, min(negative_number - len(candidates), len(pool)))
+
+
+def mine_hard_negatives(
+    embedder: Any,
+    records: List[Dict[str, Any]],
+    corpus: Optional[List[str]],
+    range_for_sampling: str = "10-210",
+    negative_number: int = 15,
+    use_gpu_for_searching: bool = False,
+) -> List[Dict[str, Any]]:
+    """Records with ``neg`` replaced by mined negatives (other fields, incl. stale ``neg_scores``, kept).
+
+    ``corpus`` defaults to the de-duplicated union of all ``pos`` and ``neg`` texts.
+    """
+    start, end = parse_range(range_for_sampling)
+    if corpus is None:
+        corpus = [text for record in records for text in list(record["pos"]) + list(record.get("neg") or [])]
+    corpus = list(dict.fromkeys(corpus))
+    if not corpus:
+        raise ValueError("The candidate corpus is empty: records have no pos/neg texts and no candidate_pool.")
+    logger.info("Encoding %d corpus texts and %d queries.", len(corpus), len(records))
+    corpus_vectors = dense(embedder.encode_corpus(corpus))
+    query_vectors = dense(embedder.encode_queries([record["query"] for record in records]))
+    ranked = search(corpus_vectors, query_vectors, min(end, len(corpus)), use_gpu_for_searching)
+    mined = []
+    for record, ids in zip(records, ranked):
+        record = dict(record)
+        record["neg"] = choose_negatives(record["query"], record["pos"], list(ids[start:end]), corpus,
+                                         negative_number)
+        mined.append(record)
+    return mined
+
+
+def check_input_records(path: str, records: Sequence[Any]) -> None:
+    """Each record needs a str ``query`` and a list ``pos`` (ValueError naming file and record)."""
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict) or not isinstance(record.get("query"), str) \
+                or not isinstance(record.get("pos"), list):
+            raise ValueError(f"{path}, record {number}: needs a string 'query' and a list 'pos'.")
+
+
+def run(data_args: DataArgs, model_args: ModelArgs) -> None:
+    """Read ``input_file``, mine, write ``output_file`` (JSONL, non-ASCII kept)."""
+    records = read_records(data_args.input_file)
+    check_input_records(data_args.input_file, records)
+    corpus = None
+    if data_args.candidate_pool is not None:
+        corpus = [record["text"] for record in read_records(data_args.candidate_pool)]
+    embedder = load_embedder(model_args)
+    mined = mine_hard_negatives(embedder, records, corpus, data_args.range_for_sampling,
+                                data_args.negative_number, data_args.use_gpu_for_searching)
+    write_jsonl(data_args.output_file, mined, ensure_ascii=False)
+    logger.info("Wrote %d records to %s.", len(mined), data_args.output_file)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Command-line entry point (``scripts/hn_mine.py``)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
+    data_args, model_args = HfArgumentParser((DataArgs, ModelArgs)).parse_args_into_dataclasses(args=argv)
+    run(data_args, model_args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Split training files by token length so each split can use its own batch size.
+
+``python scripts/split_data_by_length.py --input_path data/ --output_dir split/ --length_list 0 500 1000``
+writes ``<stem>_len-<l>-<r>.jsonl`` per non-empty range and appends a summary line per file to ``.split_log``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import datasets
+from transformers import AutoTokenizer
+
+from FlagEmbedding.finetune.data_scripts.common import write_jsonl
+from FlagEmbedding.utils.hub import from_pretrained
+
+logger = logging.getLogger(__name__)
+DEFAULT_LENGTHS = [0, 500, 1000, 2000, 3000, 4000, 5000, 6000, 7000]
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--input_path", type=str, required=True, help="A .jsonl file or a folder of them.")
+    parser.add_argument("--output_dir", type=str, required=True, help="Where the splits are written.")
+    parser.add_argument("--cache_dir", type=str, default=None, help="Cache of models and the datasets builder.")
+    parser.add_argument("--log_name", type=str, default=".split_log", help="Summary file inside output_dir.")
+    parser.add_argument("--length_list", type=int, nargs="+", default=list(DEFAULT_LENGTHS),
+                        help="Range boundaries in tokens.")
+    parser.add_argument("--model_name_or_path", type=str, default="BAAI/bge-m3", help="Tokenizer to count with.")
+    parser.add_argument("--num_proc", type=int, default=16, help="Processes for tokenization.")
+    parser.add_argument("--overwrite", action="store_true", help="Rewrite splits that already exist.")
+    return parser
+
+
+def length_ranges(length_list: Sequence[int]) -> List[Tuple[int, float]]:
+    """Sorted boundaries -> ``[l_i, l_{i+1})`` ranges plus ``[l_n, inf)``; boundaries must be >= 0 and distinct."""
+    bounds = sorted(length_list)
+    ranges: List[Tuple[int, float]] = list(zip(bounds[:-1], bounds[1:])) + [(bounds[-1], float("inf"))]
+    for low, high in ranges:
+        if not 0 <= low < high:
+            raise ValueError(f"length_list must hold distinct non-negative values, got {list(length_list)}.")
+    return ranges
+
+
+def range_name(low: int, high: float) -> str:
+    """``len-<l>-<r>`` with ``inf`` for the open range."""
+    return f"len-{low}-{'inf' if high == float('inf') else int(high)}"
+
+
+def input_files(input_path: str) -> List[str]:
+    """The file itself, or a folder's ``.jsonl`` files (sorted)."""
+    if os.path.isdir(input_path):
+        return [os.path.join(input_path, name) for name in sorted(os.listdir(input_path)) if name.endswith(".jsonl")]
+    if not os.path.isfile(input_path):
+        raise FileNotFoundError(f"input_path: cannot find {input_path!r}.")
+    return [input_path]
+
+
+def record_lengths(dataset: datasets.Dataset, tokenizer: Any, num_proc: int) -> datasets.Dataset:
+    """Adds ``__length``: the most tokens (special tokens included) of the query, any pos and any neg."""
+
+    def measure(batch: Dict[str, List[Any]]) -> Dict[str, List[int]]:
+        lengths = []
+        negatives = batch.get("neg") or [None] * len(batch["query"])
+        for query, positives, negs in zip(batch["query"], batch["pos"], negatives):
+            texts = [query] + list(positives or []) + list(negs or [])
+            lengths.append(max(len(ids) for ids in tokenizer(texts)["input_ids"]))
+        return {"__length": lengths}
+
+    processes = max(1, min(num_proc, len(dataset)))
+    return dataset.map(measure, batched=True, num_proc=processes if processes > 1 else None)
+
+
+def split_file(path: str, output_dir: str, ranges: Sequence[Tuple[int, float]], tokenizer: Any,
+               cache_dir: Optional[str], num_proc: int, overwrite: bool) -> Dict[str, Any]:
+    """Write the non-empty splits of one file; return its summary line."""
+    start = time.strftime(TIME_FORMAT)
+    dataset = datasets.load_dataset("json", data_files=path, split="train", cache_dir=cache_dir)
+    measured = record_lengths(dataset, tokenizer, num_proc)
+    lengths = measured["__length"]
+    stem = os.path.splitext(os.path.basename(path))[0]
+    split_info = {}
+    for low, high in ranges:
+        name = range_name(low, high)
+        rows = [i for i, length in enumerate(lengths) if low <= length < high]
+        split_info[name] = len(rows)
+        target = os.path.join(output_dir, f"{stem}_{name}.jsonl")
+        if not rows:
+            continue
+        if os.path.exists(target) and not overwrite:
+            logger.warning("%s exists; skipping it (pass --overwrite to rewrite).", target)
+            continue
+        write_jsonl(target, (dataset[i] for i in rows), ensure_ascii=False)
+    return {
+        "file_name": os.path.basename(path),
+        "size": len(dataset),
+        "avg_length": float(sum(lengths) / len(lengths)) if lengths else 0.0,
+        "file_path": path,
+        "start_time": start,
+        "end_time": time.strftime(TIME_FORMAT),
+        "split_info": split_info,
+    }
+
+
+def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """Split every input file and append the summaries to ``<output_dir>/<log_name>``."""
+    ranges = length_ranges(args.length_list)
+    files = input_files(args.input_path)
+    tokenizer = from_pretrained(AutoTokenizer.from_pretrained, args.model_name_or_path, cache_dir=args.cache_dir)
+    os.makedirs(args.output_dir, exist_ok=True)
+    summaries = []
+    for path in files:
+        summary = split_file(path, args.output_dir, ranges, tokenizer, args.cache_dir, args.num_proc,
+                             args.overwrite)
+        with open(os.path.join(args.output_dir, args.log_name), "a", encoding="utf-8") as log:
+            log.write(json.dumps(summary, ensure_ascii=False) + "\n")
+        summaries.append(summary)
+    return summaries
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Command-line entry point (``scripts/split_data_by_length.py``)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
+    run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Embedder fine-tuning kinds (encoder-only base / M3, decoder-only base / ICL)."""

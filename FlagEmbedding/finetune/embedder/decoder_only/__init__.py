@@ -1,0 +1,1 @@
+"""Decoder-only embedder fine-tuning kinds (base, ICL)."""

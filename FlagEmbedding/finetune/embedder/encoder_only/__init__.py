@@ -1,0 +1,1 @@
+"""Encoder-only embedder fine-tuning kinds."""

@@ -1,0 +1,1 @@
+"""Reranker fine-tuning kinds (encoder-only base, decoder-only base / layerwise)."""

@@ -1,0 +1,1 @@
+"""Decoder-only reranker fine-tuning kinds (base, layer-wise)."""

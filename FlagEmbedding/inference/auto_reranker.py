@@ -1,0 +1,65 @@
+"""``FlagAutoReranker``: pick the reranker class for a checkpoint from its folder / model name."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional, Union
+
+from FlagEmbedding.abc.inference.reranker import AbsReranker
+from FlagEmbedding.inference.auto_embedder import not_in_registry_message, registry_name
+from FlagEmbedding.inference.reranker.model_mapping import (
+    AUTO_RERANKER_MAPPING,
+    RERANKER_CLASS_MAPPING,
+    RerankerModelClass,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class FlagAutoReranker:
+    """Factory: use :meth:`from_finetuned`; instantiating the class itself raises ``EnvironmentError``."""
+
+    def __init__(self) -> None:
+        raise EnvironmentError(
+            "FlagAutoReranker is designed to be instantiated using the "
+            "`FlagAutoReranker.from_finetuned(model_name_or_path)` method."
+        )
+
+    @classmethod
+    def from_finetuned(
+        cls,
+        model_name_or_path: str,
+        model_class: Optional[Union[str, RerankerModelClass]] = None,
+        use_fp16: Optional[bool] = None,
+        trust_remote_code: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> AbsReranker:
+        """Load ``model_name_or_path`` with the reranker class its name is registered under.
+
+        Args:
+            model_name_or_path: Hub id or local folder. Its last path component (for a ``checkpoint-N``
+                folder: the parent's) is looked up in ``AUTO_RERANKER_MAPPING``; a trailing ``/`` is ignored.
+            model_class: A :class:`RerankerModelClass` (or its value) to use instead of the registry.
+            use_fp16: Half precision on accelerators; when left None the class default applies (False).
+            trust_remote_code: None takes the registry value (False with an explicit ``model_class``).
+            **kwargs: Passed to the reranker class unchanged.
+
+        Raises:
+            ValueError: The name is not registered and no ``model_class`` is given, or ``model_class`` is not
+                a valid :class:`RerankerModelClass`.
+        """
+        if model_class is not None:
+            reranker_class = RERANKER_CLASS_MAPPING[RerankerModelClass(model_class)]
+            if trust_remote_code is None:
+                trust_remote_code = False
+                logger.warning("`trust_remote_code` is not specified, set to default value '%s'.", trust_remote_code)
+        else:
+            name = registry_name(model_name_or_path)
+            if name not in AUTO_RERANKER_MAPPING:
+                raise ValueError(not_in_registry_message(name, kind="reranker"))
+            config = AUTO_RERANKER_MAPPING[name]
+            reranker_class = config.model_class
+            if trust_remote_code is None:
+                trust_remote_code = config.trust_remote_code
+        if use_fp16 is not None:
+            kwargs["use_fp16"] = use_fp16
+        return reranker_class(model_name_or_path, trust_remote_code=trust_remote_code, **kwargs)

@@ -1,0 +1,170 @@
+"""Decoder-only LLM reranker (``FlagLLMReranker``, bge-reranker-v2-gemma): the ``Yes`` logit is the score."""
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from FlagEmbedding.abc.inference.devices import DevicesArg, load_dtype
+from FlagEmbedding.abc.inference.reranker import AbsReranker, Features, keep_of_second
+from FlagEmbedding.utils.hub import from_pretrained
+from FlagEmbedding.utils.pooling import last_token_indices
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PROMPT = (
+    "Given a query A and a passage B, determine whether the passage contains an answer to the query by "
+    "providing a prediction of either 'Yes' or 'No'."
+)
+
+
+class BaseLLMReranker(AbsReranker):
+    """LLM reranker scoring ``bos + "A: " q + "\\n" + "B: " p + "\\n" + prompt`` by the logit of ``Yes``.
+
+    The query is cut to ``query_max_length`` tokens and the passage to ``max_length``; the passage is then
+    cut further so query + separator + passage fit ``max_length + len(sep) + len(prompt)``.
+
+    Args (beyond :class:`~FlagEmbedding.abc.inference.AbsReranker`):
+        peft_path: A LoRA adapter folder, loaded with peft and merged into the weights.
+        use_bf16: Load and compute in bfloat16 (on CPU too).
+        cache_dir: Hugging Face download cache.
+        trust_remote_code: Passed to ``from_pretrained``.
+        prompt: The instruction appended after the passage (default :data:`DEFAULT_PROMPT`).
+    """
+
+    call_options = ("prompt",)
+    pad_kwargs = {"pad_to_multiple_of": 8}
+    DEFAULT_PROMPT = DEFAULT_PROMPT
+    #: add ``query_lengths`` / ``prompt_lengths`` to the features (token compression needs them)
+    needs_span_lengths = False
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        peft_path: Optional[str] = None,
+        use_fp16: bool = False,
+        use_bf16: bool = False,
+        query_instruction_for_rerank: Optional[str] = "A: ",
+        query_instruction_format: str = "{}{}",
+        passage_instruction_for_rerank: Optional[str] = "B: ",
+        passage_instruction_format: str = "{}{}",
+        cache_dir: Optional[str] = None,
+        trust_remote_code: bool = False,
+        devices: DevicesArg = None,
+        prompt: Optional[str] = None,
+        batch_size: int = 128,
+        query_max_length: Optional[int] = None,
+        max_length: int = 512,
+        normalize: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            model_name_or_path,
+            use_fp16=use_fp16,
+            query_instruction_for_rerank=query_instruction_for_rerank,
+            query_instruction_format=query_instruction_format,
+            passage_instruction_for_rerank=passage_instruction_for_rerank,
+            passage_instruction_format=passage_instruction_format,
+            devices=devices,
+            batch_size=batch_size,
+            query_max_length=query_max_length,
+            max_length=max_length,
+            normalize=normalize,
+            peft_path=peft_path,
+            use_bf16=use_bf16,
+            cache_dir=cache_dir,
+            trust_remote_code=trust_remote_code,
+            prompt=prompt,
+            **kwargs,
+        )
+        self.check_precision()
+        self.tokenizer = from_pretrained(
+            AutoTokenizer.from_pretrained, model_name_or_path,
+            cache_dir=cache_dir, trust_remote_code=trust_remote_code,
+        )
+        self.configure_tokenizer()
+        self.model = self.load_model(load_dtype(self.target_devices, self.use_fp16, self.use_bf16))
+        if peft_path is not None:
+            from peft import PeftModel
+
+            self.model = PeftModel.from_pretrained(self.model, peft_path).merge_and_unload()
+        self.model.eval()
+        self._keeps_last_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        self.yes_loc = self.tokenizer("Yes", add_special_tokens=False)["input_ids"][0]
+
+    # ------------------------------------------------------------------ hooks for the layer-wise variants
+    def check_precision(self) -> None:
+        """Adjust ``use_fp16`` / ``use_bf16`` before loading (no-op here)."""
+
+    def configure_tokenizer(self) -> None:
+        """Adjust the tokenizer after loading (no-op here: its own padding side is kept)."""
+
+    def load_model(self, dtype: torch.dtype) -> torch.nn.Module:
+        """Load the causal LM in ``dtype``."""
+        return from_pretrained(
+            AutoModelForCausalLM.from_pretrained, self.model_name_or_path,
+            dtype=dtype, cache_dir=self.cache_dir, trust_remote_code=self.trust_remote_code,
+        )
+
+    def bos_ids(self) -> List[int]:
+        """The BOS prefix: ``[bos]`` only if the tokenizer has a BOS distinct from its pad token."""
+        bos, pad = self.tokenizer.bos_token_id, self.tokenizer.pad_token_id
+        return [bos] if bos is not None and bos != pad else []
+
+    # ------------------------------------------------------------------ AbsReranker hooks
+    def resolve_options(self, options: Dict[str, Any]) -> Dict[str, Any]:
+        """Per-call ``prompt`` (default: the instance prompt, else :data:`DEFAULT_PROMPT`)."""
+        prompt = options.get("prompt")
+        if prompt is None:
+            prompt = self.prompt if self.prompt is not None else self.DEFAULT_PROMPT
+        if not isinstance(prompt, str):
+            raise TypeError(f"`prompt` must be a str, got {type(prompt).__name__}.")
+        return {**options, "prompt": prompt}
+
+    def prepare_features(
+        self,
+        pairs: List[List[str]],
+        query_max_length: int,
+        max_length: int,
+        options: Dict[str, Any],
+        tokenizer_kwargs: Dict[str, Any],
+    ) -> Tuple[Features, List[int]]:
+        """``bos + q + sep + p + sep + prompt`` ids per pair; sort key = query + passage token count.
+
+        Also records ``query_lengths`` (``bos + q + sep``) and ``prompt_lengths`` (``sep + prompt``) when
+        :attr:`needs_span_lengths` is set.
+        """
+        plain = dict(add_special_tokens=False)
+        sep = self.tokenizer("\n", **plain)["input_ids"]
+        prompt = self.tokenizer(options["prompt"], **plain)["input_ids"]
+        common = dict(add_special_tokens=False, truncation=True, **tokenizer_kwargs)
+        queries = self.tokenizer([q for q, _ in pairs], max_length=query_max_length, **common)["input_ids"]
+        passages = self.tokenizer([p for _, p in pairs], max_length=max_length, **common)["input_ids"]
+        bos = self.bos_ids()
+        limit = max_length + len(sep) + len(prompt)
+        features: Features = {"input_ids": [], "attention_mask": []}
+        if self.needs_span_lengths:
+            features.update(query_lengths=[], prompt_lengths=[])
+        for query, passage in zip(queries, passages):
+            first = bos + query
+            second = sep + passage
+            second = second[: keep_of_second(len(first), len(second), limit)]
+            ids = first + second + sep + prompt
+            features["input_ids"].append(ids)
+            features["attention_mask"].append([1] * len(ids))
+            if self.needs_span_lengths:
+                features["query_lengths"].append(len(first) + len(sep))
+                features["prompt_lengths"].append(len(sep) + len(prompt))
+        return features, [len(q) + len(p) for q, p in zip(queries, passages)]
+
+    def score_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor], options: Dict[str, Any]) -> torch.Tensor:
+        """The ``Yes`` logit at each row's last real token."""
+        mask = batch["attention_mask"]
+        if self._keeps_last_logits and bool(mask[:, -1].all()):
+            return model(**batch, logits_to_keep=1).logits[:, -1, self.yes_loc].float()
+        logits = model(**batch).logits
+        rows = torch.arange(logits.shape[0], device=logits.device)
+        return logits[rows, last_token_indices(mask), self.yes_loc].float()

@@ -1,0 +1,113 @@
+"""Lightweight LLM reranker (``LightWeightFlagLLMReranker``, bge-reranker-v2.5-gemma2-lightweight)."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Union
+
+import torch
+
+from FlagEmbedding.abc.inference.devices import DevicesArg
+from FlagEmbedding.inference.reranker.decoder_only.layerwise import CutoffLayers, LayerWiseLLMReranker
+from FlagEmbedding.inference.reranker.decoder_only.models import CostWiseGemmaForCausalLM
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PROMPT = "Predict whether passage B contains an answer to query A."
+#: other prompts listed on the model card
+MODEL_CARD_PROMPTS = (
+    "Predict whether passages A and B have the same meaning.",
+    "Predict whether queries A and B are asking the same thing.",
+    "Predict whether argument A and counterargument B express contradictory opinions.",
+)
+
+
+class LightweightLLMReranker(LayerWiseLLMReranker):
+    """Layer-wise Gemma2 reranker with optional token compression (bundled cost-wise Gemma2 model).
+
+    With ``compress_ratio > 1``, before each layer index in ``compress_layers`` every group of
+    ``compress_ratio`` consecutive passage tokens is replaced by its mean, which makes the later layers
+    cheaper. The tokenizer pads on the right (compression requires it).
+
+    Args (beyond :class:`LayerWiseLLMReranker`):
+        compress_layers: Layer index or indices before which passage tokens are compressed (default ``[8]``).
+        compress_ratio: Tokens per compressed group; 1 (default) disables compression.
+    """
+
+    call_options = ("prompt", "cutoff_layers", "compress_layers", "compress_layer", "compress_ratio")
+    DEFAULT_PROMPT = DEFAULT_PROMPT
+    needs_span_lengths = True
+    bundled_model_class = CostWiseGemmaForCausalLM
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        peft_path: Optional[str] = None,
+        use_fp16: bool = False,
+        use_bf16: bool = False,
+        query_instruction_for_rerank: Optional[str] = "A: ",
+        query_instruction_format: str = "{}{}",
+        passage_instruction_for_rerank: Optional[str] = "B: ",
+        passage_instruction_format: str = "{}{}",
+        cache_dir: Optional[str] = None,
+        trust_remote_code: bool = False,
+        devices: DevicesArg = None,
+        cutoff_layers: CutoffLayers = None,
+        compress_layers: Union[None, int, List[int]] = None,
+        compress_ratio: int = 1,
+        prompt: Optional[str] = None,
+        batch_size: int = 128,
+        query_max_length: Optional[int] = None,
+        max_length: int = 512,
+        normalize: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            model_name_or_path,
+            peft_path=peft_path,
+            use_fp16=use_fp16,
+            use_bf16=use_bf16,
+            query_instruction_for_rerank=query_instruction_for_rerank,
+            query_instruction_format=query_instruction_format,
+            passage_instruction_for_rerank=passage_instruction_for_rerank,
+            passage_instruction_format=passage_instruction_format,
+            cache_dir=cache_dir,
+            trust_remote_code=trust_remote_code,
+            devices=devices,
+            cutoff_layers=cutoff_layers,
+            prompt=prompt,
+            batch_size=batch_size,
+            query_max_length=query_max_length,
+            max_length=max_length,
+            normalize=normalize,
+            compress_layers=[8] if compress_layers is None else compress_layers,
+            compress_ratio=compress_ratio,
+            **kwargs,
+        )
+
+    def configure_tokenizer(self) -> None:
+        """Pad on the right: compression locates the passage from the start of each row."""
+        self.tokenizer.padding_side = "right"
+
+    def resolve_options(self, options: Dict[str, Any]) -> Dict[str, Any]:
+        """Per-call ``compress_layers`` / ``compress_ratio`` (the deprecated ``compress_layer`` wins)."""
+        options = super().resolve_options(options)
+        if options.get("compress_layer") is not None:
+            logger.warning("Try not to use the parameter `compress_layer`; use `compress_layers` instead.")
+            options["compress_layers"] = options["compress_layer"]
+        options.pop("compress_layer", None)
+        if options.get("compress_layers") is None:
+            options["compress_layers"] = self.compress_layers
+        if options.get("compress_ratio") is None:
+            options["compress_ratio"] = self.compress_ratio
+        return options
+
+    def model_kwargs(self, batch: Dict[str, torch.Tensor], options: Dict[str, Any]) -> Dict[str, Any]:
+        """Cutoff layers plus the compression settings and the per-row span lengths."""
+        return {
+            "cutoff_layers": options["cutoff_layers"],
+            "compress_layer": options["compress_layers"],
+            "compress_ratio": options["compress_ratio"],
+            "query_lengths": batch.pop("query_lengths"),
+            "prompt_lengths": batch.pop("prompt_lengths"),
+            "output_hidden_states": True,
+        }

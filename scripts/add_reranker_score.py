@@ -1,0 +1,5 @@
+"""Thin command line over :mod:`FlagEmbedding.finetune.data_scripts.add_reranker_score` (run ``python scripts/add_reranker_score.py --help``)."""
+from FlagEmbedding.finetune.data_scripts.add_reranker_score import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""Thin command line over :mod:`FlagEmbedding.finetune.data_scripts.hn_mine` (run ``python scripts/hn_mine.py --help``)."""
+from FlagEmbedding.finetune.data_scripts.hn_mine import main
+
+if __name__ == "__main__":
+    main()

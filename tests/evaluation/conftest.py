@@ -1,0 +1,70 @@
+"""Fixtures of the evaluation tests: tiny models named like the documented ones, and SciFact runs."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests import tiny_models
+
+
+@pytest.fixture(scope="session")
+def bge_large(tmp_path_factory) -> str:
+    """Tiny random BERT in a folder named ``bge-large-en-v1.5`` (auto-detected as FlagModel, cls pooling)."""
+    return tiny_models.save_tiny_bert(str(tmp_path_factory.mktemp("docmodels") / "bge-large-en-v1.5"))
+
+
+@pytest.fixture(scope="session")
+def other_bge_large(tmp_path_factory) -> str:
+    """Another tiny BERT (different weights) with the same folder name as :func:`bge_large`."""
+    return tiny_models.save_tiny_bert(str(tmp_path_factory.mktemp("othermodels") / "bge-large-en-v1.5"), seed=1)
+
+
+@pytest.fixture(scope="session")
+def reranker_m3(tmp_path_factory) -> str:
+    """Tiny 1-label XLM-R classifier in a folder named ``bge-reranker-v2-m3`` (auto-detected as FlagReranker)."""
+    return tiny_models.save_tiny_xlmr(str(tmp_path_factory.mktemp("docmodels") / "bge-reranker-v2-m3"),
+                                      classifier=True)
+
+
+@pytest.fixture(scope="session")
+def reasoner(tmp_path_factory) -> str:
+    """Tiny Qwen2-style decoder in a folder named like the documented BRIGHT embedder."""
+    return tiny_models.save_tiny_decoder(
+        str(tmp_path_factory.mktemp("docmodels") / "bge-reasoner-embed-qwen3-8b-0923"))
+
+
+@pytest.fixture(scope="session")
+def doc_models(bge_large, reranker_m3, reasoner, tiny_xlmr_m3) -> dict:
+    """Documented model id -> tiny local stand-in with the same basename."""
+    return {
+        "BAAI/bge-large-en-v1.5": bge_large,
+        "BAAI/bge-reranker-v2-m3": reranker_m3,
+        "BAAI/bge-reasoner-embed-qwen3-8b-0923": reasoner,
+        "BAAI/bge-m3": tiny_xlmr_m3,
+    }
+
+
+def scifact_argv(dataset_dir: str, minilm: str, embd_dir: str, out_dir: str, summary: str) -> list:
+    """The documented BEIR command with paths and model changed (as the task specifies)."""
+    return [
+        "--eval_name", "beir", "--dataset_dir", dataset_dir, "--dataset_names", "scifact", "--splits", "test",
+        "--corpus_embd_save_dir", embd_dir, "--output_dir", out_dir, "--search_top_k", "1000",
+        "--rerank_top_k", "100", "--overwrite", "False", "--k_values", "10", "100",
+        "--eval_output_method", "markdown", "--eval_output_path", summary,
+        "--eval_metrics", "ndcg_at_10", "recall_at_100", "--ignore_identical_ids", "True",
+        "--embedder_name_or_path", minilm, "--embedder_model_class", "encoder-only-base", "--pooling_method", "mean",
+        "--devices", "cpu", "--embedder_batch_size", "64",
+        "--embedder_passage_max_length", "256", "--embedder_query_max_length", "256",
+    ]
+
+
+@pytest.fixture(scope="session")
+def scifact_run(scifact, minilm, tmp_path_factory) -> dict:
+    """SciFact through the documented BEIR command, once per session (the corpus is encoded here)."""
+    from FlagEmbedding.evaluation.beir.__main__ import main
+
+    root = tmp_path_factory.mktemp("scifact")
+    paths = {"embd": str(root / "embd"), "out": str(root / "search_results"), "summary": str(root / "beir.md")}
+    runner = main(scifact_argv(os.path.dirname(scifact), minilm, paths["embd"], paths["out"], paths["summary"]))
+    return {"runner": runner, "root": root, **paths}

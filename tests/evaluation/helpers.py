@@ -1,0 +1,93 @@
+"""Tiny benchmark datasets in every layout the evaluation reads, and argument builders."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Dict, Iterable, List, Mapping, Optional
+
+CORPUS = {
+    "d1": {"title": "Fox", "text": "The quick brown fox jumps over the lazy dog."},
+    "d2": {"title": "France", "text": "What is the capital of France? Paris is the capital of France."},
+    "d3": {"title": "", "text": "Deep learning models embed text into dense vectors for retrieval."},
+    "d4": {"title": "M3", "text": "BGE M3 supports dense, sparse and multi-vector retrieval."},
+    "d5": {"title": "", "text": "Yes or No: does the passage answer the query?"},
+    "d6": {"title": "Panda", "text": "The giant panda is a bear species endemic to China."},
+    "d7": {"title": "", "text": "Hi! Hello there, how are you doing today?"},
+    "d8": {"title": "Numbers", "text": "numbers 0 1 2 3 4 5 6 7 8 9 and symbols"},
+}
+QUERIES = {"q1": "what is the capital of france?", "q2": "what is a panda?", "q3": "dense vectors for retrieval"}
+QRELS = {"q1": {"d2": 1}, "q2": {"d6": 1, "d7": 0}, "q3": {"d3": 2, "d4": 1}}
+
+
+def write_jsonl(path: str, rows: Iterable[Mapping]) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def write_library_layout(folder: str, corpus: Mapping = CORPUS, splits: Iterable[str] = ("test",),
+                         queries: Mapping = QUERIES, qrels: Mapping = QRELS, with_corpus: bool = True) -> str:
+    """``corpus.jsonl`` + ``<split>_queries.jsonl`` + ``<split>_qrels.jsonl`` (same queries for every split)."""
+    if with_corpus:
+        write_jsonl(os.path.join(folder, "corpus.jsonl"), ({"id": k, **v} for k, v in corpus.items()))
+    for split in splits:
+        write_jsonl(os.path.join(folder, f"{split}_queries.jsonl"), ({"id": k, "text": v} for k, v in queries.items()))
+        write_jsonl(os.path.join(folder, f"{split}_qrels.jsonl"),
+                    ({"qid": q, "docid": d, "relevance": r} for q, docs in qrels.items() for d, r in docs.items()))
+    return folder
+
+
+def write_beir_layout(folder: str, corpus: Mapping = CORPUS, queries: Mapping = QUERIES, qrels: Mapping = QRELS,
+                      split: str = "test", extra_queries: Optional[Mapping] = None) -> str:
+    """BEIR's ``corpus.jsonl`` (``_id``) + ``queries.jsonl`` (all splits) + ``qrels/<split>.tsv``."""
+    write_jsonl(os.path.join(folder, "corpus.jsonl"), ({"_id": k, **v} for k, v in corpus.items()))
+    all_queries = {**queries, **(extra_queries or {})}
+    write_jsonl(os.path.join(folder, "queries.jsonl"), ({"_id": k, "text": v} for k, v in all_queries.items()))
+    os.makedirs(os.path.join(folder, "qrels"), exist_ok=True)
+    with open(os.path.join(folder, "qrels", f"{split}.tsv"), "w", encoding="utf-8") as f:
+        f.write("query-id\tcorpus-id\tscore\n")
+        for q, docs in qrels.items():
+            for d, r in docs.items():
+                f.write(f"{q}\t{d}\t{r}\n")
+    return folder
+
+
+def write_mkqa_layout(root: str, languages: Iterable[str]) -> str:
+    """Shared ``corpus.jsonl`` plus ``<lang>/test_queries.jsonl`` and answer qrels."""
+    write_jsonl(os.path.join(root, "corpus.jsonl"), ({"id": k, **v} for k, v in CORPUS.items()))
+    answers = {"q1": ["Paris"], "q2": ["bear species"], "q3": ["dense vectors"]}
+    for lang in languages:
+        write_jsonl(os.path.join(root, lang, "test_queries.jsonl"), ({"id": k, "text": v} for k, v in QUERIES.items()))
+        write_jsonl(os.path.join(root, lang, "test_qrels.jsonl"), ({"qid": k, "answers": v} for k, v in answers.items()))
+    return root
+
+
+def read_json(path: str) -> Dict:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def model_args(embedder: str, **overrides) -> "object":
+    """``AbsEvalModelArgs`` for a tiny CPU model."""
+    from FlagEmbedding.abc.evaluation.arguments import AbsEvalModelArgs
+
+    values = dict(embedder_name_or_path=embedder, devices=["cpu"], embedder_batch_size=4,
+                  embedder_query_max_length=64, embedder_passage_max_length=64)
+    values.update(overrides)
+    return AbsEvalModelArgs(**values)
+
+
+def eval_args(cls=None, **values) -> "object":
+    from FlagEmbedding.abc.evaluation.arguments import AbsEvalArgs
+
+    return (cls or AbsEvalArgs)(**values)
+
+
+def flags(mapping: Mapping[str, object]) -> List[str]:
+    """``{"a": 1, "b": [2, 3]}`` -> ``["--a", "1", "--b", "2", "3"]``."""
+    out: List[str] = []
+    for key, value in mapping.items():
+        out.append(f"--{key}")
+        out.extend(str(v) for v in value) if isinstance(value, (list, tuple)) else out.append(str(value))
+    return out
