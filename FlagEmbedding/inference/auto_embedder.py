@@ -2,31 +2,14 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, Optional, Union
 
 from FlagEmbedding.abc.inference.embedder import AbsEmbedder
+from FlagEmbedding.inference.registry import not_in_registry_message, registry_name
 from FlagEmbedding.inference.embedder.model_mapping import (AUTO_EMBEDDER_MAPPING, EMBEDDER_CLASS_MAPPING,
                                                              EmbedderModelClass)
 
 logger = logging.getLogger(__name__)
-
-
-def registry_name(model_name_or_path: str) -> str:
-    """The name looked up in a registry: the path's basename, or its parent's for ``checkpoint-N`` folders."""
-    path = model_name_or_path.rstrip("/\\")
-    name = os.path.basename(path)
-    if name.startswith("checkpoint-"):
-        name = os.path.basename(os.path.dirname(path))
-    return name
-
-
-def not_in_registry_message(name: str, kind: str = "model") -> str:
-    """The error for a name missing from a registry."""
-    return (
-        f"Model name '{name}' not found in the model mapping. You can pull request to add the {kind}. "
-        "You can also directly specify the corresponding `model_class` to instantiate the model."
-    )
 
 
 class FlagAutoModel:

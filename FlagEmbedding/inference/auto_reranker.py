@@ -5,7 +5,7 @@ import logging
 from typing import Any, Optional, Union
 
 from FlagEmbedding.abc.inference.reranker import AbsReranker
-from FlagEmbedding.inference.auto_embedder import not_in_registry_message, registry_name
+from FlagEmbedding.inference.registry import not_in_registry_message, registry_name
 from FlagEmbedding.inference.reranker.model_mapping import (
     AUTO_RERANKER_MAPPING,
     RERANKER_CLASS_MAPPING,
