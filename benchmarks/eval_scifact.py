@@ -59,7 +59,7 @@ def run_once(dataset_dir: str, model: str, max_length: int, batch_size: int, dev
     mark("load")
 
     docids = list(corpus)
-    blocks = retriever.encode_corpus([passage_text(corpus[d]) for d in docids], None, docids)
+    blocks = retriever.corpus_embeddings([passage_text(corpus[d]) for d in docids], None, docids)
     qids = list(queries)
     query_embeddings = dense_array(embedder.encode_queries([queries[q] for q in qids]))
     mark("encode")

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from tests import tiny_models
+from tests.evaluation.helpers import scifact_argv
 
 
 @pytest.fixture(scope="session")
@@ -43,20 +44,6 @@ def doc_models(bge_large, reranker_m3, reasoner, tiny_xlmr_m3) -> dict:
         "BAAI/bge-reasoner-embed-qwen3-8b-0923": reasoner,
         "BAAI/bge-m3": tiny_xlmr_m3,
     }
-
-
-def scifact_argv(dataset_dir: str, minilm: str, embd_dir: str, out_dir: str, summary: str) -> list:
-    """The documented BEIR command with paths and model changed (as the task specifies)."""
-    return [
-        "--eval_name", "beir", "--dataset_dir", dataset_dir, "--dataset_names", "scifact", "--splits", "test",
-        "--corpus_embd_save_dir", embd_dir, "--output_dir", out_dir, "--search_top_k", "1000",
-        "--rerank_top_k", "100", "--overwrite", "False", "--k_values", "10", "100",
-        "--eval_output_method", "markdown", "--eval_output_path", summary,
-        "--eval_metrics", "ndcg_at_10", "recall_at_100", "--ignore_identical_ids", "True",
-        "--embedder_name_or_path", minilm, "--embedder_model_class", "encoder-only-base", "--pooling_method", "mean",
-        "--devices", "cpu", "--embedder_batch_size", "64",
-        "--embedder_passage_max_length", "256", "--embedder_query_max_length", "256",
-    ]
 
 
 @pytest.fixture(scope="session")

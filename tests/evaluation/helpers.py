@@ -78,16 +78,24 @@ def model_args(embedder: str, **overrides) -> "object":
     return AbsEvalModelArgs(**values)
 
 
-def eval_args(cls=None, **values) -> "object":
-    from FlagEmbedding.abc.evaluation.arguments import AbsEvalArgs
-
-    return (cls or AbsEvalArgs)(**values)
-
-
 def flags(mapping: Mapping[str, object]) -> List[str]:
     """``{"a": 1, "b": [2, 3]}`` -> ``["--a", "1", "--b", "2", "3"]``."""
     out: List[str] = []
     for key, value in mapping.items():
-        out.append(f"--{key}")
-        out.extend(str(v) for v in value) if isinstance(value, (list, tuple)) else out.append(str(value))
+        values = value if isinstance(value, (list, tuple)) else [value]
+        out += [f"--{key}", *(str(v) for v in values)]
     return out
+
+
+def scifact_argv(dataset_dir: str, minilm: str, embd_dir: str, out_dir: str, summary: str) -> list:
+    """The documented BEIR command with paths and model changed (as the task specifies)."""
+    return [
+        "--eval_name", "beir", "--dataset_dir", dataset_dir, "--dataset_names", "scifact", "--splits", "test",
+        "--corpus_embd_save_dir", embd_dir, "--output_dir", out_dir, "--search_top_k", "1000",
+        "--rerank_top_k", "100", "--overwrite", "False", "--k_values", "10", "100",
+        "--eval_output_method", "markdown", "--eval_output_path", summary,
+        "--eval_metrics", "ndcg_at_10", "recall_at_100", "--ignore_identical_ids", "True",
+        "--embedder_name_or_path", minilm, "--embedder_model_class", "encoder-only-base", "--pooling_method", "mean",
+        "--devices", "cpu", "--embedder_batch_size", "64",
+        "--embedder_passage_max_length", "256", "--embedder_query_max_length", "256",
+    ]

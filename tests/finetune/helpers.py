@@ -120,3 +120,19 @@ def run_subprocess(argv: Sequence[str], cwd: Optional[str] = None, timeout: int 
     result = subprocess.run(list(argv), cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
     return result
+
+
+def shipped_script_args(script: str, cwd: str, tmp: str) -> List[str]:
+    """The module arguments an example shell script passes to ``torchrun`` (a stub ``torchrun`` records them)."""
+    stub_dir = os.path.join(tmp, "bin")
+    os.makedirs(stub_dir, exist_ok=True)
+    record_file = os.path.join(tmp, "torchrun_args")
+    with open(os.path.join(stub_dir, "torchrun"), "w") as stub:
+        stub.write(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {shlex.quote(record_file)}\n")
+    os.chmod(os.path.join(stub_dir, "torchrun"), 0o755)
+    env = {**os.environ, "PATH": stub_dir + os.pathsep + os.environ["PATH"], "HF_HUB_CACHE": os.path.join(tmp, "hub")}
+    subprocess.run(["bash", script], cwd=cwd, env=env, check=True, capture_output=True)
+    with open(record_file) as handle:
+        args = handle.read().splitlines()
+    assert args[:3] == ["--nproc_per_node", "2", "-m"]
+    return args[4:]

@@ -16,7 +16,7 @@ from tests.finetune.helpers import run_subprocess
 def rank_results(tmp_path_factory):
     out = tmp_path_factory.mktemp("cross_device")
     run_subprocess([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                    "--master_port", "29531", worker.__file__, str(out)], timeout=300)
+                    "--standalone", worker.__file__, str(out)], timeout=300)
     return [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
 
 

@@ -254,16 +254,9 @@ class AbsEvalDataLoader(ABC):
             return self._corpus_memo[1]
         folder = self.corpus_folder(dataset_name, sub_dataset_name)
         path = os.path.join(folder, CORPUS_FILE) if folder else None
-        if path and os.path.exists(path) and self._use_local(key):
-            corpus, source = read_corpus(path), path
-        else:
-            corpus = self._fetch(key, dataset_name, self._hint_split, sub_dataset_name,
-                                 lambda: self._load_remote_corpus(dataset_name, sub_dataset_name=sub_dataset_name))
-            source = self.remote_source(dataset_name, sub_dataset_name)
-            if path:
-                self.save_corpus(corpus, path)
-                source = path
-        self.sources[key] = source
+        local = (path, lambda: read_corpus(path)) if path and os.path.exists(path) else None
+        corpus = self._load(key, local, lambda: self._load_remote_corpus(dataset_name, sub_dataset_name=sub_dataset_name),
+                            path, self.save_corpus, dataset_name, self._hint_split, sub_dataset_name)
         self._corpus_memo = (key, corpus)
         return corpus
 
@@ -273,23 +266,17 @@ class AbsEvalDataLoader(ABC):
         key = ("queries", dataset_name, sub_dataset_name, split)
         if key not in self._memo:
             folder = self.dataset_folder(dataset_name, sub_dataset_name)
-            local = self._local_queries_path(folder, split) if self._use_local(key) else None
-            if local is not None:
-                path, beir_qrels = local
-                if beir_qrels is None:
-                    queries = read_queries(path)
-                else:
-                    queries = read_queries(path, keep=set(self.load_qrels(dataset_name, split, sub_dataset_name)))
-                self.sources[key] = path
-            else:
-                queries = self._fetch(key, dataset_name, split, sub_dataset_name, lambda: self._load_remote_queries(
-                    dataset_name, split, sub_dataset_name=sub_dataset_name))
-                self.sources[key] = self.remote_source(dataset_name, sub_dataset_name)
-                if folder:
-                    path = os.path.join(folder, f"{split}_queries.jsonl")
-                    atomic_write_jsonl(path, ({"id": qid, "text": text} for qid, text in queries.items()))
-                    self.sources[key] = path
-            self._memo[key] = queries
+            found = self._local_queries_path(folder, split)
+            local = None
+            if found is not None:
+                path, beir_qrels = found
+                keep = (lambda: set(self.load_qrels(dataset_name, split, sub_dataset_name))) if beir_qrels else None
+                local = (path, lambda: read_queries(path, keep=keep() if keep else None))
+            self._memo[key] = self._load(
+                key, local, lambda: self._load_remote_queries(dataset_name, split, sub_dataset_name=sub_dataset_name),
+                os.path.join(folder, f"{split}_queries.jsonl") if folder else None,
+                lambda out, queries: atomic_write_jsonl(out, ({"id": q, "text": t} for q, t in queries.items())),
+                dataset_name, split, sub_dataset_name)
         return self._memo[key]
 
     def load_qrels(self, dataset_name: Optional[str] = None, split: str = "test",
@@ -298,20 +285,29 @@ class AbsEvalDataLoader(ABC):
         key = ("qrels", dataset_name, sub_dataset_name, split)
         if key not in self._memo:
             folder = self.dataset_folder(dataset_name, sub_dataset_name)
-            path = self._local_qrels_path(folder, split) if self._use_local(key) else None
-            if path is not None:
-                qrels = self.read_qrels_file(path)
-                self.sources[key] = path
-            else:
-                qrels = self._fetch(key, dataset_name, split, sub_dataset_name, lambda: self._load_remote_qrels(
-                    dataset_name, split, sub_dataset_name=sub_dataset_name))
-                self.sources[key] = self.remote_source(dataset_name, sub_dataset_name)
-                if folder:
-                    path = os.path.join(folder, f"{split}_qrels.jsonl")
-                    atomic_write_jsonl(path, self.qrels_rows(qrels))
-                    self.sources[key] = path
-            self._memo[key] = qrels
+            path = self._local_qrels_path(folder, split)
+            self._memo[key] = self._load(
+                key, (path, lambda: self.read_qrels_file(path)) if path else None,
+                lambda: self._load_remote_qrels(dataset_name, split, sub_dataset_name=sub_dataset_name),
+                os.path.join(folder, f"{split}_qrels.jsonl") if folder else None,
+                lambda out, qrels: atomic_write_jsonl(out, self.qrels_rows(qrels)),
+                dataset_name, split, sub_dataset_name)
         return self._memo[key]
+
+    def _load(self, key: Tuple, local: Optional[Tuple[str, Callable[[], Any]]], remote: Callable[[], Any],
+              save_path: Optional[str], save: Callable[[str, Any], None], dataset_name: Optional[str], split: str,
+              sub_dataset_name: Optional[str]) -> Any:
+        """Read ``local`` (``(path, reader)``) unless absent or forced; else fetch remotely and save to ``save_path``."""
+        if local is not None and self._use_local(key):
+            path, read = local
+            self.sources[key] = path
+            return read()
+        data = self._fetch(key, dataset_name, split, sub_dataset_name, remote)
+        self.sources[key] = self.remote_source(dataset_name, sub_dataset_name)
+        if save_path:
+            save(save_path, data)
+            self.sources[key] = save_path
+        return data
 
     def source(self, kind: str, dataset_name: Optional[str], split: Optional[str] = None,
                sub_dataset_name: Optional[str] = None) -> str:
@@ -388,7 +384,7 @@ class AbsEvalDataLoader(ABC):
                 yield {"qid": qid, "docid": docid, "relevance": relevance}
 
     @staticmethod
-    def save_corpus(corpus: Corpus, path: str) -> None:
+    def save_corpus(path: str, corpus: Corpus) -> None:
         """Write ``corpus.jsonl`` in this library's layout."""
         atomic_write_jsonl(path, ({"id": docid, **doc} for docid, doc in corpus.items()))
 

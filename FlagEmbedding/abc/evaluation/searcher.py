@@ -75,8 +75,8 @@ class EvalDenseRetriever(EvalRetriever):
         """Documents never returned for each query (none by default; subclasses pop their kwargs here)."""
         return {}
 
-    def encode_corpus(self, texts: List[str], corpus_embd_save_dir: Optional[str], docids: Sequence[str],
-                      **kwargs: Any) -> List[np.ndarray]:
+    def corpus_embeddings(self, texts: List[str], corpus_embd_save_dir: Optional[str], docids: Sequence[str],
+                          **kwargs: Any) -> List[np.ndarray]:
         """Corpus vectors as row blocks: cached shards when ``corpus_embd_save_dir`` is set."""
         def encode(batch: List[str]) -> np.ndarray:
             return dense_array(self.embedder.encode_corpus(batch, **kwargs))
@@ -99,7 +99,8 @@ class EvalDenseRetriever(EvalRetriever):
                 if qid in corpus:
                     excluded.setdefault(qid, set()).add(qid)
         docids = list(corpus)
-        blocks = self.encode_corpus([passage_text(corpus[d]) for d in docids], corpus_embd_save_dir, docids, **kwargs)
+        blocks = self.corpus_embeddings([passage_text(corpus[d]) for d in docids], corpus_embd_save_dir, docids,
+                                        **kwargs)
         qids = list(queries)
         query_embeddings = dense_array(self.embedder.encode_queries([queries[q] for q in qids], **kwargs))
         extra = max((len(docs) for docs in excluded.values()), default=0)

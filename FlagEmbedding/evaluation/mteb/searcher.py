@@ -6,7 +6,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 from mteb.models.abs_encoder import AbsEncoder
-from mteb.models.model_meta import ModelMeta
+from mteb.models.model_meta import ModelMeta, ScoringFunction
 from mteb.types import PromptType
 
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker, dense_array
@@ -30,7 +30,7 @@ class MTEBEvalDenseRetriever(EvalDenseRetriever, AbsEncoder):
                  cache_shard_rows: int = 100_000):
         super().__init__(embedder, search_top_k=search_top_k, overwrite=overwrite, cache_shard_rows=cache_shard_rows)
         self.model = embedder
-        self.mteb_model_meta = ModelMeta.create_empty(overwrites={"similarity_fn_name": "cosine"})
+        self.mteb_model_meta = ModelMeta.create_empty(overwrites={"similarity_fn_name": ScoringFunction.COSINE})
 
     # ------------------------------------------------------------------ settings
     def set_instruction(self, instruction: Optional[str]) -> None:

@@ -14,19 +14,30 @@ def _has_field(cls: type, name: str) -> bool:
     return any(f.name == name for f in fields(cls))
 
 
-if _has_field(TrainingArguments, "overwrite_output_dir"):
-    BaseTrainingArguments = TrainingArguments
-else:
+@dataclass
+class BaseTrainingArguments(TrainingArguments):
+    """HF ``TrainingArguments`` plus flags that transformers 5 removed but the documented fine-tuning commands
+    still pass: ``overwrite_output_dir`` and ``warmup_ratio`` (declared only when missing)."""
 
-    @dataclass
-    class BaseTrainingArguments(TrainingArguments):  # type: ignore[no-redef]
-        """HF ``TrainingArguments`` plus ``overwrite_output_dir``, which transformers 5 removed but the
-        documented fine-tuning commands still pass."""
-
+    if not _has_field(TrainingArguments, "overwrite_output_dir"):
         overwrite_output_dir: bool = field(
             default=False,
             metadata={"help": "Allow training into a non-empty output_dir (checked only with --do_train)."},
         )
+    if not _has_field(TrainingArguments, "warmup_ratio"):
+        warmup_ratio: Optional[float] = field(
+            default=None, metadata={"help": "Warmup as a fraction in [0, 1) of the training steps (sets warmup_steps)."}
+        )
+
+    def __post_init__(self) -> None:
+        ratio = getattr(self, "warmup_ratio", None)
+        if ratio is not None and not _has_field(TrainingArguments, "warmup_ratio"):
+            if not 0 <= ratio < 1:
+                raise ValueError(f"warmup_ratio must be in [0, 1), got {ratio}.")
+            if self.warmup_steps:
+                raise ValueError("Pass either --warmup_ratio or --warmup_steps, not both.")
+            self.warmup_steps = ratio
+        super().__post_init__()
 
 
 def env_token() -> Optional[str]:

@@ -42,10 +42,14 @@ class DecoderOnlyEmbedderRunner(LoraRunnerMixin, AbsEmbedderRunner):
         return dict(cache_dir=args.cache_dir, token=args.token, trust_remote_code=args.trust_remote_code)
 
     def load_tokenizer(self) -> PreTrainedTokenizerBase:
-        """Tokenizer with left padding, a pad token and the additional special tokens."""
+        """Tokenizer with left padding, a pad token and the additional special tokens.
+
+        ``add_eos_token`` is not passed: transformers 5 then rebuilds the post-processor and drops BOS for
+        Llama/Gemma-style tokenizers; the collator appends EOS explicitly instead.
+        """
         args = self.model_args
         tokenizer = from_pretrained(AutoTokenizer.from_pretrained, args.tokenizer_name or args.model_name_or_path,
-                                    use_fast=args.use_fast_tokenizer, add_eos_token=True, **self.hub_kwargs())
+                                    use_fast=args.use_fast_tokenizer, **self.hub_kwargs())
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.unk_token if tokenizer.unk_token is not None else tokenizer.eos_token
         tokenizer.padding_side = "left"

@@ -56,10 +56,11 @@ class DecoderOnlyRerankerRunner(LoraRunnerMixin, AbsRerankerRunner):
         return dict(cache_dir=args.cache_dir, token=args.token, trust_remote_code=args.trust_remote_code)
 
     def load_tokenizer(self) -> PreTrainedTokenizerBase:
-        """Tokenizer (``tokenizer_name`` or the model path) without an appended EOS, left padding."""
+        """Tokenizer (``tokenizer_name`` or the model path), left padding (the data adds no EOS; ``add_eos_token`` is
+        not passed because transformers 5 would rebuild the post-processor without BOS)."""
         args = self.model_args
         tokenizer = from_pretrained(AutoTokenizer.from_pretrained, args.tokenizer_name or args.model_name_or_path,
-                                    use_fast=args.use_fast_tokenizer, add_eos_token=False, **self.hub_kwargs())
+                                    use_fast=args.use_fast_tokenizer, **self.hub_kwargs())
         return configure_reranker_tokenizer(tokenizer)
 
     def load_config(self) -> object:

@@ -1,0 +1,69 @@
+"""Argument parsing rules of the ``python -m FlagEmbedding.evaluation.<name>`` entry points."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from transformers import HfArgumentParser
+
+from FlagEmbedding.abc.evaluation.arguments import AbsEvalArgs, AbsEvalModelArgs
+from FlagEmbedding.evaluation.air_bench import AIRBenchEvalModelArgs
+from FlagEmbedding.evaluation.beir import BEIREvalArgs, BEIREvalModelArgs
+from FlagEmbedding.evaluation.bright import BrightEvalArgs
+from FlagEmbedding.evaluation.custom import CustomEvalArgs
+from FlagEmbedding.evaluation.mteb import MTEBEvalArgs
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def parse(argv, eval_class=BEIREvalArgs, model_class=BEIREvalModelArgs):
+    return HfArgumentParser((eval_class, model_class)).parse_args_into_dataclasses(args=argv)
+
+
+def test_defaults_and_types():
+    eval_args, model_args = parse(["--eval_name", "x", "--embedder_name_or_path", "m", "--k_values", "5", "50",
+                                   "--no_normalize_embeddings", "--use-fp16", "no", "--cutoff_layers", "28", "40",
+                                   "--query_instruction_format_for_retrieval", "Instruct: {}\\nQuery: {}",
+                                   "--ignore_identical_ids"])
+    assert eval_args.splits == "test"  # stays a str when the flag is omitted
+    assert eval_args.k_values == [5, 50] and eval_args.ignore_identical_ids is True
+    assert eval_args.use_special_instructions is False and eval_args.search_top_k == 1000
+    assert model_args.normalize_embeddings is False and model_args.use_fp16 is False
+    assert model_args.cutoff_layers == [28, 40]
+    assert model_args.query_instruction_format_for_retrieval == "Instruct: {}\nQuery: {}"
+    assert BEIREvalModelArgs is AbsEvalModelArgs and CustomEvalArgs is AbsEvalArgs
+
+
+def test_benchmark_specific_defaults():
+    bright, _ = parse(["--eval_name", "b", "--embedder_name_or_path", "m"], BrightEvalArgs)
+    assert (bright.task_type, bright.use_special_instructions) == ("short", True)
+    mteb, _ = parse(["--eval_name", "m", "--embedder_name_or_path", "m", "--tasks", "A", "B"], MTEBEvalArgs)
+    assert mteb.tasks == ["A", "B"] and mteb.languages is None and mteb.eval_output_method == "json"
+    from FlagEmbedding.evaluation.air_bench import AIRBenchEvalArgs
+
+    air, model = parse(["--embedder_name_or_path", "m", "--model_cache_dir", "/c", "--splits", "dev"],
+                       AIRBenchEvalArgs, AIRBenchEvalModelArgs)
+    assert air.splits == ["dev"] and model.model_cache_dir == "/c" and model.pooling_method == "cls"
+    assert not hasattr(model, "cache_dir") and not hasattr(model, "domain_for_pseudo_moe")
+    with pytest.raises(SystemExit):
+        parse(["--embedder_name_or_path", "m", "--embedder_model_class", "decoder-only-pseudo_moe"],
+              AIRBenchEvalArgs, AIRBenchEvalModelArgs)
+
+
+def test_unknown_flag_is_a_value_error():
+    with pytest.raises(ValueError, match=r"^Some specified arguments are not used by the HfArgumentParser: \['--bogus', '1'\]$"):
+        parse(["--eval_name", "x", "--embedder_name_or_path", "m", "--bogus", "1"])
+
+
+def test_missing_embedder_is_an_argparse_error():
+    process = subprocess.run([sys.executable, "-m", "FlagEmbedding.evaluation.beir", "--eval_name", "x"],
+                             cwd=REPO, capture_output=True, text=True)
+    assert process.returncode == 2
+    assert "the following arguments are required: --embedder_name_or_path" in process.stderr
+
+
+def test_invalid_output_method_is_rejected_by_the_parser():
+    with pytest.raises(SystemExit):
+        parse(["--eval_name", "x", "--embedder_name_or_path", "m", "--eval_output_method", "csv"])
