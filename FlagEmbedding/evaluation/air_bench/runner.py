@@ -29,6 +29,7 @@ class AIRBenchEvalRunner(AbsEvalRunner):
         return None
 
     def run(self) -> None:
+        """Write the search results of every selected AIR-Bench dataset."""
         from air_benchmark import AIRBench
 
         benchmark = AIRBench(

