@@ -9,10 +9,22 @@ import runpy
 import sys
 from typing import Any, Iterator, List, Sequence
 
+import pytest
 import torch
 import torch.distributed as dist
 
-from tests.finetune.helpers import EMB, EMBTR, HEAD, RRTR, SAME_DATASET, TR, localize, module_args, write_jsonl
+from tests.finetune.helpers import (
+    EMB,
+    EMBTR,
+    HEAD,
+    RRTR,
+    SAME_DATASET,
+    TR,
+    localize,
+    module_args,
+    shipped_script_args,
+    write_jsonl,
+)
 
 LORA = " --use_lora True --lora_rank 32 --lora_alpha 64"
 TARGETS = " --target_modules q_proj k_proj v_proj o_proj gate_proj down_proj up_proj"
@@ -136,6 +148,44 @@ def single_process_group(folder: str) -> Iterator[None]:
         yield
     finally:
         dist.destroy_process_group()
+
+
+def check_shipped_script(script: str, command: str, classes: Sequence[type], tmp: str) -> None:
+    """The example script passes the documented command's flags: both parse to equal argument dataclasses.
+
+    ``script`` is relative to ``examples/finetune/<embedder|reranker>`` (the scripts' working directory); on a
+    machine without a GPU ``--bf16`` is dropped from both (it cannot be parsed there).
+    """
+    from shlex import split
+
+    from FlagEmbedding.abc.finetune.common.cli import parse_args
+
+    side = EMBEDDER_DATA if "embedder" in module_of(command) else RERANKER_DATA
+    from_script = shipped_script_args(os.path.join(side, script), side, tmp)
+    documented = module_args(split(
+        command.replace("ds_stage0.json", "../ds_stage0.json").replace("ds_stage1.json", "../ds_stage1.json")
+        .replace("$HF_HUB_CACHE", os.path.join(tmp, "hub")).replace("~/.cache", os.path.expanduser("~/.cache"))))
+    assert from_script.count("--bf16") == documented.count("--bf16")
+    if not torch.cuda.is_available():
+        from_script, documented = strip(from_script, "--bf16", False), strip(documented, "--bf16", False)
+    saved = os.getcwd()
+    os.chdir(side)
+    try:
+        parsed_script, parsed_documented = parse_args(*classes, from_script), parse_args(*classes, documented)
+    finally:
+        os.chdir(saved)
+    assert parsed_script[0] == parsed_documented[0] and parsed_script[1] == parsed_documented[1]
+    assert parsed_script[2].to_dict() == parsed_documented[2].to_dict()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Run a module's tiny models on one intra-op thread (import this fixture into a test module): with several
+    threads on a busy machine the spinning workers make tiny steps ~50x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 # ---- overfit data: 8 distinct queries, each with its own positive; negatives are the other positives ----------

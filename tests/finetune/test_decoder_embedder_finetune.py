@@ -2,6 +2,7 @@
 documented command 3 (+ same-dataset variant), round trips into FlagLLMModel / FlagAutoModel, overfitting."""
 from __future__ import annotations
 
+import logging
 import os
 from typing import List
 
@@ -9,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from tests import tiny_models
 from tests.finetune import commands_ii as C
+from tests.finetune.commands_ii import one_torch_thread  # noqa: F401 - autouse fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -96,6 +97,19 @@ def test_command_3_same_dataset_variant_completes(tiny_decoder, tmp_path):
     out = tmp_path / "test_decoder_only_base_bge-multilingual-gemma2_sd"
     assert {"adapter_model.safetensors", "training_args.bin"} <= set(os.listdir(out))
     assert os.path.exists(out / "merged_model" / "model.safetensors")
+
+
+@pytest.mark.parametrize("script,command", [("decoder_only/base.sh", C.COMMAND_3),
+                                            ("decoder_only/base_same_dataset.sh", C.COMMAND_3_SD)])
+def test_shipped_scripts_pass_the_documented_flags(script, command, tmp_path):
+    from FlagEmbedding.finetune.embedder.decoder_only.base import (
+        DecoderOnlyEmbedderDataArguments,
+        DecoderOnlyEmbedderModelArguments,
+        DecoderOnlyEmbedderTrainingArguments,
+    )
+
+    C.check_shipped_script(script, command, (DecoderOnlyEmbedderModelArguments, DecoderOnlyEmbedderDataArguments,
+                                             DecoderOnlyEmbedderTrainingArguments), str(tmp_path))
 
 
 # ---------------------------------------------------------------------------------------------------- EOS
@@ -215,4 +229,5 @@ def test_decoder_embedder_overfits_eight_queries(tiny_decoder, tmp_path):
     after = accuracy(runner.model, runner.tokenizer)
     with runner.model.model.disable_adapter():
         before = accuracy(runner.model, runner.tokenizer)
+    logging.getLogger(__name__).info("overfit accuracy before %s after %s", before, after)
     assert after >= 7 / 8 and after > before, (before, after)

@@ -2,6 +2,7 @@
 the documented command 4, the round trip into FlagICLModel / FlagAutoModel and an overfit check."""
 from __future__ import annotations
 
+import logging
 import os
 import random
 from typing import Any, Dict, List, Sequence
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from tests.finetune import commands_ii as C
+from tests.finetune.commands_ii import one_torch_thread  # noqa: F401 - autouse fixture
 from tests.finetune.helpers import write_jsonl
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -79,6 +81,18 @@ def test_suffix_typed_on_the_command_line_is_unescaped(tokenizer, tmp_path):
     assert dataset.args.icl_suffix_str == SUFFIX
     queries, _, _, _ = build(dataset)
     assert all(q.endswith(SUFFIX) and "\\n" not in q for q in queries)
+
+
+def test_no_instruction_means_no_prefix(tokenizer, tmp_path):
+    """Defect: same-dataset queries were always formatted, so a missing instruction became a literal "None"."""
+    rows = rows_of()
+    rows[1]["prompt"] = None
+    rows[2]["prompt"] = "Own prompt"
+    dataset = icl_dataset(tokenizer, rows, str(tmp_path), query_instruction_for_retrieval=None,
+                          retrieval_use_examples=False)
+    queries = build(dataset)[0]
+    assert queries == ["giant panda bear" + SUFFIX, "capital of France" + SUFFIX,
+                       "<instruct>Own prompt\n<query>quick brown fox" + SUFFIX]
 
 
 def test_queries_carry_examples_from_the_other_rows(tokenizer, tmp_path):
@@ -188,6 +202,17 @@ def test_icl_merged_round_trip(command_4_run, through_auto):
     assert embedder.encode_queries(queries, max_length=64) == pytest.approx(q.numpy(), abs=1e-5)
 
 
+def test_shipped_script_passes_the_documented_flags(tmp_path):
+    from FlagEmbedding.finetune.embedder.decoder_only.icl import (
+        DecoderOnlyEmbedderICLDataArguments,
+        DecoderOnlyEmbedderICLModelArguments,
+        DecoderOnlyEmbedderICLTrainingArguments,
+    )
+
+    C.check_shipped_script("decoder_only/icl.sh", C.COMMAND_4, (DecoderOnlyEmbedderICLModelArguments,
+                           DecoderOnlyEmbedderICLDataArguments, DecoderOnlyEmbedderICLTrainingArguments), str(tmp_path))
+
+
 # ---------------------------------------------------------------------------------------------------- overfit
 class NoExamples(FirstChoices):
     """Like :class:`FirstChoices` but draws zero examples."""
@@ -229,4 +254,5 @@ def test_icl_overfits_eight_queries(tiny_decoder, tmp_path):
     before = [accuracy(random.Random(3)), accuracy(NoExamples())]
     runner.run()
     after = [accuracy(random.Random(3)), accuracy(NoExamples())]
+    logging.getLogger(__name__).info("overfit accuracy before %s after %s", before, after)
     assert min(after) >= 7 / 8 and sum(after) > sum(before), (before, after)

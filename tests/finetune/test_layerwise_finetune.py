@@ -3,6 +3,7 @@ head gets gradients), heads of a raw model start from the 'Yes' row, the documen
 LayerWiseFlagLLMReranker / FlagAutoReranker, overfitting."""
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, Dict, List
 
@@ -11,6 +12,7 @@ import torch
 
 from tests import tiny_models
 from tests.finetune import commands_ii as C
+from tests.finetune.commands_ii import one_torch_thread  # noqa: F401 - autouse fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
@@ -110,6 +112,28 @@ def test_from_raw_model_builds_heads_from_the_yes_row(tmp_path):
         assert got == pytest.approx(want, abs=1e-5)
 
 
+def test_from_raw_model_lora_trains_heads_and_merges(tmp_path):
+    """With LoRA, ``--modules_to_save linear_head`` trains the per-layer heads; merging rebuilds the raw model's
+    heads locally and applies the trained copies."""
+    from FlagEmbedding import LayerWiseFlagLLMReranker
+
+    raw = tiny_models.save_tiny_minicpm_raw(str(tmp_path / "raw"))
+    data = C.write_overfit_data(str(tmp_path), prompt="Relevant?")
+    runner = layerwise_runner(C.overfit_args(data, str(tmp_path / "out"), 2, 1e-2)
+                              + ["--model_name_or_path", raw, "--model_type", "from_raw_model", "--start_layer", "3",
+                                 "--head_multi", "True", "--lora_rank", "4", "--modules_to_save", "linear_head",
+                                 "--save_merged_lora_model", "True", "--query_instruction_for_rerank", "A: ",
+                                 "--passage_instruction_for_rerank", "B: "])
+    heads = [name for name, p in runner.model.named_parameters() if p.requires_grad and "linear_head" in name]
+    assert len(heads) == 2  # layers 3 and 4
+    reranker = LayerWiseFlagLLMReranker(str(tmp_path / "out" / "merged_model"), devices="cpu", cutoff_layers=[3, 4])
+    runner.model.eval()
+    with torch.no_grad():
+        expected = [s.tolist() for s in runner.model.layer_scores(pair_batch(runner, PAIRS, {}))]
+    for got, want in zip(reranker.compute_score(PAIRS), expected):
+        assert got == pytest.approx(want, abs=1e-5)
+
+
 # ---------------------------------------------------------------------------------------------------- command 7
 @pytest.fixture(scope="module")
 def command_7_run(layerwise_model, tmp_path_factory):
@@ -158,11 +182,20 @@ def test_unknown_model_type_is_refused(layerwise_model, tmp_path):
                          + ["--model_name_or_path", layerwise_model, "--model_type", "decoder"], run=False)
 
 
+def test_shipped_script_passes_the_documented_flags(tmp_path):
+    from FlagEmbedding.abc.finetune.reranker import AbsRerankerDataArguments, AbsRerankerTrainingArguments
+    from FlagEmbedding.finetune.reranker.decoder_only.layerwise import RerankerModelArguments
+
+    C.check_shipped_script("decoder_only/layerwise.sh", C.COMMAND_7,
+                           (RerankerModelArguments, AbsRerankerDataArguments, AbsRerankerTrainingArguments),
+                           str(tmp_path))
+
+
 # ---------------------------------------------------------------------------------------------------- overfit
 def test_layerwise_overfits_eight_queries(layerwise_model, tmp_path):
     """Training accuracy of every layer: each query's positive outscores its three training negatives."""
     data = C.write_overfit_data(str(tmp_path), prompt="Relevant?")
-    runner = layerwise_runner(C.overfit_args(data, str(tmp_path / "out"), 40, 1e-2)
+    runner = layerwise_runner(C.overfit_args(data, str(tmp_path / "out"), 60, 1e-2)
                               + ["--model_name_or_path", layerwise_model, "--model_type", "from_finetuned_model",
                                  "--use_lora", "False"], run=False)
 
@@ -179,4 +212,5 @@ def test_layerwise_overfits_eight_queries(layerwise_model, tmp_path):
     before = accuracy()
     runner.run()
     after = accuracy()
+    logging.getLogger(__name__).info("overfit accuracy before %s after %s", before, after)
     assert min(after) >= 7 / 8 and sum(after) > sum(before), (before, after)

@@ -7,8 +7,11 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
-from FlagEmbedding.abc.inference.devices import DevicesArg, empty_device_cache, get_target_devices
+from transformers import AutoTokenizer
+
+from FlagEmbedding.abc.inference.devices import DevicesArg, compute_dtype, empty_device_cache, get_target_devices
 from FlagEmbedding.abc.inference.pool import MultiProcessPool
+from FlagEmbedding.utils.hub import from_pretrained
 
 logger = logging.getLogger(__name__)
 
@@ -17,12 +20,15 @@ class AbsInferenceModel:
     """Holds the model, its tokenizer, the target devices and a lazily started per-device worker pool.
 
     Subclasses name the single-device method the pool workers run (``pool_method``) and call
-    :meth:`run_on_devices` with list input.
+    :meth:`run_on_devices` with list input. The loading and batching helpers read the ``use_fp16``,
+    ``use_bf16``, ``trust_remote_code`` and ``cache_dir`` attributes the subclasses store.
     """
 
     pool_method: str = ""
     #: attributes that never travel to a worker process
     _not_pickled = ("pool",)
+    #: keyword arguments ``tokenizer.pad`` receives on every batch
+    pad_kwargs: Dict[str, Any] = {}
 
     def __init__(self, model_name_or_path: str, devices: DevicesArg = None, **kwargs: Any):
         self.model_name_or_path = model_name_or_path
@@ -41,6 +47,27 @@ class AbsInferenceModel:
         for name in self._not_pickled:
             state[name] = None
         return state
+
+    # ------------------------------------------------------------------ loading and batching
+    def load_tokenizer(self) -> Any:
+        """The tokenizer of ``model_name_or_path`` (with ``trust_remote_code`` and ``cache_dir``)."""
+        return from_pretrained(
+            AutoTokenizer.from_pretrained, self.model_name_or_path,
+            trust_remote_code=self.trust_remote_code, cache_dir=self.cache_dir,
+        )
+
+    def model_on(self, device: str) -> torch.nn.Module:
+        """The model moved to ``device`` in the dtype that device computes in (nothing else changes)."""
+        dtype = compute_dtype(device, self.use_fp16, self.use_bf16)
+        self.model.to(device=device, dtype=dtype)
+        return self.model
+
+    def pad_batch(self, features: Dict[str, List[Any]], indices: List[int], device: str,
+                  **kwargs: Any) -> Dict[str, torch.Tensor]:
+        """Pad the rows ``indices`` of ``features`` (plus :attr:`pad_kwargs`) into tensors on ``device``."""
+        rows = {key: [values[i] for i in indices] for key, values in features.items()}
+        batch = self.tokenizer.pad(rows, padding=True, return_tensors="pt", **{**self.pad_kwargs, **kwargs})
+        return {key: value.to(device) for key, value in batch.items()}
 
     # ------------------------------------------------------------------ pool lifecycle
     def start_multi_process_pool(self, method_name: Optional[str] = None) -> MultiProcessPool:

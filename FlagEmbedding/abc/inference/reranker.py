@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 from FlagEmbedding.abc.inference.base import AbsInferenceModel
 from FlagEmbedding.abc.inference.batching import restore_order, run_length_sorted
-from FlagEmbedding.abc.inference.devices import DevicesArg, compute_dtype
+from FlagEmbedding.abc.inference.devices import DevicesArg
 from FlagEmbedding.abc.inference.devices import get_target_devices as _get_target_devices
 from FlagEmbedding.abc.inference.validation import check_pairs, check_positive_int, unescape_newlines
 
@@ -68,8 +68,6 @@ class AbsReranker(AbsInferenceModel):
     pool_method = "compute_score_single_gpu"
     #: keyword arguments of ``compute_score`` that a subclass consumes itself (the rest reach the tokenizer)
     call_options: Tuple[str, ...] = ()
-    #: keyword arguments ``tokenizer.pad`` receives on every batch
-    pad_kwargs: Dict[str, Any] = {}
 
     def __init__(
         self,
@@ -243,18 +241,6 @@ class AbsReranker(AbsInferenceModel):
         """Scores of one padded batch: shape ``[batch]``, or ``[batch, layers]`` for layer-wise models."""
 
     # ------------------------------------------------------------------ shared mechanics
-    def model_on(self, device: str) -> torch.nn.Module:
-        """The model on ``device`` in the dtype that device computes in (nothing else changes)."""
-        dtype = compute_dtype(device, self.use_fp16, self.use_bf16)
-        self.model.to(device=device, dtype=dtype)
-        return self.model
-
-    def pad_batch(self, features: Features, indices: List[int], device: str, **kwargs: Any) -> Dict[str, torch.Tensor]:
-        """Pad the rows ``indices`` of ``features`` into tensors on ``device``."""
-        rows = {key: [values[i] for i in indices] for key, values in features.items()}
-        batch = self.tokenizer.pad(rows, padding=True, return_tensors="pt", **{**self.pad_kwargs, **kwargs})
-        return {key: value.to(device) for key, value in batch.items()}
-
     def prepare_features_in_workers(
         self, pairs: List[List[str]], batch_size: int, num_workers: Optional[int], prepare_args: Tuple[Any, ...]
     ) -> Tuple[Features, List[int]]:

@@ -12,7 +12,11 @@ Usage (from the repository root)::
 
     python examples/finetune/scifact/run.py --scifact_dir ../shared/data/beir/scifact --work_dir /tmp/scifact_ft
 
-``--max_train_queries N`` runs a smaller smoke version (used by the test suite).
+``--max_train_queries N --pool_size M --skip_eval`` runs a smaller smoke version (used by the test suite).
+
+Measured with the defaults on 2 shared CPU cores: nDCG@10 64.51 (untuned) -> 67.02 (tuned), +2.51 points;
+mining 9 min, training 8.5 min (25 steps of 32 queries, group size 2, 128-token passages), each evaluation
+4-7 min.
 """
 from __future__ import annotations
 

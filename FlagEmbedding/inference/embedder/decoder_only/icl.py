@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from FlagEmbedding.abc.inference.devices import DevicesArg
 from FlagEmbedding.abc.inference.pool import MultiProcessPool
 from FlagEmbedding.abc.inference.validation import check_positive_int, check_texts, unescape_newlines
 from FlagEmbedding.inference.embedder.decoder_only.base import BaseLLMEmbedder
@@ -35,40 +34,17 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
     def __init__(
         self,
         model_name_or_path: str,
-        normalize_embeddings: bool = True,
-        use_fp16: bool = True,
-        use_bf16: bool = False,
-        query_instruction_for_retrieval: Optional[str] = None,
+        *,
         query_instruction_format: str = "<instruct>{}\n<query>{}",
         suffix: str = "\n<response>",
-        devices: DevicesArg = None,
         examples_for_task: Optional[List[Example]] = None,
         examples_instruction_format: str = "<instruct>{}\n<query>{}\n<response>{}",
-        trust_remote_code: bool = False,
-        cache_dir: Optional[str] = None,
-        batch_size: int = 256,
-        query_max_length: int = 512,
-        passage_max_length: int = 512,
-        convert_to_numpy: bool = True,
-        truncate_dim: Optional[int] = None,
         **kwargs: Any,
     ):
         self.query_pool: Optional[MultiProcessPool] = None
         super().__init__(
             model_name_or_path,
-            normalize_embeddings=normalize_embeddings,
-            use_fp16=use_fp16,
-            use_bf16=use_bf16,
-            query_instruction_for_retrieval=query_instruction_for_retrieval,
             query_instruction_format=unescape_newlines(query_instruction_format),
-            devices=devices,
-            trust_remote_code=trust_remote_code,
-            cache_dir=cache_dir,
-            batch_size=batch_size,
-            query_max_length=query_max_length,
-            passage_max_length=passage_max_length,
-            convert_to_numpy=convert_to_numpy,
-            truncate_dim=truncate_dim,
             **kwargs,
         )
         self.suffix = suffix

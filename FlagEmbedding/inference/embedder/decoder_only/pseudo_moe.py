@@ -6,7 +6,6 @@ from typing import Any, Dict, List, Optional, Union
 
 import torch
 
-from FlagEmbedding.abc.inference.devices import DevicesArg
 from FlagEmbedding.inference.embedder.decoder_only.base import BaseLLMEmbedder
 from FlagEmbedding.utils.pooling import pool
 
@@ -33,38 +32,19 @@ class PseudoMoELLMEmbedder(BaseLLMEmbedder):
     def __init__(
         self,
         model_name_or_path: str,
-        normalize_embeddings: bool = True,
+        *,
         use_fp16: bool = False,
         use_bf16: bool = True,
-        query_instruction_for_retrieval: Optional[str] = None,
-        query_instruction_format: str = "Instruct: {}\nQuery: {}",
-        devices: DevicesArg = None,
         trust_remote_code: bool = True,
-        cache_dir: Optional[str] = None,
-        batch_size: int = 256,
-        query_max_length: int = 512,
-        passage_max_length: int = 512,
-        convert_to_numpy: bool = True,
-        truncate_dim: Optional[int] = None,
         domain_for_pseudo_moe: Optional[str] = None,
         **kwargs: Any,
     ):
         self._call_domain: Optional[str] = None
         super().__init__(
             model_name_or_path,
-            normalize_embeddings=normalize_embeddings,
             use_fp16=use_fp16,
             use_bf16=use_bf16,
-            query_instruction_for_retrieval=query_instruction_for_retrieval,
-            query_instruction_format=query_instruction_format,
-            devices=devices,
             trust_remote_code=trust_remote_code,
-            cache_dir=cache_dir,
-            batch_size=batch_size,
-            query_max_length=query_max_length,
-            passage_max_length=passage_max_length,
-            convert_to_numpy=convert_to_numpy,
-            truncate_dim=truncate_dim,
             **kwargs,
         )
         self.domain_for_pseudo_moe = domain_for_pseudo_moe

@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Union
 
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel
 
 from FlagEmbedding.abc.inference.batching import restore_order, run_length_sorted
-from FlagEmbedding.abc.inference.devices import DevicesArg, compute_dtype, load_dtype
+from FlagEmbedding.abc.inference.devices import load_dtype
 from FlagEmbedding.abc.inference.embedder import AbsEmbedder
 from FlagEmbedding.utils.hub import from_pretrained
 from FlagEmbedding.utils.pooling import POOLING_METHODS, check_pooling_method, pool
@@ -28,45 +28,21 @@ class BaseEmbedder(AbsEmbedder):
     def __init__(
         self,
         model_name_or_path: str,
-        normalize_embeddings: bool = True,
-        use_fp16: bool = True,
-        use_bf16: bool = False,
-        query_instruction_for_retrieval: Optional[str] = None,
-        query_instruction_format: str = "{}{}",
-        devices: DevicesArg = None,
+        *,
         pooling_method: str = "cls",
         trust_remote_code: bool = False,
         cache_dir: Optional[str] = None,
-        batch_size: int = 256,
-        query_max_length: int = 512,
-        passage_max_length: int = 512,
-        convert_to_numpy: bool = True,
-        truncate_dim: Optional[int] = None,
         **kwargs: Any,
     ):
         super().__init__(
             model_name_or_path,
-            normalize_embeddings=normalize_embeddings,
-            use_fp16=use_fp16,
-            use_bf16=use_bf16,
-            query_instruction_for_retrieval=query_instruction_for_retrieval,
-            query_instruction_format=query_instruction_format,
-            devices=devices,
-            batch_size=batch_size,
-            query_max_length=query_max_length,
-            passage_max_length=passage_max_length,
-            convert_to_numpy=convert_to_numpy,
-            truncate_dim=truncate_dim,
             pooling_method=pooling_method,
             trust_remote_code=trust_remote_code,
             cache_dir=cache_dir,
             **kwargs,
         )
         self.check_pooling_method(pooling_method)
-        self.tokenizer = from_pretrained(
-            AutoTokenizer.from_pretrained, model_name_or_path,
-            trust_remote_code=trust_remote_code, cache_dir=cache_dir,
-        )
+        self.tokenizer = self.load_tokenizer()
         self.model = self.load_model()
         self.model.eval()
 
@@ -88,21 +64,9 @@ class BaseEmbedder(AbsEmbedder):
         hidden = self.model.config.hidden_size
         return min(hidden, self.truncate_dim) if self.truncate_dim else hidden
 
-    def model_on(self, device: str) -> torch.nn.Module:
-        """The model moved to ``device`` in the dtype that device computes in."""
-        dtype = compute_dtype(device, self.use_fp16, self.use_bf16)
-        self.model.to(device=device, dtype=dtype)
-        return self.model
-
     def tokenize(self, sentences: List[str], max_length: int, **kwargs: Any) -> Dict[str, List[List[int]]]:
         """Tokenize without padding (the tokenizer's default special tokens included)."""
         return self.tokenizer(sentences, truncation=True, max_length=max_length, **kwargs).data
-
-    def pad_batch(self, features: Dict[str, List[Any]], indices: List[int], device: str, **kwargs: Any) -> Dict[str, torch.Tensor]:
-        """Pad the rows ``indices`` of ``features`` into tensors on ``device``."""
-        rows = {key: [values[i] for i in indices] for key, values in features.items()}
-        batch = self.tokenizer.pad(rows, padding=True, return_tensors="pt", **kwargs)
-        return {key: value.to(device) for key, value in batch.items()}
 
     def embed_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Pooled, truncated and normalized vectors for one padded batch."""

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from FlagEmbedding.abc.inference.batching import restore_list_order, restore_order, run_length_sorted
-from FlagEmbedding.abc.inference.devices import DevicesArg, load_dtype
+from FlagEmbedding.abc.inference.devices import load_dtype
 from FlagEmbedding.abc.inference.validation import check_pairs, check_positive_int
 from FlagEmbedding.inference.embedder.encoder_only.base import BaseEmbedder
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
@@ -32,45 +32,15 @@ class M3Embedder(BaseEmbedder):
     def __init__(
         self,
         model_name_or_path: str,
-        normalize_embeddings: bool = True,
-        use_fp16: bool = True,
-        use_bf16: bool = False,
-        query_instruction_for_retrieval: Optional[str] = None,
-        query_instruction_format: str = "{}{}",
-        devices: DevicesArg = None,
-        pooling_method: str = "cls",
-        trust_remote_code: bool = False,
-        cache_dir: Optional[str] = None,
+        *,
         colbert_dim: int = -1,
-        batch_size: int = 256,
-        query_max_length: int = 512,
-        passage_max_length: int = 512,
         return_dense: bool = True,
         return_sparse: bool = False,
         return_colbert_vecs: bool = False,
-        convert_to_numpy: bool = True,
-        truncate_dim: Optional[int] = None,
         **kwargs: Any,
     ):
         self.colbert_dim = colbert_dim
-        super().__init__(
-            model_name_or_path,
-            normalize_embeddings=normalize_embeddings,
-            use_fp16=use_fp16,
-            use_bf16=use_bf16,
-            query_instruction_for_retrieval=query_instruction_for_retrieval,
-            query_instruction_format=query_instruction_format,
-            devices=devices,
-            pooling_method=pooling_method,
-            trust_remote_code=trust_remote_code,
-            cache_dir=cache_dir,
-            batch_size=batch_size,
-            query_max_length=query_max_length,
-            passage_max_length=passage_max_length,
-            convert_to_numpy=convert_to_numpy,
-            truncate_dim=truncate_dim,
-            **kwargs,
-        )
+        super().__init__(model_name_or_path, **kwargs)
         self.return_dense = return_dense
         self.return_sparse = return_sparse
         self.return_colbert_vecs = return_colbert_vecs

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Iterable, Optional
 
 import torch
 from torch import nn

@@ -6,9 +6,9 @@ import logging
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 
-from FlagEmbedding.abc.inference.devices import DevicesArg, load_dtype
+from FlagEmbedding.abc.inference.devices import load_dtype
 from FlagEmbedding.abc.inference.reranker import AbsReranker, Features, keep_of_second
 from FlagEmbedding.utils.hub import from_pretrained
 from FlagEmbedding.utils.pooling import last_token_indices
@@ -30,6 +30,8 @@ class BaseLLMReranker(AbsReranker):
     Args (beyond :class:`~FlagEmbedding.abc.inference.AbsReranker`):
         peft_path: A LoRA adapter folder, loaded with peft and merged into the weights.
         use_bf16: Load and compute in bfloat16 (on CPU too).
+        query_instruction_for_rerank: Defaults to ``"A: "`` (``None``: the query is used as is).
+        passage_instruction_for_rerank: Defaults to ``"B: "`` (``None``: the passage is used as is).
         cache_dir: Hugging Face download cache.
         trust_remote_code: Passed to ``from_pretrained``.
         prompt: The instruction appended after the passage (default :data:`DEFAULT_PROMPT`).
@@ -44,35 +46,20 @@ class BaseLLMReranker(AbsReranker):
     def __init__(
         self,
         model_name_or_path: str,
+        *,
         peft_path: Optional[str] = None,
-        use_fp16: bool = False,
         use_bf16: bool = False,
         query_instruction_for_rerank: Optional[str] = "A: ",
-        query_instruction_format: str = "{}{}",
         passage_instruction_for_rerank: Optional[str] = "B: ",
-        passage_instruction_format: str = "{}{}",
         cache_dir: Optional[str] = None,
         trust_remote_code: bool = False,
-        devices: DevicesArg = None,
         prompt: Optional[str] = None,
-        batch_size: int = 128,
-        query_max_length: Optional[int] = None,
-        max_length: int = 512,
-        normalize: bool = False,
         **kwargs: Any,
     ):
         super().__init__(
             model_name_or_path,
-            use_fp16=use_fp16,
             query_instruction_for_rerank=query_instruction_for_rerank,
-            query_instruction_format=query_instruction_format,
             passage_instruction_for_rerank=passage_instruction_for_rerank,
-            passage_instruction_format=passage_instruction_format,
-            devices=devices,
-            batch_size=batch_size,
-            query_max_length=query_max_length,
-            max_length=max_length,
-            normalize=normalize,
             peft_path=peft_path,
             use_bf16=use_bf16,
             cache_dir=cache_dir,
@@ -81,10 +68,7 @@ class BaseLLMReranker(AbsReranker):
             **kwargs,
         )
         self.check_precision()
-        self.tokenizer = from_pretrained(
-            AutoTokenizer.from_pretrained, model_name_or_path,
-            cache_dir=cache_dir, trust_remote_code=trust_remote_code,
-        )
+        self.tokenizer = self.load_tokenizer()
         self.configure_tokenizer()
         self.model = self.load_model(load_dtype(self.target_devices, self.use_fp16, self.use_bf16))
         if peft_path is not None:

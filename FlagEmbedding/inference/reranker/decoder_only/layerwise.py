@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Union
 
 import torch
 from transformers import AutoModelForCausalLM, PreTrainedConfig, PreTrainedModel
 
-from FlagEmbedding.abc.inference.devices import DevicesArg
 from FlagEmbedding.inference.reranker.decoder_only.base import BaseLLMReranker
 from FlagEmbedding.inference.reranker.decoder_only.models import LayerWiseMiniCPMForCausalLM
 from FlagEmbedding.utils.hub import from_pretrained
@@ -37,47 +36,8 @@ class LayerWiseLLMReranker(BaseLLMReranker):
     #: the bundled class used when the checkpoint's ``model_type`` matches; anything else loads via Auto
     bundled_model_class: type = LayerWiseMiniCPMForCausalLM
 
-    def __init__(
-        self,
-        model_name_or_path: str,
-        peft_path: Optional[str] = None,
-        use_fp16: bool = False,
-        use_bf16: bool = False,
-        query_instruction_for_rerank: Optional[str] = "A: ",
-        query_instruction_format: str = "{}{}",
-        passage_instruction_for_rerank: Optional[str] = "B: ",
-        passage_instruction_format: str = "{}{}",
-        cache_dir: Optional[str] = None,
-        trust_remote_code: bool = False,
-        devices: DevicesArg = None,
-        cutoff_layers: CutoffLayers = None,
-        prompt: Optional[str] = None,
-        batch_size: int = 128,
-        query_max_length: Optional[int] = None,
-        max_length: int = 512,
-        normalize: bool = False,
-        **kwargs: Any,
-    ):
-        super().__init__(
-            model_name_or_path,
-            peft_path=peft_path,
-            use_fp16=use_fp16,
-            use_bf16=use_bf16,
-            query_instruction_for_rerank=query_instruction_for_rerank,
-            query_instruction_format=query_instruction_format,
-            passage_instruction_for_rerank=passage_instruction_for_rerank,
-            passage_instruction_format=passage_instruction_format,
-            cache_dir=cache_dir,
-            trust_remote_code=trust_remote_code,
-            devices=devices,
-            prompt=prompt,
-            batch_size=batch_size,
-            query_max_length=query_max_length,
-            max_length=max_length,
-            normalize=normalize,
-            cutoff_layers=cutoff_layers,
-            **kwargs,
-        )
+    def __init__(self, model_name_or_path: str, *, cutoff_layers: CutoffLayers = None, **kwargs: Any):
+        super().__init__(model_name_or_path, cutoff_layers=cutoff_layers, **kwargs)
 
     def check_precision(self) -> None:
         """Warn and turn ``use_fp16`` on when neither ``use_fp16`` nor ``use_bf16`` is set."""

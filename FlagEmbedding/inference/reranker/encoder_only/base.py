@@ -4,9 +4,9 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification
 
-from FlagEmbedding.abc.inference.devices import DevicesArg, load_dtype
+from FlagEmbedding.abc.inference.devices import load_dtype
 from FlagEmbedding.abc.inference.reranker import AbsReranker, Features, keep_of_second
 from FlagEmbedding.utils.hub import from_pretrained
 
@@ -29,40 +29,13 @@ class BaseReranker(AbsReranker):
     def __init__(
         self,
         model_name_or_path: str,
-        use_fp16: bool = False,
-        query_instruction_for_rerank: Optional[str] = None,
-        query_instruction_format: str = "{}{}",
-        passage_instruction_for_rerank: Optional[str] = None,
-        passage_instruction_format: str = "{}{}",
+        *,
         trust_remote_code: bool = False,
         cache_dir: Optional[str] = None,
-        devices: DevicesArg = None,
-        batch_size: int = 128,
-        query_max_length: Optional[int] = None,
-        max_length: int = 512,
-        normalize: bool = False,
         **kwargs: Any,
     ):
-        super().__init__(
-            model_name_or_path,
-            use_fp16=use_fp16,
-            query_instruction_for_rerank=query_instruction_for_rerank,
-            query_instruction_format=query_instruction_format,
-            passage_instruction_for_rerank=passage_instruction_for_rerank,
-            passage_instruction_format=passage_instruction_format,
-            devices=devices,
-            batch_size=batch_size,
-            query_max_length=query_max_length,
-            max_length=max_length,
-            normalize=normalize,
-            trust_remote_code=trust_remote_code,
-            cache_dir=cache_dir,
-            **kwargs,
-        )
-        self.tokenizer = from_pretrained(
-            AutoTokenizer.from_pretrained, model_name_or_path,
-            trust_remote_code=trust_remote_code, cache_dir=cache_dir,
-        )
+        super().__init__(model_name_or_path, trust_remote_code=trust_remote_code, cache_dir=cache_dir, **kwargs)
+        self.tokenizer = self.load_tokenizer()
         self.model = from_pretrained(
             AutoModelForSequenceClassification.from_pretrained, model_name_or_path,
             dtype=load_dtype(self.target_devices, self.use_fp16, self.use_bf16),

@@ -68,8 +68,8 @@ class EncoderOnlyEmbedderM3Model(AbsEmbedderModel):
     Loss: the dense loss follows the abstract path (in-batch / cross-device / no-in-batch); in unified mode the
     other heads and the ensemble use in-batch / no-in-batch only (computed on this process's ``(B, B*G)``
     block, so the no-in-batch ensemble is scored on each query's own group), and the total is the mean of
-    ``dense``, ``0.1 * sparse``, ``colbert`` and ``ensemble`` losses over the trained heads. With
-    ``use_self_distill`` (after ``self_distill_start_step`` training forwards) each head is also distilled
+    ``dense``, ``0.1 * sparse``, ``colbert`` and ``ensemble`` losses over the trained heads (a single trained
+    head: its own loss). With ``use_self_distill`` (after ``self_distill_start_step`` training forwards) each head is also distilled
     towards ``softmax(ensemble)``: ``(soft-CE(dense) + 0.1 soft-CE(sparse) + soft-CE(colbert)) / #heads`` is
     added and the sum halved.
 
@@ -248,17 +248,17 @@ class EncoderOnlyEmbedderM3Model(AbsEmbedderModel):
                                           score_fn=lambda *_: scores, allow_cross_device=False)[1]
 
         full = {head: self.head_score(head, q_reps, p_reps) for head in self.heads}
-        losses = []
+        head_losses = {}
         for head in self.heads:
             if head == "dense" and self.negatives_cross_device and not no_in_batch_neg_flag:
-                head_loss = self.compute_path_loss(q_reps["dense"], p_reps["dense"], teacher, False, group_size)[1]
+                head_losses[head] = self.compute_path_loss(q_reps["dense"], p_reps["dense"], teacher, False,
+                                                           group_size)[1]
             else:
-                head_loss = local_loss(full[head])
-            losses.append(LOSS_WEIGHTS[head] * head_loss)
-        if len(self.heads) == 1:
-            return losses[0]
+                head_losses[head] = local_loss(full[head])
+        if len(self.heads) == 1:  # a single head trains unweighted
+            return head_losses[self.heads[0]]
         ensemble = self.ensemble_score(full)
-        losses.append(local_loss(ensemble))
+        losses = [LOSS_WEIGHTS[head] * value for head, value in head_losses.items()] + [local_loss(ensemble)]
         loss = torch.stack(losses).sum() / len(losses)
         if self.use_self_distill and self.step > self.self_distill_start_step:
             loss = (loss + self.self_distill_loss(full, ensemble, group_size, no_in_batch_neg_flag)) / 2
