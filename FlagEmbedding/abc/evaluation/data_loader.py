@@ -16,13 +16,12 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import urllib.request
 import zipfile
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from FlagEmbedding.abc.evaluation.utils import atomic_write_jsonl
+from FlagEmbedding.abc.evaluation.utils import atomic_write, atomic_write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -459,17 +458,14 @@ class AbsEvalDataLoader(ABC):
 
         if constants.HF_HUB_OFFLINE:
             raise ConnectionError(f"offline mode (HF_HUB_OFFLINE) forbids downloading {url}")
-        os.makedirs(save_dir, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=save_dir, prefix=".download-")
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response, os.fdopen(fd, "wb") as out:
+
+        def fetch(out: Any) -> None:
+            with urllib.request.urlopen(url, timeout=60) as response:
                 shutil.copyfileobj(response, out)
-            if os.path.getsize(tmp) == 0:
+            if out.tell() == 0:
                 raise FileNotFoundError(f"{url} downloaded as an empty file")
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+
+        atomic_write(path, fetch, mode="wb")
         self._forced.add(path)
         return path
 
@@ -478,10 +474,8 @@ class AbsEvalDataLoader(ABC):
         gz_path = self._download_file(url, save_dir)
         path = gz_path[: -len(".gz")]
         if not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(gz_path):
-            fd, tmp = tempfile.mkstemp(dir=save_dir, prefix=".gunzip-")
-            with gzip.open(gz_path, "rb") as src, os.fdopen(fd, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            os.replace(tmp, path)
+            with gzip.open(gz_path, "rb") as src:
+                atomic_write(path, lambda dst: shutil.copyfileobj(src, dst), mode="wb")
         return path
 
     def _download_zip_file(self, url: str, save_dir: str) -> str:

@@ -20,8 +20,9 @@ Run = Mapping[str, Mapping[str, float]]
 
 
 # ---------------------------------------------------------------------------------------------- file output
-def _atomic_write(path: str, write: Callable[[Any], None], mode: str = "w") -> None:
-    """Write ``path`` through a temporary file in the same folder, then ``os.replace`` it into place."""
+def atomic_write(path: str, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Call ``write(file)`` on a temporary file in the folder of ``path`` (created if needed), then
+    ``os.replace`` it into place; on any error the temporary file is removed and ``path`` is untouched."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
@@ -39,12 +40,12 @@ def _atomic_write(path: str, write: Callable[[Any], None], mode: str = "w") -> N
 
 def atomic_write_text(path: str, text: str) -> None:
     """Atomically write a UTF-8 text file (creating its folder)."""
-    _atomic_write(path, lambda f: f.write(text))
+    atomic_write(path, lambda f: f.write(text))
 
 
 def atomic_write_json(path: str, obj: Any, indent: Optional[int] = 4) -> None:
     """Atomically write ``obj`` as UTF-8 JSON (``ensure_ascii=False``)."""
-    _atomic_write(path, lambda f: json.dump(obj, f, indent=indent, ensure_ascii=False))
+    atomic_write(path, lambda f: json.dump(obj, f, indent=indent, ensure_ascii=False))
 
 
 def atomic_write_jsonl(path: str, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -54,12 +55,12 @@ def atomic_write_jsonl(path: str, rows: Iterable[Mapping[str, Any]]) -> None:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def atomic_save_npy(path: str, array: np.ndarray) -> None:
     """Atomically ``np.save`` an array."""
-    _atomic_write(path, lambda f: np.save(f, array), mode="wb")
+    atomic_write(path, lambda f: np.save(f, array), mode="wb")
 
 
 # ---------------------------------------------------------------------------------------------- naming

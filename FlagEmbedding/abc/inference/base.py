@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -25,8 +25,8 @@ class AbsInferenceModel:
     """
 
     pool_method: str = ""
-    #: attributes that never travel to a worker process
-    _not_pickled = ("pool",)
+    #: the worker-pool attributes: never pickled (never sent to a worker), stopped at garbage collection
+    _pool_attributes: Tuple[str, ...] = ("pool",)
     #: keyword arguments ``tokenizer.pad`` receives on every batch
     pad_kwargs: Dict[str, Any] = {}
 
@@ -44,7 +44,7 @@ class AbsInferenceModel:
 
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
-        for name in self._not_pickled:
+        for name in self._pool_attributes:
             state[name] = None
         return state
 
@@ -99,11 +99,12 @@ class AbsInferenceModel:
         gc.collect()
 
     def __del__(self) -> None:
-        try:
-            if getattr(self, "pool", None) is not None:
-                self.stop_self_pool()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer
-            pass
+        for name in self._pool_attributes:
+            try:
+                if getattr(self, name, None) is not None:
+                    self.stop_self_pool(name)
+            except Exception:  # noqa: BLE001 - never raise from a finalizer
+                pass
 
     # ------------------------------------------------------------------ dispatch
     def uses_pool(self, inputs: Any) -> bool:

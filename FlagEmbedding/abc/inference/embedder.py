@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from typing import Any, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 import torch
@@ -134,22 +134,35 @@ class AbsEmbedder(AbsInferenceModel):
     ) -> Any:
         """Encode ``sentences``: one str gives one vector, a list gives a matrix (one row per input)."""
         sentences = check_texts(sentences, "sentences")
-        batch_size = check_positive_int(batch_size if batch_size is not None else self.batch_size, "batch_size")
-        max_length = check_positive_int(
-            max_length if max_length is not None else self.passage_max_length, "max_length"
+        call_kwargs = self.resolve_call_kwargs(
+            batch_size, max_length, convert_to_numpy, self.passage_max_length, kwargs
         )
-        if convert_to_numpy is None:
-            convert_to_numpy = self.convert_to_numpy
         if instruction is not None:
             fmt = instruction_format if instruction_format is not None else "{}{}"
             if isinstance(sentences, str):
                 sentences = self.get_detailed_instruct(fmt, instruction, sentences)
             else:
                 sentences = [self.get_detailed_instruct(fmt, instruction, s) for s in sentences]
-        call_kwargs = dict(batch_size=batch_size, max_length=max_length, convert_to_numpy=convert_to_numpy, **kwargs)
         if self.uses_pool(sentences) and len(sentences) > 0:
             return self.merge_results(self.run_on_devices(sentences, call_kwargs))
         return self.encode_single_device(sentences, device=self.target_devices[0], **call_kwargs)
+
+    def resolve_call_kwargs(
+        self,
+        batch_size: Optional[int],
+        max_length: Optional[int],
+        convert_to_numpy: Optional[bool],
+        default_max_length: int,
+        kwargs: Dict[str, Any],
+    ) -> Dict[str, Any]:
+        """Keyword arguments of one single-device call: ``None`` takes the instance value (``default_max_length``
+        for ``max_length``); batch size and length are checked; ``kwargs`` are appended."""
+        return dict(
+            batch_size=check_positive_int(batch_size if batch_size is not None else self.batch_size, "batch_size"),
+            max_length=check_positive_int(max_length if max_length is not None else default_max_length, "max_length"),
+            convert_to_numpy=self.convert_to_numpy if convert_to_numpy is None else convert_to_numpy,
+            **kwargs,
+        )
 
     def encode_multi_process(self, sentences: List[str], pool: Any, **kwargs: Any) -> Any:
         """Encode ``sentences`` with an explicitly started pool (see :meth:`start_multi_process_pool`)."""

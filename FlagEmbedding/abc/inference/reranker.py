@@ -17,9 +17,8 @@ from torch.utils.data import DataLoader
 
 from FlagEmbedding.abc.inference.base import AbsInferenceModel
 from FlagEmbedding.abc.inference.batching import restore_order, run_length_sorted
-from FlagEmbedding.abc.inference.devices import DevicesArg
-from FlagEmbedding.abc.inference.devices import get_target_devices as _get_target_devices
-from FlagEmbedding.abc.inference.validation import check_pairs, check_positive_int, unescape_newlines
+from FlagEmbedding.abc.inference.devices import DevicesArg, get_target_devices as _get_target_devices
+from FlagEmbedding.abc.inference.validation import check_pairs, check_positive_int, is_single_pair, unescape_newlines
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +26,6 @@ logger = logging.getLogger(__name__)
 Scores = Union[float, List[float], List[List[float]]]
 #: Token features of every pair, one list entry per pair (``input_ids``, ``attention_mask``, ...).
 Features = Dict[str, List[Any]]
-
-
-def is_single_pair(sentence_pairs: Any) -> bool:
-    """True for one ``(query, passage)`` pair: a list/tuple whose first element is a str."""
-    return isinstance(sentence_pairs, (list, tuple)) and len(sentence_pairs) > 0 and isinstance(sentence_pairs[0], str)
 
 
 def keep_of_second(first_length: int, second_length: int, limit: int) -> int:

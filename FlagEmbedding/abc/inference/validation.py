@@ -20,13 +20,18 @@ def check_texts(texts: Any, arg_name: str) -> Union[str, List[str]]:
     return list(texts)
 
 
+def is_single_pair(sentence_pairs: Any) -> bool:
+    """True for one ``(query, passage)`` pair: a list/tuple whose first element is a str."""
+    return isinstance(sentence_pairs, (list, tuple)) and len(sentence_pairs) > 0 and isinstance(sentence_pairs[0], str)
+
+
 def check_pairs(pairs: Any, arg_name: str = "sentence_pairs") -> List[List[str]]:
     """Accept one ``(query, passage)`` pair or a list of them; raise naming the bad index."""
     if pairs is None:
         raise TypeError(f"`{arg_name}` must be a pair of str or a list of pairs, got None.")
     if not isinstance(pairs, (list, tuple)):
         raise TypeError(f"`{arg_name}` must be a pair of str or a list of pairs, got {type(pairs).__name__}.")
-    if len(pairs) > 0 and isinstance(pairs[0], str):
+    if is_single_pair(pairs):
         pairs = [pairs]
     checked: List[List[str]] = []
     for index, pair in enumerate(pairs):

@@ -5,8 +5,8 @@ Three steps, each through the documented command-line tools:
 1. mine hard negatives for the 809 train queries (``qrels/train.tsv``) from the whole corpus
    (``scripts/hn_mine.py``);
 2. fine-tune one epoch (``python -m FlagEmbedding.finetune.embedder.encoder_only.base``, mean pooling);
-3. evaluate the untuned and the tuned model on the test split with 256-token inputs (exact search, nDCG@10 with
-   pytrec_eval; documents are ``"{title} {text}"`` as in the BEIR evaluation).
+3. evaluate the untuned and the tuned model on the test split with 256-token inputs
+   (``python -m FlagEmbedding.evaluation.beir``: exact search, nDCG@10).
 
 Usage (from the repository root)::
 
@@ -29,7 +29,6 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
 
 logger = logging.getLogger("scifact_finetune")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -123,25 +122,27 @@ def train_command(model: str, data: str, output_dir: str, args: argparse.Namespa
     ]
 
 
-def ndcg_at_10(model_path: str, scifact_dir: str, batch_size: int = 64) -> float:
-    """nDCG@10 (in points) of ``model_path`` on SciFact test: mean pooling, normalized, 256 tokens."""
-    import pytrec_eval
+def eval_command(model: str, scifact_dir: str, output_dir: str) -> List[str]:
+    """``python -m FlagEmbedding.evaluation.beir`` on SciFact test: mean pooling, normalized, 256 tokens, CPU."""
+    scifact_dir = os.path.abspath(scifact_dir)
+    return [
+        sys.executable, "-m", "FlagEmbedding.evaluation.beir", "--eval_name", "beir",
+        "--dataset_dir", os.path.dirname(scifact_dir), "--dataset_names", os.path.basename(scifact_dir),
+        "--splits", "test", "--embedder_name_or_path", model, "--embedder_model_class", "encoder-only-base",
+        "--pooling_method", "mean", "--embedder_query_max_length", str(MAX_LENGTH),
+        "--embedder_passage_max_length", str(MAX_LENGTH), "--embedder_batch_size", "64", "--devices", "cpu",
+        "--use_fp16", "False", "--k_values", "10", "--overwrite", "True",
+        "--output_dir", os.path.join(output_dir, "search_results"), "--eval_output_method", "json",
+        "--eval_output_path", os.path.join(output_dir, "eval.json"),
+    ]
 
-    from FlagEmbedding import FlagModel
 
-    corpus = read_jsonl(os.path.join(scifact_dir, "corpus.jsonl"))
-    queries = {str(q["_id"]): q["text"] for q in read_jsonl(os.path.join(scifact_dir, "queries.jsonl"))}
-    qrels = read_qrels(os.path.join(scifact_dir, "qrels", "test.tsv"))
-    query_ids = [qid for qid in qrels if qid in queries]
-    model = FlagModel(model_path, pooling_method="mean", normalize_embeddings=True, use_fp16=False, devices="cpu",
-                      batch_size=batch_size, query_max_length=MAX_LENGTH, passage_max_length=MAX_LENGTH)
-    doc_vectors = np.asarray(model.encode_corpus([doc_text(doc) for doc in corpus]), dtype=np.float32)
-    query_vectors = np.asarray(model.encode_queries([queries[qid] for qid in query_ids]), dtype=np.float32)
-    scores = query_vectors @ doc_vectors.T
-    top = np.argsort(-scores, axis=1)[:, :100]
-    run = {qid: {str(corpus[j]["_id"]): float(scores[i, j]) for j in top[i]} for i, qid in enumerate(query_ids)}
-    per_query = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(run)
-    return 100.0 * float(np.mean([values["ndcg_cut_10"] for values in per_query.values()]))
+def ndcg_at_10(model: str, scifact_dir: str, output_dir: str) -> float:
+    """nDCG@10 (in points) of ``model`` on SciFact test, through the BEIR evaluation command line."""
+    run_command(eval_command(model, scifact_dir, output_dir))
+    with open(os.path.join(output_dir, "eval.json"), encoding="utf-8") as handle:
+        (per_model,) = json.load(handle).values()
+    return 100.0 * per_model["NoReranker"][f"{os.path.basename(os.path.abspath(scifact_dir))}-test"]["ndcg_at_10"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,8 +184,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     }
     if not args.skip_eval:
         start = time.time()
-        result["ndcg@10_before"] = ndcg_at_10(args.model, args.scifact_dir)
-        result["ndcg@10_after"] = ndcg_at_10(output_dir, args.scifact_dir)
+        result["ndcg@10_before"] = ndcg_at_10(args.model, args.scifact_dir, os.path.join(args.work_dir, "eval_before"))
+        result["ndcg@10_after"] = ndcg_at_10(output_dir, args.scifact_dir, os.path.join(args.work_dir, "eval_after"))
         result["eval_seconds"] = time.time() - start
     logger.info("Result: %s", json.dumps(result))
     if args.result_file:

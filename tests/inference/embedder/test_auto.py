@@ -1,6 +1,5 @@
 """FlagAutoModel: registry lookup, explicit class override, errors."""
 import logging
-import os
 import shutil
 
 import numpy as np

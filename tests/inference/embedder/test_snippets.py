@@ -1,5 +1,4 @@
 """The documentation's quick-start snippets, run against local tiny checkpoints named like the real ones."""
-import os
 import shutil
 
 import numpy as np

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from FlagEmbedding.abc.inference.pool import MultiProcessPool
-from FlagEmbedding.abc.inference.validation import check_positive_int, check_texts, unescape_newlines
+from FlagEmbedding.abc.inference.validation import check_texts, unescape_newlines
 from FlagEmbedding.inference.embedder.decoder_only.base import BaseLLMEmbedder
 
 Example = Dict[str, str]
@@ -29,7 +29,7 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
         examples_instruction_format: Three-slot format of one example.
     """
 
-    _not_pickled = ("pool", "query_pool")
+    _pool_attributes = ("query_pool", "pool")
 
     def __init__(
         self,
@@ -105,14 +105,7 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
     ) -> Any:
         """Encode queries with the examples prefix, the instruction and the suffix (see :meth:`build_queries`)."""
         queries = check_texts(queries, "queries")
-        call_kwargs = dict(
-            batch_size=check_positive_int(batch_size if batch_size is not None else self.batch_size, "batch_size"),
-            max_length=check_positive_int(
-                max_length if max_length is not None else self.query_max_length, "max_length"
-            ),
-            convert_to_numpy=self.convert_to_numpy if convert_to_numpy is None else convert_to_numpy,
-            **kwargs,
-        )
+        call_kwargs = self.resolve_call_kwargs(batch_size, max_length, convert_to_numpy, self.query_max_length, kwargs)
         if self.uses_pool(queries) and len(queries) > 0:
             if self.pool is not None:
                 self.stop_self_pool()
@@ -184,11 +177,3 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
     def stop_self_query_pool(self) -> None:
         """Stop the query pool (if any), move the model back to CPU and free accelerator memory."""
         self.stop_self_pool("query_pool")
-
-    def __del__(self) -> None:
-        try:
-            if getattr(self, "query_pool", None) is not None:
-                self.stop_self_query_pool()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer
-            pass
-        super().__del__()

@@ -10,7 +10,7 @@ import torch
 
 from FlagEmbedding.abc.inference.batching import restore_list_order, restore_order, run_length_sorted
 from FlagEmbedding.abc.inference.devices import load_dtype
-from FlagEmbedding.abc.inference.validation import check_pairs, check_positive_int
+from FlagEmbedding.abc.inference.validation import check_pairs, check_positive_int, is_single_pair
 from FlagEmbedding.inference.embedder.encoder_only.base import BaseEmbedder
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
 
@@ -179,7 +179,7 @@ class M3Embedder(BaseEmbedder):
         One pair gives a dict of floats; a list gives a dict of lists (``[]`` for no pairs).
         ``weights_for_different_modes`` is ``[dense, sparse, colbert]`` (default ``[1, 1, 1]``).
         """
-        single = isinstance(sentence_pairs, (list, tuple)) and len(sentence_pairs) > 0 and isinstance(sentence_pairs[0], str)
+        single = is_single_pair(sentence_pairs)
         pairs = check_pairs(sentence_pairs)
         if not pairs:
             return []

@@ -211,14 +211,6 @@ class CostWiseGemmaForCausalLM(Gemma2PreTrainedModel):
         """Layers that have a head."""
         return range(self.config.start_layer, self.config.num_hidden_layers + 1, self.config.layer_sep)
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        """The token embedding table."""
-        return self.model.embed_tokens
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        """Replace the token embedding table."""
-        self.model.embed_tokens = value
-
     def forward(
         self,
         input_ids: Optional[torch.LongTensor] = None,

@@ -99,14 +99,6 @@ class LayerWiseMiniCPMModel(LayerWiseMiniCPMPreTrainedModel):
         self.gradient_checkpointing = False
         self.post_init()
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        """The token embedding table."""
-        return self.embed_tokens
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        """Replace the token embedding table."""
-        self.embed_tokens = value
-
     def forward(
         self,
         input_ids: Optional[torch.LongTensor] = None,
@@ -168,14 +160,6 @@ class LayerWiseMiniCPMForCausalLM(LayerWiseMiniCPMPreTrainedModel):
     def valid_layers(self) -> range:
         """Layers that have a head: ``start_layer .. num_hidden_layers``."""
         return range(self.config.start_layer, self.config.num_hidden_layers + 1)
-
-    def get_input_embeddings(self) -> nn.Embedding:
-        """The token embedding table."""
-        return self.model.embed_tokens
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        """Replace the token embedding table."""
-        self.model.embed_tokens = value
 
     def forward(
         self,
