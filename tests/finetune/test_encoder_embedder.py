@@ -188,7 +188,9 @@ def test_deepspeed_configs_match_the_spec():
     assert stage1["zero_optimization"] == {"stage": 1, "reduce_bucket_size": 5e8}
     scaler = {"enabled": "auto", "loss_scale": 0, "loss_scale_window": 1000, "initial_scale_power": 10,
               "hysteresis": 2, "min_loss_scale": 1}
-    assert stage1["fp16"] == scaler and stage1["bf16"] == scaler and stage1["steps_per_print"] == 1000
+    assert stage1["fp16"] == scaler and stage1["steps_per_print"] == 1000
+    # the original also put the fp16 loss-scale keys under bf16; current DeepSpeed rejects them there
+    assert stage1["bf16"] == {"enabled": "auto"}
     auto4 = {"lr": "auto", "betas": "auto", "eps": "auto", "weight_decay": "auto"}
     assert stage0["optimizer"] == {"type": "AdamW", "params": auto4}
     assert stage1["optimizer"] == {"type": "AdamW", "params": {**auto4, "torch_adam": True}}
@@ -212,3 +214,13 @@ def test_shipped_scripts_pass_the_documented_flags(script, command, tmp_path, mo
         .replace("~/.cache", os.path.expanduser("~/.cache")))))
     assert from_script[0] == documented[0] and from_script[1] == documented[1]
     assert from_script[2].to_dict() == documented[2].to_dict()
+
+
+def test_deepspeed_accepts_both_configs_with_bf16_and_fp16():
+    precision = pytest.importorskip("deepspeed.runtime.precision_config")
+    for name in ("ds_stage0.json", "ds_stage1.json"):
+        config = json.load(open(os.path.join(EXAMPLES, name)))
+        config["bf16"]["enabled"], config["fp16"]["enabled"] = True, False
+        assert precision.get_bfloat16_config(config).enabled is True
+        config["bf16"]["enabled"], config["fp16"]["enabled"] = False, True
+        assert precision.get_float16_config(config).loss_scale == 0
