@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 from FlagEmbedding.abc.evaluation.arguments import AbsEvalArgs, AbsEvalModelArgs
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader, as_list
 from FlagEmbedding.abc.evaluation.evaluator import EVAL_FOLDER, EVAL_RESULTS, AbsEvaluator
+from FlagEmbedding.abc.evaluation.models import load_reranker
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker
 from FlagEmbedding.abc.evaluation.utils import write_summary
 
@@ -38,7 +39,7 @@ class AbsEvalRunner:
     @staticmethod
     def get_models(model_args: AbsEvalModelArgs) -> Tuple[Any, Optional[Any]]:
         """Build the embedder (and the reranker when ``reranker_name_or_path`` is set) via the auto classes."""
-        from FlagEmbedding import FlagAutoModel, FlagAutoReranker
+        from FlagEmbedding import FlagAutoModel
 
         embedder_kwargs: Dict[str, Any] = {}
         if getattr(model_args, "domain_for_pseudo_moe", None) is not None:
@@ -66,28 +67,7 @@ class AbsEvalRunner:
         embedder.model.config._name_or_path = model_args.embedder_name_or_path
         reranker = None
         if model_args.reranker_name_or_path is not None:
-            reranker = FlagAutoReranker.from_finetuned(
-                model_name_or_path=model_args.reranker_name_or_path,
-                model_class=model_args.reranker_model_class,
-                peft_path=model_args.reranker_peft_path,
-                use_fp16=model_args.use_fp16,
-                use_bf16=model_args.use_bf16,
-                query_instruction_for_rerank=model_args.query_instruction_for_rerank,
-                query_instruction_format=model_args.query_instruction_format_for_rerank,
-                passage_instruction_for_rerank=model_args.passage_instruction_for_rerank,
-                passage_instruction_format=model_args.passage_instruction_format_for_rerank,
-                cache_dir=model_args.cache_dir,
-                trust_remote_code=model_args.trust_remote_code,
-                devices=model_args.devices,
-                normalize=model_args.normalize,
-                prompt=model_args.prompt,
-                cutoff_layers=model_args.cutoff_layers,
-                compress_layers=model_args.compress_layers,
-                compress_ratio=model_args.compress_ratio,
-                batch_size=model_args.reranker_batch_size,
-                query_max_length=model_args.reranker_query_max_length,
-                max_length=model_args.reranker_max_length,
-            )
+            reranker = load_reranker(model_args)
             reranker.model.config._name_or_path = model_args.reranker_name_or_path
         return embedder, reranker
 

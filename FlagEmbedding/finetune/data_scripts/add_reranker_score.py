@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from transformers import HfArgumentParser
 
+from FlagEmbedding.abc.evaluation.models import load_reranker as load_reranker_from_args
 from FlagEmbedding.finetune.data_scripts.common import read_records, write_jsonl
 from FlagEmbedding.finetune.data_scripts.hn_mine import check_input_records
 
@@ -61,33 +62,11 @@ class ModelArgs:
 
 
 def load_reranker(model_args: ModelArgs) -> Any:
-    """The reranker, through ``FlagAutoReranker.from_finetuned``."""
-    from FlagEmbedding.inference.auto_reranker import FlagAutoReranker
-
+    """The reranker, through ``FlagAutoReranker.from_finetuned`` (see
+    :func:`FlagEmbedding.abc.evaluation.models.load_reranker`)."""
     if model_args.reranker_name_or_path is None:
         raise ValueError("reranker_name_or_path is required.")
-    return FlagAutoReranker.from_finetuned(
-        model_args.reranker_name_or_path,
-        model_class=model_args.reranker_model_class,
-        peft_path=model_args.reranker_peft_path,
-        use_fp16=model_args.use_fp16,
-        use_bf16=model_args.use_bf16,
-        query_instruction_for_rerank=model_args.query_instruction_for_rerank,
-        query_instruction_format=model_args.query_instruction_format_for_rerank,
-        passage_instruction_for_rerank=model_args.passage_instruction_for_rerank,
-        passage_instruction_format=model_args.passage_instruction_format_for_rerank,
-        cache_dir=model_args.cache_dir,
-        trust_remote_code=model_args.trust_remote_code,
-        devices=model_args.devices,
-        batch_size=model_args.reranker_batch_size,
-        query_max_length=model_args.reranker_query_max_length,
-        max_length=model_args.reranker_max_length,
-        normalize=model_args.normalize,
-        prompt=model_args.prompt,
-        cutoff_layers=model_args.cutoff_layers,
-        compress_ratio=model_args.compress_ratio,
-        compress_layers=model_args.compress_layers,
-    )
+    return load_reranker_from_args(model_args)
 
 
 def add_scores(reranker: Any, records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
-from typing import Any, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 from transformers import TrainingArguments
 
@@ -45,14 +45,43 @@ def env_token() -> Optional[str]:
     return os.getenv("HF_TOKEN", None)
 
 
-def check_train_data_paths(train_data: Optional[Sequence[str]]) -> None:
-    """Raise ``FileNotFoundError`` for the first ``train_data`` path that does not exist."""
-    for path in train_data or []:
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"train_data: cannot find file or directory {path!r}.")
-
-
 def unescape_fields(args: Any, names: Sequence[str]) -> None:
     """Turn a typed backslash-n into a real newline in each named string field of ``args``."""
     for name in names:
         setattr(args, name, unescape_newlines(getattr(args, name)))
+
+
+@dataclass
+class AbsModelArguments:
+    """Which model/tokenizer to start from and how to load them: the leading fields shared by the embedder and
+    reranker model arguments (subclasses append theirs, so the command-line order is kept)."""
+
+    model_name_or_path: str = field(metadata={"help": "Local folder or hub id of the model to fine-tune."})
+    config_name: Optional[str] = field(default=None, metadata={"help": "Config name or path if not the model's."})
+    tokenizer_name: Optional[str] = field(
+        default=None, metadata={"help": "Tokenizer name or path if not the model's."}
+    )
+    cache_dir: Optional[str] = field(default=None, metadata={"help": "Where downloaded models are cached."})
+    trust_remote_code: bool = field(default=False, metadata={"help": "Trust remote code when loading."})
+
+
+@dataclass
+class AbsDataArguments:
+    """Training files and grouping: the leading fields shared by the embedder and reranker data arguments.
+
+    Subclasses append the rest and must declare ``query_instruction_format`` and ``passage_instruction_format``;
+    after parsing, a missing ``train_data`` path raises ``FileNotFoundError`` and a typed backslash-n in the two
+    formats becomes a newline.
+    """
+
+    train_data: Optional[List[str]] = field(
+        default=None, metadata={"help": "Training files (.json/.jsonl) or folders of them.", "nargs": "+"}
+    )
+    cache_path: Optional[str] = field(default=None, metadata={"help": "Cache folder of the datasets builder."})
+    train_group_size: int = field(default=8, metadata={"help": "Passages per query: 1 positive + G-1 negatives."})
+
+    def __post_init__(self) -> None:
+        for path in self.train_data or []:
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"train_data: cannot find file or directory {path!r}.")
+        unescape_fields(self, ("query_instruction_format", "passage_instruction_format"))

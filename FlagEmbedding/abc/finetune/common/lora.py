@@ -9,13 +9,14 @@ import logging
 import os
 import pickle
 import re
-from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
-from transformers import AutoTokenizer, PreTrainedModel
+from transformers import AutoTokenizer, PreTrainedConfig, PreTrainedModel
+
+from FlagEmbedding.utils.hub import from_pretrained
 
 logger = logging.getLogger(__name__)
 
@@ -180,16 +181,31 @@ def save_merged_model(base_model: PreTrainedModel, output_dir: str) -> str:
 class LoraRunnerMixin:
     """Runner part of the decoder kinds: build the base model, wrap it for training, merge after training.
 
-    Subclasses set :attr:`peft_task_type` and implement :meth:`load_base_model`.
+    Subclasses set :attr:`peft_task_type` and :attr:`auto_model_class` (or override :meth:`load_base_model`).
+    Mixed in before an :class:`~FlagEmbedding.abc.finetune.common.runner.AbsRunner` (whose config loading it
+    extends).
     """
 
     peft_task_type: str = "CAUSAL_LM"
+    #: ``AutoModel``-style class whose ``from_pretrained`` loads the base model
+    auto_model_class: Any
     model_args: Any
     training_args: Any
 
-    @abstractmethod
+    def load_config(self, **kwargs: Any) -> PreTrainedConfig:
+        """The runner's config with ``use_cache=False``."""
+        config = super().load_config(**kwargs)
+        config.use_cache = False
+        return config
+
     def load_base_model(self) -> PreTrainedModel:
-        """The model to train (or merge into), with every ``raw_peft`` adapter already merged."""
+        """The model to train (or merge into): :attr:`auto_model_class` with flash attention if asked and every
+        ``raw_peft`` adapter merged."""
+        args = self.model_args
+        model = from_pretrained(self.auto_model_class.from_pretrained, args.model_name_or_path,
+                                config=self.load_config(), **model_load_kwargs(args.use_flash_attn),
+                                **self.hub_kwargs())
+        return merge_adapters(model, self.raw_peft_paths())
 
     def raw_peft_paths(self) -> List[str]:
         """``raw_peft`` as a list (one path for embedders, several for rerankers)."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 import logging
 import os
 from abc import ABC, abstractmethod
-from typing import Any, Tuple
+from typing import Any, Dict, Tuple
 
 from torch import nn
-from transformers import PreTrainedTokenizerBase, Trainer, set_seed
+from transformers import AutoConfig, AutoTokenizer, PreTrainedConfig, PreTrainedTokenizerBase, Trainer, set_seed
+
+from FlagEmbedding.utils.hub import from_pretrained
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +26,7 @@ class AbsRunner(ABC):
 
     Subclasses implement :meth:`load_tokenizer_and_model`, :meth:`load_train_dataset`,
     :meth:`load_data_collator` and :meth:`load_trainer`; :meth:`after_training` is a hook (LoRA merging).
+    :meth:`load_tokenizer`, :meth:`load_config` and :meth:`prepare_model` are the shared loading steps.
     """
 
     def __init__(self, model_args: Any, data_args: Any, training_args: Any):
@@ -73,6 +76,31 @@ class AbsRunner(ABC):
         logger.info("Training parameters %s", self.training_args)
         logger.info("Model parameters %s", self.model_args)
         logger.info("Data parameters %s", self.data_args)
+
+    def hub_kwargs(self) -> Dict[str, Any]:
+        """Cache / token / remote-code keywords of every ``from_pretrained``."""
+        args = self.model_args
+        return dict(cache_dir=args.cache_dir, token=args.token, trust_remote_code=args.trust_remote_code)
+
+    def load_tokenizer(self) -> PreTrainedTokenizerBase:
+        """Tokenizer from ``tokenizer_name`` or the model path (``use_fast_tokenizer``)."""
+        args = self.model_args
+        return from_pretrained(AutoTokenizer.from_pretrained, args.tokenizer_name or args.model_name_or_path,
+                               use_fast=args.use_fast_tokenizer, **self.hub_kwargs())
+
+    def load_config(self, **kwargs: Any) -> PreTrainedConfig:
+        """Config from ``config_name`` or the model path (``kwargs`` override its values); logged."""
+        args = self.model_args
+        config = from_pretrained(AutoConfig.from_pretrained, args.config_name or args.model_name_or_path, **kwargs,
+                                 **self.hub_kwargs())
+        logger.info("Config: %s", config)
+        return config
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        """Make the inputs require grad when gradient checkpointing; return ``model``."""
+        if self.training_args.gradient_checkpointing:
+            model.enable_input_require_grads()
+        return model
 
     @abstractmethod
     def load_tokenizer_and_model(self) -> Tuple[PreTrainedTokenizerBase, nn.Module]:

@@ -5,24 +5,17 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from FlagEmbedding.abc.finetune.common.arguments import (
+    AbsDataArguments,
+    AbsModelArguments,
     BaseTrainingArguments,
-    check_train_data_paths,
     env_token,
-    unescape_fields,
 )
 
 
 @dataclass
-class AbsEmbedderModelArguments:
+class AbsEmbedderModelArguments(AbsModelArguments):
     """Which model/tokenizer to start from and how to load them."""
 
-    model_name_or_path: str = field(metadata={"help": "Local folder or hub id of the model to fine-tune."})
-    config_name: Optional[str] = field(default=None, metadata={"help": "Config name or path if not the model's."})
-    tokenizer_name: Optional[str] = field(
-        default=None, metadata={"help": "Tokenizer name or path if not the model's."}
-    )
-    cache_dir: Optional[str] = field(default=None, metadata={"help": "Where downloaded models are cached."})
-    trust_remote_code: bool = field(default=False, metadata={"help": "Trust remote code when loading."})
     use_fast_tokenizer: bool = field(default=True, metadata={"help": "Prefer a fast (Rust) tokenizer."})
     token: Optional[str] = field(
         default_factory=env_token, metadata={"help": "Hub token (default: the HF_TOKEN environment variable)."}
@@ -30,14 +23,9 @@ class AbsEmbedderModelArguments:
 
 
 @dataclass
-class AbsEmbedderDataArguments:
+class AbsEmbedderDataArguments(AbsDataArguments):
     """Training files, grouping, lengths and instructions."""
 
-    train_data: Optional[List[str]] = field(
-        default=None, metadata={"help": "Training files (.json/.jsonl) or folders of them.", "nargs": "+"}
-    )
-    cache_path: Optional[str] = field(default=None, metadata={"help": "Cache folder of the datasets builder."})
-    train_group_size: int = field(default=8, metadata={"help": "Passages per query: 1 positive + G-1 negatives."})
     query_max_len: int = field(default=32, metadata={"help": "Maximum query tokens (longer is truncated)."})
     passage_max_len: int = field(default=128, metadata={"help": "Maximum passage tokens (longer is truncated)."})
     pad_to_multiple_of: Optional[int] = field(default=None, metadata={"help": "Pad lengths to a multiple of this."})
@@ -69,10 +57,6 @@ class AbsEmbedderDataArguments:
     drop_threshold: int = field(
         default=0, metadata={"help": "Same-dataset mode: drop a pooled dataset with fewer rows than this."}
     )
-
-    def __post_init__(self) -> None:
-        check_train_data_paths(self.train_data)
-        unescape_fields(self, ("query_instruction_format", "passage_instruction_format"))
 
 
 @dataclass

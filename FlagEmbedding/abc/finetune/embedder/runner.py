@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Type, Union
+from typing import Any, Dict, Type, Union
 
+from torch import nn
 from transformers import Trainer
 
 from FlagEmbedding.abc.finetune.common.runner import AbsRunner
@@ -37,6 +38,27 @@ class AbsEmbedderRunner(AbsRunner):
     model_args: AbsEmbedderModelArguments
     data_args: AbsEmbedderDataArguments
     training_args: AbsEmbedderTrainingArguments
+
+    def model_kwargs(self) -> Dict[str, Any]:
+        """Loss, pooling and MRL keywords of the training wrapper, from the training arguments."""
+        training = self.training_args
+        return dict(
+            negatives_cross_device=training.negatives_cross_device,
+            temperature=training.temperature,
+            sub_batch_size=training.sub_batch_size or -1,
+            kd_loss_type=training.kd_loss_type,
+            sentence_pooling_method=training.sentence_pooling_method,
+            normalize_embeddings=training.normalize_embeddings,
+            use_mrl=training.use_mrl,
+            mrl_dims=training.mrl_dims,
+        )
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        """Gradient-checkpointing inputs as the base runner, then ``fix_position_embedding`` freezing."""
+        super().prepare_model(model)
+        if self.training_args.fix_position_embedding:
+            logger.info("Froze %d position-embedding tensors.", self.freeze_parameters(model, "position_embeddings"))
+        return model
 
     def load_train_dataset(self) -> Union[AbsEmbedderTrainDataset, AbsEmbedderSameDatasetTrainDataset]:
         """Standard dataset, or same-dataset batches (then the per-device batch size is forced to 1)."""

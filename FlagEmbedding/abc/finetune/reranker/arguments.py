@@ -2,27 +2,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Optional
 
 from FlagEmbedding.abc.finetune.common.arguments import (
+    AbsDataArguments,
+    AbsModelArguments,
     BaseTrainingArguments,
-    check_train_data_paths,
     env_token,
-    unescape_fields,
 )
 
 
 @dataclass
-class AbsRerankerModelArguments:
+class AbsRerankerModelArguments(AbsModelArguments):
     """Which model/tokenizer to start from and how to load them."""
 
-    model_name_or_path: str = field(metadata={"help": "Local folder or hub id of the model to fine-tune."})
-    config_name: Optional[str] = field(default=None, metadata={"help": "Config name or path if not the model's."})
-    tokenizer_name: Optional[str] = field(
-        default=None, metadata={"help": "Tokenizer name or path if not the model's."}
-    )
-    cache_dir: Optional[str] = field(default=None, metadata={"help": "Where downloaded models are cached."})
-    trust_remote_code: bool = field(default=False, metadata={"help": "Trust remote code when loading."})
     model_type: str = field(
         default="encoder", metadata={"help": "'encoder' builds cross-encoder pairs; anything else the LLM format."}
     )
@@ -33,14 +26,9 @@ class AbsRerankerModelArguments:
 
 
 @dataclass
-class AbsRerankerDataArguments:
+class AbsRerankerDataArguments(AbsDataArguments):
     """Training files, grouping, lengths and instructions."""
 
-    train_data: Optional[List[str]] = field(
-        default=None, metadata={"help": "Training files (.json/.jsonl) or folders of them.", "nargs": "+"}
-    )
-    cache_path: Optional[str] = field(default=None, metadata={"help": "Cache folder of the datasets builder."})
-    train_group_size: int = field(default=8, metadata={"help": "Passages per query: 1 positive + G-1 negatives."})
     query_max_len: int = field(default=32, metadata={"help": "Query token budget."})
     passage_max_len: int = field(default=128, metadata={"help": "Passage token budget."})
     max_len: int = field(default=512, metadata={"help": "Unused (kept for command-line compatibility)."})
@@ -65,10 +53,6 @@ class AbsRerankerDataArguments:
     )
     shuffle_ratio: float = field(default=0.0, metadata={"help": "Chance of shuffling chunks of a long positive."})
     sep_token: str = field(default="\n", metadata={"help": "LLM format: separator between the parts."})
-
-    def __post_init__(self) -> None:
-        check_train_data_paths(self.train_data)
-        unescape_fields(self, ("query_instruction_format", "passage_instruction_format"))
 
 
 @dataclass

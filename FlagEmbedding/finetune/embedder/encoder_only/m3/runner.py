@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from FlagEmbedding.abc.finetune.embedder import AbsEmbedderRunner
 from FlagEmbedding.finetune.embedder.encoder_only.m3.arguments import (
@@ -16,7 +16,6 @@ from FlagEmbedding.finetune.embedder.encoder_only.m3.arguments import (
 from FlagEmbedding.finetune.embedder.encoder_only.m3.modeling import EncoderOnlyEmbedderM3Model
 from FlagEmbedding.finetune.embedder.encoder_only.m3.trainer import EncoderOnlyEmbedderM3Trainer
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
-from FlagEmbedding.utils.hub import from_pretrained
 
 logger = logging.getLogger(__name__)
 
@@ -46,35 +45,23 @@ class EncoderOnlyEmbedderM3Runner(AbsEmbedderRunner):
                                      trust_remote_code=trust_remote_code, cache_dir=cache_dir, token=token)
         return {"model": m3.model, "colbert_linear": m3.colbert_linear, "sparse_linear": m3.sparse_linear}
 
+    def model_kwargs(self) -> Dict[str, Any]:
+        """The shared keywords without the MRL ones (M3 ignores ``--use_mrl``) plus the unified-fine-tuning ones."""
+        training = self.training_args
+        kwargs = {k: v for k, v in super().model_kwargs().items() if k not in ("use_mrl", "mrl_dims")}
+        return dict(kwargs, unified_finetuning=training.unified_finetuning, use_self_distill=training.use_self_distill,
+                    self_distill_start_step=training.self_distill_start_step, unified_heads=training.unified_heads)
+
     def load_tokenizer_and_model(self) -> Tuple[PreTrainedTokenizerBase, EncoderOnlyEmbedderM3Model]:
         """Tokenizer (``tokenizer_name`` or the model path), logged config, M3 model; freezing options."""
         args, training = self.model_args, self.training_args
-        hub = dict(cache_dir=args.cache_dir, token=args.token, trust_remote_code=args.trust_remote_code)
-        tokenizer = from_pretrained(AutoTokenizer.from_pretrained, args.tokenizer_name or args.model_name_or_path,
-                                    use_fast=args.use_fast_tokenizer, **hub)
-        config = from_pretrained(AutoConfig.from_pretrained, args.config_name or args.model_name_or_path, **hub)
-        logger.info("Config: %s", config)
+        tokenizer = self.load_tokenizer()
+        self.load_config()  # logged only: the M3 checkpoint loader reads its own config
         base_model = self.get_model(args.model_name_or_path, trust_remote_code=args.trust_remote_code,
                                     colbert_dim=args.colbert_dim, cache_dir=args.cache_dir, token=args.token)
-        model = EncoderOnlyEmbedderM3Model(
-            base_model,
-            tokenizer=tokenizer,
-            negatives_cross_device=training.negatives_cross_device,
-            temperature=training.temperature,
-            sub_batch_size=training.sub_batch_size or -1,
-            kd_loss_type=training.kd_loss_type,
-            sentence_pooling_method=training.sentence_pooling_method,
-            normalize_embeddings=training.normalize_embeddings,
-            unified_finetuning=training.unified_finetuning,
-            use_self_distill=training.use_self_distill,
-            self_distill_start_step=training.self_distill_start_step,
-            unified_heads=training.unified_heads,
-        )
+        model = EncoderOnlyEmbedderM3Model(base_model, tokenizer=tokenizer, **self.model_kwargs())
         logger.info("Training M3 heads: %s", list(model.heads))
-        if training.gradient_checkpointing:
-            model.enable_input_require_grads()
-        if training.fix_position_embedding:
-            logger.info("Froze %d position-embedding tensors.", self.freeze_parameters(model, "position_embeddings"))
+        self.prepare_model(model)
         if training.fix_encoder:
             frozen = 0
             for name, parameter in model.named_parameters():

@@ -138,7 +138,5 @@ class DecoderOnlyRerankerRunner(BaseDecoderOnlyRerankerRunner):
             start_layer=base_model.config.start_layer,
             train_group_size=self.data_args.train_group_size,
         )
-        if self.training_args.gradient_checkpointing:
-            model.enable_input_require_grads()
-        return self.tokenizer, model
+        return self.tokenizer, self.prepare_model(model)
 

@@ -1,17 +1,14 @@
 """Runner of the encoder-only reranker."""
 from __future__ import annotations
 
-import logging
 from typing import Tuple
 
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoModelForSequenceClassification, PreTrainedTokenizerBase
 
 from FlagEmbedding.abc.finetune.reranker import AbsRerankerModel, AbsRerankerRunner
 from FlagEmbedding.finetune.reranker.encoder_only.base.modeling import CrossEncoderModel
 from FlagEmbedding.finetune.reranker.encoder_only.base.trainer import EncoderOnlyRerankerTrainer
 from FlagEmbedding.utils.hub import from_pretrained
-
-logger = logging.getLogger(__name__)
 
 
 class EncoderOnlyRerankerRunner(AbsRerankerRunner):
@@ -22,22 +19,13 @@ class EncoderOnlyRerankerRunner(AbsRerankerRunner):
     def load_tokenizer_and_model(self) -> Tuple[PreTrainedTokenizerBase, AbsRerankerModel]:
         """Tokenizer, config (``num_labels=1``) and ``AutoModelForSequenceClassification``."""
         args = self.model_args
-        hub = dict(cache_dir=args.cache_dir, token=args.token, trust_remote_code=args.trust_remote_code)
-        tokenizer = from_pretrained(
-            AutoTokenizer.from_pretrained, args.tokenizer_name or args.model_name_or_path,
-            use_fast=args.use_fast_tokenizer, **hub,
-        )
-        config = from_pretrained(AutoConfig.from_pretrained, args.config_name or args.model_name_or_path,
-                                 num_labels=1, **hub)
-        logger.info("Config: %s", config)
+        tokenizer = self.load_tokenizer()
         base_model = from_pretrained(AutoModelForSequenceClassification.from_pretrained, args.model_name_or_path,
-                                     config=config, **hub)
+                                     config=self.load_config(num_labels=1), **self.hub_kwargs())
         model = CrossEncoderModel(
             base_model,
             tokenizer=tokenizer,
             train_batch_size=self.training_args.per_device_train_batch_size,
             train_group_size=self.data_args.train_group_size,
         )
-        if self.training_args.gradient_checkpointing:
-            model.enable_input_require_grads()
-        return tokenizer, model
+        return tokenizer, self.prepare_model(model)
