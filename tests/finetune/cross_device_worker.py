@@ -62,7 +62,10 @@ def main(out_dir: str) -> None:
         results[kd] = {"loss": loss, "grad": grad}
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as handle:
         json.dump(results, handle)
-    dist.destroy_process_group()
+    dist.barrier()
+    # gloo's teardown (destroy_process_group / interpreter exit) intermittently hangs after all work is done;
+    # every result is on disk, so leave without it
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import importlib.util
 import os
 import shlex
 import subprocess
@@ -111,6 +112,14 @@ def without(argv: Sequence[str], flag: str, takes_value: bool = False) -> List[s
             continue
         out.append(arg)
     return out
+
+
+HAS_DEEPSPEED = importlib.util.find_spec("deepspeed") is not None
+
+
+def without_missing_deepspeed(argv: Sequence[str]) -> List[str]:
+    """DeepSpeed is optional (it is not in the extras): without it installed, ``--deepspeed <config>`` is dropped."""
+    return list(argv) if HAS_DEEPSPEED else without(argv, "--deepspeed", takes_value=True)
 
 
 def run_subprocess(argv: Sequence[str], cwd: Optional[str] = None, timeout: int = 600) -> subprocess.CompletedProcess:

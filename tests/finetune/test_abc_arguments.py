@@ -74,3 +74,15 @@ def test_warmup_ratio_sets_warmup_steps(tmp_path):
 def test_dead_flags_still_accepted(tmp_path):
     parse_args(*RERANKER, ["--model_name_or_path", "m", "--output_dir", str(tmp_path), "--max_len", "256",
                            "--sub_batch_size", "4", "--overwrite_output_dir"])
+
+
+def test_deepspeed_flag_without_the_package_is_one_clear_error(tmp_path, monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "deepspeed" else real_find_spec(name, *a))
+    with pytest.raises(ImportError, match=r"^--deepspeed needs the DeepSpeed package, which is not installed: "
+                                          r"`pip install deepspeed` \(it builds from source\), or drop --deepspeed"):
+        parse_args(*EMBEDDER, ["--model_name_or_path", "m", "--output_dir", str(tmp_path),
+                               "--deepspeed", "ds_stage0.json"])

@@ -1,6 +1,7 @@
 """Argument pieces shared by the embedder and reranker argument dataclasses."""
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, field, fields
 from typing import Any, List, Optional, Sequence
@@ -30,6 +31,12 @@ class BaseTrainingArguments(TrainingArguments):
         )
 
     def __post_init__(self) -> None:
+        if self.deepspeed and importlib.util.find_spec("deepspeed") is None:
+            # checked first: transformers registers a half-built global DeepSpeed config before failing
+            raise ImportError(
+                "--deepspeed needs the DeepSpeed package, which is not installed: `pip install deepspeed` "
+                "(it builds from source), or drop --deepspeed to train without it."
+            )
         ratio = getattr(self, "warmup_ratio", None)
         if ratio is not None and not _has_field(TrainingArguments, "warmup_ratio"):
             if not 0 <= ratio < 1:
