@@ -78,7 +78,7 @@ def load_dtype(devices: List[str], use_fp16: bool, use_bf16: bool) -> torch.dtyp
     return dtypes.pop() if len(dtypes) == 1 else torch.float32
 
 
-def empty_device_cache(device: Union[str, torch.device, None] = None) -> None:
+def empty_device_cache() -> None:
     """Release cached accelerator memory; a no-op on CPU."""
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

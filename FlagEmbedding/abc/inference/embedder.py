@@ -164,9 +164,16 @@ class AbsEmbedder(AbsInferenceModel):
             **kwargs,
         )
 
-    def encode_multi_process(self, sentences: List[str], pool: Any, **kwargs: Any) -> Any:
-        """Encode ``sentences`` with an explicitly started pool (see :meth:`start_multi_process_pool`)."""
-        return self.merge_results(pool.map(check_texts(sentences, "sentences"), kwargs))
+    def encode_multi_process(self, sentences: List[str], pool: Any, batch_size: Optional[int] = None,
+                             max_length: Optional[int] = None, convert_to_numpy: Optional[bool] = None,
+                             **kwargs: Any) -> Any:
+        """Encode ``sentences`` with an explicitly started pool (see :meth:`start_multi_process_pool`); options
+        default to the instance values as in :meth:`encode`."""
+        sentences = check_texts(sentences, "sentences")
+        call_kwargs = self.resolve_call_kwargs(batch_size, max_length, convert_to_numpy, self.passage_max_length, kwargs)
+        if not sentences:
+            return self.encode_single_device(sentences, device=self.target_devices[0], **call_kwargs)
+        return self.merge_results(pool.map(sentences, call_kwargs))
 
     def merge_results(self, chunks: List[Any]) -> Any:
         """Concatenate per-device results: arrays along rows, tensors on ``target_devices[0]``."""

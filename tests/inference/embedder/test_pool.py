@@ -72,3 +72,15 @@ def test_dead_worker_is_reported_not_waited_on(tiny_bert):
         process.join()
     with pytest.raises(WorkerError, match="died"):
         model.encode(TEXTS)
+
+
+def test_explicit_pool_uses_instance_defaults(tiny_bert):
+    model = FlagModel(tiny_bert, devices=["cpu", "cpu"], passage_max_length=4)
+    expected = FlagModel(tiny_bert, devices="cpu", passage_max_length=4).encode(TEXTS)
+    pool = model.start_multi_process_pool()
+    try:
+        np.testing.assert_allclose(model.encode_multi_process(TEXTS, pool), expected, atol=1e-6)
+        assert model.encode_multi_process([], pool).shape == (0, 32)
+    finally:
+        model.stop_multi_process_pool(pool)
+    assert pool.processes == []
