@@ -1,0 +1,97 @@
+"""BM25 over raw passage texts with the ``bm25s`` library (saved and loaded atomically, memory-mapped)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from typing import List, Sequence, Tuple
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BM25Params:
+    """``bm25s`` settings (its defaults; English stopwords, no stemming)."""
+
+    k1: float = 1.5
+    b: float = 0.75
+    method: str = "lucene"
+    stopwords: str = "english"
+
+    def fingerprint(self, corpus_fingerprint: str) -> str:
+        """SHA-256 of these settings and the corpus fingerprint."""
+        identity = {"bm25": asdict(self), "corpus": corpus_fingerprint}
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+class BM25Index:
+    """A ``bm25s.BM25`` retriever plus the tokenizer settings it was built with."""
+
+    def __init__(self, retriever: object, params: BM25Params):
+        self.retriever = retriever
+        self.params = params
+
+    @classmethod
+    def build(cls, texts: Sequence[str], params: BM25Params = BM25Params()) -> "BM25Index":
+        """Tokenize and index ``texts`` (corpus order)."""
+        import bm25s
+
+        retriever = bm25s.BM25(k1=params.k1, b=params.b, method=params.method)
+        retriever.index(bm25s.tokenize(list(texts), stopwords=params.stopwords, show_progress=False),
+                        show_progress=False)
+        return cls(retriever, params)
+
+    def save(self, folder: str) -> None:
+        """Write the index into ``folder`` atomically (a temporary sibling folder renamed into place)."""
+        parent = os.path.dirname(os.path.abspath(folder))
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-bm25-")
+        try:
+            self.retriever.save(tmp, show_progress=False)
+            if os.path.isdir(folder):
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def load(cls, folder: str, params: BM25Params) -> "BM25Index":
+        """Load a saved index (arrays memory-mapped, no pickle)."""
+        import bm25s
+
+        return cls(bm25s.BM25.load(folder, mmap=True, allow_pickle=False, show_progress=False), params)
+
+    @property
+    def ntotal(self) -> int:
+        """Number of indexed passages."""
+        return int(self.retriever.scores["num_docs"])
+
+    def tokenize(self, queries: Sequence[str]) -> List[List[str]]:
+        """Query tokens with the index's settings (strings, so unseen words are ignored)."""
+        import bm25s
+
+        return bm25s.tokenize(list(queries), stopwords=self.params.stopwords, return_ids=False, show_progress=False)
+
+    def search(self, query_tokens: List[List[str]], k: int) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """Per tokenized query (see :meth:`tokenize`), ``(scores, rows)`` of its ``k`` best passages with a
+        positive score, best first."""
+        if not query_tokens:
+            return [], []
+        k = min(k, self.ntotal)
+        rows, scores = self.retriever.retrieve(query_tokens, k=k, show_progress=False, n_threads=1)
+        out_scores, out_rows = [], []
+        for row_scores, row_ids in zip(scores, rows):
+            keep = row_scores > 0
+            out_scores.append(np.asarray(row_scores[keep], dtype=np.float32))
+            out_rows.append(np.asarray(row_ids[keep], dtype=np.int64))
+        return out_scores, out_rows
+
+    def score(self, query_tokens: List[str], rows: Sequence[int]) -> np.ndarray:
+        """BM25 scores of one tokenized query for passages ``rows``."""
+        if len(rows) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(query_tokens), dtype=np.float32)[np.asarray(rows)]
