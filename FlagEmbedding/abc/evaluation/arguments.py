@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from FlagEmbedding.abc.inference.validation import unescape_newlines
+from FlagEmbedding.retrieval.fusion import FUSIONS
+from FlagEmbedding.retrieval.index import DEFAULT_M3_WEIGHTS, FIRST_STAGE, METHODS, SearchOptions
 
 EMBEDDER_MODEL_CLASSES = ["encoder-only-base", "encoder-only-m3", "decoder-only-base", "decoder-only-icl",
                           "decoder-only-pseudo_moe"]
@@ -53,6 +55,37 @@ class AbsEvalArgs:
     eval_metrics: List[str] = field(
         default_factory=lambda: ["ndcg_at_10", "recall_at_10"], metadata={"help": "Metrics shown in the markdown summary."}
     )
+    search_method: str = field(
+        default="dense", metadata={"help": "First-stage search: dense (exact), sparse / colbert (M3 models), bm25, "
+                                           "hybrid (fusion of --hybrid_methods) or all (hybrid candidates reranked by "
+                                           "--m3_weights . (dense, sparse, colbert)); colbert and all rerank the "
+                                           "--rerank_top_k best candidates.", "choices": list(METHODS)}
+    )
+    hybrid_methods: Optional[List[str]] = field(
+        default=None, metadata={"help": "Methods fused by hybrid / all (default: dense sparse for an M3 model, "
+                                        "dense bm25 otherwise).", "nargs": "+", "choices": list(FIRST_STAGE)}
+    )
+    fusion: str = field(
+        default="weighted", metadata={"help": "weighted: sum of weight x raw score over the union of candidates; "
+                                              "rrf: reciprocal-rank fusion.", "choices": list(FUSIONS)}
+    )
+    fusion_weights: Optional[List[float]] = field(
+        default=None, metadata={"help": "Weights of --hybrid_methods for weighted fusion (default: dense 1, sparse "
+                                        "0.3, bm25 0.03).", "nargs": "+"}
+    )
+    rrf_k: int = field(default=60, metadata={"help": "The k of reciprocal-rank fusion (1 / (k + rank))."})
+    m3_weights: List[float] = field(
+        default_factory=lambda: list(DEFAULT_M3_WEIGHTS),
+        metadata={"help": "Weights of the dense, sparse and ColBERT scores of --search_method all.", "nargs": 3}
+    )
+    faiss_index_factory: Optional[str] = field(
+        default=None, metadata={"help": "faiss index factory string for dense search, e.g. IVF256,Flat or HNSW32 "
+                                        "(default: exact search); the built index is saved in the corpus cache."}
+    )
+    compare_to: Optional[str] = field(
+        default=None, metadata={"help": "A results folder (<output_dir>/<model>/<reranker>) of another run: the "
+                                        "summary gets, per metric, the difference to it and a paired t-test p-value."}
+    )
 
     def __post_init__(self) -> None:
         if not self.eval_name:
@@ -64,6 +97,16 @@ class AbsEvalArgs:
                 raise ValueError(f"--{name} must be a positive integer, got {getattr(self, name)}.")
         if not self.k_values or any(k <= 0 for k in self.k_values):
             raise ValueError(f"--k_values must be positive integers, got {self.k_values}.")
+        try:
+            self.search_options()
+        except ValueError as error:
+            raise ValueError(f"--{error}") from None
+
+    def search_options(self) -> SearchOptions:
+        """The search settings of these arguments (``ValueError`` naming the bad one)."""
+        return SearchOptions(method=self.search_method, hybrid_methods=self.hybrid_methods, fusion=self.fusion,
+                             fusion_weights=self.fusion_weights, rrf_k=self.rrf_k, m3_weights=list(self.m3_weights),
+                             rerank_top_k=self.rerank_top_k)
 
 
 @dataclass

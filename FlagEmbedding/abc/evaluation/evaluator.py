@@ -56,7 +56,7 @@ class AbsEvaluator:
                         sub_dataset_name: Optional[str]) -> str:
         """Cache folder of one corpus: ``<root>/<retriever>[/<dataset>[/<sub>]]``."""
         parts = [part for part in (dataset_name, sub_dataset_name) if part]
-        return os.path.join(corpus_embd_save_dir, str(retriever), *parts)
+        return os.path.join(corpus_embd_save_dir, retriever.cache_name, *parts)
 
     # ------------------------------------------------------------------ result files
     def save_search_results(self, path: str, model_name: str, reranker_name: str, search_results: SearchResults,

@@ -76,7 +76,9 @@ class AbsEvalRunner:
         embedder, reranker = self.get_models(self.model_args)
         shard_rows = getattr(self.eval_args, "corpus_embd_shard_size", AbsEvalArgs.corpus_embd_shard_size)
         retriever = self.RETRIEVER_CLASS(embedder, search_top_k=self.eval_args.search_top_k,
-                                         overwrite=self.eval_args.overwrite, cache_shard_rows=shard_rows)
+                                         overwrite=self.eval_args.overwrite, cache_shard_rows=shard_rows,
+                                         search_options=self.eval_args.search_options(),
+                                         faiss_factory=self.eval_args.faiss_index_factory)
         return retriever, (EvalReranker(reranker, rerank_top_k=self.eval_args.rerank_top_k) if reranker else None)
 
     def data_loader_class(self) -> Type[AbsEvalDataLoader]:

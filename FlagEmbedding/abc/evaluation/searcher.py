@@ -1,27 +1,22 @@
-"""Retrieval (dense embedder + exact top-k search) and reranking stages of an evaluation."""
+"""Retrieval (dense, or any :mod:`FlagEmbedding.retrieval` method) and reranking stages of an evaluation."""
 from __future__ import annotations
 
 import logging
+import tempfile
 from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set
 
 import numpy as np
 
 from FlagEmbedding.abc.evaluation.embedding_cache import CorpusEmbeddingCache, embedder_fingerprint
-from FlagEmbedding.abc.evaluation.utils import display_name, index, passage_text, search
+from FlagEmbedding.abc.evaluation.utils import display_name, passage_text
+from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
+from FlagEmbedding.retrieval.index import RetrievalIndex, SearchOptions, is_m3
 
 logger = logging.getLogger(__name__)
 
 SearchResults = Dict[str, Dict[str, float]]
-
-
-def dense_array(output: Any) -> np.ndarray:
-    """The dense vectors of an encode call (``dense_vecs`` of M3 dict outputs) as a numpy array."""
-    if isinstance(output, dict):
-        output = output["dense_vecs"]
-    if hasattr(output, "detach"):
-        output = output.detach().float().cpu().numpy()
-    return np.asarray(output)
+__all__ = ["EvalDenseRetriever", "EvalReranker", "EvalRetriever", "SearchResults", "dense_array"]
 
 
 class EvalRetriever(ABC):
@@ -43,8 +38,13 @@ class EvalRetriever(ABC):
         """The model's ``config._name_or_path`` (set by the runner to the CLI value)."""
         return self.embedder.model.config._name_or_path
 
-    def __str__(self) -> str:
+    @property
+    def cache_name(self) -> str:
+        """Folder name of the model's corpus caches (shared by every search method)."""
         return display_name(self.name_or_path)
+
+    def __str__(self) -> str:
+        return self.cache_name
 
     def stop_multi_process_pool(self) -> None:
         """Stop the embedder's worker pool and free accelerator memory."""
@@ -58,18 +58,38 @@ class EvalRetriever(ABC):
 
 
 class EvalDenseRetriever(EvalRetriever):
-    """Dense retrieval: cached, sharded corpus encoding and exact inner-product top-k.
+    """Dense retrieval (cached, sharded corpus encoding and exact inner-product top-k) or, with
+    ``search_options``, any method of :class:`~FlagEmbedding.retrieval.RetrievalIndex`.
 
     Args (beyond :class:`EvalRetriever`):
         cache_shard_rows: Corpus rows per embedding-cache shard.
+        search_options: Search method and fusion settings (default: dense).
+        faiss_factory: faiss index factory string for dense search (default: exact).
     """
 
     def __init__(self, embedder: Any, search_top_k: int = 1000, overwrite: bool = False,
-                 cache_shard_rows: int = 100_000):
+                 cache_shard_rows: int = 100_000, search_options: Optional[SearchOptions] = None,
+                 faiss_factory: Optional[str] = None):
         super().__init__(embedder, search_top_k=search_top_k, overwrite=overwrite)
         self.cache_shard_rows = cache_shard_rows
+        self.search_options = search_options or SearchOptions()
+        self.faiss_factory = None if faiss_factory in (None, "", "Flat") else faiss_factory
         #: the cache used by the last call (``None`` without ``corpus_embd_save_dir``)
         self.last_cache: Optional[CorpusEmbeddingCache] = None
+
+    @property
+    def plain_dense(self) -> bool:
+        """Whether this is today's exact dense search (no other method, no faiss)."""
+        return self.search_options.method == "dense" and self.faiss_factory is None
+
+    def __str__(self) -> str:
+        """The model's display name, plus ``@<method tag>`` unless :attr:`plain_dense`."""
+        if self.plain_dense:
+            return self.cache_name
+        tag = self.search_options.tag(is_m3(self.embedder))
+        if self.faiss_factory is not None:
+            tag += f"-faiss-{self.faiss_factory}"
+        return f"{self.cache_name}@{tag}"
 
     def excluded_docids(self, queries: Mapping[str, str], kwargs: Dict[str, Any]) -> Dict[str, Set[str]]:
         """Documents never returned for each query (none by default; subclasses pop their kwargs here)."""
@@ -99,24 +119,48 @@ class EvalDenseRetriever(EvalRetriever):
                 if qid in corpus:
                     excluded.setdefault(qid, set()).add(qid)
         docids = list(corpus)
-        blocks = self.corpus_embeddings([passage_text(corpus[d]) for d in docids], corpus_embd_save_dir, docids,
-                                        **kwargs)
+        texts = [passage_text(corpus[d]) for d in docids]
         qids = list(queries)
-        query_embeddings = dense_array(self.embedder.encode_queries([queries[q] for q in qids], **kwargs))
-        extra = max((len(docs) for docs in excluded.values()), default=0)
-        scores, indices = search(index(blocks), self.search_top_k + extra, query_embeddings)
+        depth = self.search_top_k + max((len(docs) for docs in excluded.values()), default=0)
+        if self.plain_dense:
+            blocks = self.corpus_embeddings(texts, corpus_embd_save_dir, docids, **kwargs)
+            query_embeddings = dense_array(self.embedder.encode_queries([queries[q] for q in qids], **kwargs))
+            scores, indices = DenseIndex(blocks).search(query_embeddings, depth)
+            ranked = [[docids[i] for i in row if i >= 0] for row in indices.tolist()]
+            ranked_scores = scores.tolist()
+        else:
+            ranked, ranked_scores = self.index_search(docids, texts, [queries[q] for q in qids], depth,
+                                                      corpus_embd_save_dir, kwargs)
         results: SearchResults = {}
-        for row, qid in enumerate(qids):
+        for qid, row_ids, row_scores in zip(qids, ranked, ranked_scores):
             skip = excluded.get(qid, ())
             hits: Dict[str, float] = {}
-            for score, doc_index in zip(scores[row].tolist(), indices[row].tolist()):
-                if doc_index < 0 or docids[doc_index] in skip:
+            for docid, score in zip(row_ids, row_scores):
+                if docid in skip:
                     continue
-                hits[docids[doc_index]] = float(score)
+                hits[docid] = float(score)
                 if len(hits) == self.search_top_k:
                     break
             results[qid] = hits
         return results
+
+    def index_search(self, docids: List[str], texts: List[str], queries: List[str], depth: int,
+                     corpus_embd_save_dir: Optional[str], kwargs: Dict[str, Any]) -> Any:
+        """``(docids, scores)`` per query from a :class:`RetrievalIndex` in the cache folder (a temporary
+        folder, removed afterwards, without ``corpus_embd_save_dir``)."""
+        representations = self.search_options.representations(is_m3(self.embedder))
+
+        def search(folder: str) -> Any:
+            index = RetrievalIndex.build(folder, docids, texts, embedder=self.embedder,
+                                         representations=representations, faiss_factory=self.faiss_factory,
+                                         shard_rows=self.cache_shard_rows, overwrite=self.overwrite,
+                                         store_corpus=False, encode_kwargs=kwargs)
+            return index.search(queries, depth, self.search_options, encode_kwargs=kwargs)
+
+        if corpus_embd_save_dir is not None:
+            return search(corpus_embd_save_dir)
+        with tempfile.TemporaryDirectory(prefix="flagembedding-index-") as folder:
+            return search(folder)
 
 
 class EvalReranker:

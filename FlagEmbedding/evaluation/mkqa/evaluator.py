@@ -15,7 +15,7 @@ class MKQAEvaluator(AbsEvaluator):
 
     def corpus_embd_dir(self, corpus_embd_save_dir: str, retriever: EvalRetriever, dataset_name: Optional[str],
                         sub_dataset_name: Optional[str]) -> str:
-        return os.path.join(corpus_embd_save_dir, str(retriever))
+        return os.path.join(corpus_embd_save_dir, retriever.cache_name)
 
     def file_metrics(self, metadata: Mapping[str, Any], search_results: SearchResults,
                      k_values: Sequence[int]) -> Dict[str, float]:

@@ -27,8 +27,9 @@ class MTEBEvalDenseRetriever(EvalDenseRetriever, AbsEncoder):
     """
 
     def __init__(self, embedder: Any, search_top_k: int = 1000, overwrite: bool = False,
-                 cache_shard_rows: int = 100_000):
-        super().__init__(embedder, search_top_k=search_top_k, overwrite=overwrite, cache_shard_rows=cache_shard_rows)
+                 cache_shard_rows: int = 100_000, **search_kwargs: Any):
+        super().__init__(embedder, search_top_k=search_top_k, overwrite=overwrite, cache_shard_rows=cache_shard_rows,
+                         **search_kwargs)
         self.model = embedder
         self.mteb_model_meta = ModelMeta.create_empty(overwrites={"similarity_fn_name": ScoringFunction.COSINE})
 
