@@ -90,8 +90,12 @@ class DenseIndex:
                 step = max(1, self.ntotal // FAISS_TRAIN_ROWS)
                 sample = np.stack(self.rows.take(range(0, self.ntotal, step))).astype(np.float32)
                 index.train(sample)
-            for _, chunk in self.exact.chunks():
-                index.add(np.ascontiguousarray(chunk, dtype=np.float32))
+            for first_row, chunk in self.exact.chunks():
+                chunk = np.ascontiguousarray(chunk, dtype=np.float32)
+                if hasattr(index, "id_map"):  # IDMap factories: ids are corpus rows
+                    index.add_with_ids(chunk, np.arange(first_row, first_row + len(chunk), dtype=np.int64))
+                else:
+                    index.add(chunk)
             if path is not None:
                 data = faiss.serialize_index(index)
                 atomic_write(path, lambda f: f.write(data.tobytes()), mode="wb")
