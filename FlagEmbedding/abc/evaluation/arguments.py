@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from FlagEmbedding.abc.inference.validation import unescape_newlines
+from FlagEmbedding.abc.evaluation.compare import pytrec_measure
 from FlagEmbedding.retrieval.fusion import FUSIONS
 from FlagEmbedding.retrieval.index import DEFAULT_M3_WEIGHTS, FIRST_STAGE, METHODS, SearchOptions
 
@@ -101,6 +102,9 @@ class AbsEvalArgs:
             self.search_options()
         except ValueError as error:
             raise ValueError(f"--{error}") from None
+        if self.compare_to:
+            for metric in self.eval_metrics:
+                pytrec_measure(metric)
 
     def search_options(self) -> SearchOptions:
         """The search settings of these arguments (``ValueError`` naming the bad one)."""

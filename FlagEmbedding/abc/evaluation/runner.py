@@ -7,11 +7,12 @@ import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 
 from FlagEmbedding.abc.evaluation.arguments import AbsEvalArgs, AbsEvalModelArgs
+from FlagEmbedding.abc.evaluation.compare import compare_folders, compare_markdown
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader, as_list
 from FlagEmbedding.abc.evaluation.evaluator import EVAL_FOLDER, EVAL_RESULTS, AbsEvaluator
 from FlagEmbedding.abc.evaluation.models import load_reranker
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker
-from FlagEmbedding.abc.evaluation.utils import write_summary
+from FlagEmbedding.abc.evaluation.utils import atomic_write_json, atomic_write_text, write_summary
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +163,24 @@ class AbsEvalRunner:
             )
         self.evaluate_metrics(self.eval_args.output_dir, self.eval_args.eval_output_method,
                               self.eval_args.eval_output_path, self.eval_args.eval_metrics)
+        if getattr(self.eval_args, "compare_to", None):
+            self.compare(self.eval_args.compare_to)
+
+    def compare(self, other: str) -> Dict[str, Any]:
+        """Compare this run's result folders with the results folder ``other`` (``--compare_to``); written next
+        to the summary as ``<eval_output_path>.compare.{json,md}``."""
+        model_dir = os.path.join(self.eval_args.output_dir, str(self.retriever))
+        folders = [os.path.join(model_dir, "NoReranker")]
+        if self.reranker is not None:
+            folders.append(os.path.join(model_dir, str(self.reranker)))
+        comparisons = compare_folders(self.evaluator, folders, other, list(self.eval_args.eval_metrics))
+        readable = {os.path.relpath(folder, self.eval_args.output_dir): files for folder, files in comparisons.items()}
+        if self.eval_args.eval_output_method == "json":
+            atomic_write_json(self.eval_args.eval_output_path + ".compare.json", readable)
+        else:
+            atomic_write_text(self.eval_args.eval_output_path + ".compare.md", compare_markdown(readable, other))
+        logger.info("Comparison with %s written next to %s.", other, self.eval_args.eval_output_path)
+        return readable
 
     @staticmethod
     def evaluate_metrics(search_results_save_dir: str, output_method: str = "markdown",
