@@ -17,9 +17,9 @@ from transformers import HfArgumentParser
 
 from FlagEmbedding.abc.inference.validation import unescape_newlines
 from FlagEmbedding.finetune.data_scripts.common import read_records, write_jsonl
+from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
 
 logger = logging.getLogger(__name__)
-SEARCH_BATCH_SIZE = 64
 
 
 @dataclass
@@ -35,8 +35,10 @@ class DataArgs:
         default="10-210", metadata={"help": "Ranks 'a-b' (0-based, b exclusive) negatives are drawn from."}
     )
     negative_number: int = field(default=15, metadata={"help": "Negatives per query."})
-    use_gpu_for_searching: bool = field(default=False, metadata={"help": "Search with faiss on all GPUs."})
-    search_batch_size: int = field(default=64, metadata={"help": "Unused: searches run in batches of 64."})
+    use_gpu_for_searching: bool = field(
+        default=False, metadata={"help": "Accepted for compatibility: the exact search runs on a GPU whenever one is available."}
+    )
+    search_batch_size: int = field(default=64, metadata={"help": "Accepted for compatibility (the exact search batches queries itself)."})
 
 
 @dataclass
@@ -112,27 +114,10 @@ def load_embedder(model_args: ModelArgs) -> Any:
     )
 
 
-def dense(vectors: Any) -> np.ndarray:
-    """float32 matrix from an embedder output (M3 returns a dict with ``dense_vecs``)."""
-    if isinstance(vectors, dict):
-        vectors = vectors["dense_vecs"]
-    return np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
-
-
-def search(corpus_vectors: np.ndarray, query_vectors: np.ndarray, top_k: int, use_gpu: bool) -> np.ndarray:
-    """Exact inner-product top-``top_k`` corpus ids per query (-1 where the corpus is smaller)."""
-    import faiss
-
-    index = faiss.IndexFlatIP(corpus_vectors.shape[1])
-    if use_gpu:
-        options = faiss.GpuMultipleClonerOptions()
-        options.shard = True
-        options.useFloat16 = True
-        index = faiss.index_cpu_to_all_gpus(index, co=options)
-    index.add(corpus_vectors)
-    ids = [index.search(query_vectors[i:i + SEARCH_BATCH_SIZE], top_k)[1]
-           for i in range(0, len(query_vectors), SEARCH_BATCH_SIZE)]
-    return np.concatenate(ids, axis=0) if ids else np.zeros((0, top_k), dtype=np.int64)
+def search(corpus_vectors: np.ndarray, query_vectors: np.ndarray, top_k: int) -> np.ndarray:
+    """Exact inner-product top-``top_k`` corpus rows per query (the package's one dense search, on the GPU when
+    one is available)."""
+    return DenseIndex([corpus_vectors]).search(query_vectors, top_k)[1]
 
 
 def choose_negatives(
@@ -162,7 +147,8 @@ def mine_hard_negatives(
 ) -> List[Dict[str, Any]]:
     """Records with ``neg`` replaced by mined negatives (other fields, incl. stale ``neg_scores``, kept).
 
-    ``corpus`` defaults to the de-duplicated union of all ``pos`` and ``neg`` texts.
+    ``corpus`` defaults to the de-duplicated union of all ``pos`` and ``neg`` texts. ``use_gpu_for_searching`` is
+    accepted for compatibility: the search uses a GPU whenever one is available.
     """
     start, end = parse_range(range_for_sampling)
     if corpus is None:
@@ -171,9 +157,9 @@ def mine_hard_negatives(
     if not corpus:
         raise ValueError("The candidate corpus is empty: records have no pos/neg texts and no candidate_pool.")
     logger.info("Encoding %d corpus texts and %d queries.", len(corpus), len(records))
-    corpus_vectors = dense(embedder.encode_corpus(corpus))
-    query_vectors = dense(embedder.encode_queries([record["query"] for record in records]))
-    ranked = search(corpus_vectors, query_vectors, min(end, len(corpus)), use_gpu_for_searching)
+    corpus_vectors = dense_array(embedder.encode_corpus(corpus))
+    query_vectors = dense_array(embedder.encode_queries([record["query"] for record in records]))
+    ranked = search(corpus_vectors, query_vectors, min(end, len(corpus)))
     mined = []
     for record, ids in zip(records, ranked):
         record = dict(record)
