@@ -8,10 +8,12 @@ search: a document sharing no token scores 0 and is not returned).
 """
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
-from scipy import sparse as sp
+
+if TYPE_CHECKING:
+    from scipy import sparse as sp
 
 
 def padded_rows(weights: Sequence[Mapping[str, float]], width: int) -> np.ndarray:
@@ -31,6 +33,8 @@ def padded_rows(weights: Sequence[Mapping[str, float]], width: int) -> np.ndarra
 
 def csr_from_dicts(weights: Sequence[Mapping[str, float]], vocab_size: int) -> sp.csr_matrix:
     """``len(weights) x vocab_size`` CSR matrix of lexical-weight dicts (token-id string -> weight)."""
+    from scipy import sparse as sp
+
     indptr = [0]
     indices: List[int] = []
     data: List[float] = []
@@ -46,6 +50,8 @@ def csr_from_dicts(weights: Sequence[Mapping[str, float]], vocab_size: int) -> s
 
 def csr_from_padded(blocks: Sequence[np.ndarray], vocab_size: int) -> sp.csr_matrix:
     """The documents x vocabulary CSR matrix of padded cache rows (see :func:`padded_rows`)."""
+    from scipy import sparse as sp
+
     parts = []
     for block in blocks:
         width = block.shape[1] // 2
