@@ -57,6 +57,12 @@ class AbsEmbedderDataArguments(AbsDataArguments):
     drop_threshold: int = field(
         default=0, metadata={"help": "Same-dataset mode: drop a pooled dataset with fewer rows than this."}
     )
+    eval_retrieval_dir: Optional[str] = field(
+        default=None, metadata={"help": "BEIR-layout folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv): every "
+                                        "evaluation (--eval_strategy steps --eval_steps N) logs ndcg_at_10 and "
+                                        "recall_at_100 of the model being trained (dense search)."}
+    )
+    eval_retrieval_split: str = field(default="test", metadata={"help": "The qrels split of --eval_retrieval_dir."})
 
 
 @dataclass

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Type, Union
+from typing import Any, Dict, Optional, Type, Union
 
 from torch import nn
 from transformers import Trainer
@@ -20,6 +20,7 @@ from FlagEmbedding.abc.finetune.embedder.dataset import (
     AbsEmbedderTrainDataset,
     EmbedderTrainerCallbackForDataRefresh,
 )
+from FlagEmbedding.abc.finetune.embedder.retrieval_eval import RetrievalEvaluation
 from FlagEmbedding.abc.finetune.embedder.trainer import AbsEmbedderTrainer
 
 logger = logging.getLogger(__name__)
@@ -92,12 +93,24 @@ class AbsEmbedderRunner(AbsRunner):
             return_tensors="pt",
         )
 
+    def load_retrieval_evaluation(self) -> Optional[RetrievalEvaluation]:
+        """The ``--eval_retrieval_dir`` evaluation set (``None`` without it)."""
+        data = self.data_args
+        if not data.eval_retrieval_dir:
+            return None
+        return RetrievalEvaluation(data.eval_retrieval_dir, data.eval_retrieval_split, query_max_len=data.query_max_len,
+                                   passage_max_len=data.passage_max_len,
+                                   instruction=data.query_instruction_for_retrieval,
+                                   query_format=data.query_instruction_format,
+                                   batch_size=self.training_args.per_device_eval_batch_size)
+
     def load_trainer(self) -> Trainer:
         """``trainer_class`` over model, dataset and collator (+ the epoch refresh callback if same-dataset)."""
         trainer = self.trainer_class(
             model=self.model,
             args=self.training_args,
             train_dataset=self.train_dataset,
+            eval_dataset=self.load_retrieval_evaluation(),
             data_collator=self.data_collator,
             tokenizer=self.tokenizer,
         )
