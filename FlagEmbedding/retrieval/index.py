@@ -121,7 +121,7 @@ class SearchOptions:
             hybrid = f"hybrid-rrf{self.rrf_k}-" + "+".join(methods)
         else:
             weights = self.resolved_fusion_weights(methods)
-            hybrid = "hybrid-weighted-" + "+".join(f"{m}{w:g}" for m, w in zip(methods, weights))
+            hybrid = "hybrid-weighted-" + "+".join(f"{m}={w:g}" for m, w in zip(methods, weights))
         if self.method == "hybrid":
             return hybrid
         return f"all{'-'.join(f'{w:g}' for w in self.m3_weights)}-top{self.rerank_top_k}-{hybrid[len('hybrid-'):]}"

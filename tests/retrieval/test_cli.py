@@ -51,7 +51,7 @@ def test_methods_get_their_own_folders_and_share_the_cache(tmp_path, tiny_xlmr_m
              "--fusion", "rrf", "--hybrid_methods", "dense", "sparse", "bm25",
              "--compare_to", str(tmp_path / "out" / "bge-m3" / "NoReranker"))
     folders = sorted(os.listdir(tmp_path / "out"))
-    assert folders == ["bge-m3", "bge-m3@all1-0.3-1-top100-weighted-dense1+sparse0.3",
+    assert folders == ["bge-m3", "bge-m3@all1-0.3-1-top100-weighted-dense=1+sparse=0.3",
                        "bge-m3@hybrid-rrf60-dense+sparse+bm25"]
     assert os.listdir(tmp_path / "embd") == ["bge-m3"]  # one cache folder per model, whatever the method
     cache = tmp_path / "embd" / "bge-m3" / "scifact"
@@ -60,7 +60,8 @@ def test_methods_get_their_own_folders_and_share_the_cache(tmp_path, tiny_xlmr_m
     assert len([n for n in os.listdir(cache) if n.startswith("index-")]) == 2  # the all and hybrid builds
     summary = open(tmp_path / "summary.md", encoding="utf-8").read()
     assert "| bge-m3@hybrid-rrf60-dense+sparse+bm25 | NoReranker |" in summary
-    comparison = open(str(tmp_path / "summary.md") + ".compare.md", encoding="utf-8").read()
+    comparison = open(str(tmp_path / "summary.md") + ".compare-bge-m3@hybrid-rrf60-dense+sparse+bm25.md",
+                      encoding="utf-8").read()
     ours = read_json(str(tmp_path / "out" / "bge-m3@hybrid-rrf60-dense+sparse+bm25" / "NoReranker" / "EVAL"
                          / "eval_results.json"))["scifact-test"]
     theirs = read_json(str(tmp_path / "out" / "bge-m3" / "NoReranker" / "EVAL" / "eval_results.json"))["scifact-test"]

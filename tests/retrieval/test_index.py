@@ -201,4 +201,18 @@ def test_search_option_errors():
     with pytest.raises(ValueError, match=r"^fusion_weights has 1 values for 2 hybrid_methods\.$"):
         SearchOptions(method="hybrid", hybrid_methods=["dense", "bm25"], fusion_weights=[1.0])
     assert SearchOptions(method="hybrid", fusion="rrf").tag(m3=False) == "hybrid-rrf60-dense+bm25"
-    assert SearchOptions(method="all").tag(m3=True) == "all1-0.3-1-top100-weighted-dense1+sparse0.3"
+    assert SearchOptions(method="all").tag(m3=True) == "all1-0.3-1-top100-weighted-dense=1+sparse=0.3"
+
+
+def test_exact_dense_search_over_shards_equals_one_block():
+    from FlagEmbedding.retrieval import DenseIndex
+
+    rng = np.random.default_rng(0)
+    corpus = rng.standard_normal((50, 8)).astype(np.float32)
+    queries = rng.standard_normal((4, 8)).astype(np.float32)
+    one_scores, one_rows = DenseIndex([corpus]).search(queries, 7)
+    shard_scores, shard_rows = DenseIndex([corpus[i:i + 6] for i in range(0, 50, 6)]).search(queries, 7)
+    np.testing.assert_array_equal(shard_rows, one_rows)
+    np.testing.assert_allclose(shard_scores, one_scores, rtol=1e-6)
+    brute = queries @ corpus.T
+    np.testing.assert_array_equal(one_rows, np.argsort(-brute, axis=1, kind="stable")[:, :7])

@@ -13,6 +13,7 @@ from FlagEmbedding.abc.evaluation.evaluator import EVAL_FOLDER, EVAL_RESULTS, Ab
 from FlagEmbedding.abc.evaluation.models import load_reranker
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker
 from FlagEmbedding.abc.evaluation.utils import atomic_write_json, atomic_write_text, write_summary
+from FlagEmbedding.retrieval.index import SearchOptions
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +79,14 @@ class AbsEvalRunner:
         shard_rows = getattr(self.eval_args, "corpus_embd_shard_size", AbsEvalArgs.corpus_embd_shard_size)
         retriever = self.RETRIEVER_CLASS(embedder, search_top_k=self.eval_args.search_top_k,
                                          overwrite=self.eval_args.overwrite, cache_shard_rows=shard_rows,
-                                         search_options=self.eval_args.search_options(),
-                                         faiss_factory=self.eval_args.faiss_index_factory)
+                                         search_options=self.search_options(),
+                                         faiss_factory=getattr(self.eval_args, "faiss_index_factory", None))
         return retriever, (EvalReranker(reranker, rerank_top_k=self.eval_args.rerank_top_k) if reranker else None)
+
+    def search_options(self) -> SearchOptions:
+        """The search settings of the arguments (dense for argument classes without the search flags)."""
+        options = getattr(self.eval_args, "search_options", None)
+        return options() if options is not None else SearchOptions()
 
     def data_loader_class(self) -> Type[AbsEvalDataLoader]:
         """The loader class (:attr:`DATA_LOADER_CLASS` unless a benchmark picks one from its arguments)."""
@@ -168,18 +174,19 @@ class AbsEvalRunner:
 
     def compare(self, other: str) -> Dict[str, Any]:
         """Compare this run's result folders with the results folder ``other`` (``--compare_to``); written next
-        to the summary as ``<eval_output_path>.compare.{json,md}``."""
+        to the summary as ``<eval_output_path>.compare-<retriever>.{json,md}``."""
         model_dir = os.path.join(self.eval_args.output_dir, str(self.retriever))
         folders = [os.path.join(model_dir, "NoReranker")]
         if self.reranker is not None:
             folders.append(os.path.join(model_dir, str(self.reranker)))
         comparisons = compare_folders(self.evaluator, folders, other, list(self.eval_args.eval_metrics))
         readable = {os.path.relpath(folder, self.eval_args.output_dir): files for folder, files in comparisons.items()}
+        stem = f"{self.eval_args.eval_output_path}.compare-{self.retriever}"
         if self.eval_args.eval_output_method == "json":
-            atomic_write_json(self.eval_args.eval_output_path + ".compare.json", readable)
+            atomic_write_json(stem + ".json", readable)
         else:
-            atomic_write_text(self.eval_args.eval_output_path + ".compare.md", compare_markdown(readable, other))
-        logger.info("Comparison with %s written next to %s.", other, self.eval_args.eval_output_path)
+            atomic_write_text(stem + ".md", compare_markdown(readable, other))
+        logger.info("Comparison with %s written to %s.*.", other, stem)
         return readable
 
     @staticmethod

@@ -1,0 +1,152 @@
+"""Retrieval index on SciFact: build time, size on disk and queries/s per method; sparse search against a
+brute-force baseline; faiss index factories against exact dense search (recall@10), all in one run.
+
+Dense vectors come from all-MiniLM-L6-v2 (mean pooling, 256 tokens) through the evaluation's corpus cache
+(``--cache_dir``: reuse the BEIR CLI's ``<corpus_embd_save_dir>/<model>/scifact`` to skip the corpus encode).
+all-MiniLM-L6-v2 has no M3 heads, so the sparse benchmark uses *synthetic* lexical weights with M3's shape:
+each passage's (at most 256) unique tokenizer ids weighted by ``log(1 + tf) * idf``; the baseline is the
+brute-force dictionary dot product of every query with every passage (``compute_lexical_matching_score``).
+
+    python benchmarks/retrieval_index.py --cache_dir /tmp/rt/corpus_embd/model/scifact
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections import Counter
+from typing import Dict, List
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import SCIFACT, minilm_path  # noqa: E402
+
+
+def folder_mib(path: str) -> float:
+    """Size of the files under ``path`` in MiB."""
+    return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names) / 2**20
+
+
+def cpu_model() -> str:
+    """``lscpu``'s model name."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        return platform.processor()
+
+
+def synthetic_lexical(tokenizer, texts: List[str], max_length: int, idf: Dict[str, float]) -> List[Dict[str, float]]:
+    """``{token id: log(1 + tf) * idf}`` per text (ids of the first ``max_length`` tokens)."""
+    out = []
+    for ids in tokenizer(texts, truncation=True, max_length=max_length, add_special_tokens=False)["input_ids"]:
+        counts = Counter(str(i) for i in ids)
+        out.append({tok: math.log1p(tf) * idf.get(tok, 0.0) for tok, tf in counts.items()})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scifact_dir", default=SCIFACT)
+    parser.add_argument("--cache_dir", required=True, help="index folder (the CLI's corpus cache folder to reuse it)")
+    parser.add_argument("--factories", nargs="+", default=["IVF64,Flat", "HNSW32", "IVF64,PQ16x8"])
+    parser.add_argument("--top_k", type=int, default=100)
+    args = parser.parse_args()
+
+    from FlagEmbedding.abc.evaluation.arguments import AbsEvalModelArgs
+    from FlagEmbedding.abc.evaluation.data_loader import read_corpus, read_qrels_tsv, read_queries
+    from FlagEmbedding.abc.evaluation.runner import AbsEvalRunner
+    from FlagEmbedding.abc.evaluation.utils import passage_text
+    from FlagEmbedding.retrieval import BM25Index, DenseIndex, RetrievalIndex, SearchOptions, SparseIndex
+    from FlagEmbedding.retrieval.sparse import csr_from_dicts
+
+    print(f"CPU: {cpu_model()}; threads: {os.environ.get('OMP_NUM_THREADS', 'default')}")
+    corpus = read_corpus(os.path.join(args.scifact_dir, "corpus.jsonl"))
+    qrels = read_qrels_tsv(os.path.join(args.scifact_dir, "qrels", "test.tsv"))
+    queries = read_queries(os.path.join(args.scifact_dir, "queries.jsonl"), keep=set(qrels))
+    docids, texts = list(corpus), [passage_text(corpus[d]) for d in corpus]
+    query_texts = list(queries.values())
+    embedder, _ = AbsEvalRunner.get_models(AbsEvalModelArgs(
+        embedder_name_or_path=minilm_path(), embedder_model_class="encoder-only-base", pooling_method="mean",
+        devices=["cpu"], use_fp16=False, embedder_batch_size=64, embedder_query_max_length=256,
+        embedder_passage_max_length=256))
+    report: Dict[str, Dict[str, float]] = {}
+
+    start = time.perf_counter()
+    index = RetrievalIndex.build(args.cache_dir, docids, texts, embedder=embedder, representations=["dense"],
+                                 store_corpus=False)
+    report["dense build (cached shards)"] = {"seconds": time.perf_counter() - start}
+    start = time.perf_counter()
+    bm25 = BM25Index.build(texts)
+    report["bm25 build"] = {"seconds": time.perf_counter() - start}
+    bm25_dir = os.path.join(args.cache_dir, "benchmark-bm25")
+    bm25.save(bm25_dir)
+    report["bm25 build"]["disk_mib"] = folder_mib(bm25_dir)
+    dense_path = next(os.path.join(args.cache_dir, n) for n in os.listdir(args.cache_dir)
+                      if os.path.isfile(os.path.join(args.cache_dir, n, "manifest.json")))
+    report["dense build (cached shards)"]["disk_mib"] = folder_mib(dense_path)
+
+    reps = index.encode_queries(query_texts, ["dense"])
+    index.parts["bm25"] = bm25
+    reps["bm25"] = bm25.tokenize(query_texts)
+    for name, options in {"dense": SearchOptions(), "bm25": SearchOptions(method="bm25"),
+                          "hybrid weighted dense+bm25": SearchOptions(method="hybrid", hybrid_methods=["dense", "bm25"]),
+                          "hybrid rrf dense+bm25": SearchOptions(method="hybrid", hybrid_methods=["dense", "bm25"],
+                                                                 fusion="rrf")}.items():
+        start = time.perf_counter()
+        if options.method == "hybrid":
+            index.hybrid(reps, args.top_k, options)
+        else:
+            index.first_stage(options.method, reps, args.top_k)
+        report[f"search {name}"] = {"queries_per_s": len(query_texts) / (time.perf_counter() - start)}
+
+    # faiss factories vs exact dense search
+    exact = index.parts["dense"]
+    _, exact_rows = exact.search(reps["dense"], 10)
+    for factory in args.factories:
+        start = time.perf_counter()
+        approx = DenseIndex(exact.rows.blocks, faiss_factory=factory)
+        built = time.perf_counter() - start
+        start = time.perf_counter()
+        _, rows = approx.search(reps["dense"], 10)
+        seconds = time.perf_counter() - start
+        recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(rows.tolist(), exact_rows.tolist())])
+        report[f"faiss {factory}"] = {"build_s": built, "queries_per_s": len(query_texts) / seconds,
+                                      "recall_at_10_vs_exact": float(recall)}
+    shards = [exact.rows.blocks[0][i:i + 1000] for i in range(0, exact.ntotal, 1000)]
+    sharded_scores, sharded_rows = DenseIndex(shards).search(reps["dense"], 10)
+    report["exact search over 1000-row shards"] = {"identical_to_one_block": float(np.array_equal(sharded_rows, exact_rows))}
+
+    # sparse: CSR inverted index vs brute-force dict products, synthetic M3-shaped weights
+    tokenizer = embedder.tokenizer
+    doc_freq = Counter(tok for ids in tokenizer(texts, truncation=True, max_length=256, add_special_tokens=False)
+                       ["input_ids"] for tok in {str(i) for i in ids})
+    idf = {tok: math.log(len(texts) / df) for tok, df in doc_freq.items()}
+    doc_weights = synthetic_lexical(tokenizer, texts, 256, idf)
+    query_weights = synthetic_lexical(tokenizer, query_texts, 256, idf)
+    vocab = tokenizer.vocab_size
+    start = time.perf_counter()
+    sparse = SparseIndex(csr_from_dicts(doc_weights, vocab))
+    report["sparse build (CSR)"] = {"seconds": time.perf_counter() - start}
+    start = time.perf_counter()
+    _, sparse_rows = sparse.search(sparse.queries(query_weights), 10)
+    csr_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    brute = np.array([[sum(w * d[t] for t, w in q.items() if t in d) for d in doc_weights] for q in query_weights])
+    brute_seconds = time.perf_counter() - start
+    same = all(list(rows) == list(np.lexsort((np.arange(len(docids)), -b))[:len(rows)])
+               for rows, b in zip(sparse_rows, brute))
+    report["sparse search"] = {"csr_queries_per_s": len(query_texts) / csr_seconds,
+                               "brute_force_queries_per_s": len(query_texts) / brute_seconds,
+                               "speedup": brute_seconds / csr_seconds, "same_top10": float(same)}
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
