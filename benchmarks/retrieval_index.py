@@ -140,11 +140,11 @@ def main() -> None:
     start = time.perf_counter()
     brute = np.array([[sum(w * d[t] for t, w in q.items() if t in d) for d in doc_weights] for q in query_weights])
     brute_seconds = time.perf_counter() - start
-    same = all(list(rows) == list(np.lexsort((np.arange(len(docids)), -b))[:len(rows)])
-               for rows, b in zip(sparse_rows, brute))
+    same = all(np.allclose(np.sort(b)[::-1][:len(rows)], b[rows], rtol=1e-5) and len(rows) == min(10, (b > 0).sum())
+               for rows, b in zip(sparse_rows, brute))  # the same score at every rank (ties may swap documents)
     report["sparse search"] = {"csr_queries_per_s": len(query_texts) / csr_seconds,
                                "brute_force_queries_per_s": len(query_texts) / brute_seconds,
-                               "speedup": brute_seconds / csr_seconds, "same_top10": float(same)}
+                               "speedup": brute_seconds / csr_seconds, "same_top10_scores": float(same)}
     print(json.dumps(report, indent=2))
 
 
