@@ -5,7 +5,8 @@ Dense vectors come from all-MiniLM-L6-v2 (mean pooling, 256 tokens) through the 
 (``--cache_dir``: reuse the BEIR CLI's ``<corpus_embd_save_dir>/<model>/scifact`` to skip the corpus encode).
 all-MiniLM-L6-v2 has no M3 heads, so the sparse benchmark uses *synthetic* lexical weights with M3's shape:
 each passage's (at most 256) unique tokenizer ids weighted by ``log(1 + tf) * idf``; the baseline is the
-brute-force dictionary dot product of every query with every passage (``compute_lexical_matching_score``).
+brute-force dictionary dot product of every query with every passage (``compute_lexical_matching_score``);
+``pyseismic-lsr`` (approximate) is measured beside them when installed.
 
     python benchmarks/retrieval_index.py --cache_dir /tmp/rt/corpus_embd/model/scifact
 """
@@ -145,7 +146,36 @@ def main() -> None:
     report["sparse search"] = {"csr_queries_per_s": len(query_texts) / csr_seconds,
                                "brute_force_queries_per_s": len(query_texts) / brute_seconds,
                                "speedup": brute_seconds / csr_seconds, "same_top10_scores": float(same)}
+    report["sparse search"].update(seismic_figures(doc_weights, query_weights, sparse_rows))
     print(json.dumps(report, indent=2))
+
+
+def seismic_figures(doc_weights: List[Dict[str, float]], query_weights: List[Dict[str, float]],
+                    exact_rows: List[np.ndarray]) -> Dict[str, float]:
+    """Build time, queries/s (1 thread) and recall@10 against exact search of ``pyseismic-lsr`` (approximate),
+    or nothing when it is not installed."""
+    try:
+        import seismic
+    except ImportError:
+        return {}
+    kind = seismic.get_seismic_string()
+    start = time.perf_counter()
+    dataset = seismic.SeismicDataset()
+    for row, weights in enumerate(doc_weights):
+        dataset.add_document(str(row), np.array(list(weights), dtype=kind),
+                             np.array(list(weights.values()), dtype=np.float32))
+    index = seismic.SeismicIndex.build_from_dataset(dataset)
+    built = time.perf_counter() - start
+    start = time.perf_counter()
+    results = index.batch_search(np.array([str(i) for i in range(len(query_weights))], dtype=kind),
+                                 [np.array(list(q), dtype=kind) for q in query_weights],
+                                 [np.array(list(q.values()), dtype=np.float32) for q in query_weights],
+                                 k=10, query_cut=20, heap_factor=0.7, num_threads=1)
+    seconds = time.perf_counter() - start
+    recall = np.mean([len({int(hit[2]) for hit in hits} & set(exact_rows[int(hits[0][0])].tolist()))
+                      / max(1, len(exact_rows[int(hits[0][0])])) for hits in results if hits])
+    return {"seismic_build_s": built, "seismic_queries_per_s_1_thread": len(query_weights) / seconds,
+            "seismic_recall_at_10_vs_exact": float(recall)}
 
 
 if __name__ == "__main__":
