@@ -280,9 +280,11 @@ class RetrievalIndex:
         if corpus_fingerprint(docids, texts) != descriptor["corpus"]:
             raise ValueError(f"{path}: the index was built over another corpus; pass the corpus it was built from.")
         settings = descriptor["settings"]
-        return cls.build(folder, docids, texts, embedder=embedder, representations=settings["representations"],
-                         faiss_factory=settings["faiss_factory"], shard_rows=settings["shard_rows"],
-                         bm25_params=BM25Params(**settings["bm25"]), store_corpus=descriptor["store_corpus"])
+        docids, texts = [str(d) for d in docids], list(texts)
+        parts = cls._open_parts(folder, docids, texts, embedder, settings["representations"],
+                                settings["faiss_factory"], settings["shard_rows"], BM25Params(**settings["bm25"]),
+                                overwrite=False, encode_kwargs={})
+        return cls(docids, embedder, **parts)
 
     @staticmethod
     def _describe(model: Optional[Mapping[str, Any]]) -> str:
