@@ -47,7 +47,7 @@ class EvalRetriever(ABC):
         return display_name(self.name_or_path)
 
     def stop_multi_process_pool(self) -> None:
-        """Stop the embedder's worker pool and free accelerator memory."""
+        """Stop the embedder's worker pools (query pool included) and free accelerator memory."""
         self.embedder.stop_self_pool()
 
     @abstractmethod

@@ -134,11 +134,7 @@ class AbsReranker(AbsInferenceModel):
         pairs = self.get_detailed_inputs(sentence_pairs)
         if not pairs:
             return []
-        kwargs.update(self.resolve_lengths(
-            kwargs.pop("batch_size", None), kwargs.pop("query_max_length", None), kwargs.pop("max_length", None)
-        ))
-        if kwargs.get("normalize") is None:
-            kwargs["normalize"] = self.normalize
+        kwargs = self.resolve_call_kwargs(kwargs)
         if self.uses_pool(pairs) and not single:
             scores = self.merge_scores(self.run_on_devices(pairs, kwargs))
         else:
@@ -146,6 +142,25 @@ class AbsReranker(AbsInferenceModel):
         if single:
             return [layer[0] for layer in scores] if isinstance(scores[0], list) else scores[0]
         return scores
+
+    def encode_multi_process(self, sentence_pairs: Any, pool: Any, **kwargs: Any) -> List[Any]:
+        """Score already formatted pairs with an explicitly started pool (see :meth:`start_multi_process_pool`);
+        options default to the instance values as in :meth:`compute_score`."""
+        pairs = check_pairs(sentence_pairs)
+        kwargs = self.resolve_call_kwargs(kwargs)
+        if not pairs:
+            return []
+        return self.merge_scores(pool.map(pairs, kwargs))
+
+    def resolve_call_kwargs(self, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+        """Per-call keywords with ``batch_size``, the lengths and ``normalize`` filled from the instance."""
+        kwargs = dict(kwargs)
+        kwargs.update(self.resolve_lengths(
+            kwargs.pop("batch_size", None), kwargs.pop("query_max_length", None), kwargs.pop("max_length", None)
+        ))
+        if kwargs.get("normalize") is None:
+            kwargs["normalize"] = self.normalize
+        return kwargs
 
     def resolve_lengths(
         self, batch_size: Optional[int], query_max_length: Optional[int], max_length: Optional[int]
@@ -172,6 +187,7 @@ class AbsReranker(AbsInferenceModel):
         batch_size: Optional[int] = None,
         query_max_length: Optional[int] = None,
         max_length: Optional[int] = None,
+        *,
         normalize: Optional[bool] = None,
         device: Optional[str] = None,
         use_dataloader: bool = False,
@@ -181,7 +197,9 @@ class AbsReranker(AbsInferenceModel):
         """Score already formatted pairs on one device with length-sorted batches.
 
         ``use_dataloader=True`` builds the token features in ``num_workers`` (default
-        ``min(batch_size, 16)``) DataLoader worker processes.
+        ``min(batch_size, 16)``) DataLoader worker processes. Everything after ``max_length`` is keyword-only:
+        the original's reranker classes put different options at those positions (``prompt``,
+        ``cutoff_layers``, ``normalize``), so a positional call fails instead of meaning another option.
         """
         pairs = check_pairs(sentence_pairs)
         lengths_args = self.resolve_lengths(batch_size, query_max_length, max_length)

@@ -101,7 +101,7 @@ class MTEBEvalRunner(AbsEvalRunner):
         """Set instruction, examples and normalization for one task."""
         retriever = self.retriever
         name, task_type = task.metadata.name, task.metadata.type
-        retriever.stop_pool()
+        retriever.stop_multi_process_pool()
         if self.eval_args.use_special_instructions:
             try:
                 retriever.set_instruction(get_task_def_by_task_name_and_type(name, task_type))
@@ -150,7 +150,7 @@ class MTEBEvalRunner(AbsEvalRunner):
                 logger.warning("%s has no test/dev/validation scores; it is left out of the summary.", task.metadata.name)
                 continue
             task_scores.append((task.metadata.type, task.metadata.name, score))
-        self.retriever.stop_pool()
+        self.retriever.stop_multi_process_pool()
         summary = summarize(task_scores)
         if self.eval_args.eval_output_method == "json":
             atomic_write_json(self.eval_args.eval_output_path, summary, indent=None)

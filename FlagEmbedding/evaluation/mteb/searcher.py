@@ -52,13 +52,6 @@ class MTEBEvalDenseRetriever(EvalDenseRetriever, AbsEncoder):
         else:
             logger.warning("%s takes no in-context examples; ignoring them.", type(self.embedder).__name__)
 
-    def stop_pool(self) -> None:
-        """Stop every worker pool of the embedder (including a separate query pool)."""
-        self.stop_multi_process_pool()
-        query_pool = getattr(self.embedder, "query_pool", None)
-        if query_pool is not None:
-            self.embedder.stop_multi_process_pool(query_pool)
-            self.embedder.query_pool = None
 
     # ------------------------------------------------------------------ encoding
     def encode_queries(self, queries: Sequence[str], **kwargs: Any) -> np.ndarray:

@@ -64,6 +64,17 @@ class BaseEmbedder(AbsEmbedder):
         hidden = self.model.config.hidden_size
         return min(hidden, self.truncate_dim) if self.truncate_dim else hidden
 
+    def pooling(self, last_hidden_state: torch.Tensor, attention_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Pool ``[batch, seq, hidden]`` token states with this model's ``pooling_method``.
+
+        ``attention_mask`` is required for ``mean`` and ``last_token``.
+        """
+        if attention_mask is None:
+            if self.pooling_method != "cls":
+                raise ValueError(f"`attention_mask` is required for pooling_method={self.pooling_method!r}.")
+            attention_mask = torch.ones(last_hidden_state.shape[:2], device=last_hidden_state.device)
+        return pool(last_hidden_state, attention_mask, self.pooling_method)
+
     def tokenize(self, sentences: List[str], max_length: int, **kwargs: Any) -> Dict[str, List[List[int]]]:
         """Tokenize without padding (the tokenizer's default special tokens included)."""
         return self.tokenizer(sentences, truncation=True, max_length=max_length, **kwargs).data
@@ -71,7 +82,7 @@ class BaseEmbedder(AbsEmbedder):
     def embed_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Pooled, truncated and normalized vectors for one padded batch."""
         hidden = model(**batch, return_dict=True).last_hidden_state
-        return self.finish_embeddings(pool(hidden, batch["attention_mask"], self.pooling_method))
+        return self.finish_embeddings(self.pooling(hidden, batch["attention_mask"]))
 
     @torch.inference_mode()
     def encode_single_device(
