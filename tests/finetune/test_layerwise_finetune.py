@@ -36,7 +36,8 @@ def layerwise_runner(args: List[str], run: bool = True):
 
 def pair_batch(runner, pairs: List[List[str]], row: Dict[str, Any]) -> Dict[str, torch.Tensor]:
     dataset = runner.train_dataset
-    items = [dataset.create_one_example(dataset.format_query({"query": q, **row}), dataset.format_passage(row, p), row)
+    items = [dataset.create_one_example(dataset.format_query({"query": q, **row}), dataset.format_passage(row, p),
+                                       **dataset.example_options(row))
              for q, p in pairs]
     return runner.data_collator([(items, None)])["pair"]
 

@@ -341,7 +341,7 @@ def test_m3_round_trip_scores_match_training_model(command_2_run, through_auto):
         q = model.encode_features(features(tokenizer, [a for a, _ in pairs]), M3_HEADS)
         p = model.encode_features(features(tokenizer, [b for _, b in pairs]), M3_HEADS)
         expected = {"dense": (q["dense"] * p["dense"]).sum(-1), "sparse": (q["sparse"] * p["sparse"]).sum(-1),
-                    "colbert": model.colbert_score(q, p).diagonal() * model.temperature}
+                    "colbert": model.head_score("colbert", q, p).diagonal() * model.temperature}
     for key, values in expected.items():
         assert scores[key] == pytest.approx(values.tolist(), abs=1e-5), key
 

@@ -28,18 +28,6 @@ Scores = Union[float, List[float], List[List[float]]]
 Features = Dict[str, List[Any]]
 
 
-def keep_of_second(first_length: int, second_length: int, limit: int) -> int:
-    """How many tokens of the second sequence survive ``only_second`` truncation to ``limit`` tokens in total.
-
-    When the first sequence alone leaves no room, nothing is cut (the pair then exceeds ``limit``), as in
-    ``transformers``' ``truncation="only_second"``.
-    """
-    overflow = first_length + second_length - limit
-    if overflow <= 0 or second_length <= overflow:
-        return second_length
-    return second_length - overflow
-
-
 class AbsReranker(AbsInferenceModel):
     """Base class of every reranker.
 

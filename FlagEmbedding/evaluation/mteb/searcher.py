@@ -45,6 +45,10 @@ class MTEBEvalDenseRetriever(EvalDenseRetriever, AbsEncoder):
         """Turn L2 normalization on or off."""
         self.embedder.normalize_embeddings = normalize_embeddings
 
+    def stop_pool(self) -> None:
+        """Stop every worker pool of the embedder, query pool included (the original's name)."""
+        self.stop_multi_process_pool()
+
     def set_examples(self, examples_for_task: Optional[Sequence[Dict[str, str]]] = None) -> None:
         """Give in-context examples to an ICL embedder (other embedders ignore them, with a warning)."""
         if hasattr(self.embedder, "set_examples"):

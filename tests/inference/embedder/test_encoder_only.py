@@ -79,7 +79,7 @@ def test_output_shapes_and_types(tiny_bert):
 
 def test_bad_input_errors(tiny_bert):
     model = FlagModel(tiny_bert, devices="cpu")
-    with pytest.raises(TypeError, match=r"^`sentences` must be a str or a list of str, got None\.$"):
+    with pytest.raises(TypeError, match=r"^`sentences` must be a str or a sequence of str, got None\.$"):
         model.encode(None)
     with pytest.raises(TypeError, match=r"^`queries\[1\]` must be a str, got int"):
         model.encode_queries(["ok", 3])

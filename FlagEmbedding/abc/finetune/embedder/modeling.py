@@ -54,6 +54,14 @@ def m3_kd_loss(teacher_targets: Tensor, student_scores: Tensor, group_size: int,
     return loss
 
 
+def group_scores(all_scores: Tensor, group_size: int) -> Tensor:
+    """Each query's scores against its own group: ``(B, B*G) -> (B, G)`` (query ``q`` owns columns ``q*G..``)."""
+    rows = all_scores.size(0)
+    index = torch.arange(rows, device=all_scores.device).unsqueeze(1) * group_size
+    index = index + torch.arange(group_size, device=all_scores.device)
+    return torch.gather(all_scores, 1, index)
+
+
 class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
     """Bi-encoder training wrapper. Subclasses implement :meth:`encode_batch` (one padded batch -> reps).
 
@@ -157,25 +165,27 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
         """Mean cross-entropy."""
         return F.cross_entropy(scores, target)
 
+    def get_local_score(self, q_reps: Any, p_reps: Any, all_scores: Tensor) -> Tensor:
+        """Each query's scores against its own group: ``(B, B*G) -> (B, G)`` with ``G = len(p) // len(q)``."""
+        return group_scores(all_scores, self.num_rows(p_reps) // self.num_rows(q_reps))
+
+    def compute_local_score(self, q_reps: Any, p_reps: Any, compute_score_func: Optional[ScoreFunction] = None,
+                            **kwargs: Any) -> Tensor:
+        """Scores of each query against its own group only, ``(B, G)``; ``kwargs`` reach the score function."""
+        all_scores = (compute_score_func or self.compute_score)(q_reps, p_reps, **kwargs)
+        return self.get_local_score(q_reps, p_reps, all_scores)
+
     @staticmethod
-    def get_local_score(all_scores: Tensor, group_size: int) -> Tensor:
-        """Each query's scores against its own group: ``(B, B*G) -> (B, G)``."""
-        rows = all_scores.size(0)
-        index = torch.arange(rows, device=all_scores.device).unsqueeze(1) * group_size
-        index = index + torch.arange(group_size, device=all_scores.device)
-        return torch.gather(all_scores, 1, index)
-
-    def compute_local_score(self, q_reps: Any, p_reps: Any, score_fn: Optional[ScoreFunction] = None) -> Tensor:
-        """Scores of each query against its own group only, ``(B, G)``."""
-        all_scores = (score_fn or self.compute_score)(q_reps, p_reps)
-        return self.get_local_score(all_scores, all_scores.size(1) // all_scores.size(0))
-
-    def distill_loss(self, teacher_targets: Tensor, student_scores: Tensor, group_size: int,
-                     first_targets: Optional[Tensor] = None) -> Tensor:
-        """``kl_div`` (soft cross-entropy) or ``m3_kd_loss`` per ``kd_loss_type``."""
-        if self.kd_loss_type == "kl_div":
+    def distill_loss(kd_loss_type: str, teacher_targets: Tensor, student_scores: Tensor,
+                     group_size: Optional[int] = None, first_targets: Optional[Tensor] = None) -> Tensor:
+        """``kl_div`` (soft cross-entropy) or ``m3_kd_loss`` (needs ``group_size``), as ``kd_loss_type`` says."""
+        if kd_loss_type == "kl_div":
             return soft_cross_entropy(teacher_targets, student_scores)
-        return m3_kd_loss(teacher_targets, student_scores, group_size, first_targets)
+        if kd_loss_type == "m3_kd_loss":
+            if group_size is None:
+                raise ValueError("distill_loss: kd_loss_type='m3_kd_loss' needs group_size.")
+            return m3_kd_loss(teacher_targets, student_scores, group_size, first_targets)
+        raise ValueError(f"kd_loss_type must be one of {list(KD_LOSS_TYPES)}, got {kd_loss_type!r}.")
 
     @staticmethod
     def teacher_targets(teacher_scores: Any, num_queries: int, device: torch.device) -> Optional[Tensor]:
@@ -192,9 +202,9 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
         if teacher_targets is None:
             return scores, self.compute_loss(scores, targets)
         if self.kd_loss_type == "kl_div":
-            loss = self.distill_loss(teacher_targets, self.get_local_score(scores, group_size), group_size)
+            loss = self.distill_loss(self.kd_loss_type, teacher_targets, group_scores(scores, group_size), group_size)
             return scores, loss + self.compute_loss(scores, targets)
-        return scores, self.distill_loss(teacher_targets, scores, group_size)
+        return scores, self.distill_loss(self.kd_loss_type, teacher_targets, scores, group_size)
 
     def _no_in_batch_loss(self, q_reps: Any, p_reps: Any, teacher_targets: Optional[Tensor],
                           score_fn: ScoreFunction, group_size: int) -> Tuple[Tensor, Tensor]:
@@ -203,8 +213,9 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
         if teacher_targets is None:
             return scores, self.compute_loss(scores, targets)
         if self.kd_loss_type == "kl_div":
-            return scores, self.distill_loss(teacher_targets, scores, group_size) + self.compute_loss(scores, targets)
-        return scores, self.distill_loss(teacher_targets, scores, group_size, first_targets=targets)
+            loss = self.distill_loss(self.kd_loss_type, teacher_targets, scores, group_size)
+            return scores, loss + self.compute_loss(scores, targets)
+        return scores, self.distill_loss(self.kd_loss_type, teacher_targets, scores, group_size, first_targets=targets)
 
     def _cross_device_loss(self, q_reps: Tensor, p_reps: Tensor, teacher_targets: Optional[Tensor],
                            score_fn: ScoreFunction, group_size: int) -> Tuple[Tensor, Tensor]:
@@ -215,9 +226,10 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
             return scores, self.compute_loss(scores, targets)
         if self.kd_loss_type == "kl_div":
             local = self.compute_local_score(q_reps, p_reps, score_fn)
-            return scores, self.distill_loss(teacher_targets, local, group_size) + self.compute_loss(scores, targets)
+            loss = self.distill_loss(self.kd_loss_type, teacher_targets, local, group_size)
+            return scores, loss + self.compute_loss(scores, targets)
         all_teacher = self._dist_gather_tensor(teacher_targets)
-        return scores, self.distill_loss(all_teacher, scores, group_size)
+        return scores, self.distill_loss(self.kd_loss_type, all_teacher, scores, group_size)
 
     def compute_path_loss(
         self,

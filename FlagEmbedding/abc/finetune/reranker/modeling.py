@@ -12,6 +12,7 @@ from transformers import PreTrainedTokenizerBase
 from transformers.utils import ModelOutput
 
 from FlagEmbedding.abc.finetune.common.modeling import HFModelWrapperMixin, cpu_state_dict, soft_cross_entropy
+from FlagEmbedding.utils.reranker_inputs import yes_token_id
 
 
 @dataclass
@@ -30,7 +31,8 @@ class AbsRerankerModel(HFModelWrapperMixin, nn.Module, ABC):
 
     Args:
         base_model: The HF model being trained (``self.model``).
-        tokenizer: Its tokenizer (saved with the model; ``yes_loc`` is the last id of ``"Yes"``).
+        tokenizer: Its tokenizer (saved with the model; ``yes_loc`` is
+            :func:`~FlagEmbedding.utils.reranker_inputs.yes_token_id`, as in inference).
         train_batch_size: Queries per device batch (``per_device_train_batch_size``).
         train_group_size: Passages per query.
     """
@@ -53,7 +55,7 @@ class AbsRerankerModel(HFModelWrapperMixin, nn.Module, ABC):
         self.config = config
         self.yes_loc = None
         if tokenizer is not None:
-            self.yes_loc = tokenizer("Yes", add_special_tokens=False)["input_ids"][-1]
+            self.yes_loc = yes_token_id(tokenizer)
 
     @abstractmethod
     def encode(self, features: Dict[str, Tensor]) -> Tensor:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 
@@ -30,6 +30,9 @@ class LightweightLLMReranker(LayerWiseLLMReranker):
     Args (beyond :class:`LayerWiseLLMReranker`):
         compress_layers: Layer index or indices before which passage tokens are compressed (default ``[8]``).
         compress_ratio: Tokens per compressed group; 1 (default) disables compression.
+        attn_implementation: ``None`` (default) computes Gemma2's attention with its logit soft-cap (eager,
+            the architecture); ``"sdpa"`` skips the cap, which reproduces the original's scores exactly (it
+            loaded Gemma2 with SDPA on the transformers version it pins).
     """
 
     call_options = ("prompt", "cutoff_layers", "compress_layers", "compress_layer", "compress_ratio")
@@ -41,16 +44,29 @@ class LightweightLLMReranker(LayerWiseLLMReranker):
         self,
         model_name_or_path: str,
         *,
-        compress_layers: Union[None, int, List[int]] = None,
+        compress_layers: Union[int, List[int]] = (8,),
         compress_ratio: int = 1,
+        attn_implementation: Optional[str] = None,
         **kwargs: Any,
     ):
         super().__init__(
             model_name_or_path,
-            compress_layers=[8] if compress_layers is None else compress_layers,
+            compress_layers=list(compress_layers) if isinstance(compress_layers, (list, tuple)) else compress_layers,
             compress_ratio=compress_ratio,
+            attn_implementation=attn_implementation,
             **kwargs,
         )
+
+    def load_model(self, dtype: torch.dtype) -> torch.nn.Module:
+        """The bundled model; with ``attn_implementation="sdpa"`` its attention soft-cap is dropped, since
+        transformers' SDPA kernel cannot apply it (the original's transformers skipped it silently)."""
+        model = super().load_model(dtype)
+        if self.attn_implementation == "sdpa":
+            model.config.attn_logit_softcapping = None
+            for module in model.modules():
+                if hasattr(module, "attn_logit_softcapping"):
+                    module.attn_logit_softcapping = None
+        return model
 
     def configure_tokenizer(self) -> None:
         """Pad on the right: compression locates the passage from the start of each row."""

@@ -23,10 +23,10 @@ class BiDecoderOnlyEmbedderModel(BiEncoderOnlyEmbedderModel):
         temperature: float = 1.0,
         sub_batch_size: int = -1,
         kd_loss_type: str = "kl_div",
-        sentence_pooling_method: str = "last_token",
-        normalize_embeddings: bool = False,
         use_mrl: bool = False,
         mrl_dims: Optional[Sequence[int]] = None,
+        sentence_pooling_method: str = "last_token",
+        normalize_embeddings: bool = False,
     ):
         super().__init__(
             base_model, tokenizer=tokenizer, negatives_cross_device=negatives_cross_device,
