@@ -81,15 +81,15 @@ class AbsEvaluator:
         atomic_write_json(output_path, data, indent=4)
 
     @staticmethod
-    def load_search_results(path: str) -> Tuple[Dict[str, Any], SearchResults]:
+    def load_search_results(input_path: str) -> Tuple[Dict[str, Any], SearchResults]:
         """``(metadata, search_results)`` of a result file."""
         try:
-            with open(path, encoding="utf-8") as f:
+            with open(input_path, encoding="utf-8") as f:
                 data = json.load(f)
         except ValueError as error:
-            raise ValueError(f"{path}: not a valid result file ({error}); delete it or rerun with --overwrite.") from None
+            raise ValueError(f"{input_path}: not a valid result file ({error}); delete it or rerun with --overwrite.") from None
         if not isinstance(data, dict) or "search_results" not in data:
-            raise ValueError(f"{path}: not a result file (no 'search_results' key).")
+            raise ValueError(f"{input_path}: not a result file (no 'search_results' key).")
         results = data.pop("search_results")
         return data, results
 

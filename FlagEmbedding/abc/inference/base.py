@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+from abc import ABC
 import logging
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -16,7 +17,7 @@ from FlagEmbedding.utils.hub import from_pretrained
 logger = logging.getLogger(__name__)
 
 
-class AbsInferenceModel:
+class AbsInferenceModel(ABC):
     """Holds the model, its tokenizer, the target devices and the per-device worker pools.
 
     Pools are keyed by the single-device method their workers run (``pool_method`` for ``encode`` /

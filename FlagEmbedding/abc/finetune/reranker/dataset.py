@@ -167,6 +167,5 @@ class AbsLLMRerankerCollator(DataCollatorForSeq2Seq):
     passage_max_len: int = 128
 
     def __call__(self, features: Sequence[RerankerItem],  # type: ignore[override]
-                 return_tensors: Optional[str] = None) -> Dict[str, Any]:
-        return collate_groups(self.tokenizer, features, self.padding, self.pad_to_multiple_of,
-                              return_tensors or self.return_tensors)
+                 return_tensors: str = "pt") -> Dict[str, Any]:
+        return collate_groups(self.tokenizer, features, self.padding, self.pad_to_multiple_of, return_tensors)
