@@ -29,8 +29,7 @@ class BaseLLMReranker(AbsReranker):
         passage_instruction_for_rerank: Defaults to ``"B: "`` (``None``: the passage is used as is).
         cache_dir: Hugging Face download cache.
         trust_remote_code: Passed to ``from_pretrained``.
-        prompt: The instruction appended after the passage (default
-            :data:`~FlagEmbedding.utils.reranker_inputs.DEFAULT_LLM_PROMPT`).
+        prompt: The instruction appended after the passage (default :attr:`DEFAULT_PROMPT`).
     """
 
     call_options = ("prompt",)

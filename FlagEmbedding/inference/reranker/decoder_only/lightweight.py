@@ -30,9 +30,11 @@ class LightweightLLMReranker(LayerWiseLLMReranker):
     Args (beyond :class:`LayerWiseLLMReranker`):
         compress_layers: Layer index or indices before which passage tokens are compressed (default ``[8]``).
         compress_ratio: Tokens per compressed group; 1 (default) disables compression.
-        attn_implementation: ``None`` (default) computes Gemma2's attention with its logit soft-cap (eager,
-            the architecture); ``"sdpa"`` skips the cap, which reproduces the original's scores exactly (it
-            loaded Gemma2 with SDPA on the transformers version it pins).
+        attn_implementation: ``"sdpa"`` reproduces the original's scores (see below).
+
+    By default Gemma2's attention applies its logit soft-cap (eager, the architecture). The original, on the
+    transformers version it pins, ran Gemma2 through SDPA, which skips the cap: ``attn_implementation="sdpa"``
+    does the same.
     """
 
     call_options = ("prompt", "cutoff_layers", "compress_layers", "compress_layer", "compress_ratio")
