@@ -97,7 +97,8 @@ def test_tutorial_usage_numpy_column_of_a_dataset(m3):
     np.testing.assert_array_equal(out["dense_vecs"], ref["dense_vecs"])
     assert out["lexical_weights"] == ref["lexical_weights"]
     assert isinstance(ref["lexical_weights"][0], defaultdict)
-    np.testing.assert_array_equal(m3.encode_queries(np.array(TEXTS))["dense_vecs"], m3.encode_queries(TEXTS)["dense_vecs"])
+    np.testing.assert_array_equal(m3.encode_queries(np.array(TEXTS))["dense_vecs"],
+                                  m3.encode_queries(TEXTS)["dense_vecs"])
 
 
 @pytest.mark.parametrize("bad, message", [

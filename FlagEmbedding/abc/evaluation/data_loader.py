@@ -269,8 +269,13 @@ class AbsEvalDataLoader(ABC):
             local = None
             if found is not None:
                 path, beir_qrels = found
-                keep = (lambda: set(self.load_qrels(dataset_name, split=split, sub_dataset_name=sub_dataset_name))) if beir_qrels else None
-                local = (path, lambda: read_queries(path, keep=keep() if keep else None))
+
+                def read() -> Queries:  # BEIR layout: only the queries its qrels name
+                    keep = (set(self.load_qrels(dataset_name, split=split, sub_dataset_name=sub_dataset_name))
+                            if beir_qrels else None)
+                    return read_queries(path, keep=keep)
+
+                local = (path, read)
             self._memo[key] = self._load(
                 key, local, lambda: self._load_remote_queries(dataset_name, split, sub_dataset_name=sub_dataset_name),
                 os.path.join(folder, f"{split}_queries.jsonl") if folder else None,

@@ -87,7 +87,9 @@ class AbsEvaluator:
             with open(input_path, encoding="utf-8") as f:
                 data = json.load(f)
         except ValueError as error:
-            raise ValueError(f"{input_path}: not a valid result file ({error}); delete it or rerun with --overwrite.") from None
+            raise ValueError(
+                f"{input_path}: not a valid result file ({error}); delete it or rerun with --overwrite."
+            ) from None
         if not isinstance(data, dict) or "search_results" not in data:
             raise ValueError(f"{input_path}: not a result file (no 'search_results' key).")
         results = data.pop("search_results")

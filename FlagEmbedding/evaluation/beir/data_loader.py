@@ -34,10 +34,11 @@ class BEIREvalDataLoader(AbsEvalDataLoader):
 
     def check_sub_dataset_name(self, dataset_name: Optional[str], sub_dataset_name: Optional[str]) -> None:
         """Raise ``ValueError`` for a sub-dataset ``dataset_name`` does not have (e.g. a split passed in its place)."""
-        if sub_dataset_name is not None and sub_dataset_name not in (self.available_sub_dataset_names(dataset_name) or []):
+        available = self.available_sub_dataset_names(dataset_name) or []
+        if sub_dataset_name is not None and sub_dataset_name not in available:
             raise ValueError(
                 f"sub_dataset_name {sub_dataset_name!r} is not a sub-dataset of {dataset_name!r} (available: "
-                f"{self.available_sub_dataset_names(dataset_name)}); BEIR's order is (dataset_name, "
+                f"{available or None}); BEIR's order is (dataset_name, "
                 "sub_dataset_name, split): pass split=... by keyword."
             )
 

@@ -169,7 +169,8 @@ class MTEBEvalRunner(AbsEvalRunner):
             path = os.path.join(output_folder, RESULT_SUBFOLDER, f"{task.metadata.name}.json")
             score = main_score(TaskResult.from_disk(Path(path)).scores)
             if score is None:
-                logger.warning("%s has no test/dev/validation scores; it is left out of the summary.", task.metadata.name)
+                logger.warning("%s has no test/dev/validation scores; it is left out of the summary.",
+                               task.metadata.name)
                 continue
             tasks_results.setdefault(task.metadata.type, {})[task.metadata.name] = score
         return tasks_results
