@@ -40,26 +40,38 @@ def test_starting_another_methods_pool_stops_the_running_one(m3_pair):
     assert multi.pools == {} and multi.pool is None
 
 
+class InProcessPool:
+    """A pool whose "workers" run in this process: two chunks, each through the named method (what the
+    worker processes of ``MultiProcessPool`` do), so the callers' merging is checked without spawning."""
+
+    def __init__(self, target, method_name):
+        self.method = getattr(target, method_name)
+
+    def map(self, inputs, kwargs):
+        half = (len(inputs) + 1) // 2
+        return [self.method(chunk, device="cpu", **kwargs) for chunk in (inputs[:half], inputs[half:]) if chunk]
+
+
 def test_explicit_pools_for_the_originals_multi_process_methods(m3_pair, tmp_path_factory):
-    single, multi = m3_pair
-    pool = multi.start_multi_process_pool("compute_score_single_device")
-    try:
-        scores = multi.compute_score_multi_process(PAIRS, pool)
-        assert multi.compute_score_multi_process([], pool) == {key: [] for key in scores}
-    finally:
-        multi.stop_multi_process_pool(pool)
-    assert pool.processes == [] and multi.pools == {}
-    expected = single.compute_score(PAIRS)
-    for key, values in expected.items():
+    single, _ = m3_pair
+    pool = InProcessPool(single, "compute_score_single_device")
+    scores = single.compute_score_multi_process(PAIRS, pool)
+    assert single.compute_score_multi_process([], pool) == {key: [] for key in scores}
+    for key, values in single.compute_score(PAIRS).items():
         assert scores[key] == pytest.approx(values, abs=1e-6), key
 
     folder = tiny_models.save_tiny_xlmr(str(tmp_path_factory.mktemp("rr") / "bge-reranker-v2-m3"), classifier=True,
                                         m3_heads=False)
-    reranker = FlagReranker(folder, devices=["cpu", "cpu"], max_length=32)
-    pool = reranker.start_multi_process_pool()
-    try:
-        pairs = reranker.get_detailed_inputs(PAIRS)
-        assert reranker.encode_multi_process(pairs, pool) == pytest.approx(
-            FlagReranker(folder, devices="cpu", max_length=32).compute_score(PAIRS), abs=1e-6)
-    finally:
-        reranker.stop_multi_process_pool(pool)
+    reranker = FlagReranker(folder, devices="cpu", max_length=32)
+    pairs = reranker.get_detailed_inputs(PAIRS)
+    pool = InProcessPool(reranker, "compute_score_single_gpu")
+    assert reranker.encode_multi_process(pairs, pool) == pytest.approx(reranker.compute_score(PAIRS), abs=1e-6)
+    assert reranker.encode_multi_process([], pool) == []
+
+
+def test_stop_multi_process_pool_stops_a_started_pool(m3_pair):
+    _, multi = m3_pair
+    pool = multi.start_multi_process_pool("compute_score_single_device")
+    assert len(pool.processes) == 2 and multi.pools == {}  # the caller owns it
+    multi.stop_multi_process_pool(pool)
+    assert pool.processes == []
