@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from tests.finetune import commands_ii as C
-from tests.finetune.commands_ii import one_torch_thread  # noqa: F401 - autouse fixture
+from tests.finetune import m3_decoder_only_commands as C
+from tests.finetune.m3_decoder_only_commands import one_torch_thread  # noqa: F401 - autouse fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -159,7 +159,7 @@ def test_new_special_token_grows_embeddings_and_merges(tiny_decoder, tmp_path):
 
 
 def test_embedding_file_formats(tmp_path, tiny_decoder):
-    """emb.pth is written as a state dict; the reference's pickled module is still read."""
+    """emb.pth is written as a state dict; FlagEmbedding 1.4.2's pickled module is still read."""
     from transformers import AutoModel
 
     from FlagEmbedding.abc.finetune.common.lora import load_embedding_state, restore_embedding, save_embedding

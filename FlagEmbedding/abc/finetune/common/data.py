@@ -37,7 +37,7 @@ def is_json_file(path: str) -> bool:
 def list_data_files(path: str) -> List[str]:
     """JSON files behind one ``train_data`` entry: the file itself, or a folder's files one level deep.
 
-    A file with another extension yields nothing (it is skipped, as in the reference); a folder is listed in
+    A file with another extension yields nothing (it is skipped, as in FlagEmbedding 1.4.2); a folder is listed in
     sorted order so runs are reproducible.
     """
     if os.path.isdir(path):

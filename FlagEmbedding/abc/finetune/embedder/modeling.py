@@ -270,8 +270,8 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
 
         The loss value is not rescaled, but the own slot's gradient is multiplied by the world size W: each rank
         back-propagates the global loss through its own rows only, and data-parallel training averages gradients
-        over W ranks, so the averaged gradient equals that of one process on the concatenated batch (the
-        reference left it W times smaller for the cross-device terms).
+        over W ranks, so the averaged gradient equals that of one process on the concatenated batch (FlagEmbedding
+        1.4.2 left it W times smaller for the cross-device terms).
         """
         if tensor is None:
             return None

@@ -1,5 +1,6 @@
-"""Fine-tuning II test support: the documented commands 2, 3, 4, 6, 7 (+ same-dataset variants), running them in
-this process (one process instead of torchrun), and a tiny 8-query data set for the overfit checks."""
+"""Test support for fine-tuning BGE-M3, decoder-only embedders and LLM rerankers: the documented commands 2, 3,
+4, 6, 7 (+ same-dataset variants), running them in this process (one process instead of torchrun), and a tiny
+8-query data set for the overfit checks."""
 from __future__ import annotations
 
 import contextlib
