@@ -73,7 +73,8 @@ def test_stage_names_come_from_the_model_name_or_path():
     embedder = FakeEmbedder()
     embedder.model_name_or_path = "/models/bge-m3/"
     assert str(EvalDenseRetriever(embedder)) == "bge-m3" and embedder.model.config._name_or_path == "fake/embedder"
-    assert model_name_or_path(SimpleNamespace(model=SimpleNamespace(config=SimpleNamespace(_name_or_path="a/b")))) == "a/b"
+    plain = SimpleNamespace(model=SimpleNamespace(config=SimpleNamespace(_name_or_path="a/b")))
+    assert model_name_or_path(plain) == "a/b"
 
 
 def test_ignore_identical_ids_filters_before_the_cut():
