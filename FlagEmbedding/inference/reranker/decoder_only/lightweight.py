@@ -12,12 +12,6 @@ from FlagEmbedding.inference.reranker.decoder_only.models import CostWiseGemmaFo
 logger = logging.getLogger(__name__)
 
 DEFAULT_PROMPT = "Predict whether passage B contains an answer to query A."
-#: other prompts listed on the model card
-MODEL_CARD_PROMPTS = (
-    "Predict whether passages A and B have the same meaning.",
-    "Predict whether queries A and B are asking the same thing.",
-    "Predict whether argument A and counterargument B express contradictory opinions.",
-)
 
 
 class LightweightLLMReranker(LayerWiseLLMReranker):
