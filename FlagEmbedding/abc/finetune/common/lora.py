@@ -61,7 +61,8 @@ def load_embedding_state(path: str) -> Dict[str, Tensor]:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        logger.warning("%s holds a pickled module (FlagEmbedding 1.4.2 format); loading it with weights_only=False.", path)
+        logger.warning("%s holds a pickled module (FlagEmbedding 1.4.2 format); loading it with weights_only=False.",
+                       path)
         saved = torch.load(path, map_location="cpu", weights_only=False)
     return saved.state_dict() if isinstance(saved, nn.Module) else saved
 
