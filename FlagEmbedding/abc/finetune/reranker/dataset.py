@@ -25,6 +25,17 @@ DEFAULT_LLM_PROMPT = (
     "Given a query A and a passage B, determine whether the passage contains an answer to the query by "
     "providing a prediction of either 'Yes' or 'No'."
 )
+#: before pairing, each side is cut to its own budget plus a share of the other side's (FlagEmbedding 1.4.2's
+#: ``query_max_len + passage_max_len // 4`` and ``passage_max_len + query_max_len // 2``); the assembled pair is
+#: then cut to ``query_max_len + passage_max_len``
+QUERY_SHARE_OF_PASSAGE_BUDGET = 0.25
+PASSAGE_SHARE_OF_QUERY_BUDGET = 0.5
+
+
+def side_limits(args: AbsRerankerDataArguments) -> Tuple[int, int]:
+    """Token limits of the query and of the passage before they are paired."""
+    return (args.query_max_len + int(args.passage_max_len * QUERY_SHARE_OF_PASSAGE_BUDGET),
+            args.passage_max_len + int(args.query_max_len * PASSAGE_SHARE_OF_QUERY_BUDGET))
 
 
 def encode_pair(
@@ -103,9 +114,7 @@ class AbsRerankerTrainDataset(EpochSeededSampling, Dataset):
 
     def create_one_example(self, query: str, passage: str, row: Dict[str, Any]) -> Encoding:
         """Token ids of one (query, passage) input."""
-        args = self.args
-        return encode_pair(self.tokenizer, query, passage, args.query_max_len + args.passage_max_len // 4,
-                           args.passage_max_len + args.query_max_len // 2, self.max_length)
+        return encode_pair(self.tokenizer, query, passage, *side_limits(self.args), self.max_length)
 
     def __getitem__(self, item: int) -> RerankerItem:
         row = self.dataset[item]
@@ -135,12 +144,13 @@ class AbsLLMRerankerTrainDataset(AbsRerankerTrainDataset):
                               max_length=max_length)["input_ids"]
 
     def create_one_example(self, query: str, passage: str, row: Dict[str, Any]) -> Encoding:
-        args, tokenizer = self.args, self.tokenizer
+        tokenizer = self.tokenizer
+        query_limit, passage_limit = side_limits(self.args)
         prompt_ids = self.token_ids(row_value(row, "prompt", DEFAULT_LLM_PROMPT))
         bos = tokenizer.bos_token_id
         first = ([bos] if bos is not None and bos != tokenizer.pad_token_id else [])
-        first = first + self.token_ids(query, args.query_max_len + args.passage_max_len // 4)
-        second = self.sep_ids + self.token_ids(passage, args.passage_max_len + args.query_max_len // 2)
+        first = first + self.token_ids(query, query_limit)
+        second = self.sep_ids + self.token_ids(passage, passage_limit)
         room = self.max_length - len(prompt_ids) - len(self.sep_ids) - len(first)
         input_ids = first + second[:max(room, 0)] + self.sep_ids + prompt_ids
         return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids)}

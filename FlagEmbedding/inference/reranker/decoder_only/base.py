@@ -14,6 +14,8 @@ from FlagEmbedding.utils.hub import from_pretrained
 from FlagEmbedding.utils.pooling import last_token_indices
 
 logger = logging.getLogger(__name__)
+#: LLM reranker batches are padded to a multiple of this many tokens (FlagEmbedding 1.4.2's value)
+PAD_TO_MULTIPLE_OF = 8
 
 DEFAULT_PROMPT = (
     "Given a query A and a passage B, determine whether the passage contains an answer to the query by "
@@ -38,7 +40,7 @@ class BaseLLMReranker(AbsReranker):
     """
 
     call_options = ("prompt",)
-    pad_kwargs = {"pad_to_multiple_of": 8}
+    pad_kwargs = {"pad_to_multiple_of": PAD_TO_MULTIPLE_OF}
     DEFAULT_PROMPT = DEFAULT_PROMPT
     #: add ``query_lengths`` / ``prompt_lengths`` to the features (token compression needs them)
     needs_span_lengths = False

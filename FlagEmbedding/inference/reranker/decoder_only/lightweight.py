@@ -12,6 +12,9 @@ from FlagEmbedding.inference.reranker.decoder_only.models import CostWiseGemmaFo
 logger = logging.getLogger(__name__)
 
 DEFAULT_PROMPT = "Predict whether passage B contains an answer to query A."
+#: layers before which passage tokens are compressed when ``compress_layers`` is not given (FlagEmbedding 1.4.2's
+#: default for bge-reranker-v2.5-gemma2-lightweight)
+DEFAULT_COMPRESS_LAYERS = (8,)
 
 
 class LightweightLLMReranker(LayerWiseLLMReranker):
@@ -22,7 +25,8 @@ class LightweightLLMReranker(LayerWiseLLMReranker):
     cheaper. The tokenizer pads on the right (compression requires it).
 
     Args (beyond :class:`LayerWiseLLMReranker`):
-        compress_layers: Layer index or indices before which passage tokens are compressed (default ``[8]``).
+        compress_layers: Layer index or indices before which passage tokens are compressed (default
+            :data:`DEFAULT_COMPRESS_LAYERS`).
         compress_ratio: Tokens per compressed group; 1 (default) disables compression.
     """
 
@@ -41,7 +45,7 @@ class LightweightLLMReranker(LayerWiseLLMReranker):
     ):
         super().__init__(
             model_name_or_path,
-            compress_layers=[8] if compress_layers is None else compress_layers,
+            compress_layers=list(DEFAULT_COMPRESS_LAYERS) if compress_layers is None else compress_layers,
             compress_ratio=compress_ratio,
             **kwargs,
         )
