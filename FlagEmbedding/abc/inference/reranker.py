@@ -186,8 +186,8 @@ class AbsReranker(AbsInferenceModel):
     ) -> List[Any]:
         """Score already formatted pairs on one device with length-sorted batches.
 
-        ``use_dataloader=True`` builds the token features in ``num_workers`` (default ``batch_size``, at most
-        :data:`MAX_FEATURE_WORKERS`) DataLoader worker processes.
+        ``use_dataloader=True`` builds the token features in ``num_workers`` (default
+        ``min(batch_size, 16)``) DataLoader worker processes.
         """
         pairs = check_pairs(sentence_pairs)
         lengths_args = self.resolve_lengths(batch_size, query_max_length, max_length)
