@@ -231,3 +231,19 @@ def test_decoder_embedder_overfits_eight_queries(tiny_decoder, tmp_path):
         before = accuracy(runner.model, runner.tokenizer)
     logging.getLogger(__name__).info("overfit accuracy before %s after %s", before, after)
     assert after >= 7 / 8 and after > before, (before, after)
+
+
+def test_decoder_and_encoder_models_share_a_base_not_each_other():
+    """Both dense kinds derive from the pooled base; the decoder-only one only changes the pooling default."""
+    import inspect
+
+    from FlagEmbedding.abc.finetune.embedder import PooledEmbedderModel
+    from FlagEmbedding.finetune.embedder.decoder_only.base import BiDecoderOnlyEmbedderModel
+    from FlagEmbedding.finetune.embedder.encoder_only.base import BiEncoderOnlyEmbedderModel
+
+    assert not issubclass(BiDecoderOnlyEmbedderModel, BiEncoderOnlyEmbedderModel)
+    assert issubclass(BiDecoderOnlyEmbedderModel, PooledEmbedderModel)
+    assert issubclass(BiEncoderOnlyEmbedderModel, PooledEmbedderModel)
+    defaults = [inspect.signature(cls).parameters["sentence_pooling_method"].default
+                for cls in (BiEncoderOnlyEmbedderModel, BiDecoderOnlyEmbedderModel)]
+    assert defaults == ["cls", "last_token"]
