@@ -25,8 +25,7 @@ class LightweightLLMReranker(LayerWiseLLMReranker):
     cheaper. The tokenizer pads on the right (compression requires it).
 
     Args (beyond :class:`LayerWiseLLMReranker`):
-        compress_layers: Layer index or indices before which passage tokens are compressed (default
-            :data:`DEFAULT_COMPRESS_LAYERS`).
+        compress_layers: Layer indices before which passage tokens are compressed (default: layer 8).
         compress_ratio: Tokens per compressed group; 1 (default) disables compression.
     """
 
