@@ -41,7 +41,7 @@ def training_embeddings(model, tokenizer, texts: List[str]) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def command_3_run(tiny_decoder, tmp_path_factory):
     tmp = str(tmp_path_factory.mktemp("decoder_command"))
-    args = C.strip(C.local_args(C.COMMAND_3, tiny_decoder, C.EMBEDDER_DATA, tmp), "--model_name_or_path", True)
+    args = C.without(C.local_args(C.COMMAND_3, tiny_decoder, C.EMBEDDER_DATA, tmp), "--model_name_or_path", True)
     with C.single_process_group(tmp):
         runner = runner_for(tiny_decoder, args)
     return runner, os.path.join(tmp, "test_decoder_only_base_bge-multilingual-gemma2")
