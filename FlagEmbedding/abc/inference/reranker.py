@@ -26,6 +26,11 @@ logger = logging.getLogger(__name__)
 Scores = Union[float, List[float], List[List[float]]]
 #: Token features of every pair, one list entry per pair (``input_ids``, ``attention_mask``, ...).
 Features = Dict[str, List[Any]]
+#: share of ``max_length`` a query may use when no ``query_max_length`` is set (FlagEmbedding 1.4.2's
+#: ``max_length * 3 // 4``: 384 of 512 tokens)
+DEFAULT_QUERY_SHARE = 0.75
+#: most DataLoader worker processes building token features (FlagEmbedding 1.4.2's ``min(batch_size, 16)``)
+MAX_FEATURE_WORKERS = 16
 
 
 class AbsReranker(AbsInferenceModel):
@@ -40,7 +45,7 @@ class AbsReranker(AbsInferenceModel):
         passage_instruction_format: Format with two slots, instruction then passage.
         devices: See :func:`~FlagEmbedding.abc.inference.devices.get_target_devices` (MPS is always ``"mps"``).
         batch_size: Pairs per forward pass (shrunk automatically on out-of-memory).
-        query_max_length: Token limit for the query (default ``max_length * 3 // 4``).
+        query_max_length: Token limit for the query (default: :data:`DEFAULT_QUERY_SHARE` of ``max_length``).
         max_length: Token limit for the passage and for the assembled pair.
         normalize: Map scores through a sigmoid to (0, 1).
         **kwargs: Stored as attributes and in ``self.kwargs`` (``use_bf16=True`` opts into bfloat16 compute,
@@ -157,7 +162,8 @@ class AbsReranker(AbsInferenceModel):
         batch_size = check_positive_int(batch_size if batch_size is not None else self.batch_size, "batch_size")
         max_length = check_positive_int(max_length if max_length is not None else self.max_length, "max_length")
         if query_max_length is None:
-            query_max_length = self.query_max_length if self.query_max_length is not None else max_length * 3 // 4
+            query_max_length = (self.query_max_length if self.query_max_length is not None
+                                else int(max_length * DEFAULT_QUERY_SHARE))
         query_max_length = check_positive_int(query_max_length, "query_max_length")
         return {"batch_size": batch_size, "query_max_length": query_max_length, "max_length": max_length}
 
@@ -246,7 +252,7 @@ class AbsReranker(AbsInferenceModel):
     ) -> Tuple[Features, List[int]]:
         """:meth:`prepare_features` over chunks of ``batch_size`` pairs in DataLoader worker processes."""
         if num_workers is None:
-            num_workers = min(batch_size, 16)
+            num_workers = min(batch_size, MAX_FEATURE_WORKERS)
         if mp.current_process().daemon:  # a device-pool worker may not start child processes
             num_workers = 0
         loader = DataLoader(

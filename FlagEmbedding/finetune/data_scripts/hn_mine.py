@@ -15,10 +15,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from transformers import HfArgumentParser
 
+from FlagEmbedding.abc.finetune.common.arguments import unused_field, warn_unused
 from FlagEmbedding.abc.inference.validation import unescape_newlines
 from FlagEmbedding.finetune.data_scripts.common import read_records, write_jsonl
 
 logger = logging.getLogger(__name__)
+#: queries per faiss search call (FlagEmbedding 1.4.2's fixed batch; its ``--search_batch_size`` was never read)
 SEARCH_BATCH_SIZE = 64
 
 
@@ -36,7 +38,7 @@ class DataArgs:
     )
     negative_number: int = field(default=15, metadata={"help": "Negatives per query."})
     use_gpu_for_searching: bool = field(default=False, metadata={"help": "Search with faiss on all GPUs."})
-    search_batch_size: int = field(default=64, metadata={"help": "Unused: searches run in batches of 64."})
+    search_batch_size: int = unused_field(SEARCH_BATCH_SIZE, f"searches run {SEARCH_BATCH_SIZE} queries at a time.")
 
 
 @dataclass
@@ -209,6 +211,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command-line entry point (``scripts/hn_mine.py``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
     data_args, model_args = HfArgumentParser((DataArgs, ModelArgs)).parse_args_into_dataclasses(args=argv)
+    warn_unused(data_args, model_args)
     run(data_args, model_args)
 
 

@@ -14,6 +14,7 @@ from transformers import PreTrainedTokenizerBase
 from transformers.utils import ModelOutput
 
 from FlagEmbedding.abc.finetune.common.modeling import HFModelWrapperMixin, cpu_state_dict, soft_cross_entropy
+from FlagEmbedding.utils.pooling import check_pooling_method, pool
 
 logger = logging.getLogger(__name__)
 
@@ -282,8 +283,8 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
 
         The loss value is not rescaled, but the own slot's gradient is multiplied by the world size W: each rank
         back-propagates the global loss through its own rows only, and data-parallel training averages gradients
-        over W ranks, so the averaged gradient equals that of one process on the concatenated batch (the
-        reference left it W times smaller for the cross-device terms).
+        over W ranks, so the averaged gradient equals that of one process on the concatenated batch (FlagEmbedding
+        1.4.2 left it W times smaller for the cross-device terms).
         """
         if tensor is None:
             return None
@@ -296,3 +297,40 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
     def save(self, output_dir: str) -> None:
         """``save_pretrained`` of the HF model with a CPU copy of its state dict."""
         self.model.save_pretrained(output_dir, state_dict=cpu_state_dict(self.model))
+
+
+class PooledEmbedderModel(AbsEmbedderModel):
+    """Dense embedder over ``last_hidden_state`` pooled into one vector per text: the shared base of the
+    encoder-only and decoder-only kinds (see :class:`AbsEmbedderModel` for the losses).
+
+    Args (beyond :class:`AbsEmbedderModel`):
+        sentence_pooling_method: ``"cls"``, ``"mean"`` or ``"last_token"``.
+    """
+
+    def __init__(
+        self,
+        base_model: Any,
+        tokenizer: Optional[PreTrainedTokenizerBase] = None,
+        negatives_cross_device: bool = False,
+        temperature: float = 1.0,
+        sub_batch_size: int = -1,
+        kd_loss_type: str = "kl_div",
+        use_mrl: bool = False,
+        mrl_dims: Optional[Sequence[int]] = None,
+        sentence_pooling_method: str = "cls",
+        normalize_embeddings: bool = False,
+    ):
+        super().__init__(
+            base_model, tokenizer=tokenizer, negatives_cross_device=negatives_cross_device,
+            temperature=temperature, sub_batch_size=sub_batch_size, kd_loss_type=kd_loss_type,
+            use_mrl=use_mrl, mrl_dims=mrl_dims, normalize_embeddings=normalize_embeddings,
+        )
+        self.sentence_pooling_method = check_pooling_method(sentence_pooling_method)
+
+    def encode_batch(self, features: Dict[str, Tensor]) -> Tensor:
+        """Pooled (and optionally L2-normalized) last hidden states."""
+        hidden = self.model(**features, return_dict=True).last_hidden_state
+        reps = pool(hidden, features["attention_mask"], self.sentence_pooling_method)
+        if self.normalize_embeddings:
+            reps = F.normalize(reps, dim=-1)
+        return reps.contiguous()

@@ -22,6 +22,17 @@ from FlagEmbedding.utils.reranker_inputs import DEFAULT_LLM_PROMPT, bos_ids, cro
 Encoding = Dict[str, List[int]]
 #: ``([one encoding per passage of the group], teacher scores or None)``
 RerankerItem = Tuple[List[Encoding], Optional[List[float]]]
+#: before pairing, each side is cut to its own budget plus a share of the other side's (FlagEmbedding 1.4.2's
+#: ``query_max_len + passage_max_len // 4`` and ``passage_max_len + query_max_len // 2``); the assembled pair is
+#: then cut to ``query_max_len + passage_max_len``
+QUERY_SHARE_OF_PASSAGE_BUDGET = 0.25
+PASSAGE_SHARE_OF_QUERY_BUDGET = 0.5
+
+
+def side_limits(args: AbsRerankerDataArguments) -> Tuple[int, int]:
+    """Token limits of the query and of the passage before they are paired."""
+    return (args.query_max_len + int(args.passage_max_len * QUERY_SHARE_OF_PASSAGE_BUDGET),
+            args.passage_max_len + int(args.query_max_len * PASSAGE_SHARE_OF_QUERY_BUDGET))
 
 
 def encode_pair(
@@ -79,9 +90,7 @@ class AbsRerankerTrainDataset(EpochSeededSampling, Dataset):
 
     def create_one_example(self, qry_encoding: str, doc_encoding: str) -> Encoding:
         """Token ids of one (query, passage) input; the original's parameter names (both are texts)."""
-        args = self.args
-        return encode_pair(self.tokenizer, qry_encoding, doc_encoding, args.query_max_len + args.passage_max_len // 4,
-                           args.passage_max_len + args.query_max_len // 2, self.max_length)
+        return encode_pair(self.tokenizer, qry_encoding, doc_encoding, *side_limits(self.args), self.max_length)
 
     def example_options(self, row: Dict[str, Any]) -> Dict[str, Any]:
         """Extra keyword arguments :meth:`create_one_example` takes from a record (none here)."""
@@ -123,11 +132,11 @@ class AbsLLMRerankerTrainDataset(AbsRerankerTrainDataset):
                            prompt: str = DEFAULT_LLM_PROMPT) -> Encoding:
         """``bos + query + sep + passage + sep + prompt`` ids (see
         :func:`~FlagEmbedding.utils.reranker_inputs.llm_input_ids`), the pair cut to fit the total budget."""
-        args = self.args
+        query_limit, passage_limit = side_limits(self.args)
         prompt_ids = self.token_ids(prompt)
         input_ids = llm_input_ids(
-            bos_ids(self.tokenizer), self.token_ids(qry_encoding, args.query_max_len + args.passage_max_len // 4),
-            self.sep_ids, self.token_ids(doc_encoding, args.passage_max_len + args.query_max_len // 2), prompt_ids,
+            bos_ids(self.tokenizer), self.token_ids(qry_encoding, query_limit),
+            self.sep_ids, self.token_ids(doc_encoding, passage_limit), prompt_ids,
             self.max_length - len(prompt_ids) - len(self.sep_ids),
         )
         return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids)}

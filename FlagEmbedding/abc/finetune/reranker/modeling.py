@@ -26,8 +26,8 @@ class RerankerOutput(ModelOutput):
 class AbsRerankerModel(HFModelWrapperMixin, nn.Module, ABC):
     """Subclasses implement :meth:`encode` (padded pairs -> one logit per pair).
 
-    The batch's group size is ``train_group_size`` when given, else ``#pairs / train_batch_size`` (the
-    reference); the number of queries is always derived from the input, so a short last batch works.
+    The batch's group size is ``train_group_size`` when given, else ``#pairs / train_batch_size`` (as in
+    FlagEmbedding 1.4.2); the number of queries is always derived from the input, so a short last batch works.
 
     Args:
         base_model: The HF model being trained (``self.model``).

@@ -8,6 +8,11 @@ from FlagEmbedding.abc.inference.validation import check_texts, unescape_newline
 from FlagEmbedding.inference.embedder.decoder_only.base import BaseLLMEmbedder
 
 Example = Dict[str, str]
+#: the final tokenization limit of an ICL query rounds ``n = len(prefix) + len(suffix) + max_length`` tokens up to
+#: the next multiple of LIMIT_MULTIPLE above ``n`` and adds LIMIT_SLACK tokens for the special tokens the
+#: re-tokenization adds (FlagEmbedding 1.4.2's ``(n + 8) // 8 * 8 + 8``)
+LIMIT_MULTIPLE = 8
+LIMIT_SLACK = 8
 
 
 class ICLLLMEmbedder(BaseLLMEmbedder):
@@ -115,7 +120,8 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
 
         Each query is instruction-formatted, cut to ``max_length - len(tok('<s>')) - len(tok(suffix + '</s>'))``
         tokens (decoded back to text), then wrapped as ``prefix + query + suffix``. The limit for the final
-        tokenization is ``((len(tok(prefix)) + len(tok(suffix)) + max_length + 8) // 8) * 8 + 8``.
+        tokenization is ``n = len(tok(prefix)) + len(tok(suffix)) + max_length`` rounded up past the next
+        multiple of :data:`LIMIT_MULTIPLE`, plus :data:`LIMIT_SLACK`.
         """
         if self.query_instruction_for_retrieval is not None:
             queries = [
@@ -131,7 +137,8 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
         if queries:
             ids = self.tokenizer(queries, add_special_tokens=False, truncation=True, max_length=budget)["input_ids"]
             queries = [self.prefix + text + self.suffix for text in self.tokenizer.batch_decode(ids)]
-        limit = (self._count_tokens(self.prefix) + self._count_tokens(self.suffix) + max_length + 8) // 8 * 8 + 8
+        needed = self._count_tokens(self.prefix) + self._count_tokens(self.suffix) + max_length
+        limit = (needed + LIMIT_MULTIPLE) // LIMIT_MULTIPLE * LIMIT_MULTIPLE + LIMIT_SLACK
         return queries, limit
 
     def _count_tokens(self, text: str) -> int:

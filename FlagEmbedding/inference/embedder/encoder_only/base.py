@@ -7,7 +7,6 @@ import torch
 from transformers import AutoModel
 
 from FlagEmbedding.abc.inference.batching import restore_order, run_length_sorted
-from FlagEmbedding.abc.inference.devices import load_dtype
 from FlagEmbedding.abc.inference.embedder import AbsEmbedder
 from FlagEmbedding.utils.hub import from_pretrained
 from FlagEmbedding.utils.pooling import POOLING_METHODS, check_pooling_method, pool
@@ -54,7 +53,7 @@ class BaseEmbedder(AbsEmbedder):
         """Load the backbone in the dtype the target devices compute in."""
         return from_pretrained(
             AutoModel.from_pretrained, self.model_name_or_path,
-            dtype=load_dtype(self.target_devices, self.use_fp16, self.use_bf16),
+            dtype=self.get_model_torch_dtype(),
             trust_remote_code=self.trust_remote_code, cache_dir=self.cache_dir,
         )
 

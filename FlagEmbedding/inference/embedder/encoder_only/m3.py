@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from FlagEmbedding.abc.inference.batching import restore_list_order, restore_order, run_length_sorted
-from FlagEmbedding.abc.inference.devices import load_dtype
 from FlagEmbedding.abc.inference.validation import check_pairs, check_positive_int, is_single_pair
 from FlagEmbedding.inference.embedder.encoder_only.base import BaseEmbedder
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
@@ -55,7 +54,7 @@ class M3Embedder(BaseEmbedder):
         """Backbone + heads from ``colbert_linear.pt`` / ``sparse_linear.pt``."""
         return M3Model.from_pretrained(
             self.model_name_or_path, colbert_dim=self.colbert_dim,
-            dtype=load_dtype(self.target_devices, self.use_fp16, self.use_bf16),
+            dtype=self.get_model_torch_dtype(),
             trust_remote_code=self.trust_remote_code, cache_dir=self.cache_dir,
         )
 

@@ -15,6 +15,8 @@ from FlagEmbedding.utils.pooling import last_token_indices
 from FlagEmbedding.utils.reranker_inputs import DEFAULT_LLM_PROMPT, bos_ids, llm_input_ids, yes_token_id
 
 logger = logging.getLogger(__name__)
+#: LLM reranker batches are padded to a multiple of this many tokens (FlagEmbedding 1.4.2's value)
+PAD_TO_MULTIPLE_OF = 8
 
 class BaseLLMReranker(AbsReranker):
     """LLM reranker scoring ``bos + "A: " q + "\\n" + "B: " p + "\\n" + prompt`` by the logit of ``Yes``.
@@ -33,7 +35,7 @@ class BaseLLMReranker(AbsReranker):
     """
 
     call_options = ("prompt",)
-    pad_kwargs = {"pad_to_multiple_of": 8}
+    pad_kwargs = {"pad_to_multiple_of": PAD_TO_MULTIPLE_OF}
     DEFAULT_PROMPT = DEFAULT_LLM_PROMPT
     #: prepend BOS even when it is the pad token (the layer-wise models)
     ALWAYS_BOS = False

@@ -12,12 +12,9 @@ from FlagEmbedding.inference.reranker.decoder_only.models import CostWiseGemmaFo
 logger = logging.getLogger(__name__)
 
 DEFAULT_PROMPT = "Predict whether passage B contains an answer to query A."
-#: other prompts listed on the model card
-MODEL_CARD_PROMPTS = (
-    "Predict whether passages A and B have the same meaning.",
-    "Predict whether queries A and B are asking the same thing.",
-    "Predict whether argument A and counterargument B express contradictory opinions.",
-)
+#: layers before which passage tokens are compressed when ``compress_layers`` is not given (FlagEmbedding 1.4.2's
+#: default for bge-reranker-v2.5-gemma2-lightweight)
+DEFAULT_COMPRESS_LAYERS = (8,)
 
 
 class LightweightLLMReranker(LayerWiseLLMReranker):
@@ -28,7 +25,7 @@ class LightweightLLMReranker(LayerWiseLLMReranker):
     cheaper. The tokenizer pads on the right (compression requires it).
 
     Args (beyond :class:`LayerWiseLLMReranker`):
-        compress_layers: Layer index or indices before which passage tokens are compressed (default ``[8]``).
+        compress_layers: Layer indices before which passage tokens are compressed (default: layer 8).
         compress_ratio: Tokens per compressed group; 1 (default) disables compression.
         attn_implementation: ``"sdpa"`` reproduces the original's scores (see below).
 
@@ -46,7 +43,7 @@ class LightweightLLMReranker(LayerWiseLLMReranker):
         self,
         model_name_or_path: str,
         *,
-        compress_layers: Union[int, List[int]] = (8,),
+        compress_layers: Union[int, List[int]] = DEFAULT_COMPRESS_LAYERS,
         compress_ratio: int = 1,
         attn_implementation: Optional[str] = None,
         **kwargs: Any,

@@ -6,11 +6,12 @@ from typing import Optional, Sequence
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from FlagEmbedding.finetune.embedder.encoder_only.base import BiEncoderOnlyEmbedderModel
+from FlagEmbedding.abc.finetune.embedder import PooledEmbedderModel
 
 
-class BiDecoderOnlyEmbedderModel(BiEncoderOnlyEmbedderModel):
-    """Dense embedder over a decoder's last hidden states; pooling defaults to ``last_token``.
+class BiDecoderOnlyEmbedderModel(PooledEmbedderModel):
+    """Dense embedder over a decoder's last hidden states; pooling defaults to ``last_token`` (the constructor
+    is declared only for that default, part of the public signature).
 
     ``save`` writes adapter files when the model is a peft model, full weights otherwise.
     """

@@ -31,7 +31,7 @@ ENSEMBLE_WEIGHTS: Mapping[str, float] = {"dense": 1.0, "sparse": 0.3, "colbert":
 
 
 def as_m3_model(base_model: Union[M3Model, Mapping[str, nn.Module]], colbert_dim: int = -1) -> M3Model:
-    """``base_model`` as an :class:`M3Model`; the reference's dict ``{'model', 'colbert_linear',
+    """``base_model`` as an :class:`M3Model`; FlagEmbedding 1.4.2's dict ``{'model', 'colbert_linear',
     'sparse_linear'}`` is wrapped without copying its modules."""
     if isinstance(base_model, M3Model):
         return base_model
