@@ -66,11 +66,7 @@ class AbsEvalRunner:
             truncate_dim=model_args.truncate_dim,
             **embedder_kwargs,
         )
-        embedder.model.config._name_or_path = model_args.embedder_name_or_path
-        reranker = None
-        if model_args.reranker_name_or_path is not None:
-            reranker = load_reranker(model_args)
-            reranker.model.config._name_or_path = model_args.reranker_name_or_path
+        reranker = load_reranker(model_args) if model_args.reranker_name_or_path is not None else None
         return embedder, reranker
 
     def load_retriever_and_reranker(self) -> Tuple[EvalDenseRetriever, Optional[EvalReranker]]:

@@ -16,14 +16,21 @@ from FlagEmbedding.retrieval.index import RetrievalIndex, SearchOptions, is_m3
 logger = logging.getLogger(__name__)
 
 SearchResults = Dict[str, Dict[str, float]]
-__all__ = ["EvalDenseRetriever", "EvalReranker", "EvalRetriever", "SearchResults", "dense_array"]
+__all__ = ["EvalDenseRetriever", "EvalReranker", "EvalRetriever", "SearchResults", "dense_array", "model_name_or_path"]
+
+
+def model_name_or_path(model: Any) -> str:
+    """The name or path ``model`` was built from: its ``model_name_or_path`` (kept by every FlagEmbedding
+    embedder and reranker), else the ``config._name_or_path`` of its transformers model (other objects)."""
+    name = getattr(model, "model_name_or_path", None)
+    return name if name is not None else model.model.config._name_or_path
 
 
 class EvalRetriever(ABC):
     """A named first-stage retriever.
 
     Args:
-        embedder: The embedding model (its ``model.config._name_or_path`` gives the display name).
+        embedder: The embedding model (its :func:`model_name_or_path` gives the display name).
         search_top_k: Hits returned per query.
         overwrite: Re-encode the corpus even when a valid cache exists.
     """
@@ -35,8 +42,8 @@ class EvalRetriever(ABC):
 
     @property
     def name_or_path(self) -> str:
-        """The model's ``config._name_or_path`` (set by the runner to the CLI value)."""
-        return self.embedder.model.config._name_or_path
+        """The embedder's name or path (see :func:`model_name_or_path`)."""
+        return model_name_or_path(self.embedder)
 
     @property
     def cache_name(self) -> str:
@@ -47,7 +54,7 @@ class EvalRetriever(ABC):
         return self.cache_name
 
     def stop_multi_process_pool(self) -> None:
-        """Stop the embedder's worker pool and free accelerator memory."""
+        """Stop the embedder's worker pools (query pool included) and free accelerator memory."""
         self.embedder.stop_self_pool()
 
     @abstractmethod
@@ -182,8 +189,8 @@ class EvalReranker:
 
     @property
     def name_or_path(self) -> str:
-        """The model's ``config._name_or_path`` (set by the runner to the CLI value)."""
-        return self.reranker.model.config._name_or_path
+        """The reranker's name or path (see :func:`model_name_or_path`)."""
+        return model_name_or_path(self.reranker)
 
     def __str__(self) -> str:
         return display_name(self.name_or_path)

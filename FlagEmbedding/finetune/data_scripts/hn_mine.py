@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from transformers import HfArgumentParser
 
+from FlagEmbedding.abc.finetune.common.arguments import unused_field, warn_unused
 from FlagEmbedding.abc.inference.validation import unescape_newlines
 from FlagEmbedding.finetune.data_scripts.common import read_records, write_jsonl
 from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
@@ -35,10 +36,8 @@ class DataArgs:
         default="10-210", metadata={"help": "Ranks 'a-b' (0-based, b exclusive) negatives are drawn from."}
     )
     negative_number: int = field(default=15, metadata={"help": "Negatives per query."})
-    use_gpu_for_searching: bool = field(
-        default=False, metadata={"help": "Accepted for compatibility: the exact search runs on a GPU whenever one is available."}
-    )
-    search_batch_size: int = field(default=64, metadata={"help": "Accepted for compatibility (the exact search batches queries itself)."})
+    use_gpu_for_searching: bool = unused_field(False, "the exact search runs on a GPU whenever one is available.")
+    search_batch_size: int = unused_field(64, "the exact search batches the queries itself.")
 
 
 @dataclass
@@ -195,6 +194,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command-line entry point (``scripts/hn_mine.py``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
     data_args, model_args = HfArgumentParser((DataArgs, ModelArgs)).parse_args_into_dataclasses(args=argv)
+    warn_unused(data_args, model_args)
     run(data_args, model_args)
 
 

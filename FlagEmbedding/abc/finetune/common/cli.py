@@ -5,11 +5,15 @@ from typing import Any, Optional, Sequence
 
 from transformers import HfArgumentParser
 
+from FlagEmbedding.abc.finetune.common.arguments import warn_unused
+
 
 def parse_args(model_cls: type, data_cls: type, training_cls: type, argv: Optional[Sequence[str]] = None) -> tuple:
-    """Parse exactly the three dataclasses (unknown flags are errors); ``argv`` defaults to ``sys.argv``."""
-    parser = HfArgumentParser((model_cls, data_cls, training_cls))
-    return parser.parse_args_into_dataclasses(args=argv)
+    """Parse exactly the three dataclasses (unknown flags are errors; set unused ones warn); ``argv`` defaults to
+    ``sys.argv``."""
+    parsed = HfArgumentParser((model_cls, data_cls, training_cls)).parse_args_into_dataclasses(args=argv)
+    warn_unused(*parsed)
+    return parsed
 
 
 def run_main(runner_cls: type, model_cls: type, data_cls: type, training_cls: type,

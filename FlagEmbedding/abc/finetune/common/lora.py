@@ -57,11 +57,12 @@ def model_load_kwargs(use_flash_attn: bool) -> Dict[str, Any]:
 
 def load_embedding_state(path: str) -> Dict[str, Tensor]:
     """State dict of a saved input embedding: a state dict (written here) or the pickled ``nn.Embedding`` module
-    the reference wrote (read with ``weights_only=False``: only open files you trust)."""
+    FlagEmbedding 1.4.2 wrote (read with ``weights_only=False``: only open files you trust)."""
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        logger.warning("%s holds a pickled module (reference format); loading it with weights_only=False.", path)
+        logger.warning("%s holds a pickled module (FlagEmbedding 1.4.2 format); loading it with weights_only=False.",
+                       path)
         saved = torch.load(path, map_location="cpu", weights_only=False)
     return saved.state_dict() if isinstance(saved, nn.Module) else saved
 
