@@ -123,6 +123,12 @@ KEPT: List[Kept] = [
          "List[...] fields: HfArgumentParser gives them nargs='+' itself (same command line)"),
     Kept("fields.extra[own]", r"\.(corpus_embd_shard_size|unified_heads) ", _ADDED),
     Kept("cli.flag_extra[own]", r"^__(corpus_embd_shard_size|unified_heads) ", _ADDED),
+    Kept("fields.extra[own]", r"\.(search_method|hybrid_methods|fusion|fusion_weights|rrf_k|m3_weights|"
+                              r"faiss_index_factory|compare_to|eval_retrieval_dir|eval_retrieval_split) ",
+         _ADDED + " (search methods of the evaluation CLIs; retrieval evaluation while fine-tuning)"),
+    Kept("cli.flag_extra[own]", r"^__(search_method|hybrid_methods|fusion|fusion_weights|rrf_k|m3_weights|"
+                                r"faiss_index_factory|compare_to|eval_retrieval_dir|eval_retrieval_split) ",
+         _ADDED + " (search methods of the evaluation CLIs; retrieval evaluation while fine-tuning)"),
     Kept("cli.flag_missing[transformers]", r".",
          "removed by transformers 5; their mapping or rejection is handled by the fine-tuning CLI change",
          may_vanish=True),
