@@ -97,7 +97,8 @@ def main() -> None:
     index.parts["bm25"] = bm25
     reps["bm25"] = bm25.tokenize(query_texts)
     for name, options in {"dense": SearchOptions(), "bm25": SearchOptions(method="bm25"),
-                          "hybrid weighted dense+bm25": SearchOptions(method="hybrid", hybrid_methods=["dense", "bm25"]),
+                          "hybrid weighted dense+bm25": SearchOptions(method="hybrid",
+                                                                      hybrid_methods=["dense", "bm25"]),
                           "hybrid rrf dense+bm25": SearchOptions(method="hybrid", hybrid_methods=["dense", "bm25"],
                                                                  fusion="rrf")}.items():
         start = time.perf_counter()
@@ -122,7 +123,8 @@ def main() -> None:
                                       "recall_at_10_vs_exact": float(recall)}
     shards = [exact.rows.blocks[0][i:i + 1000] for i in range(0, exact.ntotal, 1000)]
     sharded_scores, sharded_rows = DenseIndex(shards).search(reps["dense"], 10)
-    report["exact search over 1000-row shards"] = {"identical_to_one_block": float(np.array_equal(sharded_rows, exact_rows))}
+    report["exact search over 1000-row shards"] = {
+        "identical_to_one_block": float(np.array_equal(sharded_rows, exact_rows))}
 
     # sparse: CSR inverted index vs brute-force dict products, synthetic M3-shaped weights
     tokenizer = embedder.tokenizer

@@ -223,9 +223,9 @@ class RetrievalIndex:
             parts["dense"] = DenseIndex(blocks, faiss_factory=faiss_factory, faiss_path=faiss_path)
         if "sparse" in representations:
             width = int(embedder.passage_max_length)
-            _, blocks = cached({**model, "representation": "sparse", "width": width}, lambda batch: sparse_rows.padded_rows(
-                sparse_rows.lexical_dicts(embedder.encode_corpus(batch, return_dense=False, return_sparse=True,
-                                                                 **encode_kwargs)), width))
+            _, blocks = cached({**model, "representation": "sparse", "width": width},
+                               lambda batch: sparse_rows.padded_rows(sparse_rows.lexical_dicts(embedder.encode_corpus(
+                                   batch, return_dense=False, return_sparse=True, **encode_kwargs)), width))
             parts["sparse"] = SparseIndex(sparse_rows.csr_from_padded(blocks, int(embedder.model.config.vocab_size)))
         if "colbert" in representations:
             dim = int(embedder.model.colbert_linear.out_features)

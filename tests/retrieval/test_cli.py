@@ -8,7 +8,7 @@ import pytest
 
 from FlagEmbedding.abc.evaluation.utils import passage_text
 from FlagEmbedding.evaluation.beir.__main__ import main
-from tests.evaluation.helpers import CORPUS, QRELS, QUERIES, read_json, write_beir_layout
+from tests.evaluation.helpers import CORPUS, QUERIES, read_json, write_beir_layout
 
 DOCIDS = list(CORPUS)
 

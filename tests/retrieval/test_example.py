@@ -9,7 +9,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def test_index_demo(tmp_path, minilm):
-    spec = importlib.util.spec_from_file_location("index_demo", os.path.join(REPO, "examples", "retrieval", "index_demo.py"))
+    path = os.path.join(REPO, "examples", "retrieval", "index_demo.py")
+    spec = importlib.util.spec_from_file_location("index_demo", path)
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
     top = demo.main(["--index_dir", str(tmp_path / "index")])

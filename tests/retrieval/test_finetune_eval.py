@@ -58,6 +58,7 @@ def test_missing_qrels_is_a_clear_error(tmp_path):
 
     beir = write_beir_layout(str(tmp_path / "beir"))
     with pytest.raises(ValueError, match=r"^--eval_retrieval_dir .*beir: .*qrels/dev\.tsv is missing \(a BEIR-layout "
-                                         r"folder with corpus\.jsonl, queries\.jsonl and qrels/dev\.tsv is expected\)\.$"):
+                                         r"folder with corpus\.jsonl, queries\.jsonl and qrels/dev\.tsv is "
+                                         r"expected\)\.$"):
         RetrievalEvaluation(beir, "dev")
     assert len(RetrievalEvaluation(beir, "test")) == len(QUERIES)

@@ -194,9 +194,11 @@ def test_faiss_factory_and_exact_search(m3, tmp_path):
 
 
 def test_search_option_errors():
-    with pytest.raises(ValueError, match=r"^method must be one of dense, sparse, colbert, bm25, hybrid, all, got 'x'\.$"):
+    with pytest.raises(ValueError,
+                       match=r"^method must be one of dense, sparse, colbert, bm25, hybrid, all, got 'x'\.$"):
         SearchOptions(method="x")
-    with pytest.raises(ValueError, match=r"^hybrid_methods must be two or more of dense, sparse, bm25, got \['dense'\]\.$"):
+    with pytest.raises(ValueError,
+                       match=r"^hybrid_methods must be two or more of dense, sparse, bm25, got \['dense'\]\.$"):
         SearchOptions(method="hybrid", hybrid_methods=["dense"])
     with pytest.raises(ValueError, match=r"^fusion_weights has 1 values for 2 hybrid_methods\.$"):
         SearchOptions(method="hybrid", hybrid_methods=["dense", "bm25"], fusion_weights=[1.0])
