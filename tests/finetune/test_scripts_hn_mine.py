@@ -93,4 +93,4 @@ def test_unused_search_batch_size_is_accepted_with_a_warning(monkeypatch, caplog
         main(["--input_file", "x", "--output_file", "y", "--embedder_name_or_path", "m", "--search_batch_size", "8"])
     assert calls == [8]
     assert [r.getMessage() for r in caplog.records if r.name.startswith("FlagEmbedding")] == [
-        "--search_batch_size has no effect (accepted for compatibility): searches run 64 queries at a time."]
+        "--search_batch_size has no effect (accepted for compatibility): the exact search batches the queries itself."]

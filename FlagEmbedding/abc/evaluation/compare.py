@@ -80,7 +80,7 @@ def compare_folders(evaluator: Any, folders: Sequence[str], other: str,
                 continue
             metadata, run = evaluator.load_search_results(os.path.join(folder, name))
             _, baseline = evaluator.load_search_results(other_path)
-            qrels = evaluator.data_loader.load_qrels(metadata.get("dataset_name"), metadata["split"],
-                                                     metadata.get("sub_dataset_name"))
+            qrels = evaluator.data_loader.load_qrels(metadata.get("dataset_name"), split=metadata["split"],
+                                                     sub_dataset_name=metadata.get("sub_dataset_name"))
             out.setdefault(folder, {})[name[:-len(".json")]] = compare_runs(qrels, run, baseline, metrics)
     return out
