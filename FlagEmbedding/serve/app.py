@@ -169,7 +169,9 @@ def create_app(settings: ServeSettings, load: Callable[[], Services],
         service: RerankerService = state.service("reranker", request.model)
         documents = request.texts()
         check_inputs(documents, "documents", settings.max_inputs_per_request, settings.max_chars_per_input)
-        check_inputs([request.query], "query", 1, settings.max_chars_per_input)
+        if len(request.query) > settings.max_chars_per_input:
+            raise APIError(413, f"query has {len(request.query)} characters; at most {settings.max_chars_per_input} "
+                                "are allowed.", param="query", code="input_too_long")
         pairs = [[request.query, document] for document in documents]
         lengths = await run_in_threadpool(service.count_tokens, pairs)
         scores: List[float] = await state.batchers["rerank"].submit("rerank", pairs, lengths)

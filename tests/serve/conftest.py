@@ -8,6 +8,8 @@ from tests.serve.helpers import ServerProcess
 
 QUERY_INSTRUCTION = "Represent this query: "
 API_KEY = "test-key-123"
+#: the tiny checkpoints have 128 positions; the server and the in-process references use these limits
+MAX_LENGTH = 100
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +24,7 @@ def dense_server(tiny_bert, tiny_reranker):
     server = ServerProcess([
         "--embedder", tiny_bert, "--reranker", tiny_reranker, "--devices", "cpu",
         "--query_instruction_for_retrieval", QUERY_INSTRUCTION, "--embedder_batch_size", "16",
+        "--query_max_length", str(MAX_LENGTH), "--passage_max_length", str(MAX_LENGTH), "--max_length", str(MAX_LENGTH),
         "--max_inputs_per_request", "64", "--max_chars_per_input", "2000", "--max_request_bytes", "200000",
     ]).start()
     yield server

@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from FlagEmbedding import BGEM3FlagModel, FlagModel
-from tests.serve.conftest import API_KEY, QUERY_INSTRUCTION
+from tests.serve.conftest import API_KEY, MAX_LENGTH, QUERY_INSTRUCTION
 from tests.serve.helpers import ServerProcess
 
 TEXTS = ["The quick brown fox jumps over the lazy dog.", "What is the capital of France?",
@@ -25,7 +25,8 @@ def vectors(response) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def tiny_model(tiny_bert):
-    return FlagModel(tiny_bert, devices="cpu", query_instruction_for_retrieval=QUERY_INSTRUCTION)
+    return FlagModel(tiny_bert, devices="cpu", query_instruction_for_retrieval=QUERY_INSTRUCTION,
+                     query_max_length=MAX_LENGTH, passage_max_length=MAX_LENGTH)
 
 
 def test_openai_client_equals_encode_and_encode_queries(dense_server, tiny_model):
