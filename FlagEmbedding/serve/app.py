@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import importlib.metadata
 import logging
 import time
 import uuid
@@ -32,6 +33,14 @@ logger = logging.getLogger(__name__)
 #: paths metrics are labelled with (others count as ``other``)
 ROUTES = ("/v1/embeddings", "/v1/rerank", "/v1/models", "/health", "/metrics", "/docs", "/openapi.json")
 _ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 422, 500, 503)}
+
+
+def package_version() -> str:
+    """The installed FlagEmbedding version (``unknown`` when run from a source tree that is not installed)."""
+    try:
+        return importlib.metadata.version("FlagEmbedding")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def encode_vector(vector: np.ndarray, encoding_format: str) -> Union[List[float], str]:
@@ -132,6 +141,7 @@ def create_app(settings: ServeSettings, load: Callable[[], Services],
         title="FlagEmbedding server",
         description="OpenAI-compatible embeddings (with BGE-M3 sparse / ColBERT outputs) and Cohere/Jina-style "
                     "reranking for every model of the FlagEmbedding registry.",
+        version=package_version(),
         lifespan=lifespan,
         responses=_ERRORS,
         docs_url=None,

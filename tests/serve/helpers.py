@@ -26,9 +26,10 @@ def free_port() -> int:
 class ServerProcess:
     """``python -m FlagEmbedding.serve ARGS --port P`` in a subprocess; :meth:`start` waits for /health == 200."""
 
-    def __init__(self, args: List[str], api_key: Optional[str] = None):
+    def __init__(self, args: List[str], api_key: Optional[str] = None, threads: Optional[int] = 1):
         self.port = free_port()
         self.api_key = api_key
+        self.threads = threads
         self.args = [*args, "--port", str(self.port), "--log_level", "warning"]
         if api_key:
             self.args += ["--api_key", api_key]
@@ -44,9 +45,12 @@ class ServerProcess:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def start(self) -> "ServerProcess":
-        env = {**os.environ, "PYTHONPATH": REPO, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-               "TOKENIZERS_PARALLELISM": "false"}
+        env = {**os.environ, "PYTHONPATH": REPO, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         env.pop("FLAGEMBEDDING_API_KEY", None)
+        if self.threads is None:
+            env.pop("OMP_NUM_THREADS", None)
+        else:
+            env["OMP_NUM_THREADS"] = str(self.threads)
         self.process = subprocess.Popen([sys.executable, "-m", "FlagEmbedding.serve", *self.args], cwd=REPO, env=env,
                                         stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT_S
