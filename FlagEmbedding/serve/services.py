@@ -2,6 +2,8 @@
 batcher need (token counts for usage and budgets, one batched model call, the served id)."""
 from __future__ import annotations
 
+import copy
+import threading
 from dataclasses import dataclass
 from typing import Any, Dict, Hashable, List, Optional, Tuple
 
@@ -25,25 +27,48 @@ class EmbeddingOutput:
     colbert: Optional[np.ndarray] = None
 
 
-class EmbedderService:
-    """An embedder served under ``model_id``; ``aliases`` (e.g. the path it was loaded from) are accepted too."""
+class ServedModel:
+    """A model served under ``model_id`` (default: its folder name); ``aliases`` (the id and the path it was
+    loaded from) are the names requests may give as ``model``."""
+
+    #: what /v1/models reports and the batcher key of the service
+    task = ""
+
+    def __init__(self, model: Any, model_id: Optional[str] = None):
+        self.model = model
+        self.model_id = model_id or registry_name(model.model_name_or_path)
+        self.aliases = {self.model_id, model.model_name_or_path}
+        # Requests are tokenized (usage, batch budgets) in request threads while the batcher thread encodes, and
+        # a fast tokenizer must not be used by two threads at once ("Already borrowed"): counting goes through a
+        # shallow twin of the model (same weights, no worker pool) with its own tokenizer, one call at a time.
+        self.counter = copy.copy(model)
+        self.counter.tokenizer = copy.deepcopy(model.tokenizer)
+        self.count_lock = threading.Lock()
+
+    def run(self, key: Hashable, items: List[Any]) -> List[Any]:
+        """One batched model call (in the batcher's thread): one result per item."""
+        raise NotImplementedError
+
+
+class EmbedderService(ServedModel):
+    """An embedder: ``encode`` / ``encode_queries`` / ``encode_corpus`` by ``input_type``."""
 
     task = "embedding"
+    model: AbsEmbedder
 
-    def __init__(self, embedder: AbsEmbedder, model_id: Optional[str] = None):
-        self.embedder = embedder
-        self.model_id = model_id or registry_name(embedder.model_name_or_path)
-        self.aliases = {self.model_id, embedder.model_name_or_path}
-        self.supports_m3_outputs = isinstance(embedder, M3Embedder)
+    @property
+    def supports_m3_outputs(self) -> bool:
+        """Whether the model has BGE-M3's sparse and ColBERT heads."""
+        return isinstance(self.model, M3Embedder)
 
     @property
     def dimension(self) -> int:
         """Width of the dense vectors."""
-        return self.embedder.embedding_dim
+        return self.model.embedding_dim
 
     def model_inputs(self, texts: List[str], input_type: Optional[str]) -> Tuple[List[str], int]:
         """The texts as the encode path formats them (instruction applied) and their token limit."""
-        embedder = self.embedder
+        embedder = self.model
         if input_type == "query":
             instruction, fmt = embedder.query_instruction_for_retrieval, embedder.query_instruction_format
             max_length = embedder.query_max_length
@@ -60,12 +85,13 @@ class EmbedderService:
     def count_tokens(self, texts: List[str], input_type: Optional[str]) -> List[int]:
         """Tokens the model reads per text (special tokens and instruction included, after truncation)."""
         formatted, max_length = self.model_inputs(texts, input_type)
-        return [len(ids) for ids in self.embedder.tokenize(formatted, max_length)["input_ids"]]
+        with self.count_lock:
+            return [len(ids) for ids in self.counter.tokenize(formatted, max_length)["input_ids"]]
 
     def run(self, key: Hashable, texts: List[str]) -> List[EmbeddingOutput]:
         """One batched call of ``encode`` / ``encode_queries`` / ``encode_corpus`` (by ``input_type``)."""
         input_type, sparse, colbert = key
-        embedder = self.embedder
+        embedder = self.model
         encode = {None: embedder.encode, "query": embedder.encode_queries, "passage": embedder.encode_corpus}[input_type]
         if not self.supports_m3_outputs:
             return [EmbeddingOutput(row) for row in encode(texts, convert_to_numpy=True)]
@@ -79,30 +105,27 @@ class EmbedderService:
 
     def tokens_of(self, token_ids: List[int]) -> List[str]:
         """Vocabulary strings of ``token_ids``."""
-        return self.embedder.tokenizer.convert_ids_to_tokens(token_ids)
+        return self.model.tokenizer.convert_ids_to_tokens(token_ids)
 
 
-class RerankerService:
-    """A reranker served under ``model_id``; scores are ``compute_score(pairs, normalize=True)``."""
+class RerankerService(ServedModel):
+    """A reranker; scores are ``compute_score(pairs, normalize=True)``."""
 
     task = "rerank"
-
-    def __init__(self, reranker: AbsReranker, model_id: Optional[str] = None):
-        self.reranker = reranker
-        self.model_id = model_id or registry_name(reranker.model_name_or_path)
-        self.aliases = {self.model_id, reranker.model_name_or_path}
+    model: AbsReranker
 
     def count_tokens(self, pairs: List[List[str]]) -> List[int]:
         """Tokens of each assembled pair, as the reranker builds it (instructions, truncation, special tokens)."""
-        reranker = self.reranker
+        reranker = self.counter
         lengths = reranker.resolve_lengths(None, None, None)
-        _, counts = reranker.prepare_features(reranker.get_detailed_inputs(pairs), lengths["query_max_length"],
-                                              lengths["max_length"], reranker.resolve_options({}), {})
+        with self.count_lock:
+            _, counts = reranker.prepare_features(reranker.get_detailed_inputs(pairs), lengths["query_max_length"],
+                                                  lengths["max_length"], reranker.resolve_options({}), {})
         return list(counts)
 
     def run(self, key: Hashable, pairs: List[List[str]]) -> List[float]:
         """Normalized scores of ``pairs`` (a layer-wise model: its last requested layer)."""
-        scores = self.reranker.compute_score(pairs, normalize=True)
+        scores = self.model.compute_score(pairs, normalize=True)
         return scores[-1] if scores and isinstance(scores[0], list) else scores
 
 
@@ -113,7 +136,7 @@ class Services:
     embedder: Optional[EmbedderService] = None
     reranker: Optional[RerankerService] = None
 
-    def all(self) -> List[Any]:
+    def all(self) -> List[ServedModel]:
         """The hosted services, embedder first."""
         return [service for service in (self.embedder, self.reranker) if service is not None]
 
