@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import subprocess
 import sys
 import time
 
 import httpx
 import numpy as np
+import pytest
 
 from FlagEmbedding import FlagModel
 from tests.serve.conftest import MAX_LENGTH
@@ -18,20 +20,22 @@ from tests.serve.helpers import REPO, ServerProcess
 
 def test_sigterm_finishes_in_flight_requests_and_exits_zero(tiny_bert):
     # a long max wait and a huge token budget keep the requests queued when SIGTERM arrives
-    server = ServerProcess(["--embedder", tiny_bert, "--devices", "cpu", "--max_wait_ms", "2000",
+    server = ServerProcess(["--embedder", tiny_bert, "--devices", "cpu", "--max_wait_ms", "5000",
                             "--max_batch_tokens", "1000000", "--max_queue", "8", "--max_inputs_per_request", "8",
                             "--passage_max_length", str(MAX_LENGTH)]).start()
     try:
         texts = [[f"request {i} text {k}" for k in range(2)] for i in range(3)]
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            started = time.monotonic()
             futures = [pool.submit(server.post, "/v1/embeddings", {"input": t}) for t in texts]
-            time.sleep(0.5)
+            deadline = time.monotonic() + 30
+            while queue_depth(server) < 6 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert queue_depth(server) == 6
             # 6 inputs wait; 3 more exceed --max_queue 8: refused at once with Retry-After
             full = server.post("/v1/embeddings", {"input": ["a", "b", "c"]})
             assert full.status_code == 503 and full.headers["retry-after"] == "1"
             assert full.json()["error"]["code"] == "queue_full"
-            assert time.monotonic() - started < 1.5  # nothing has been answered yet: all three are in flight
+            assert not any(future.done() for future in futures)  # all three are in flight
             server.terminate()
             responses = [future.result(timeout=60) for future in futures]
         assert server.wait(timeout=60) == 0
@@ -40,10 +44,15 @@ def test_sigterm_finishes_in_flight_requests_and_exits_zero(tiny_bert):
             assert response.status_code == 200
             np.testing.assert_allclose([d["embedding"] for d in response.json()["data"]], model.encode(body), atol=1e-6)
         assert "Traceback" not in server.output()
-        with __import__("pytest").raises(httpx.ConnectError):
+        with pytest.raises(httpx.ConnectError):
             httpx.get(f"{server.url}/health", timeout=2)
     finally:
         server.stop()
+
+
+def queue_depth(server: ServerProcess) -> float:
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    return float(re.search(r'flagembedding_queue_depth\{model="[^"]+"\} (\S+)', text).group(1))
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
