@@ -88,7 +88,8 @@ def test_out_of_memory_fails_only_that_batch(model):
     settings = ServeSettings(max_wait_ms=0)
     app = create_app(settings, lambda: Services(embedder=OutOfMemoryOnBoom(model)))
     with serve_in_thread(app) as url:
-        while httpx.get(f"{url}/health").status_code != 200:
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{url}/health").status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.05)
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             # BOOM as a query never shares a batch with the passages (different batch keys)
