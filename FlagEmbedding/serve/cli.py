@@ -6,11 +6,13 @@ line on stderr and a non-zero exit, without a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import logging
 import os
 import signal
 import sys
+import typing
 from typing import List, NoReturn, Optional, Sequence
 
 from FlagEmbedding.serve.options import add_model_options, model_kwargs, registry_options
@@ -34,19 +36,20 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The server flags plus every model constructor option (see :mod:`FlagEmbedding.serve.options`)."""
-    defaults = ServeSettings()
     parser = OneLineErrorParser(prog="python -m FlagEmbedding.serve",
                                 description="Serve a FlagEmbedding embedder and/or reranker over HTTP.")
     parser.add_argument("--embedder", help="Embedder: hub id or local folder (FlagAutoModel).")
     parser.add_argument("--reranker", help="Reranker: hub id or local folder (FlagAutoReranker).")
     parser.add_argument("--host", default="127.0.0.1", help="Interface to bind (default: localhost only).")
     parser.add_argument("--port", type=int, default=8000, help="TCP port (0: any free port).")
-    parser.add_argument("--api_key", default=os.environ.get(API_KEY_ENV),
-                        help=f"Require `Authorization: Bearer KEY` everywhere but /health (default: ${API_KEY_ENV}).")
-    for name, kind in (("max_batch_tokens", int), ("max_wait_ms", float), ("max_queue", int),
-                       ("max_inputs_per_request", int), ("max_chars_per_input", int), ("max_request_bytes", int)):
-        parser.add_argument(f"--{name}", type=kind, default=getattr(defaults, name),
-                            help=f"See ServeSettings (default: {getattr(defaults, name)}).")
+    hints = typing.get_type_hints(ServeSettings)
+    for setting in dataclasses.fields(ServeSettings):
+        if setting.name == "api_key":
+            parser.add_argument("--api_key", default=os.environ.get(API_KEY_ENV),
+                                help=f"{setting.metadata['help']} Default: ${API_KEY_ENV}.")
+        else:
+            parser.add_argument(f"--{setting.name}", type=hints[setting.name], default=setting.default,
+                                help=f"{setting.metadata['help']} Default: {setting.default}.")
     parser.add_argument("--log_level", default="info", choices=["debug", "info", "warning", "error"])
     add_model_options(parser, registry_options())
     return parser
@@ -64,11 +67,8 @@ def run(argv: Optional[Sequence[str]] = None) -> None:
     if not args.embedder and not args.reranker:
         parser.error("nothing to serve: give --embedder PATH_OR_NAME and/or --reranker PATH_OR_NAME")
     try:
-        settings = ServeSettings(
-            max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms, max_queue=args.max_queue,
-            max_inputs_per_request=args.max_inputs_per_request, max_chars_per_input=args.max_chars_per_input,
-            max_request_bytes=args.max_request_bytes, api_key=args.api_key,
-        )
+        settings = ServeSettings(**{setting.name: getattr(args, setting.name)
+                                    for setting in dataclasses.fields(ServeSettings)})
     except ValueError as error:
         raise UserError(str(error)) from None
     options = registry_options()

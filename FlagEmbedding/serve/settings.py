@@ -1,31 +1,28 @@
-"""Server settings: limits, batching, auth and the ids models are served under."""
+"""Server settings: limits, batching and auth (each field is also a command-line flag)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 
 @dataclass
 class ServeSettings:
-    """Everything the app needs besides the models.
+    """Everything the app needs besides the models; ``metadata["help"]`` is the flag's help."""
 
-    Args:
-        max_batch_tokens: Padded-token budget of one model batch (longest input x inputs).
-        max_wait_ms: Longest time the oldest waiting input waits for a batch to fill.
-        max_queue: Inputs (texts or pairs) allowed to wait per model; past it requests get 503 + Retry-After.
-        max_inputs_per_request: Texts per embeddings request / documents per rerank request (else 413).
-        max_chars_per_input: Characters per text, query or document (else 413).
-        max_request_bytes: Declared body size limit (``Content-Length``; else 413).
-        api_key: Bearer token every path but ``/health`` requires (None: no auth).
-    """
-
-    max_batch_tokens: int = 16384
-    max_wait_ms: float = 5.0
-    max_queue: int = 8192
-    max_inputs_per_request: int = 2048
-    max_chars_per_input: int = 100_000
-    max_request_bytes: int = 64 * 1024 * 1024
-    api_key: Optional[str] = None
+    max_batch_tokens: int = field(default=16384, metadata={
+        "help": "Padded-token budget of one model batch (longest input x inputs)."})
+    max_wait_ms: float = field(default=5.0, metadata={
+        "help": "Longest time the oldest waiting input waits for its batch to fill."})
+    max_queue: int = field(default=8192, metadata={
+        "help": "Inputs (texts or pairs) allowed to wait per model; past it: 503 + Retry-After."})
+    max_inputs_per_request: int = field(default=2048, metadata={
+        "help": "Texts per embeddings request / documents per rerank request (else 413)."})
+    max_chars_per_input: int = field(default=100_000, metadata={
+        "help": "Characters per text, query or document (else 413)."})
+    max_request_bytes: int = field(default=64 * 1024 * 1024, metadata={
+        "help": "Largest declared request body (Content-Length; else 413)."})
+    api_key: Optional[str] = field(default=None, metadata={
+        "help": "Bearer token required on every path but /health (None: no auth)."})
 
     def __post_init__(self) -> None:
         for name in ("max_batch_tokens", "max_queue", "max_inputs_per_request", "max_chars_per_input",
