@@ -64,3 +64,24 @@ def test_concurrent_clients_get_their_own_results(dense_server, tiny_bert):
     metrics = httpx.get(f"{dense_server.url}/metrics").text
     batches = float(re.search(r'flagembedding_batch_inputs_count\{model="bge-base-en-v1.5"\} (\S+)', metrics).group(1))
     assert batches < CLIENTS * REQUESTS_PER_CLIENT  # requests were merged into shared batches
+
+
+def test_concurrent_rerank_requests(dense_server, tiny_reranker):
+    """64 concurrent rerank requests of mixed sizes: all succeed with their own scores."""
+    from FlagEmbedding import FlagReranker
+
+    rng = random.Random(1)
+    bodies = [{"query": f"query {i} " + rng.choice(CORPUS), "documents": rng.sample(CORPUS, k=rng.randint(1, 6))}
+              for i in range(64)]
+
+    async def send_all():
+        async with httpx.AsyncClient(base_url=dense_server.url, timeout=60) as http:
+            return await asyncio.gather(*(http.post("/v1/rerank", json=body) for body in bodies))
+
+    responses = asyncio.run(asyncio.wait_for(send_all(), timeout=120))
+    reranker = FlagReranker(tiny_reranker, devices="cpu", max_length=MAX_LENGTH, query_max_length=MAX_LENGTH)
+    for body, response in zip(bodies, responses):
+        assert response.status_code == 200, response.text
+        expected = reranker.compute_score([[body["query"], d] for d in body["documents"]], normalize=True)
+        got = {r["index"]: r["relevance_score"] for r in response.json()["results"]}
+        np.testing.assert_allclose([got[i] for i in range(len(expected))], expected, atol=1e-6)
