@@ -1,0 +1,157 @@
+"""torchrun with 2 CPU processes (gloo) shares the corpus encoding: same cache bytes and metrics as one process,
+and a rank killed mid-run leaves only its unfinished shards to the next launch."""
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from tests.evaluation.helpers import QRELS, QUERIES, flags, read_json, write_library_layout
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CORPUS = {f"d{i}": {"title": f"T{i}", "text": f"passage {i} " + "word " * (i % 7)} for i in range(1, 31)}
+QRELS_30 = {**QRELS, "q3": {"d3": 2, "d24": 1}}
+SHARD = 2  # 30 documents -> 15 shards
+
+#: runs the custom CLI; rank 1 (when SLOW_RANK=1) sleeps before each encode call so it can be killed mid-corpus
+LAUNCHER = """
+import os, sys, time
+from FlagEmbedding.inference.embedder.encoder_only.base import BaseEmbedder
+original = BaseEmbedder.encode_corpus
+def encode_corpus(self, *args, **kwargs):
+    if os.environ.get("SLOW_RANK") == os.environ.get("RANK"):
+        time.sleep(1.0)
+    return original(self, *args, **kwargs)
+BaseEmbedder.encode_corpus = encode_corpus
+from FlagEmbedding.evaluation.custom.__main__ import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_library_layout(str(tmp_path_factory.mktemp("data")), corpus=CORPUS, queries=QUERIES, qrels=QRELS_30)
+
+
+def cli_args(data, root, model, **overrides):
+    values = dict(eval_name="mine", dataset_dir=data, output_dir=os.path.join(root, "out"),
+                  corpus_embd_save_dir=os.path.join(root, "embd"), corpus_embd_shard_size=SHARD,
+                  eval_output_path=os.path.join(root, "summary.md"), k_values=[1, 3, 10],
+                  embedder_name_or_path=model, devices="cpu", embedder_batch_size=4,
+                  embedder_query_max_length=64, embedder_passage_max_length=64)
+    values.update(overrides)
+    return flags(values)
+
+
+def environment(**extra):
+    return {**os.environ, "PYTHONPATH": REPO, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false", **extra}
+
+
+def torchrun(script, argv, **env):
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+            "--max_restarts", "0", script, *argv]
+
+
+def launcher(tmp_path):
+    path = tmp_path / "launch.py"
+    path.write_text(LAUNCHER)
+    return str(path)
+
+
+def run(command, **env):
+    result = subprocess.run(command, cwd=REPO, env=environment(**env), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def cache_files(root):
+    """``{relative path: bytes}`` of every file of the embedding cache under ``root``."""
+    embd = os.path.join(root, "embd")
+    out = {}
+    for path in sorted(glob.glob(os.path.join(embd, "**", "*"), recursive=True)):
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, embd)] = f.read()
+    return out
+
+
+def metrics(root, model):
+    return read_json(os.path.join(root, "out", os.path.basename(model), "NoReranker", "EVAL", "eval_results.json"))
+
+
+@pytest.fixture(scope="module")
+def single(data, tmp_path_factory, bge_large):
+    """The run of one process (a shared baseline)."""
+    root = str(tmp_path_factory.mktemp("single"))
+    run([sys.executable, "-m", "FlagEmbedding.evaluation.custom", *cli_args(data, root, bge_large)])
+    return root
+
+
+def test_two_ranks_write_the_cache_of_one_process(data, tmp_path, bge_large, single):
+    root = str(tmp_path / "two")
+    result = run(torchrun(launcher(tmp_path), cli_args(data, root, bge_large)))
+    files = cache_files(root)
+    assert sorted(files) == sorted(cache_files(single))
+    assert len([name for name in files if name.endswith(".npy")]) == 15
+    assert files == cache_files(single)  # shards and manifest byte for byte, no leftover records
+    assert metrics(root, bge_large) == metrics(single, bge_large)
+    assert os.path.exists(os.path.join(root, "summary.md"))
+    assert "Rank 0 encoded 8 of 15 corpus shards" in result.stderr
+    assert "Rank 1 encoded 7 of 15 corpus shards" in result.stderr
+
+
+def test_killed_rank_leaves_only_its_unfinished_shards(data, tmp_path, bge_large, single):
+    root = str(tmp_path / "killed")
+    argv = cli_args(data, root, bge_large)
+    process = subprocess.Popen(torchrun(launcher(tmp_path), argv), cwd=REPO, env=environment(SLOW_RANK="1"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        records = []
+        while time.time() < deadline and process.poll() is None and len(records) < 10:
+            records = glob.glob(os.path.join(root, "embd", "**", "shard-*.record.json"), recursive=True)
+            time.sleep(0.05)
+        assert process.poll() is None, process.stderr.read().decode()[-3000:]
+        rank1 = [child for child in psutil.Process(process.pid).children(recursive=True)
+                 if child.environ().get("RANK") == "1"]
+        assert len(rank1) == 1
+        rank1[0].send_signal(signal.SIGKILL)
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode != 0
+    assert not os.path.exists(os.path.join(root, "summary.md"))  # rank 0 never searched
+    cache = os.path.dirname(glob.glob(os.path.join(root, "embd", "**", "manifest.json"), recursive=True)[0])
+    before = {os.path.basename(path): os.stat(path).st_mtime_ns for path in glob.glob(os.path.join(cache, "shard-*.npy"))}
+    survived = {name for name in before if os.path.exists(os.path.join(cache, name[:-4] + ".record.json"))}
+    assert 10 <= len(survived) < 15
+    assert {f"shard-{i:05d}.npy" for i in range(0, 15, 2)} <= survived  # rank 0 finished its shards
+
+    result = run(torchrun(launcher(tmp_path), argv))
+    after = {os.path.basename(path): os.stat(path).st_mtime_ns for path in glob.glob(os.path.join(cache, "shard-*.npy"))}
+    rewritten = {name for name in after if before.get(name) != after[name]}
+    assert rewritten == set(after) - survived  # exactly the shards the killed rank had not finished
+    encoded = [int(line.split("Rank ")[1].split(" ")[2]) for line in result.stderr.splitlines()
+               if "corpus shards into" in line and "Rank " in line]
+    assert sum(encoded) == 15 - len(survived)
+    assert cache_files(root) == cache_files(single)
+    assert metrics(root, bge_large) == metrics(single, bge_large)
+
+
+def test_distributed_run_needs_a_cache_folder(data, tmp_path, bge_large):
+    argv = cli_args(data, str(tmp_path / "nocache"), bge_large)
+    at = argv.index("--corpus_embd_save_dir")
+    del argv[at:at + 2]
+    result = subprocess.run(torchrun(launcher(tmp_path), argv), cwd=REPO, env=environment(), capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode != 0
+    assert "A distributed run (torchrun with more than one process) needs --corpus_embd_save_dir" in result.stderr
