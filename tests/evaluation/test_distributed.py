@@ -54,7 +54,7 @@ def environment(**extra):
             "TOKENIZERS_PARALLELISM": "false", **extra}
 
 
-def torchrun(script, argv, **env):
+def torchrun(script, argv):
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
             "--max_restarts", "0", script, *argv]
 
@@ -155,3 +155,63 @@ def test_distributed_run_needs_a_cache_folder(data, tmp_path, bge_large):
                             text=True, timeout=600)
     assert result.returncode != 0
     assert "A distributed run (torchrun with more than one process) needs --corpus_embd_save_dir" in result.stderr
+
+
+def test_hn_mine_shares_the_candidate_encoding(tmp_path, tiny_bert):
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(f'{{"query": "question {i}", "pos": ["answer {i}"], "neg": ["other {i}", "more {i}"]}}\n'
+                              for i in range(7)), encoding="utf-8")
+
+    def argv(root):
+        # every candidate in range and no sampling: the output depends only on the ranking
+        return [os.path.join(REPO, "scripts", "hn_mine.py"), "--input_file", str(source),
+                "--output_file", os.path.join(root, "out.jsonl"), "--embedder_name_or_path", tiny_bert,
+                "--range_for_sampling", "0-100", "--negative_number", "100", "--devices", "cpu",
+                "--corpus_embd_save_dir", os.path.join(root, "embd"), "--corpus_embd_shard_size", "4"]
+
+    single, two = str(tmp_path / "single"), str(tmp_path / "two")
+    run([sys.executable, *argv(single)])
+    result = run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                  "--max_restarts", "0", *argv(two)])
+    assert "Rank 0 encoded 3 of 6 corpus shards" in result.stderr  # 21 candidates in shards of 4
+    assert "Rank 1 encoded 3 of 6 corpus shards" in result.stderr
+    assert cache_files(two) == cache_files(single) and len(cache_files(single)) == 7
+    with open(os.path.join(single, "out.jsonl"), encoding="utf-8") as a, \
+            open(os.path.join(two, "out.jsonl"), encoding="utf-8") as b:
+        assert a.read() == b.read()
+
+
+def _collectives_worker(rank, init_file, out_dir):
+    import json
+
+    import torch.distributed as dist
+
+    from FlagEmbedding.abc.evaluation import distributed
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    try:
+        result = {"world": list(distributed.world()),
+                  "flags": distributed.broadcast_flags([True, False, True] if rank == 0 else [False] * 3),
+                  "assigned": distributed.assigned([3, 5, 8, 9, 11])}
+        distributed.check_same("same fingerprint", "the fingerprint")
+        try:
+            distributed.check_same(f"fingerprint of rank {rank}", "the fingerprint of the cache")
+        except ValueError as error:
+            result["error"] = str(error)
+    finally:
+        dist.destroy_process_group()
+    with open(os.path.join(out_dir, f"{rank}.json"), "w") as f:
+        json.dump(result, f)
+
+
+def test_collectives_on_two_gloo_processes(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.spawn(_collectives_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=2)
+    results = [read_json(str(tmp_path / f"{rank}.json")) for rank in (0, 1)]
+    assert [r["world"] for r in results] == [[0, 2], [1, 2]]
+    assert [r["flags"] for r in results] == [[True, False, True]] * 2  # rank 0's flags everywhere
+    assert [r["assigned"] for r in results] == [[3, 8, 11], [5, 9]]
+    message = ("The ranks disagree on the fingerprint of the cache; every node must see the same model files and "
+               "data (same paths on a shared filesystem).")
+    assert [r["error"] for r in results] == [message, message]  # every rank stops, not only the odd one

@@ -50,6 +50,13 @@ def init_distributed() -> bool:
     return True
 
 
+def require_shared_folder(folder: Optional[str], flag: str = "--corpus_embd_save_dir") -> None:
+    """``ValueError`` when several processes run but ``folder`` (where the ranks share vectors) is unset."""
+    if is_distributed() and not folder:
+        raise ValueError(f"A distributed run (torchrun with more than one process) needs {flag}: the ranks share "
+                         "the corpus embeddings through that folder (on a filesystem every node can read).")
+
+
 def barrier() -> None:
     """Wait until every rank gets here (no-op in a single process)."""
     if is_distributed():
@@ -63,6 +70,24 @@ def broadcast_flags(flags: Sequence[bool]) -> List[bool]:
     tensor = torch.tensor([bool(flag) for flag in flags], dtype=torch.uint8)
     dist.broadcast(tensor, src=0)
     return [bool(value) for value in tensor.tolist()]
+
+
+def check_same(text: str, what: str) -> None:
+    """``ValueError`` on every rank unless all ranks pass the same ``text`` (e.g. a cache fingerprint)."""
+    if not is_distributed():
+        return
+    data = list(text.encode("utf-8"))
+    length = torch.tensor([len(data)], dtype=torch.int64)
+    dist.broadcast(length, src=0)
+    reference = torch.zeros(int(length.item()), dtype=torch.uint8)
+    if dist.get_rank() == 0:
+        reference = torch.tensor(data, dtype=torch.uint8)
+    dist.broadcast(reference, src=0)
+    differs = torch.tensor([int(reference.tolist() != data)], dtype=torch.int64)
+    dist.all_reduce(differs, op=dist.ReduceOp.MAX)
+    if differs.item():
+        raise ValueError(f"The ranks disagree on {what}; every node must see the same model files and data "
+                         "(same paths on a shared filesystem).")
 
 
 def assigned(items: Sequence[int], rank: Optional[int] = None, world_size: Optional[int] = None) -> List[int]:

@@ -227,6 +227,7 @@ class CorpusEmbeddingCache:
         which rank 0 alone rewrites in :meth:`load_or_encode` after the ranks are done).
         """
         rank, _ = distributed.world()
+        distributed.check_same(self.fingerprint, f"the fingerprint of the corpus-embedding cache in {self.path}")
         missing = [False] * self.num_shards
         if rank == 0:
             for shard in self.missing_shards(self.prepare(overwrite)):

@@ -7,6 +7,7 @@ import os
 from collections import defaultdict
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from FlagEmbedding.abc.evaluation import distributed
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker, EvalRetriever, SearchResults
 from FlagEmbedding.abc.evaluation.utils import (atomic_write_json, atomic_write_text, evaluate_metrics, evaluate_mrr,
@@ -189,7 +190,8 @@ class AbsEvaluator:
             return
         retrieval_dir = os.path.join(search_results_save_dir, str(retriever), "NoReranker")
         for sub in self.data_loader.sub_dataset_names(dataset_name):
-            if self.needs_retrieval(self.retrieval_paths(splits, retrieval_dir, dataset_name, sub)):
+            paths = self.retrieval_paths(splits, retrieval_dir, dataset_name, sub)
+            if distributed.broadcast_flags([self.needs_retrieval(paths)])[0]:  # rank 0 decides: its output_dir counts
                 retriever.encode_corpus_share(self.data_loader.load_corpus(dataset_name, sub),
                                               self.corpus_embd_dir(corpus_embd_save_dir, retriever, dataset_name, sub),
                                               **dict(kwargs))

@@ -163,10 +163,7 @@ class AbsEvalRunner:
         Under torchrun (more than one process) the ranks first share the corpus encoding
         (:meth:`encode_corpora`); rank 0 alone then searches and writes results.
         """
-        if distributed.is_distributed() and not self.eval_args.corpus_embd_save_dir:
-            raise ValueError("A distributed run (torchrun with more than one process) needs --corpus_embd_save_dir: "
-                             "the ranks share the corpus embeddings through that folder (on a filesystem every "
-                             "node can read).")
+        distributed.require_shared_folder(self.eval_args.corpus_embd_save_dir)
         plan = self.prepare()
         if distributed.is_distributed():
             self.encode_corpora(plan)
