@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import pytest
 from tests.evaluation.helpers import QRELS, QUERIES, flags, read_json, write_library_layout
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLE = os.path.join(REPO, "examples", "distributed", "eval_beir_torchrun.sh")
 CORPUS = {f"d{i}": {"title": f"T{i}", "text": f"passage {i} " + "word " * (i % 7)} for i in range(1, 31)}
 QRELS_30 = {**QRELS, "q3": {"d3": 2, "d24": 1}}
 SHARD = 2  # 30 documents -> 15 shards
@@ -94,15 +96,34 @@ def single(data, tmp_path_factory, bge_large):
     return root
 
 
-def test_two_ranks_write_the_cache_of_one_process(data, tmp_path, bge_large, single):
-    root = str(tmp_path / "two")
-    result = run(torchrun(launcher(tmp_path), cli_args(data, root, bge_large)))
-    files = cache_files(root)
+def example_command(tmp_path, root, model, data_root):
+    """The arguments ``examples/distributed/eval_beir_torchrun.sh`` passes to torchrun (a stub records them)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DATA": data_root, "MODEL": model, "MASTER_PORT": port,
+           "CORPUS_EMBD": os.path.join(root, "embd"), "OUTPUT": os.path.join(root, "out"), "SHARD_ROWS": str(SHARD)}
+    capture = 'torchrun() { printf "%s\\0" "$@"; }; source "$1"'
+    out = subprocess.run(["bash", "-c", capture, "_", EXAMPLE], env=env, capture_output=True, check=True).stdout
+    return out.decode().split("\0")[:-1]
+
+
+def test_example_two_ranks_write_the_cache_of_one_process(tmp_path, bge_large):
+    data_root = str(tmp_path / "beir")
+    write_library_layout(os.path.join(data_root, "scifact"), corpus=CORPUS, queries=QUERIES, qrels=QRELS_30)
+    single, two = str(tmp_path / "single"), str(tmp_path / "two")
+    command = example_command(tmp_path, two, bge_large, data_root)
+    assert command[:8] == ["--nnodes", "1", "--node_rank", "0", "--nproc_per_node", "2", "--master_addr", "127.0.0.1"]
+    module = command.index("-m")
+    assert command[module:module + 2] == ["-m", "FlagEmbedding.evaluation.beir"]
+    run([sys.executable, *example_command(tmp_path, single, bge_large, data_root)[module:]])
+    result = run([sys.executable, "-m", "torch.distributed.run", *command])
+    files = cache_files(two)
     assert sorted(files) == sorted(cache_files(single))
     assert len([name for name in files if name.endswith(".npy")]) == 15
     assert files == cache_files(single)  # shards and manifest byte for byte, no leftover records
-    assert metrics(root, bge_large) == metrics(single, bge_large)
-    assert os.path.exists(os.path.join(root, "summary.md"))
+    assert metrics(two, bge_large) == metrics(single, bge_large)
+    assert os.path.exists(os.path.join(two, "out", "beir_eval_results.md"))
     assert "Rank 0 encoded 8 of 15 corpus shards" in result.stderr
     assert "Rank 1 encoded 7 of 15 corpus shards" in result.stderr
 
