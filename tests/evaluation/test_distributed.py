@@ -219,8 +219,16 @@ def _collectives_worker(rank, init_file, out_dir):
             distributed.check_same(f"fingerprint of rank {rank}", "the fingerprint of the cache")
         except ValueError as error:
             result["error"] = str(error)
+        from FlagEmbedding.evaluation.mteb.__main__ import main
+
+        try:  # MTEB runs in one process: refused, and the group is left
+            main(["--eval_name", "mteb", "--embedder_name_or_path", "unused"])
+        except ValueError as error:
+            result["mteb"] = str(error)
+        result["left"] = not dist.is_initialized()
     finally:
-        dist.destroy_process_group()
+        if dist.is_initialized():
+            dist.destroy_process_group()
     with open(os.path.join(out_dir, f"{rank}.json"), "w") as f:
         json.dump(result, f)
 
@@ -236,3 +244,5 @@ def test_collectives_on_two_gloo_processes(tmp_path):
     message = ("The ranks disagree on the fingerprint of the cache; every node must see the same model files and "
                "data (same paths on a shared filesystem).")
     assert [r["error"] for r in results] == [message, message]  # every rank stops, not only the odd one
+    refused = "MTEBEvalRunner does not split its work between torchrun processes; run it with python (one process)."
+    assert [(r["mteb"], r["left"]) for r in results] == [(refused, True)] * 2

@@ -50,6 +50,12 @@ def init_distributed() -> bool:
     return True
 
 
+def shutdown() -> None:
+    """Leave the process group joined by :func:`init_distributed` (no-op without one)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def require_shared_folder(folder: Optional[str], flag: str = "--corpus_embd_save_dir") -> None:
     """``ValueError`` when several processes run but ``folder`` (where the ranks share vectors) is unset."""
     if is_distributed() and not folder:

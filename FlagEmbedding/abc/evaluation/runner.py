@@ -220,9 +220,12 @@ def cli_main(runner_class: Type[Any], eval_args_class: Type[Any], model_args_cla
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = HfArgumentParser((eval_args_class, model_args_class))
     eval_args, model_args = parser.parse_args_into_dataclasses(args=None if argv is None else list(argv))
-    if distributed.init_distributed() and not runner_class.DISTRIBUTED_ENCODING:
-        raise ValueError(f"{runner_class.__name__} does not split its work between torchrun processes; "
-                         "run it with python (one process).")
-    runner = runner_class(eval_args=eval_args, model_args=model_args)
-    runner.run()
+    try:
+        if distributed.init_distributed() and not runner_class.DISTRIBUTED_ENCODING:
+            raise ValueError(f"{runner_class.__name__} does not split its work between torchrun processes; "
+                             "run it with python (one process).")
+        runner = runner_class(eval_args=eval_args, model_args=model_args)
+        runner.run()
+    finally:
+        distributed.shutdown()
     return runner

@@ -250,7 +250,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
     data_args, model_args = HfArgumentParser((DataArgs, ModelArgs)).parse_args_into_dataclasses(args=argv)
     distributed.init_distributed()
-    run(data_args, model_args)
+    try:
+        run(data_args, model_args)
+    finally:
+        distributed.shutdown()
 
 
 if __name__ == "__main__":
