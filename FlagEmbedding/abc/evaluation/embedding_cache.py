@@ -88,6 +88,19 @@ def corpus_fingerprint(docids: Sequence[str], texts: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
+def _read_json(path: str, unreadable: Optional[str] = None) -> Any:
+    """The JSON value in ``path``; ``None`` when the file is absent or unreadable (logging ``unreadable % path``)."""
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        if unreadable:
+            logger.warning(unreadable, path)
+        return None
+
+
 def file_checksum(path: str) -> str:
     """BLAKE2b checksum of a file's bytes."""
     digest = hashlib.blake2b(digest_size=16)
@@ -140,13 +153,8 @@ class CorpusEmbeddingCache:
     # ------------------------------------------------------------------ manifest
     def _read_manifest(self) -> Optional[Dict[str, Any]]:
         path = os.path.join(self.path, MANIFEST)
-        if not os.path.exists(path):
-            return None
-        try:
-            with open(path, encoding="utf-8") as f:
-                manifest = json.load(f)
-        except (OSError, ValueError):
-            logger.warning("Embedding cache manifest %s is unreadable; re-encoding the corpus.", path)
+        manifest = _read_json(path, "Embedding cache manifest %s is unreadable; re-encoding the corpus.")
+        if manifest is None:
             return None
         if not isinstance(manifest, dict) or manifest.get("fingerprint") != self.fingerprint:
             logger.warning("Embedding cache %s belongs to another model or corpus; re-encoding the corpus.",
@@ -181,14 +189,7 @@ class CorpusEmbeddingCache:
         return os.path.join(self.path, f"shard-{shard:05d}.record.json")
 
     def _pending_record(self, shard: int) -> Optional[Dict[str, Any]]:
-        path = self.record_path(shard)
-        if not os.path.exists(path):
-            return None
-        try:
-            with open(path, encoding="utf-8") as f:
-                record = json.load(f)
-        except (OSError, ValueError):
-            return None
+        record = _read_json(self.record_path(shard))
         return record if isinstance(record, dict) and record.get("fingerprint") == self.fingerprint else None
 
     # ------------------------------------------------------------------ encoding
