@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from FlagEmbedding.abc.evaluation import distributed
 from FlagEmbedding.abc.evaluation.utils import atomic_save_npy, atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,19 @@ def corpus_fingerprint(docids: Sequence[str], texts: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
+def _read_json(path: str, unreadable: Optional[str] = None) -> Any:
+    """The JSON value in ``path``; ``None`` when the file is absent or unreadable (logging ``unreadable % path``)."""
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        if unreadable:
+            logger.warning(unreadable, path)
+        return None
+
+
 def file_checksum(path: str) -> str:
     """BLAKE2b checksum of a file's bytes."""
     digest = hashlib.blake2b(digest_size=16)
@@ -139,13 +153,8 @@ class CorpusEmbeddingCache:
     # ------------------------------------------------------------------ manifest
     def _read_manifest(self) -> Optional[Dict[str, Any]]:
         path = os.path.join(self.path, MANIFEST)
-        if not os.path.exists(path):
-            return None
-        try:
-            with open(path, encoding="utf-8") as f:
-                manifest = json.load(f)
-        except (OSError, ValueError):
-            logger.warning("Embedding cache manifest %s is unreadable; re-encoding the corpus.", path)
+        manifest = _read_json(path, "Embedding cache manifest %s is unreadable; re-encoding the corpus.")
+        if manifest is None:
             return None
         if not isinstance(manifest, dict) or manifest.get("fingerprint") != self.fingerprint:
             logger.warning("Embedding cache %s belongs to another model or corpus; re-encoding the corpus.",
@@ -174,10 +183,19 @@ class CorpusEmbeddingCache:
             return False
         return True
 
-    # ------------------------------------------------------------------ main entry
-    def load_or_encode(self, encode: Callable[[List[str]], np.ndarray], overwrite: bool = False) -> List[np.ndarray]:
-        """Return the memory-mapped shards, encoding (with ``encode``) only missing or invalid ones."""
-        self.encoded_shards = []
+    # ------------------------------------------------------------------ shard records written by other ranks
+    def record_path(self, shard: int) -> str:
+        """Record (rows, checksum) of shard ``shard`` written beside it by a rank of a distributed run."""
+        return os.path.join(self.path, f"shard-{shard:05d}.record.json")
+
+    def _pending_record(self, shard: int) -> Optional[Dict[str, Any]]:
+        record = _read_json(self.record_path(shard))
+        return record if isinstance(record, dict) and record.get("fingerprint") == self.fingerprint else None
+
+    # ------------------------------------------------------------------ encoding
+    def prepare(self, overwrite: bool = False) -> Dict[str, Dict[str, Any]]:
+        """Create the cache folder (emptied when its manifest is missing, foreign or ``overwrite``) and return
+        the shard records of the manifest."""
         manifest = None if overwrite else self._read_manifest()
         if manifest is None and os.path.isdir(self.path):
             shutil.rmtree(self.path)
@@ -185,18 +203,70 @@ class CorpusEmbeddingCache:
         records: Dict[str, Dict[str, Any]] = dict(manifest["shards"]) if manifest else {}
         if manifest is None:
             self._write_manifest(records)
+        return records
+
+    def missing_shards(self, records: Dict[str, Dict[str, Any]]) -> List[int]:
+        """Shards with no valid file under a manifest record or a record written by a rank."""
+        return [shard for shard in range(self.num_shards)
+                if not self._valid_shard(shard, records.get(str(shard)))
+                and not self._valid_shard(shard, self._pending_record(shard))]
+
+    def _encode_shard(self, shard: int, encode: Callable[[List[str]], np.ndarray]) -> Dict[str, Any]:
+        """Encode and atomically save one shard; return its record."""
+        rows = self.shard_bounds(shard)
+        array = np.asarray(encode([self.texts[i] for i in rows]))
+        if array.ndim != 2 or array.shape[0] != len(rows):
+            raise ValueError(f"The embedder returned shape {array.shape} for {len(rows)} passages.")
+        atomic_save_npy(self.shard_path(shard), array)
+        return {"rows": len(rows), "checksum": file_checksum(self.shard_path(shard))}
+
+    def encode_assigned(self, encode: Callable[[List[str]], np.ndarray], overwrite: bool = False) -> List[int]:
+        """Distributed runs: encode this rank's share of the missing shards; return the shards it encoded.
+
+        Rank 0 prepares the folder and decides which shards are missing; every rank then encodes every
+        ``world_size``-th of them, saving each shard with a record beside it (never touching the manifest,
+        which rank 0 alone rewrites in :meth:`load_or_encode` after the ranks are done).
+        """
+        rank, _ = distributed.world()
+        distributed.check_same(self.fingerprint, f"the fingerprint of the corpus-embedding cache in {self.path}")
+        missing = [False] * self.num_shards
+        if rank == 0:
+            for shard in self.missing_shards(self.prepare(overwrite)):
+                missing[shard] = True
+        missing = distributed.broadcast_flags(missing)
+        mine = distributed.assigned([shard for shard, flag in enumerate(missing) if flag])
+        for shard in mine:
+            record = self._encode_shard(shard, encode)
+            atomic_write_json(self.record_path(shard), {"fingerprint": self.fingerprint, **record})
+        logger.info("Rank %d encoded %d of %d corpus shards into %s.", rank, len(mine), self.num_shards, self.path)
+        return mine
+
+    # ------------------------------------------------------------------ main entry
+    def load_or_encode(self, encode: Callable[[List[str]], np.ndarray], overwrite: bool = False) -> List[np.ndarray]:
+        """Return the memory-mapped shards, encoding (with ``encode``) only missing or invalid ones.
+
+        Shards saved by the ranks of a distributed run (:meth:`encode_assigned`) are adopted into the manifest.
+        """
+        self.encoded_shards = []
+        records = self.prepare(overwrite)
+        adopted = []
         for shard in range(self.num_shards):
             if self._valid_shard(shard, records.get(str(shard))):
                 continue
             records.pop(str(shard), None)
-            rows = self.shard_bounds(shard)
-            array = np.asarray(encode([self.texts[i] for i in rows]))
-            if array.ndim != 2 or array.shape[0] != len(rows):
-                raise ValueError(f"The embedder returned shape {array.shape} for {len(rows)} passages.")
-            atomic_save_npy(self.shard_path(shard), array)
-            records[str(shard)] = {"rows": len(rows), "checksum": file_checksum(self.shard_path(shard))}
+            pending = self._pending_record(shard)
+            if self._valid_shard(shard, pending):
+                records[str(shard)] = {"rows": pending["rows"], "checksum": pending["checksum"]}
+                adopted.append(shard)
+                continue
+            records[str(shard)] = self._encode_shard(shard, encode)
             self._write_manifest(records)
             self.encoded_shards.append(shard)
+        if adopted:
+            self._write_manifest(records)
+        for shard in range(self.num_shards):  # adopted, or left over from a run stopped right after adopting
+            if os.path.exists(self.record_path(shard)):
+                os.remove(self.record_path(shard))
         shards = [np.load(self.shard_path(shard), mmap_mode="r") for shard in range(self.num_shards)]
         if self.encoded_shards:
             logger.info("Encoded %d of %d corpus shards into %s.", len(self.encoded_shards), self.num_shards, self.path)

@@ -7,8 +7,9 @@ import os
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from FlagEmbedding.abc.evaluation import distributed
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
-from FlagEmbedding.abc.evaluation.searcher import EvalReranker, EvalRetriever, SearchResults
+from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker, EvalRetriever, SearchResults
 from FlagEmbedding.abc.evaluation.utils import (atomic_write_json, atomic_write_text, evaluate_metrics, evaluate_mrr,
                                                 evaluate_recall_cap, write_summary)
 
@@ -164,9 +165,8 @@ class AbsEvaluator:
                  corpus_embd_save_dir: Optional[str], ignore_identical_ids: bool, dataset_name: Optional[str],
                  sub_dataset_name: Optional[str], **kwargs: Any) -> Tuple[Dict[str, SearchResults], List[str]]:
         """First-stage results per split (computed, or reused from files) and the splits computed now."""
-        paths = {split: os.path.join(retrieval_dir, self.result_file_name(dataset_name, sub_dataset_name, split))
-                 for split in splits}
-        if not self.overwrite and all(os.path.exists(path) for path in paths.values()):
+        paths = self.retrieval_paths(splits, retrieval_dir, dataset_name, sub_dataset_name)
+        if not self.needs_retrieval(paths):
             out = {}
             for split, path in paths.items():
                 metadata, results = self.load_search_results(path)
@@ -190,6 +190,31 @@ class AbsEvaluator:
                 self.save_search_results(self.eval_name, str(retriever), "NoReranker", out[split], paths[split],
                                          split, dataset_name, **self.sub_dataset_metadata(sub_dataset_name))
         return out, list(splits)
+
+    def retrieval_paths(self, splits: Sequence[str], retrieval_dir: str, dataset_name: Optional[str],
+                        sub_dataset_name: Optional[str]) -> Dict[str, str]:
+        """First-stage result file of each split."""
+        return {split: os.path.join(retrieval_dir, self.result_file_name(dataset_name, sub_dataset_name, split))
+                for split in splits}
+
+    def needs_retrieval(self, paths: Mapping[str, str]) -> bool:
+        """Whether first-stage results are computed (``overwrite``, or a result file is missing)."""
+        return self.overwrite or not all(os.path.exists(path) for path in paths.values())
+
+    def encode_corpus_shares(self, splits: Sequence[str], search_results_save_dir: str, retriever: EvalDenseRetriever,
+                             corpus_embd_save_dir: str, dataset_name: Optional[str] = None, **kwargs: Any) -> None:
+        """Distributed runs: encode this rank's share of the cache shards of every corpus of ``dataset_name``
+        whose first-stage results :meth:`__call__` will compute (``kwargs`` as there)."""
+        splits = self.data_loader.check_splits(splits, dataset_name)
+        if not splits:
+            return
+        retrieval_dir = os.path.join(search_results_save_dir, str(retriever), "NoReranker")
+        for sub in self.data_loader.sub_dataset_names(dataset_name):
+            paths = self.retrieval_paths(splits, retrieval_dir, dataset_name, sub)
+            if distributed.broadcast_flags([self.needs_retrieval(paths)])[0]:  # rank 0 decides: its output_dir counts
+                retriever.encode_corpus_share(self.data_loader.load_corpus(dataset_name, sub),
+                                              self.corpus_embd_dir(corpus_embd_save_dir, retriever, dataset_name, sub),
+                                              **dict(kwargs))
 
     @staticmethod
     def _query_groups(queries: Mapping[str, Mapping[str, str]]) -> List[List[str]]:

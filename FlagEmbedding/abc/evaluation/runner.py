@@ -6,6 +6,7 @@ import logging
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 
+from FlagEmbedding.abc.evaluation import distributed
 from FlagEmbedding.abc.evaluation.arguments import AbsEvalArgs, AbsEvalModelArgs
 from FlagEmbedding.abc.evaluation.compare import compare_folders, compare_markdown
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader, as_list
@@ -29,6 +30,8 @@ class AbsEvalRunner:
     DATA_LOADER_CLASS: Optional[Type[AbsEvalDataLoader]] = None
     EVALUATOR_CLASS: Type[AbsEvaluator] = AbsEvaluator
     RETRIEVER_CLASS: Type[EvalDenseRetriever] = EvalDenseRetriever
+    #: under torchrun, ranks share the corpus encoding (:meth:`encode_corpora`)
+    DISTRIBUTED_ENCODING = True
 
     def __init__(self, eval_args: AbsEvalArgs, model_args: AbsEvalModelArgs):
         self.eval_args = eval_args
@@ -55,7 +58,7 @@ class AbsEvalRunner:
             use_bf16=model_args.use_bf16,
             query_instruction_for_retrieval=model_args.query_instruction_for_retrieval,
             query_instruction_format=model_args.query_instruction_format_for_retrieval,
-            devices=model_args.devices,
+            devices=distributed.local_device(model_args.devices),
             examples_for_task=model_args.examples_for_task,
             examples_instruction_format=model_args.examples_instruction_format,
             trust_remote_code=model_args.trust_remote_code,
@@ -147,9 +150,30 @@ class AbsEvalRunner:
         """Extra keyword arguments for both models on one dataset."""
         return {}
 
+    def encode_corpora(self, plan: Sequence[Tuple[Optional[str], Sequence[str]]]) -> None:
+        """Distributed runs: every rank encodes its share of the corpus caches :meth:`run` needs, then all
+        wait for the slowest; the cache is then complete, so rank 0 only adopts the shards."""
+        for dataset_name, splits in plan:
+            self.before_dataset(dataset_name)
+            self.evaluator.encode_corpus_shares(splits, self.eval_args.output_dir, self.retriever,
+                                                self.eval_args.corpus_embd_save_dir, dataset_name=dataset_name,
+                                                **self.dataset_kwargs(dataset_name, splits))
+        self.retriever.stop_multi_process_pool()
+        distributed.barrier()
+        self.retriever.overwrite = False  # an --overwrite cache was rebuilt by the ranks
+
     def run(self) -> None:
-        """Evaluate every dataset, then rewrite the summary."""
+        """Evaluate every dataset, then rewrite the summary.
+
+        Under torchrun (more than one process) the ranks first share the corpus encoding
+        (:meth:`encode_corpora`); rank 0 alone then searches and writes results.
+        """
+        distributed.require_shared_folder(self.eval_args.corpus_embd_save_dir)
         plan = self.prepare()
+        if distributed.is_distributed():
+            self.encode_corpora(plan)
+            if distributed.world()[0] != 0:
+                return
         for dataset_name, splits in plan:
             self.before_dataset(dataset_name)
             self.evaluator(
@@ -220,6 +244,12 @@ def cli_main(runner_class: Type[Any], eval_args_class: Type[Any], model_args_cla
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = HfArgumentParser((eval_args_class, model_args_class))
     eval_args, model_args = parser.parse_args_into_dataclasses(args=None if argv is None else list(argv))
-    runner = runner_class(eval_args=eval_args, model_args=model_args)
-    runner.run()
+    try:
+        if distributed.init_distributed() and not runner_class.DISTRIBUTED_ENCODING:
+            raise ValueError(f"{runner_class.__name__} does not split its work between torchrun processes; "
+                             "run it with python (one process).")
+        runner = runner_class(eval_args=eval_args, model_args=model_args)
+        runner.run()
+    finally:
+        distributed.shutdown()
     return runner

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from abc import ABC, abstractmethod
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set
 
 import numpy as np
 
@@ -102,18 +102,37 @@ class EvalDenseRetriever(EvalRetriever):
         """Documents never returned for each query (none by default; subclasses pop their kwargs here)."""
         return {}
 
-    def corpus_embeddings(self, texts: List[str], corpus_embd_save_dir: Optional[str], docids: Sequence[str],
-                          **kwargs: Any) -> List[np.ndarray]:
-        """Corpus vectors as row blocks: cached shards when ``corpus_embd_save_dir`` is set."""
+    def corpus_encoder(self, **kwargs: Any) -> Callable[[List[str]], np.ndarray]:
+        """``texts -> vectors`` with the embedder's corpus settings (``kwargs`` reach ``encode_corpus``)."""
         def encode(batch: List[str]) -> np.ndarray:
             return dense_array(self.embedder.encode_corpus(batch, **kwargs))
 
+        return encode
+
+    def corpus_cache(self, texts: List[str], corpus_embd_save_dir: str, docids: Sequence[str]) -> CorpusEmbeddingCache:
+        """The embedding cache of this corpus for the current embedder settings."""
+        return CorpusEmbeddingCache(corpus_embd_save_dir, embedder_fingerprint(self.embedder), docids, texts,
+                                    shard_rows=self.cache_shard_rows)
+
+    def corpus_embeddings(self, texts: List[str], corpus_embd_save_dir: Optional[str], docids: Sequence[str],
+                          **kwargs: Any) -> List[np.ndarray]:
+        """Corpus vectors as row blocks: cached shards when ``corpus_embd_save_dir`` is set."""
+        encode = self.corpus_encoder(**kwargs)
         if corpus_embd_save_dir is None:
             self.last_cache = None
             return [encode(texts)]
-        self.last_cache = CorpusEmbeddingCache(corpus_embd_save_dir, embedder_fingerprint(self.embedder), docids,
-                                               texts, shard_rows=self.cache_shard_rows)
+        self.last_cache = self.corpus_cache(texts, corpus_embd_save_dir, docids)
         return self.last_cache.load_or_encode(encode, overwrite=self.overwrite)
+
+    def encode_corpus_share(self, corpus: Mapping[str, Mapping[str, str]], corpus_embd_save_dir: str,
+                            **kwargs: Any) -> List[int]:
+        """Distributed runs: encode this rank's share of the corpus shards missing from the cache (see
+        :meth:`CorpusEmbeddingCache.encode_assigned`); ``kwargs`` are those of :meth:`__call__`."""
+        kwargs.pop("language", None)
+        self.excluded_docids({}, kwargs)  # drops the search-only keyword arguments of subclasses
+        docids = list(corpus)
+        cache = self.corpus_cache([passage_text(corpus[d]) for d in docids], corpus_embd_save_dir, docids)
+        return cache.encode_assigned(self.corpus_encoder(**kwargs), overwrite=self.overwrite)
 
     def __call__(self, corpus: Mapping[str, Mapping[str, str]], queries: Mapping[str, str],
                  corpus_embd_save_dir: Optional[str] = None, ignore_identical_ids: bool = False,

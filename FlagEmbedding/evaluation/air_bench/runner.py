@@ -16,6 +16,8 @@ class AIRBenchEvalRunner(AbsEvalRunner):
     there is no embedding cache and no local metric.
     """
 
+    DISTRIBUTED_ENCODING = False
+
     def __init__(self, eval_args: Any, model_args: Any):
         model_args.cache_dir = model_args.model_cache_dir
         super().__init__(eval_args, model_args)

@@ -80,6 +80,7 @@ class MTEBEvalRunner(AbsEvalRunner):
     """
 
     RETRIEVER_CLASS = MTEBEvalDenseRetriever
+    DISTRIBUTED_ENCODING = False
     eval_args: MTEBEvalArgs
     model_args: MTEBEvalModelArgs
 

@@ -16,6 +16,8 @@ import numpy as np
 from transformers import HfArgumentParser
 
 from FlagEmbedding.abc.finetune.common.arguments import unused_field, warn_unused
+from FlagEmbedding.abc.evaluation import distributed
+from FlagEmbedding.abc.evaluation.embedding_cache import CorpusEmbeddingCache, embedder_fingerprint
 from FlagEmbedding.abc.inference.validation import unescape_newlines
 from FlagEmbedding.finetune.data_scripts.common import read_records, write_jsonl
 from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
@@ -38,6 +40,12 @@ class DataArgs:
     negative_number: int = field(default=15, metadata={"help": "Negatives per query."})
     use_gpu_for_searching: bool = unused_field(False, "the exact search runs on a GPU whenever one is available.")
     search_batch_size: int = unused_field(64, "the exact search batches the queries itself.")
+    corpus_embd_save_dir: Optional[str] = field(
+        default=None,
+        metadata={"help": "Cache the candidate vectors here (sharded and fingerprinted; a killed run resumes). "
+                          "Required under torchrun with several processes, which share the encoding through it."},
+    )
+    corpus_embd_shard_size: int = field(default=100_000, metadata={"help": "Candidates per cache shard."})
 
 
 @dataclass
@@ -103,7 +111,7 @@ def load_embedder(model_args: ModelArgs) -> Any:
         use_fp16=model_args.use_fp16,
         query_instruction_for_retrieval=model_args.query_instruction_for_retrieval,
         query_instruction_format=model_args.query_instruction_format_for_retrieval,
-        devices=model_args.devices,
+        devices=distributed.local_device(model_args.devices),
         trust_remote_code=model_args.trust_remote_code,
         cache_dir=model_args.cache_dir,
         batch_size=model_args.batch_size,
@@ -136,6 +144,29 @@ def choose_negatives(
     return candidates + random.sample(pool, min(negative_number - len(candidates), len(pool)))
 
 
+def encode_candidates(embedder: Any, corpus: List[str], corpus_embd_save_dir: Optional[str] = None,
+                      shard_rows: int = 100_000) -> Optional[np.ndarray]:
+    """Candidate vectors, through the corpus-embedding cache when ``corpus_embd_save_dir`` is set.
+
+    Under torchrun (several processes) every rank encodes its share of the cache shards; rank 0 waits for
+    the others and gets the vectors, the other ranks get ``None``.
+    """
+    def encode(texts: List[str]) -> np.ndarray:
+        return dense_array(embedder.encode_corpus(texts))
+
+    distributed.require_shared_folder(corpus_embd_save_dir)
+    if corpus_embd_save_dir is None:
+        return encode(corpus)
+    cache = CorpusEmbeddingCache(corpus_embd_save_dir, embedder_fingerprint(embedder),
+                                 [str(row) for row in range(len(corpus))], corpus, shard_rows=shard_rows)
+    if distributed.is_distributed():
+        cache.encode_assigned(encode)
+        distributed.barrier()
+        if distributed.world()[0] != 0:
+            return None
+    return dense_array(np.concatenate(cache.load_or_encode(encode), axis=0))
+
+
 def mine_hard_negatives(
     embedder: Any,
     records: List[Dict[str, Any]],
@@ -143,11 +174,15 @@ def mine_hard_negatives(
     range_for_sampling: str = "10-210",
     negative_number: int = 15,
     use_gpu_for_searching: bool = False,
-) -> List[Dict[str, Any]]:
+    corpus_embd_save_dir: Optional[str] = None,
+    corpus_embd_shard_size: int = 100_000,
+) -> Optional[List[Dict[str, Any]]]:
     """Records with ``neg`` replaced by mined negatives (other fields, incl. stale ``neg_scores``, kept).
 
     ``corpus`` defaults to the de-duplicated union of all ``pos`` and ``neg`` texts. ``use_gpu_for_searching`` is
-    accepted for compatibility: the search uses a GPU whenever one is available.
+    accepted for compatibility: the search uses a GPU whenever one is available. The candidate vectors are
+    cached in ``corpus_embd_save_dir`` when given (see :func:`encode_candidates`); under torchrun only rank 0
+    mines (the other ranks return ``None`` once their share of the candidates is encoded).
     """
     start, end = parse_range(range_for_sampling)
     if corpus is None:
@@ -156,7 +191,9 @@ def mine_hard_negatives(
     if not corpus:
         raise ValueError("The candidate corpus is empty: records have no pos/neg texts and no candidate_pool.")
     logger.info("Encoding %d corpus texts and %d queries.", len(corpus), len(records))
-    corpus_vectors = dense_array(embedder.encode_corpus(corpus))
+    corpus_vectors = encode_candidates(embedder, corpus, corpus_embd_save_dir, corpus_embd_shard_size)
+    if corpus_vectors is None:
+        return None
     query_vectors = dense_array(embedder.encode_queries([record["query"] for record in records]))
     ranked = search(corpus_vectors, query_vectors, min(end, len(corpus)))
     mined = []
@@ -185,7 +222,10 @@ def run(data_args: DataArgs, model_args: ModelArgs) -> None:
         corpus = [record["text"] for record in read_records(data_args.candidate_pool)]
     embedder = load_embedder(model_args)
     mined = mine_hard_negatives(embedder, records, corpus, data_args.range_for_sampling,
-                                data_args.negative_number, data_args.use_gpu_for_searching)
+                                data_args.negative_number, data_args.use_gpu_for_searching,
+                                data_args.corpus_embd_save_dir, data_args.corpus_embd_shard_size)
+    if mined is None:  # a torchrun rank other than 0: its share of the candidates is in the cache
+        return
     write_jsonl(data_args.output_file, mined, ensure_ascii=False)
     logger.info("Wrote %d records to %s.", len(mined), data_args.output_file)
 
@@ -195,7 +235,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
     data_args, model_args = HfArgumentParser((DataArgs, ModelArgs)).parse_args_into_dataclasses(args=argv)
     warn_unused(data_args, model_args)
-    run(data_args, model_args)
+    distributed.init_distributed()
+    try:
+        run(data_args, model_args)
+    finally:
+        distributed.shutdown()
 
 
 if __name__ == "__main__":
