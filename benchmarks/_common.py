@@ -79,15 +79,15 @@ def original_available(python: str) -> bool:
                           capture_output=True).returncode == 0
 
 
-def run_original(python: str, kind: str, model: str, inputs: list, max_length: int, batch_size: int
-                 ) -> Tuple[float, Dict[str, Any]]:
+def run_original(python: str, kind: str, model: str, inputs: list, max_length: int, batch_size: int,
+                 devices: Any = "cpu", use_fp16: bool = False) -> Tuple[float, Dict[str, Any]]:
     """Time one ``kind`` call (``embedder``, ``m3`` or ``reranker``) of the original FlagEmbedding in ``python``
-    (a subprocess, outside this source tree); returns the seconds and the outputs (no pickles read)."""
+    (a subprocess, outside this source tree) on ``devices``; returns the seconds and the outputs (no pickles read)."""
     with tempfile.TemporaryDirectory() as out:
         with open(os.path.join(out, "inputs.json"), "w", encoding="utf-8") as f:
             json.dump(inputs, f)
         spec = {"kind": kind, "model": model, "inputs": os.path.join(out, "inputs.json"), "out": out,
-                "max_length": max_length, "batch_size": batch_size}
+                "max_length": max_length, "batch_size": batch_size, "devices": devices, "use_fp16": use_fp16}
         with open(os.path.join(out, "spec.json"), "w", encoding="utf-8") as f:
             json.dump(spec, f)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -23,7 +23,7 @@ def main() -> None:
     from FlagEmbedding import BGEM3FlagModel, FlagModel, FlagReranker
 
     assert FlagEmbedding.__file__.startswith(sys.prefix), f"not the installed original: {FlagEmbedding.__file__}"
-    common = dict(use_fp16=False, devices="cpu")
+    common = dict(use_fp16=spec.get("use_fp16", False), devices=spec.get("devices", "cpu"))
     size = dict(batch_size=spec["batch_size"], max_length=spec["max_length"])
     if spec["kind"] == "embedder":
         model = FlagModel(spec["model"], pooling_method="mean", **common)

@@ -119,3 +119,14 @@ def test_missing_onnxruntime_is_a_clear_import_error(tiny_bert, monkeypatch):
     with pytest.raises(ImportError, match=r"^backend='onnx' needs onnxruntime, onnx and onnxscript, which are not "
                                           r"installed: pip install 'FlagEmbedding\[onnx\]'$"):
         FlagModel(tiny_bert, devices="cpu", backend="onnx")
+
+
+def test_example_script_reports_a_tiny_deviation(tiny_bert, onnx_cache, capsys):
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples", "inference", "embedder", "onnx_backend.py")
+    spec = importlib.util.spec_from_file_location("onnx_backend_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    assert example.main([tiny_bert, "--onnx_cache_dir", str(onnx_cache)]) < 1e-5
+    assert "max |cos - 1| between the backends" in capsys.readouterr().out
