@@ -125,3 +125,18 @@ def timed(call: Callable[[], Any]) -> Tuple[float, Any]:
     start = time.perf_counter()
     result = call()
     return time.perf_counter() - start, result
+
+
+def print_ratio_table(title: str, best: Dict[str, Tuple[float, Any]], count: int, unit: str,
+                      deviation: Callable[[Any, Any], Any]) -> None:
+    """Print ``title`` (with the CPU description), then per engine ``count / seconds`` in ``unit``, the speed ratio
+    against the first engine (the baseline) and ``deviation(output, baseline output)``."""
+    from FlagEmbedding.abc.inference.cpu_info import cpu_description
+
+    base_name = next(iter(best))
+    base_seconds, base_output = best[base_name]
+    print(f"\n{title} (CPU: {cpu_description()})")
+    print(f"{'engine':<24}{unit:>12}{'ratio':>8}  deviation from {base_name}")
+    for name, (seconds, output) in best.items():
+        shown = deviation(output, base_output) if name != base_name else "-"
+        print(f"{name:<24}{count / seconds:>12.2f}{base_seconds / seconds:>8.2f}  {shown}", flush=True)

@@ -21,8 +21,8 @@ from typing import Any, Callable, Dict, Tuple
 import numpy as np
 import torch
 
-from _common import (ORIGINAL_PYTHON, interleaved_best, minilm_path, original_available, run_original,
-                     scifact_passages, timed)
+from _common import (ORIGINAL_PYTHON, interleaved_best, minilm_path, original_available, print_ratio_table,
+                     run_original, scifact_passages, timed)
 
 
 def cosine_deviation(a: np.ndarray, b: np.ndarray) -> float:
@@ -101,7 +101,7 @@ def main() -> None:
                         model.encode(texts[:4])  # export outside the timing
                         engines[f"ours {name}"] = (lambda m: lambda: timed(
                             lambda: m.encode_corpus(texts, max_length=max_length)))(model)
-                    deviation = cosine_deviation
+                    deviation = lambda a, b: f"max |cos-1| {cosine_deviation(a, b):.1e}"  # noqa: E731
                 else:
                     ours = BGEM3FlagModel(path, devices="cpu", **size)
                     modes = dict(return_dense=True, return_sparse=True, return_colbert_vecs=True)
@@ -117,14 +117,8 @@ def main() -> None:
                     engines["ours fp32"] = run_ours
                     deviation = m3_deviation
                 ours.encode(texts[:8])  # warm-up
-                best = interleaved_best(engines, args.repeats)
-                base_name = next(iter(best))
-                base_seconds, base_output = best[base_name]
-                print(f"\n{kind} max_length={max_length} (CPU: {cpu_description()})")
-                print(f"{'engine':<24}{'passages/s':>12}{'ratio':>8}  deviation from {base_name}")
-                for name, (seconds, output) in best.items():
-                    print(f"{name:<24}{len(texts) / seconds:>12.2f}{base_seconds / seconds:>8.2f}  "
-                          f"{deviation(output, base_output) if name != base_name else '-'}", flush=True)
+                print_ratio_table(f"{kind} max_length={max_length}", interleaved_best(engines, args.repeats),
+                                  len(texts), "passages/s", deviation)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -20,8 +20,8 @@ from typing import List
 import numpy as np
 import torch
 
-from _common import (ORIGINAL_PYTHON, SCIFACT, interleaved_best, minilm_path, original_available, run_original,
-                     scifact_passages, timed)
+from _common import (ORIGINAL_PYTHON, SCIFACT, interleaved_best, minilm_path, original_available, print_ratio_table,
+                     run_original, scifact_passages, timed)
 
 
 def scifact_pairs(num_pairs: int, passages_per_query: int = 10) -> List[List[str]]:
@@ -86,14 +86,8 @@ def main() -> None:
                 model.compute_score(pairs[:4])  # warm-up / export outside the timing
                 engines[f"ours {name}"] = (lambda m: lambda: timed(
                     lambda: np.asarray(m.compute_score(pairs), dtype=np.float32)))(model)
-            best = interleaved_best(engines, args.repeats)
-            base_name = next(iter(best))
-            base_seconds, base_scores = best[base_name]
-            print(f"\nmax_length={max_length} (CPU: {cpu_description()})")
-            print(f"{'engine':<20}{'pairs/s':>10}{'ratio':>8}{'max|score diff|':>17}")
-            for name, (seconds, scores) in best.items():
-                print(f"{name:<20}{len(pairs) / seconds:>10.2f}{base_seconds / seconds:>8.2f}"
-                      f"{float(np.max(np.abs(scores - base_scores))):>17.2e}", flush=True)
+            print_ratio_table(f"max_length={max_length}", interleaved_best(engines, args.repeats), len(pairs),
+                              "pairs/s", lambda a, b: f"max |score diff| {float(np.max(np.abs(a - b))):.1e}")
 
 
 if __name__ == "__main__":
