@@ -214,7 +214,9 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, float]]:
 
         args.model = str(get_model_path())
     if args.child:
-        print("RESULT " + json.dumps(run_child(args.child, args, args.data)), flush=True)
+        from FlagEmbedding.abc.inference.cpu_info import cpu_description
+
+        print("RESULT " + json.dumps({**run_child(args.child, args, args.data), "cpu": cpu_description()}), flush=True)
         return []
     results = []
     with tempfile.TemporaryDirectory() as work:
