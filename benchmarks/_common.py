@@ -1,13 +1,17 @@
-"""Helpers shared by the benchmark scripts: SciFact loading, timing and peak-RSS sampling."""
+"""Helpers shared by the benchmark scripts: SciFact loading, timing, peak-RSS sampling and the original
+FlagEmbedding 1.4.2 run in its own interpreter (``--orig_python``, default ``/work/venv-orig/bin/python``)."""
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+import numpy as np
 import psutil
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,3 +64,79 @@ def measure(result: Dict[str, float]) -> Iterator[None]:
         thread.join()
         result["peak_rss_mib"] = (max(peak[0], process.memory_info().rss) - base) / 2**20
         result["rss_mib"] = max(peak[0], process.memory_info().rss) / 2**20
+
+
+ORIGINAL_PYTHON = "/work/venv-orig/bin/python"
+
+
+def original_available(python: str) -> bool:
+    """True when ``python`` imports an installed (not source-tree) FlagEmbedding with transformers 4.x."""
+    if not os.path.isfile(python):
+        return False
+    probe = "import FlagEmbedding, sys, transformers; assert FlagEmbedding.__file__.startswith(sys.prefix)"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([python, "-c", probe], cwd=tempfile.gettempdir(), env=env,
+                          capture_output=True).returncode == 0
+
+
+def run_original(python: str, kind: str, model: str, inputs: list, max_length: int, batch_size: int,
+                 devices: Any = "cpu", use_fp16: bool = False) -> Tuple[float, Dict[str, Any]]:
+    """Time one ``kind`` call (``embedder``, ``m3`` or ``reranker``) of the original FlagEmbedding in ``python``
+    (a subprocess, outside this source tree) on ``devices``; returns the seconds and the outputs (no pickles read)."""
+    with tempfile.TemporaryDirectory() as out:
+        with open(os.path.join(out, "inputs.json"), "w", encoding="utf-8") as f:
+            json.dump(inputs, f)
+        spec = {"kind": kind, "model": model, "inputs": os.path.join(out, "inputs.json"), "out": out,
+                "max_length": max_length, "batch_size": batch_size, "devices": devices, "use_fp16": use_fp16}
+        with open(os.path.join(out, "spec.json"), "w", encoding="utf-8") as f:
+            json.dump(spec, f)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        subprocess.run([python, os.path.join(REPO, "benchmarks", "_original.py"), os.path.join(out, "spec.json")],
+                       cwd=out, env=env, check=True, capture_output=True)
+        with open(os.path.join(out, "seconds.json"), encoding="utf-8") as f:
+            seconds = json.load(f)["seconds"]
+        outputs: Dict[str, Any] = {}
+        for name in ("dense", "scores"):
+            path = os.path.join(out, f"{name}.npy")
+            if os.path.exists(path):
+                outputs[name] = np.load(path, allow_pickle=False)
+        if os.path.exists(os.path.join(out, "colbert.npz")):
+            with np.load(os.path.join(out, "colbert.npz"), allow_pickle=False) as archive:
+                outputs["colbert"] = [archive[f"arr_{i}"] for i in range(len(archive.files))]
+            with open(os.path.join(out, "sparse.json"), encoding="utf-8") as f:
+                outputs["sparse"] = json.load(f)
+    return seconds, outputs
+
+
+def interleaved_best(engines: Dict[str, Callable[[], Tuple[float, Any]]], repeats: int) -> Dict[str, Tuple[float, Any]]:
+    """Run every engine once per round, ``repeats`` rounds (A B A B ... to spread machine noise); keep each
+    engine's fastest ``(seconds, output)``."""
+    best: Dict[str, Tuple[float, Any]] = {}
+    for _ in range(repeats):
+        for name, run in engines.items():
+            seconds, output = run()
+            if name not in best or seconds < best[name][0]:
+                best[name] = (seconds, output)
+    return best
+
+
+def timed(call: Callable[[], Any]) -> Tuple[float, Any]:
+    """``(seconds, result)`` of one in-process call."""
+    start = time.perf_counter()
+    result = call()
+    return time.perf_counter() - start, result
+
+
+def print_ratio_table(title: str, best: Dict[str, Tuple[float, Any]], count: int, unit: str,
+                      deviation: Callable[[Any, Any], Any]) -> None:
+    """Print ``title`` (with the CPU description), then per engine ``count / seconds`` in ``unit``, the speed ratio
+    against the first engine (the baseline) and ``deviation(output, baseline output)``."""
+    from FlagEmbedding.abc.inference.cpu_info import cpu_description
+
+    base_name = next(iter(best))
+    base_seconds, base_output = best[base_name]
+    print(f"\n{title} (CPU: {cpu_description()})")
+    print(f"{'engine':<24}{unit:>12}{'ratio':>8}  deviation from {base_name}")
+    for name, (seconds, output) in best.items():
+        shown = deviation(output, base_output) if name != base_name else "-"
+        print(f"{name:<24}{count / seconds:>12.2f}{base_seconds / seconds:>8.2f}  {shown}", flush=True)

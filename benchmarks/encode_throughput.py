@@ -1,19 +1,28 @@
-"""Encode SciFact passages with all-MiniLM-L6-v2: FlagModel vs sentence-transformers, fp32 and CPU bf16.
+"""Encode SciFact passages with all-MiniLM-L6-v2: ours vs the original FlagEmbedding 1.4.2, same inputs and outputs.
 
-Prints passages/s, tokens/s and peak RSS for each engine at each max length, the speed ratio against
-sentence-transformers measured in the same process, and the max cosine deviation between engines.
+Kinds: ``embedder`` (``FlagModel``, mean pooling) and ``m3`` (``BGEM3FlagModel`` dense + sparse + ColBERT on the
+same encoder with seeded heads). The baseline is the original FlagEmbedding 1.4.2 run in its own interpreter
+(``--orig_python``: a venv with ``FlagEmbedding==1.4.2 'transformers<4.57'``); without one the embedder baseline
+is sentence-transformers (said in the output). Engines run interleaved (A B A B ...), best of ``--repeats``.
+Prints the CPU model and ISA flags, passages/s, the ratio against the baseline, and the output deviation
+(max |cos-1| of dense and ColBERT vectors, max |diff| of sparse weights).
 
-    python benchmarks/encode_throughput.py --num_passages 1000 --max_lengths 256 512
+    nice python benchmarks/encode_throughput.py --num_passages 400 --max_lengths 256 512 --kinds embedder m3
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
+import tempfile
+from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 import torch
 
-from _common import measure, minilm_path, scifact_passages
+from _common import (ORIGINAL_PYTHON, interleaved_best, minilm_path, original_available, print_ratio_table,
+                     run_original, scifact_passages, timed)
 
 
 def cosine_deviation(a: np.ndarray, b: np.ndarray) -> float:
@@ -22,51 +31,96 @@ def cosine_deviation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(cos - 1)))
 
 
+def m3_deviation(ours: Dict[str, Any], reference: Dict[str, Any]) -> str:
+    """Dense and ColBERT max |cos-1| and sparse max |weight diff| (keys must match) as one string."""
+    colbert = max(cosine_deviation(a, b) for a, b in zip(ours["colbert"], reference["colbert"]))
+    sparse = 0.0
+    for a, b in zip(ours["sparse"], reference["sparse"]):
+        if set(a) != set(b):
+            return "sparse keys differ"
+        sparse = max([sparse] + [abs(float(a[k]) - float(b[k])) for k in a])
+    return f"dense {cosine_deviation(ours['dense'], reference['dense']):.1e} colbert {colbert:.1e} sparse {sparse:.1e}"
+
+
+def build_m3_folder(folder: str) -> str:
+    """all-MiniLM-L6-v2 plus seeded ``colbert_linear.pt`` / ``sparse_linear.pt`` heads (an M3-shaped checkpoint)."""
+    shutil.copytree(minilm_path(), folder, dirs_exist_ok=True)
+    torch.manual_seed(0)
+    for name, width in (("colbert_linear.pt", 384), ("sparse_linear.pt", 1)):
+        torch.save(torch.nn.Linear(384, width).state_dict(), os.path.join(folder, name))
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--num_passages", type=int, default=1000)
+    parser.add_argument("--num_passages", type=int, default=400)
     parser.add_argument("--max_lengths", type=int, nargs="+", default=[256, 512])
-    parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=2, help="best of N timed runs per engine")
+    parser.add_argument("--kinds", nargs="+", default=["embedder", "m3"], choices=["embedder", "m3"])
+    parser.add_argument("--batch_size", type=int, default=256, help="the original's default")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds; best per engine")
+    parser.add_argument("--orig_python", default=ORIGINAL_PYTHON)
+    parser.add_argument("--extra", nargs="*", default=["bf16", "onnx", "onnx-int8"],
+                        choices=["bf16", "onnx", "onnx-int8"], help="our opt-in engines to add (embedder only)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
-    from sentence_transformers import SentenceTransformer
+    from FlagEmbedding import BGEM3FlagModel, FlagModel
+    from FlagEmbedding.abc.inference.cpu_info import cpu_bf16_speedup, cpu_description
 
-    from FlagEmbedding import FlagModel
-
-    path = minilm_path()
     texts = scifact_passages(args.num_passages)
-    print(f"{len(texts)} SciFact passages, all-MiniLM-L6-v2, batch_size={args.batch_size}, "
-          f"torch threads={torch.get_num_threads()}")
-    st = SentenceTransformer(path, device="cpu")
-    fp32 = FlagModel(path, pooling_method="mean", devices="cpu", batch_size=args.batch_size)
-    bf16 = FlagModel(path, pooling_method="mean", devices="cpu", batch_size=args.batch_size, use_bf16=True)
-    engines = {
-        "sentence-transformers": lambda n: st.encode(texts, batch_size=args.batch_size, normalize_embeddings=True),
-        "FlagModel fp32": lambda n: fp32.encode_corpus(texts, max_length=n),
-        "FlagModel bf16": lambda n: bf16.encode_corpus(texts, max_length=n),
-    }
-    for max_length in args.max_lengths:
-        st.max_seq_length = max_length
-        n_tokens = sum(min(len(ids), max_length) for ids in fp32.tokenizer(texts)["input_ids"])
-        print(f"\nmax_length={max_length} ({n_tokens} tokens)")
-        print(f"{'engine':<24}{'passages/s':>12}{'tokens/s':>12}{'peak RSS MiB':>14}{'ratio':>8}{'max|cos-1|':>12}")
-        outputs, timings = {}, {}
-        for name, run in engines.items():
-            run(max_length)  # warm-up
-            best = None
-            for _ in range(args.repeats):
-                stats: dict = {}
-                with measure(stats):
-                    outputs[name] = run(max_length)
-                best = stats if best is None or stats["seconds"] < best["seconds"] else best
-            timings[name] = best
-        base = timings["sentence-transformers"]["seconds"]
-        for name, stats in timings.items():
-            dev = cosine_deviation(outputs[name], outputs["sentence-transformers"])
-            print(f"{name:<24}{len(texts) / stats['seconds']:>12.1f}{n_tokens / stats['seconds']:>12.0f}"
-                  f"{stats['peak_rss_mib']:>14.1f}{base / stats['seconds']:>8.2f}{dev:>12.2e}")
+    has_original = original_available(args.orig_python)
+    print(f"CPU: {cpu_description()}; bf16/fp32 matmul speed (probe): {cpu_bf16_speedup():.2f}x")
+    print(f"{len(texts)} SciFact passages, batch_size={args.batch_size}, baseline: "
+          f"{'original FlagEmbedding 1.4.2 (' + args.orig_python + ')' if has_original else 'sentence-transformers (no original venv)'}")
+    work = tempfile.mkdtemp()
+    try:
+        m3_path = build_m3_folder(os.path.join(work, "m3"))
+        size = dict(batch_size=args.batch_size)
+        for kind in args.kinds:
+            path = minilm_path() if kind == "embedder" else m3_path
+            for max_length in args.max_lengths:
+                engines: Dict[str, Callable[[], Tuple[float, Any]]] = {}
+                if kind == "embedder":
+                    ours = FlagModel(path, pooling_method="mean", devices="cpu", **size)
+                    if has_original:
+                        engines["original 1.4.2"] = lambda: (lambda r: (r[0], r[1]["dense"]))(
+                            run_original(args.orig_python, "embedder", path, texts, max_length, args.batch_size))
+                    else:
+                        from sentence_transformers import SentenceTransformer
+
+                        st = SentenceTransformer(path, device="cpu")
+                        st.max_seq_length = max_length
+                        engines["sentence-transformers"] = lambda: timed(lambda: st.encode(
+                            texts, batch_size=args.batch_size, normalize_embeddings=True))
+                    engines["ours fp32"] = lambda: timed(lambda: ours.encode_corpus(texts, max_length=max_length))
+                    options = {"bf16": dict(use_bf16=True), "onnx": dict(backend="onnx"),
+                               "onnx-int8": dict(backend="onnx", quantize="int8")}
+                    for name in args.extra:
+                        model = FlagModel(path, pooling_method="mean", devices="cpu", onnx_cache_dir=work,
+                                          **size, **options[name])
+                        model.encode(texts[:4])  # export outside the timing
+                        engines[f"ours {name}"] = (lambda m: lambda: timed(
+                            lambda: m.encode_corpus(texts, max_length=max_length)))(model)
+                    deviation = lambda a, b: f"max |cos-1| {cosine_deviation(a, b):.1e}"  # noqa: E731
+                else:
+                    ours = BGEM3FlagModel(path, devices="cpu", **size)
+                    modes = dict(return_dense=True, return_sparse=True, return_colbert_vecs=True)
+
+                    def run_ours() -> Tuple[float, Any]:
+                        seconds, out = timed(lambda: ours.encode(texts, max_length=max_length, **modes))
+                        return seconds, {"dense": out["dense_vecs"], "colbert": out["colbert_vecs"],
+                                         "sparse": out["lexical_weights"]}
+
+                    if has_original:
+                        engines["original 1.4.2"] = lambda: run_original(
+                            args.orig_python, "m3", path, texts, max_length, args.batch_size)
+                    engines["ours fp32"] = run_ours
+                    deviation = m3_deviation
+                ours.encode(texts[:8])  # warm-up
+                print_ratio_table(f"{kind} max_length={max_length}", interleaved_best(engines, args.repeats),
+                                  len(texts), "passages/s", deviation)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

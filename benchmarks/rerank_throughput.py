@@ -1,11 +1,12 @@
-"""Rerank SciFact query-passage pairs with a MiniLM cross-encoder: FlagReranker vs sentence-transformers.
+"""Rerank SciFact query-passage pairs with a MiniLM cross-encoder: FlagReranker vs the original FlagEmbedding 1.4.2.
 
 The cross-encoder is all-MiniLM-L6-v2's encoder plus a random 1-label head (seeded), saved to a temporary
-folder so both engines load the same checkpoint. Prints pairs/s and peak RSS for sentence-transformers'
-CrossEncoder, FlagReranker fp32 and FlagReranker with opt-in CPU bf16, the speed ratio against
-sentence-transformers measured in the same process, and the max score deviation between engines.
+folder so every engine loads the same checkpoint. The baseline is the original FlagReranker run in its own
+interpreter (``--orig_python``, see ``encode_throughput.py``), else sentence-transformers' CrossEncoder (said in
+the output). Engines run interleaved, best of ``--repeats``; prints the CPU model and ISA flags, pairs/s, the
+ratio against the baseline and the max score deviation, for our fp32, opt-in bf16 and ONNX fp32 / int8.
 
-    python benchmarks/rerank_throughput.py --num_pairs 2000 --max_length 512
+    nice python benchmarks/rerank_throughput.py --num_pairs 400 --max_lengths 256 512
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from typing import List
 import numpy as np
 import torch
 
-from _common import SCIFACT, measure, minilm_path, scifact_passages
+from _common import (ORIGINAL_PYTHON, SCIFACT, interleaved_best, minilm_path, original_available, print_ratio_table,
+                     run_original, scifact_passages, timed)
 
 
 def scifact_pairs(num_pairs: int, passages_per_query: int = 10) -> List[List[str]]:
@@ -47,50 +49,45 @@ def build_cross_encoder(folder: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--num_pairs", type=int, default=2000)
-    parser.add_argument("--max_length", type=int, default=512)
-    parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=2, help="best of N timed runs per engine")
+    parser.add_argument("--num_pairs", type=int, default=400)
+    parser.add_argument("--max_lengths", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--batch_size", type=int, default=128, help="the original's default")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds; best per engine")
+    parser.add_argument("--orig_python", default=ORIGINAL_PYTHON)
+    parser.add_argument("--extra", nargs="*", default=["bf16", "onnx", "onnx-int8"], choices=["bf16", "onnx", "onnx-int8"])
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
-    from sentence_transformers import CrossEncoder
-
     from FlagEmbedding import FlagReranker
+    from FlagEmbedding.abc.inference.cpu_info import cpu_description
 
     pairs = scifact_pairs(args.num_pairs)
+    has_original = original_available(args.orig_python)
+    print(f"CPU: {cpu_description()}")
+    print(f"{len(pairs)} SciFact pairs, MiniLM-L6 cross-encoder, batch_size={args.batch_size}, baseline: "
+          f"{'original FlagEmbedding 1.4.2' if has_original else 'sentence-transformers CrossEncoder (no original venv)'}")
     with tempfile.TemporaryDirectory() as folder:
-        build_cross_encoder(folder)
-        st = CrossEncoder(folder, device="cpu", max_length=args.max_length, activation_fn=torch.nn.Identity())
-        fp32 = FlagReranker(folder, devices="cpu", batch_size=args.batch_size, max_length=args.max_length)
-        bf16 = FlagReranker(folder, devices="cpu", batch_size=args.batch_size, max_length=args.max_length,
-                            use_bf16=True)
-        engines = {
-            "sentence-transformers": lambda items: st.predict(items, batch_size=args.batch_size,
-                                                              show_progress_bar=False),
-            "FlagReranker fp32": lambda items: fp32.compute_score(items),
-            "FlagReranker bf16": lambda items: bf16.compute_score(items),
-        }
-        n_tokens = sum(len(ids) for ids in fp32.prepare_features(
-            pairs, args.max_length * 3 // 4, args.max_length, {}, {})[0]["input_ids"])
-        print(f"{len(pairs)} SciFact pairs ({n_tokens} tokens), MiniLM-L6 cross-encoder, max_length="
-              f"{args.max_length}, batch_size={args.batch_size}, torch threads={torch.get_num_threads()}")
-        print(f"{'engine':<24}{'pairs/s':>10}{'tokens/s':>12}{'peak RSS MiB':>14}{'ratio':>8}{'max|Δscore|':>13}")
-        outputs, timings = {}, {}
-        for name, run in engines.items():
-            run(pairs[: args.batch_size * 2])  # warm-up
-            best = None
-            for _ in range(args.repeats):
-                stats: dict = {}
-                with measure(stats):
-                    outputs[name] = np.asarray(run(pairs), dtype=np.float32)
-                best = stats if best is None or stats["seconds"] < best["seconds"] else best
-            timings[name] = best
-        base = timings["sentence-transformers"]["seconds"]
-        for name, stats in timings.items():
-            deviation = float(np.max(np.abs(outputs[name] - outputs["sentence-transformers"])))
-            print(f"{name:<24}{len(pairs) / stats['seconds']:>10.1f}{n_tokens / stats['seconds']:>12.0f}"
-                  f"{stats['peak_rss_mib']:>14.1f}{base / stats['seconds']:>8.2f}{deviation:>13.2e}")
+        model_dir = build_cross_encoder(os.path.join(folder, "model"))
+        options = {"bf16": dict(use_bf16=True), "onnx": dict(backend="onnx"), "onnx-int8": dict(backend="onnx", quantize="int8")}
+        for max_length in args.max_lengths:
+            size = dict(batch_size=args.batch_size, max_length=max_length)
+            engines = {}
+            if has_original:
+                engines["original 1.4.2"] = lambda: (lambda r: (r[0], r[1]["scores"]))(
+                    run_original(args.orig_python, "reranker", model_dir, pairs, max_length, args.batch_size))
+            else:
+                from sentence_transformers import CrossEncoder
+
+                st = CrossEncoder(model_dir, device="cpu", max_length=max_length, activation_fn=torch.nn.Identity())
+                engines["sentence-transformers"] = lambda: timed(lambda: np.asarray(
+                    st.predict(pairs, batch_size=args.batch_size, show_progress_bar=False), dtype=np.float32))
+            for name in ["fp32"] + list(args.extra):
+                model = FlagReranker(model_dir, devices="cpu", onnx_cache_dir=folder, **size, **options.get(name, {}))
+                model.compute_score(pairs[:4])  # warm-up / export outside the timing
+                engines[f"ours {name}"] = (lambda m: lambda: timed(
+                    lambda: np.asarray(m.compute_score(pairs), dtype=np.float32)))(model)
+            print_ratio_table(f"max_length={max_length}", interleaved_best(engines, args.repeats), len(pairs),
+                              "pairs/s", lambda a, b: f"max |score diff| {float(np.max(np.abs(a - b))):.1e}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 CACHE_FORMAT = 1
 #: embedder attributes that never change corpus vectors
-_IGNORED_SETTINGS = {"cache_dir", "devices", "trust_remote_code", "batch_size", "convert_to_numpy"}
+_IGNORED_SETTINGS = {"cache_dir", "devices", "trust_remote_code", "batch_size", "convert_to_numpy", "onnx_cache_dir"}
 
 
 def _jsonable(value: Any) -> bool:

@@ -10,7 +10,9 @@ import torch
 
 from transformers import AutoTokenizer
 
-from FlagEmbedding.abc.inference.devices import DevicesArg, compute_dtype, empty_device_cache, get_target_devices
+from FlagEmbedding.abc.inference.cpu_info import warn_if_cpu_bf16_slow
+from FlagEmbedding.abc.inference.devices import DevicesArg, compute_dtype, empty_device_cache, get_target_devices, is_cpu
+from FlagEmbedding.abc.inference.onnx_backend import OnnxEncoder, check_backend, default_onnx_cache_dir, export_onnx
 from FlagEmbedding.abc.inference.pool import MultiProcessPool
 from FlagEmbedding.utils.hub import from_pretrained
 
@@ -25,11 +27,23 @@ class AbsInferenceModel(ABC):
     at most one runs at a time (each holds the model on every device), and :meth:`stop_pools` is the one
     way to stop them. The loading and batching helpers read the ``use_fp16``, ``use_bf16``,
     ``trust_remote_code`` and ``cache_dir`` attributes the subclasses store.
+
+    Keyword options read here: ``backend`` (``"torch"`` or ``"onnx"``: ONNX Runtime on CPU for classes that set
+    :attr:`onnx_output`), ``quantize`` (``None`` or ``"int8"``: dynamic int8 ONNX weights) and
+    ``onnx_cache_dir`` (where exported graphs are kept; default
+    :func:`~FlagEmbedding.abc.inference.onnx_backend.default_onnx_cache_dir`).
     """
 
     pool_method: str = ""
     #: keyword arguments ``tokenizer.pad`` receives on every batch
     pad_kwargs: Dict[str, Any] = {}
+    #: set once the CPU bf16 probe has run for this instance (see :func:`warn_if_cpu_bf16_slow`)
+    _cpu_bf16_checked: bool = False
+    #: the model output field an ONNX export returns (``None``: this class runs on torch only)
+    onnx_output: Optional[str] = None
+    backend: str = "torch"
+    quantize: Optional[str] = None
+    onnx_cache_dir: Optional[str] = None
 
     def __init__(self, model_name_or_path: str, devices: DevicesArg = None, **kwargs: Any):
         self.pools: Dict[str, MultiProcessPool] = {}
@@ -38,6 +52,9 @@ class AbsInferenceModel(ABC):
         for key, value in kwargs.items():
             setattr(self, key, value)
         self.target_devices = self.get_target_devices(devices)
+        check_backend(self.backend, self.quantize, self.target_devices,
+                      None if self.onnx_output else type(self).__name__)
+        self.onnx_model: Optional[torch.nn.Module] = None
         self.model: Optional[torch.nn.Module] = None
         self.tokenizer: Any = None
 
@@ -57,10 +74,29 @@ class AbsInferenceModel(ABC):
         )
 
     def model_on(self, device: str) -> torch.nn.Module:
-        """The model moved to ``device`` in the dtype that device computes in (nothing else changes)."""
+        """The model moved to ``device`` in the dtype that device computes in (nothing else changes); with
+        ``backend="onnx"`` the ONNX Runtime counterpart (see :meth:`build_onnx_model`)."""
+        if self.backend == "onnx":
+            if self.onnx_model is None:
+                self.onnx_model = self.build_onnx_model()
+            return self.onnx_model
         dtype = compute_dtype(device, self.use_fp16, self.use_bf16)
+        if dtype == torch.bfloat16 and is_cpu(device) and not self._cpu_bf16_checked:
+            warn_if_cpu_bf16_slow()
+            self._cpu_bf16_checked = True
         self.model.to(device=device, dtype=dtype)
         return self.model
+
+    def onnx_encoder(self, network: torch.nn.Module, input_names: List[str]) -> OnnxEncoder:
+        """``network`` exported once to the ONNX cache (int8 with ``quantize="int8"``) and opened in ONNX Runtime."""
+        path = export_onnx(self.model_name_or_path, network, input_names, self.onnx_output,
+                           self.onnx_cache_dir or default_onnx_cache_dir(), self.quantize)
+        return OnnxEncoder(path, input_names, self.onnx_output, network.config)
+
+    def build_onnx_model(self) -> torch.nn.Module:
+        """The ONNX Runtime model the inference loops call instead of :attr:`model` (all tokenizer inputs)."""
+        names = [n for n in self.tokenizer.model_input_names if n in ("input_ids", "attention_mask", "token_type_ids")]
+        return self.onnx_encoder(self.model, names)
 
     def pad_batch(self, features: Dict[str, List[Any]], indices: List[int], device: str,
                   **kwargs: Any) -> Dict[str, torch.Tensor]:

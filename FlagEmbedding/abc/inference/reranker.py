@@ -216,7 +216,7 @@ class AbsReranker(AbsInferenceModel):
         def run_batch(indices: List[int]) -> torch.Tensor:
             return self.score_batch(model, self.pad_batch(features, indices, device, **kwargs), options).float()
 
-        outputs, index_batches = run_length_sorted(lengths, batch_size, run_batch, desc="Compute Scores")
+        outputs, index_batches = run_length_sorted(lengths, batch_size, run_batch, desc="Compute Scores", device=device)
         scores = restore_order(torch.cat(outputs, dim=0), index_batches).cpu()
         if normalize:
             scores = torch.sigmoid(scores)

@@ -28,6 +28,7 @@ class BaseLLMEmbedder(BaseEmbedder):
 
     DEFAULT_POOLING_METHOD = "last_token"
     ALLOWED_POOLING_METHODS = ("last_token",)
+    onnx_output = None  # decoder LLMs run on torch only
 
     def __init__(
         self,

@@ -23,6 +23,7 @@ class BaseEmbedder(AbsEmbedder):
 
     DEFAULT_POOLING_METHOD = "cls"
     ALLOWED_POOLING_METHODS = POOLING_METHODS
+    onnx_output = "last_hidden_state"
 
     def __init__(
         self,
@@ -107,6 +108,7 @@ class BaseEmbedder(AbsEmbedder):
             return self.embed_batch(model, self.pad_batch(features, indices, device, **kwargs))
 
         lengths = [len(ids) for ids in features["input_ids"]]
-        outputs, index_batches = run_length_sorted(lengths, batch_size, run_batch, desc="Inference Embeddings")
+        outputs, index_batches = run_length_sorted(lengths, batch_size, run_batch, desc="Inference Embeddings",
+                                                        device=device)
         embeddings = restore_order(torch.cat(outputs, dim=0), index_batches)
         return self.to_output(embeddings, single, convert_to_numpy)

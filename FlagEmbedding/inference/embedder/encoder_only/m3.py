@@ -58,6 +58,10 @@ class M3Embedder(BaseEmbedder):
             trust_remote_code=self.trust_remote_code, cache_dir=self.cache_dir,
         )
 
+    def build_onnx_model(self) -> M3Model:
+        """The network with its backbone exported to ONNX; the sparse and ColBERT heads stay in torch."""
+        return self.model.with_backbone(self.onnx_encoder(self.model.model, ["input_ids", "attention_mask"]))
+
     # ------------------------------------------------------------------ encode
     def encode(self, sentences: Union[str, Sequence[str]], batch_size: Optional[int] = None,
                max_length: Optional[int] = None, return_dense: Optional[bool] = None,
@@ -152,7 +156,8 @@ class M3Embedder(BaseEmbedder):
             return out
 
         lengths = [len(ids) for ids in features["input_ids"]]
-        outputs, index_batches = run_length_sorted(lengths, batch_size, run_batch, desc="Inference Embeddings")
+        outputs, index_batches = run_length_sorted(lengths, batch_size, run_batch, desc="Inference Embeddings",
+                                                        device=device)
         result: Dict[str, Any] = dict.fromkeys(OUTPUT_KEYS)
         if return_dense:
             dense = (restore_order(torch.cat([o["dense"] for o in outputs]), index_batches) if outputs

@@ -4,6 +4,7 @@ Shared by :class:`~FlagEmbedding.inference.embedder.encoder_only.m3.M3Embedder` 
 """
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from typing import Any, Iterable, Optional
@@ -82,6 +83,12 @@ class M3Model(nn.Module):
         for name, head in ((COLBERT_FILE, self.colbert_linear), (SPARSE_FILE, self.sparse_linear)):
             state = {k: v.detach().cpu() for k, v in head.state_dict().items()}
             torch.save(state, os.path.join(folder, name))
+
+    def with_backbone(self, backbone: nn.Module) -> "M3Model":
+        """A shallow copy that shares the heads and runs ``backbone`` (e.g. an ONNX Runtime encoder) instead."""
+        clone = copy.copy(self)
+        clone._modules = {**self._modules, "model": backbone}
+        return clone
 
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         """Last hidden states of the backbone."""

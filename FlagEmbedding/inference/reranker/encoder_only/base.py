@@ -27,6 +27,8 @@ class BaseReranker(AbsReranker):
         ValueError: If the checkpoint's classifier does not have exactly one label.
     """
 
+    onnx_output = "logits"
+
     def __init__(
         self,
         model_name_or_path: str,

@@ -1,0 +1,204 @@
+"""ONNX Runtime backend: export an encoder once to a fingerprinted cache folder, then run it with onnxruntime.
+
+Layout of the cache (``onnx_cache_dir``, default ``$HF_HOME/flagembedding/onnx``)::
+
+    onnx_cache_dir/<fingerprint[:16]>/model.onnx      # fp32 export, or its dynamic-int8 quantization
+    onnx_cache_dir/<fingerprint[:16]>/manifest.json   # the fingerprint's identity and model.onnx's checksum
+
+The fingerprint hashes the model files (path, size and mtime, as for the corpus embedding cache), the network
+class, its inputs and output, the quantization and the torch / exporter versions. An entry is built in a
+temporary folder and renamed into place, so a killed export leaves nothing half-written; an entry whose
+manifest or checksum does not match is rebuilt. ONNX files are protobuf graphs: nothing is unpickled.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from transformers.modeling_outputs import ModelOutput
+
+from FlagEmbedding.abc.evaluation.embedding_cache import _weights_identity, file_checksum
+from FlagEmbedding.abc.evaluation.utils import atomic_write_json
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnx")
+QUANTIZATIONS = (None, "int8")
+ONNX_FORMAT = 1
+OPSET = 18
+MODEL_FILE = "model.onnx"
+MANIFEST = "manifest.json"
+MISSING_RUNTIME = ("backend='onnx' needs onnxruntime, onnx and onnxscript, which are not installed: "
+                   "pip install 'FlagEmbedding[onnx]'")
+
+
+def check_backend(backend: Any, quantize: Any, devices: Sequence[str], unsupported_class: Optional[str] = None) -> None:
+    """Reject an unknown ``backend`` / ``quantize``, int8 without ONNX, ONNX for ``unsupported_class`` (the name
+    of a class that cannot export, if it is one) or off the CPU, and a missing runtime."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}.")
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {list(QUANTIZATIONS)}, got {quantize!r}.")
+    if backend == "torch":
+        if quantize is not None:
+            raise ValueError(f"quantize={quantize!r} needs backend='onnx'.")
+        return
+    if unsupported_class is not None:
+        raise ValueError(f"backend='onnx' is not available for {unsupported_class}: it serves encoder embedders (FlagModel, "
+                         f"BGEM3FlagModel) and cross-encoder rerankers (FlagReranker); use backend='torch'.")
+    if any(torch.device(device).type != "cpu" for device in devices):
+        raise ValueError(f"backend='onnx' runs on the CPU only; got devices={list(devices)}: pass devices='cpu'.")
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError as error:
+        raise ImportError(MISSING_RUNTIME) from error
+
+
+def default_onnx_cache_dir() -> str:
+    """``$HF_HOME/flagembedding/onnx`` (next to the Hugging Face download cache)."""
+    from huggingface_hub import constants
+
+    return os.path.join(constants.HF_HOME, "flagembedding", "onnx")
+
+
+class _Exportable(torch.nn.Module):
+    """Keyword-calling wrapper that returns one named output tensor (what the exporter traces)."""
+
+    def __init__(self, model: torch.nn.Module, input_names: List[str], output: str):
+        super().__init__()
+        self.model, self.input_names, self.output = model, input_names, output
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return getattr(self.model(**dict(zip(self.input_names, inputs)), return_dict=True), self.output)
+
+
+def onnx_identity(model_name_or_path: str, model: torch.nn.Module, input_names: List[str], output: str,
+                  quantize: Optional[str]) -> Dict[str, Any]:
+    """Everything the exported graph depends on, as a JSON-able dict."""
+    import onnxscript
+
+    path = model_name_or_path
+    return {
+        "format": ONNX_FORMAT,
+        "model": os.path.abspath(path) if os.path.isdir(path) else path,
+        "weights": _weights_identity(path, model),
+        "class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "inputs": list(input_names),
+        "output": output,
+        "quantize": quantize,
+        "opset": OPSET,
+        "torch": torch.__version__,
+        "onnxscript": onnxscript.__version__,
+    }
+
+
+def _valid_entry(folder: str, identity: Dict[str, Any]) -> bool:
+    try:
+        with open(os.path.join(folder, MANIFEST), encoding="utf-8") as f:
+            manifest = json.load(f)
+        return (manifest.get("identity") == identity
+                and manifest.get("checksum") == file_checksum(os.path.join(folder, MODEL_FILE)))
+    except (OSError, ValueError):
+        return False
+
+
+def _export(model: torch.nn.Module, input_names: List[str], output: str, path: str) -> None:
+    example = {"input_ids": torch.full((2, 8), 5), "attention_mask": torch.ones(2, 8, dtype=torch.long),
+               "token_type_ids": torch.zeros(2, 8, dtype=torch.long)}
+    example["attention_mask"][1, 4:] = 0  # a padded row, so no all-ones shortcut is traced
+    example = [example[name] for name in input_names]
+    batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    dynamic = {"inputs": tuple({0: batch, 1: seq} for _ in input_names)}
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            torch.onnx.export(_Exportable(model, input_names, output).eval(), tuple(example), path, dynamo=True,
+                              input_names=list(input_names), output_names=[output], dynamic_shapes=dynamic,
+                              opset_version=OPSET, external_data=False, verbose=False)
+    finally:
+        model.train(was_training)
+
+
+def export_onnx(model_name_or_path: str, model: torch.nn.Module, input_names: List[str], output: str,
+                cache_dir: str, quantize: Optional[str] = None) -> str:
+    """Path of ``model``'s ONNX graph in ``cache_dir``, exported (and int8-quantized) on first use.
+
+    ``model`` is called with ``input_names`` as keywords and ``output`` names the returned field
+    (``last_hidden_state`` or ``logits``); batch and sequence sizes stay dynamic.
+    """
+    identity = onnx_identity(model_name_or_path, model, input_names, output, quantize)
+    fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()
+    cache_dir = os.path.abspath(os.path.expanduser(cache_dir))
+    target = os.path.join(cache_dir, fingerprint[:16])
+    if _valid_entry(target, identity):
+        return os.path.join(target, MODEL_FILE)
+    os.makedirs(cache_dir, exist_ok=True)
+    work = tempfile.mkdtemp(dir=cache_dir, prefix=".tmp-")
+    try:
+        path = os.path.join(work, MODEL_FILE)
+        logger.info("Exporting %s to ONNX (%s) in %s.", model_name_or_path, quantize or "fp32", target)
+        if quantize == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            fp32 = os.path.join(work, "fp32.onnx")
+            _export(model, input_names, output, fp32)
+            quantize_dynamic(fp32, path, weight_type=QuantType.QInt8)
+            os.remove(fp32)
+        else:
+            _export(model, input_names, output, path)
+        atomic_write_json(os.path.join(work, MANIFEST), {"identity": identity, "checksum": file_checksum(path)})
+        if os.path.isdir(target):  # stale or corrupted entry
+            shutil.rmtree(target)
+        try:
+            os.rename(work, target)
+        except OSError:  # another process renamed a complete entry first
+            if not _valid_entry(target, identity):
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return os.path.join(target, MODEL_FILE)
+
+
+class OnnxEncoder(torch.nn.Module):
+    """An ONNX Runtime session called like the Hugging Face model it was exported from.
+
+    ``encoder(input_ids=..., attention_mask=..., return_dict=True)`` returns a ``ModelOutput`` whose ``output``
+    field is a CPU float tensor, so the torch inference loops (pooling, heads, scoring) run unchanged. The
+    session uses as many threads as torch and is rebuilt lazily after pickling.
+    """
+
+    def __init__(self, path: str, input_names: List[str], output: str, config: Any):
+        super().__init__()
+        self.path, self.input_names, self.output, self.config = path, list(input_names), output, config
+        self._session: Any = None
+
+    def session(self) -> Any:
+        """The ``onnxruntime.InferenceSession`` (created on first use)."""
+        if self._session is None:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = torch.get_num_threads()
+            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+            self._session = onnxruntime.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
+        return self._session
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_session"] = None
+        return state
+
+    def forward(self, return_dict: bool = True, **inputs: torch.Tensor) -> ModelOutput:
+        feed = {name: np.ascontiguousarray(inputs[name].cpu().numpy(), dtype=np.int64) for name in self.input_names}
+        (result,) = self.session().run([self.output], feed)
+        return ModelOutput({self.output: torch.from_numpy(result)})
