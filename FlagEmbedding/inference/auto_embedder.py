@@ -8,6 +8,7 @@ from FlagEmbedding.abc.inference.embedder import AbsEmbedder
 from FlagEmbedding.inference.registry import not_in_registry_message, registry_name
 from FlagEmbedding.inference.embedder.model_mapping import (AUTO_EMBEDDER_MAPPING, EMBEDDER_CLASS_MAPPING,
                                                              EmbedderModelClass)
+from FlagEmbedding.utils.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class FlagAutoModel:
         else:
             name = registry_name(model_name_or_path)
             if name not in AUTO_EMBEDDER_MAPPING:
-                raise ValueError(not_in_registry_message(name))
+                raise InputError(not_in_registry_message(name))
             config = AUTO_EMBEDDER_MAPPING[name]
             embedder_cls = config.model_class
             if pooling_method is None:

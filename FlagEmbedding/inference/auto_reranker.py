@@ -11,6 +11,7 @@ from FlagEmbedding.inference.reranker.model_mapping import (
     RERANKER_CLASS_MAPPING,
     RerankerModelClass,
 )
+from FlagEmbedding.utils.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class FlagAutoReranker:
         else:
             name = registry_name(model_name_or_path)
             if name not in AUTO_RERANKER_MAPPING:
-                raise ValueError(not_in_registry_message(name, kind="reranker"))
+                raise InputError(not_in_registry_message(name, kind="reranker"))
             config = AUTO_RERANKER_MAPPING[name]
             reranker_class = config.model_class
             if trust_remote_code is None:

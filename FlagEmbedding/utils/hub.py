@@ -4,13 +4,15 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
+from FlagEmbedding.utils.errors import ModelNotFoundError
 
-def model_not_found_message(name_or_path: str) -> str:
-    """The one-sentence explanation for a model that is neither a local folder nor reachable."""
-    return (
-        f"Model '{name_or_path}' is not a local folder and could not be downloaded from the Hugging Face Hub; "
-        f"download it on a connected machine (e.g. `huggingface-cli download {name_or_path} --local-dir "
-        f"<folder>`) and pass that folder's path instead."
+
+def model_not_found(name_or_path: str) -> ModelNotFoundError:
+    """The error for a model that is neither a local folder nor reachable (says how to get a local copy)."""
+    return ModelNotFoundError(
+        f"model '{name_or_path}' is not a local folder and could not be downloaded from the Hugging Face Hub; "
+        f"download it on a connected machine (`hf download {name_or_path} --local-dir <folder>`) and pass that "
+        f"folder's path instead."
     )
 
 
@@ -25,4 +27,4 @@ def from_pretrained(loader: Callable[..., Any], name_or_path: str, **kwargs: Any
     try:
         return loader(name_or_path, **kwargs)
     except (OSError, ValueError) as error:
-        raise OSError(model_not_found_message(name_or_path)) from error
+        raise model_not_found(name_or_path) from error

@@ -68,6 +68,25 @@ def test_corrupted_and_truncated_shards_are_reencoded(data, tmp_path, bge_large)
     assert runner.retriever.last_cache.encoded_shards == [0, 1, 2]
 
 
+@pytest.mark.parametrize("content", ["empty", "npz", "zip-bytes", "pickle", "garbage"])
+def test_unreadable_shards_are_reencoded(data, tmp_path, bge_large, content):
+    runner = make_runner(data, tmp_path, bge_large)
+    fresh = retrieve(runner, str(tmp_path / "fresh"))
+    embd = str(tmp_path / "embd")
+    assert retrieve(runner, embd) == fresh
+    path = runner.retriever.last_cache.shard_path(1)
+    if content == "npz":
+        np.savez(path + ".npz", np.zeros((3, 4), dtype=np.float32))
+        os.replace(path + ".npz", path)
+    else:
+        payload = {"empty": b"", "zip-bytes": b"PK\x03\x04" + b"\x00" * 40, "garbage": b"\x93NUMPY junk",
+                   "pickle": b"\x80\x04\x95"}[content]
+        with open(path, "wb") as f:
+            f.write(payload)
+    assert retrieve(runner, embd) == fresh
+    assert runner.retriever.last_cache.encoded_shards == [1]
+
+
 def test_cache_of_another_model_is_not_reused(data, tmp_path, bge_large, other_bge_large):
     embd = str(tmp_path / "embd")
     make_runner(data, tmp_path, bge_large, embd=embd, out="a").run()

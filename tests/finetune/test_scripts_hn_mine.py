@@ -81,3 +81,18 @@ def test_main_parses_documented_flags(tmp_path):
     with pytest.raises(SystemExit):
         main(["--input_file", "x", "--output_file", "y", "--embedder_name_or_path", "m",
               "--embedder_model_class", "not-a-class"])
+
+
+def test_bad_input_bytes_and_candidate_pool_fail_before_any_model_loads(tmp_path):
+    """The embedder path does not exist: reaching it would be a different error, so the data is checked first."""
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{"query": "q", "pos": ["p\xff"]}\n')
+    argv = ["--input_file", str(source), "--output_file", str(tmp_path / "o.jsonl"), "--embedder_name_or_path",
+            str(tmp_path / "no-model")]
+    with pytest.raises(ValueError, match=rf"^{source}, line 1: not valid UTF-8 \(byte 0xff at column 26\)"):
+        main(argv)
+    source.write_text('{"query": "q", "pos": ["p"]}\n', encoding="utf-8")
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text('{"text": "fine"}\n{"text": 3}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"^{pool}, line 2: 'text' must be a string, got int\.$"):
+        main(argv + ["--candidate_pool", str(pool)])

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from FlagEmbedding.abc.inference.validation import unescape_newlines
+from FlagEmbedding.utils.errors import InputError
 
 EMBEDDER_MODEL_CLASSES = ["encoder-only-base", "encoder-only-m3", "decoder-only-base", "decoder-only-icl",
                           "decoder-only-pseudo_moe"]
@@ -18,7 +19,7 @@ class AbsEvalArgs:
     """Where the data comes from, what is evaluated and where results go."""
 
     eval_name: Optional[str] = field(
-        default=None, metadata={"help": "Name of the evaluation (required): a cache sub-folder name, stored in every result file."}
+        default=None, metadata={"help": "Name of the evaluation (e.g. beir): the download-cache sub-folder, stored in every result file."}
     )
     dataset_dir: Optional[str] = field(
         default=None, metadata={"help": "Local data root; remote data is downloaded and saved there. None: remote, not saved."}
@@ -56,14 +57,14 @@ class AbsEvalArgs:
 
     def __post_init__(self) -> None:
         if not self.eval_name:
-            raise ValueError("--eval_name is required: it names the download-cache sub-folder and is stored in every result file.")
+            raise InputError("--eval_name is required: it names the download-cache sub-folder and is stored in every result file.")
         if self.corpus_embd_shard_size <= 0:
-            raise ValueError(f"--corpus_embd_shard_size must be a positive integer, got {self.corpus_embd_shard_size}.")
+            raise InputError(f"--corpus_embd_shard_size must be a positive integer, got {self.corpus_embd_shard_size}.")
         for name in ("search_top_k", "rerank_top_k"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"--{name} must be a positive integer, got {getattr(self, name)}.")
+                raise InputError(f"--{name} must be a positive integer, got {getattr(self, name)}.")
         if not self.k_values or any(k <= 0 for k in self.k_values):
-            raise ValueError(f"--k_values must be positive integers, got {self.k_values}.")
+            raise InputError(f"--k_values must be positive integers, got {self.k_values}.")
 
 
 @dataclass

@@ -9,8 +9,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
 from FlagEmbedding.abc.evaluation.searcher import EvalReranker, EvalRetriever, SearchResults
-from FlagEmbedding.abc.evaluation.utils import (atomic_write_json, atomic_write_text, evaluate_metrics, evaluate_mrr,
-                                                evaluate_recall_cap)
+from FlagEmbedding.abc.evaluation.utils import evaluate_metrics, evaluate_mrr, evaluate_recall_cap
+from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +78,9 @@ class AbsEvaluator:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
         except ValueError as error:
-            raise ValueError(f"{path}: not a valid result file ({error}); delete it or rerun with --overwrite.") from None
+            raise InputError(f"{path}: not a valid result file ({error}); delete it or rerun with --overwrite.") from None
         if not isinstance(data, dict) or "search_results" not in data:
-            raise ValueError(f"{path}: not a result file (no 'search_results' key).")
+            raise InputError(f"{path}: not a result file (no 'search_results' key).")
         results = data.pop("search_results")
         return data, results
 
@@ -87,7 +88,7 @@ class AbsEvaluator:
         """Raise ``ValueError`` when a reused result file was produced for something else."""
         for key, value in expected.items():
             if metadata.get(key) != value:
-                raise ValueError(f"{path}: '{key}' is {metadata.get(key)!r}, expected {value!r}; "
+                raise InputError(f"{path}: '{key}' is {metadata.get(key)!r}, expected {value!r}; "
                                  "use another --output_dir or rerun with --overwrite.")
 
     def claim_folder(self, folder: str, name_or_path: str) -> None:
@@ -98,7 +99,7 @@ class AbsEvaluator:
             with open(marker, encoding="utf-8") as f:
                 owner = f.read()
             if owner != identity:
-                raise ValueError(f"{folder} holds results of {owner}, not {identity} (same display name); "
+                raise InputError(f"{folder} holds results of {owner}, not {identity} (same display name); "
                                  "use another --output_dir or rerun with --overwrite.")
         atomic_write_text(marker, identity)
 
@@ -233,7 +234,7 @@ class AbsEvaluator:
                 continue
             metadata, results = self.load_search_results(path)
             if metadata.get("eval_name") != self.eval_name:
-                raise ValueError(f"{path}: eval_name is {metadata.get('eval_name')!r}, expected {self.eval_name!r}; "
+                raise InputError(f"{path}: eval_name is {metadata.get('eval_name')!r}, expected {self.eval_name!r}; "
                                  "keep each evaluation in its own --output_dir.")
             key = "-".join(part for part in (metadata.get("dataset_name"), metadata["split"]) if part)
             entries[name] = {"signature": signature, "key": key, "grouped": metadata.get("sub_dataset_name") is not None,

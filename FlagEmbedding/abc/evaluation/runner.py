@@ -12,6 +12,7 @@ from FlagEmbedding.abc.evaluation.evaluator import EVAL_FOLDER, EVAL_RESULTS, Ab
 from FlagEmbedding.abc.evaluation.models import load_reranker
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker
 from FlagEmbedding.abc.evaluation.utils import write_summary
+from FlagEmbedding.utils.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class AbsEvalRunner:
         known = {split for name in every_name for split in self.data_loader.available_splits(name)}
         unknown = [split for split in requested if split not in known]
         if unknown:
-            raise ValueError(f"Unknown split '{unknown[0]}' for {self.eval_args.eval_name}; "
+            raise InputError(f"Unknown split '{unknown[0]}' for {self.eval_args.eval_name}; "
                              f"available: {', '.join(sorted(known))}.")
         plan = []
         for name in names:
@@ -167,7 +168,7 @@ class AbsEvalRunner:
                          metrics: Sequence[str] = ("ndcg_at_10", "recall_at_10")) -> Dict[str, Any]:
         """Collect ``<model>/<reranker>/EVAL/eval_results.json`` under the folder and write the summary."""
         if output_method not in ("json", "markdown"):
-            raise ValueError(f"Invalid output method: {output_method}. Available methods: ['json', 'markdown']")
+            raise InputError(f"Invalid output method: {output_method}. Available methods: ['json', 'markdown']")
         results: Dict[str, Dict[str, Any]] = {}
         for model in sorted(os.listdir(search_results_save_dir)):
             model_dir = os.path.join(search_results_save_dir, model)
@@ -189,13 +190,17 @@ class AbsEvalRunner:
 
 
 def cli_main(runner_class: Type[Any], eval_args_class: Type[Any], model_args_class: Type[Any],
-             argv: Optional[Sequence[str]] = None) -> Any:
-    """Parse ``argv`` (default ``sys.argv[1:]``) into the two dataclasses, build the runner and run it."""
-    from transformers import HfArgumentParser
+             argv: Optional[Sequence[str]] = None, description: Optional[str] = None) -> Any:
+    """Parse ``argv`` (default ``sys.argv[1:]``) into the two dataclasses, build the runner and run it.
+
+    ``description`` is the ``--help`` text; wrap the call in :func:`FlagEmbedding.utils.cli.run_cli` for one-line
+    user errors.
+    """
+    from FlagEmbedding.utils.cli import ArgumentParser
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    parser = HfArgumentParser((eval_args_class, model_args_class))
-    eval_args, model_args = parser.parse_args_into_dataclasses(args=None if argv is None else list(argv))
+    parser = ArgumentParser((eval_args_class, model_args_class), description=description)
+    eval_args, model_args = parser.parse_args_into_dataclasses(argv)
     runner = runner_class(eval_args=eval_args, model_args=model_args)
     runner.run()
     return runner

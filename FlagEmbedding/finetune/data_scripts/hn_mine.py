@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-from transformers import HfArgumentParser
 
+from FlagEmbedding.abc.finetune.common.data import iter_json_records
 from FlagEmbedding.abc.inference.validation import unescape_newlines
-from FlagEmbedding.finetune.data_scripts.common import read_records, write_jsonl
+from FlagEmbedding.finetune.data_scripts.common import read_records
+from FlagEmbedding.utils.cli import ArgumentParser, run_cli
+from FlagEmbedding.utils.files import atomic_write_jsonl
+from FlagEmbedding.utils.errors import InputError
 
 logger = logging.getLogger(__name__)
 SEARCH_BATCH_SIZE = 64
@@ -77,9 +80,9 @@ def parse_range(text: str) -> Tuple[int, int]:
     try:
         start, end = (int(part) for part in text.split("-"))
     except ValueError:
-        raise ValueError(f"range_for_sampling must look like '10-210', got {text!r}.") from None
+        raise InputError(f"range_for_sampling must look like '10-210', got {text!r}.") from None
     if not 0 <= start < end:
-        raise ValueError(f"range_for_sampling needs 0 <= start < end, got {text!r}.")
+        raise InputError(f"range_for_sampling needs 0 <= start < end, got {text!r}.")
     return start, end
 
 
@@ -169,7 +172,7 @@ def mine_hard_negatives(
         corpus = [text for record in records for text in list(record["pos"]) + list(record.get("neg") or [])]
     corpus = list(dict.fromkeys(corpus))
     if not corpus:
-        raise ValueError("The candidate corpus is empty: records have no pos/neg texts and no candidate_pool.")
+        raise InputError("The candidate corpus is empty: records have no pos/neg texts and no candidate_pool.")
     logger.info("Encoding %d corpus texts and %d queries.", len(corpus), len(records))
     corpus_vectors = dense(embedder.encode_corpus(corpus))
     query_vectors = dense(embedder.encode_queries([record["query"] for record in records]))
@@ -188,7 +191,18 @@ def check_input_records(path: str, records: Sequence[Any]) -> None:
     for number, record in enumerate(records, start=1):
         if not isinstance(record, dict) or not isinstance(record.get("query"), str) \
                 or not isinstance(record.get("pos"), list):
-            raise ValueError(f"{path}, record {number}: needs a string 'query' and a list 'pos'.")
+            raise InputError(f"{path}, record {number}: needs a string 'query' and a list 'pos'.")
+
+
+def read_candidate_pool(path: str) -> List[str]:
+    """The ``text`` of every record of ``path`` (each must be a string; errors name file and line)."""
+    texts = []
+    for location, record in iter_json_records(path):
+        text = record.get("text") if isinstance(record, dict) else None
+        if not isinstance(text, str):
+            raise InputError(f"{location}: 'text' must be a string, got {type(text).__name__}.")
+        texts.append(text)
+    return texts
 
 
 def run(data_args: DataArgs, model_args: ModelArgs) -> None:
@@ -197,20 +211,21 @@ def run(data_args: DataArgs, model_args: ModelArgs) -> None:
     check_input_records(data_args.input_file, records)
     corpus = None
     if data_args.candidate_pool is not None:
-        corpus = [record["text"] for record in read_records(data_args.candidate_pool)]
+        corpus = read_candidate_pool(data_args.candidate_pool)
     embedder = load_embedder(model_args)
     mined = mine_hard_negatives(embedder, records, corpus, data_args.range_for_sampling,
                                 data_args.negative_number, data_args.use_gpu_for_searching)
-    write_jsonl(data_args.output_file, mined, ensure_ascii=False)
+    atomic_write_jsonl(data_args.output_file, mined, ensure_ascii=False)
     logger.info("Wrote %d records to %s.", len(mined), data_args.output_file)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command-line entry point (``scripts/hn_mine.py``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
-    data_args, model_args = HfArgumentParser((DataArgs, ModelArgs)).parse_args_into_dataclasses(args=argv)
+    parser = ArgumentParser((DataArgs, ModelArgs), description=__doc__)
+    data_args, model_args = parser.parse_args_into_dataclasses(argv)
     run(data_args, model_args)
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)
