@@ -186,3 +186,40 @@ def test_run_killed_mid_encoding_resumes_missing_shards(data, tmp_path, bge_larg
     assert eval_results(tmp_path) == eval_results(tmp_path, "fresh")
     shards = [np.load(runner.retriever.last_cache.shard_path(i)) for i in range(len(CORPUS))]
     assert all(s.shape == (1, 32) for s in shards)
+
+
+def test_changed_qrels_are_rescored_not_served_from_old_metrics(data, tmp_path, bge_large):
+    make_runner(data, tmp_path, bge_large).run()
+    before = eval_results(tmp_path)["test"]
+    qrels_path = os.path.join(data, "test_qrels.jsonl")
+    with open(qrels_path, "w", encoding="utf-8") as f:  # every judged document changes
+        f.write('{"qid": "q1", "docid": "d8", "relevance": 1}\n{"qid": "q2", "docid": "d1", "relevance": 1}\n')
+    make_runner(data, tmp_path, bge_large).run()
+    after = eval_results(tmp_path)["test"]
+    make_runner(data, tmp_path, bge_large, out="fresh").run()
+    assert after == eval_results(tmp_path, out="fresh")["test"]
+    assert after != before
+
+
+@pytest.mark.parametrize("suffix", ["1_Pooling/..", ".", "/"])
+def test_model_paths_are_normalised_so_nothing_is_written_outside_the_named_folders(data, tmp_path, bge_large,
+                                                                                    suffix):
+    model = tmp_path / "models" / "bge-large-en-v1.5"
+    shutil.copytree(bge_large, model)
+    (model / "1_Pooling").mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    runner = make_runner(data, work, os.path.join(str(model), suffix) if suffix != "/" else f"{model}/",
+                         embd=str(work / "embd"))
+    runner.run()
+    assert sorted(os.listdir(work)) == ["embd", "out", "out.md"]
+    assert os.listdir(work / "out") == ["bge-large-en-v1.5"] and os.listdir(work / "embd") == ["bge-large-en-v1.5"]
+    assert "| bge-large-en-v1.5 | NoReranker |" in (work / "out.md").read_text(encoding="utf-8")
+
+
+def test_a_model_path_that_names_no_folder_is_refused():
+    from FlagEmbedding.abc.evaluation.utils import display_name
+
+    assert display_name("BAAI/bge-m3/.") == "bge-m3"
+    with pytest.raises(ValueError, match=r"^Model name or path 'org/\.\.' does not name a model folder"):
+        display_name("org/..")

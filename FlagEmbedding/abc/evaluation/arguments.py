@@ -110,6 +110,10 @@ class AbsEvalModelArgs:
     devices: Optional[str] = field(default=None, metadata={"help": "Devices, e.g. cuda:0 cuda:1 or cpu.", "nargs": "+"})
 
     def __post_init__(self) -> None:
+        for name in ("embedder_name_or_path", "reranker_name_or_path"):  # '.../1_Pooling/..', 'model/.' -> 'model'
+            value = getattr(self, name, None)
+            if isinstance(value, str) and os.path.exists(value):
+                setattr(self, name, os.path.normpath(value))
         for name in ("query_instruction_format_for_retrieval", "examples_instruction_format",
                      "query_instruction_format_for_rerank", "passage_instruction_format_for_rerank"):
             value = getattr(self, name, None)

@@ -1,6 +1,7 @@
 """Per-dataset evaluation: retrieve (and rerank), save result files, compute metrics."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -198,6 +199,12 @@ class AbsEvaluator:
                 out[f"{prefix}_at_{k}"] = values[f"{key}@{k}"]
         return out
 
+    def qrels_fingerprint(self, metadata: Mapping[str, Any]) -> str:
+        """SHA-256 of the judgements a result file is scored against (metrics are reused only while it holds)."""
+        qrels = self.data_loader.load_qrels(metadata.get("dataset_name"), metadata["split"],
+                                            metadata.get("sub_dataset_name"))
+        return hashlib.sha256(json.dumps(qrels, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
     def file_metrics(self, metadata: Mapping[str, Any], search_results: SearchResults,
                      k_values: Sequence[int]) -> Dict[str, float]:
         """Metrics of one result file against its qrels."""
@@ -209,7 +216,8 @@ class AbsEvaluator:
                          k_values: Sequence[int] = DEFAULT_K_VALUES) -> Dict[str, Dict[str, float]]:
         """Metrics of every ``*.json`` result file in the folder, written to ``EVAL/eval_results.json``.
 
-        Files whose size, mtime and ``k_values`` are unchanged since the last refresh are not re-scored;
+        Files whose size, mtime, ``k_values`` and qrels content are unchanged since the last refresh are not
+        re-scored;
         entries of deleted files disappear. Files of one dataset's sub-datasets (BEIR cqadupstack) are
         averaged into one ``<dataset>-<split>`` entry.
         """
@@ -229,15 +237,19 @@ class AbsEvaluator:
             path = os.path.join(search_results_save_dir, name)
             stat = os.stat(path)
             signature = [stat.st_size, stat.st_mtime_ns, list(k_values)]
-            if isinstance(previous.get(name), dict) and previous[name].get("signature") == signature:
-                entries[name] = previous[name]
+            known = previous.get(name)
+            if isinstance(known, dict) and known.get("signature") == signature and isinstance(known.get("source"), dict) \
+                    and known.get("qrels") == self.qrels_fingerprint(known["source"]):
+                entries[name] = known
                 continue
             metadata, results = self.load_search_results(path)
             if metadata.get("eval_name") != self.eval_name:
                 raise InputError(f"{path}: eval_name is {metadata.get('eval_name')!r}, expected {self.eval_name!r}; "
                                  "keep each evaluation in its own --output_dir.")
             key = "-".join(part for part in (metadata.get("dataset_name"), metadata["split"]) if part)
-            entries[name] = {"signature": signature, "key": key, "grouped": metadata.get("sub_dataset_name") is not None,
+            source = {field: metadata.get(field) for field in ("dataset_name", "split", "sub_dataset_name")}
+            entries[name] = {"signature": signature, "source": source, "qrels": self.qrels_fingerprint(source),
+                             "key": key, "grouped": metadata.get("sub_dataset_name") is not None,
                              "metrics": self.file_metrics(metadata, results, k_values)}
         out: Dict[str, Dict[str, float]] = {}
         groups: Dict[str, List[Dict[str, float]]] = defaultdict(list)

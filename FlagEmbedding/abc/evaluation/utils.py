@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 import numpy as np
 import torch
 
+from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import (atomic_save_npy, atomic_write, atomic_write_json,  # noqa: F401 - re-exported
                                        atomic_write_jsonl, atomic_write_text)
 
@@ -23,9 +24,18 @@ Run = Mapping[str, Mapping[str, float]]
 
 # ---------------------------------------------------------------------------------------------- naming
 def display_name(name_or_path: str) -> str:
-    """The name shown for a model: the basename of its path (trailing separators ignored)."""
-    stripped = name_or_path.rstrip("/\\")
-    return os.path.basename(stripped) or stripped or name_or_path
+    """The name shown for a model (and the name of its results folder): the last part of its normalised path.
+
+    ``.../model/1_Pooling/..``, ``model/.`` and trailing separators all name ``model``; a name that would still be
+    ``.`` or ``..`` (a folder outside the output folder) is an :class:`InputError`.
+    """
+    local = os.path.exists(name_or_path)
+    path = os.path.abspath(name_or_path) if local else os.path.normpath(name_or_path)
+    name = os.path.basename(path.rstrip("/\\")) or path.strip("/\\")
+    if name in ("", ".", ".."):
+        raise InputError(f"Model name or path {name_or_path!r} does not name a model folder; pass the folder itself "
+                         f"(results are written in a sub-folder named after it).")
+    return name
 
 
 def passage_text(doc: Mapping[str, str]) -> str:
