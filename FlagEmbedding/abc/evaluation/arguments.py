@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from FlagEmbedding.abc.inference.validation import unescape_newlines
+from FlagEmbedding.inference.embedder.model_mapping import EmbedderModelClass
+from FlagEmbedding.inference.registry import model_class_choices
+from FlagEmbedding.inference.reranker.model_mapping import RerankerModelClass
 from FlagEmbedding.utils.errors import InputError
 
-EMBEDDER_MODEL_CLASSES = ["encoder-only-base", "encoder-only-m3", "decoder-only-base", "decoder-only-icl",
-                          "decoder-only-pseudo_moe"]
-RERANKER_MODEL_CLASSES = ["encoder-only-base", "decoder-only-base", "decoder-only-layerwise",
-                          "decoder-only-lightweight"]
+EMBEDDER_MODEL_CLASSES = model_class_choices(EmbedderModelClass)
+RERANKER_MODEL_CLASSES = model_class_choices(RerankerModelClass)
 
 
 @dataclass

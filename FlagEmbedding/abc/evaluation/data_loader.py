@@ -12,7 +12,6 @@ Remote data is saved in this library's layout when ``dataset_dir`` is set.
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import os
 import shutil

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 from FlagEmbedding.abc.evaluation.arguments import AbsEvalArgs, AbsEvalModelArgs
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader, as_list
 from FlagEmbedding.abc.evaluation.evaluator import EVAL_FOLDER, EVAL_RESULTS, AbsEvaluator
-from FlagEmbedding.abc.evaluation.models import load_reranker
+from FlagEmbedding.abc.evaluation.models import load_embedder, load_reranker
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker
 from FlagEmbedding.abc.evaluation.utils import write_summary
 from FlagEmbedding.utils.errors import InputError
@@ -40,31 +40,7 @@ class AbsEvalRunner:
     @staticmethod
     def get_models(model_args: AbsEvalModelArgs) -> Tuple[Any, Optional[Any]]:
         """Build the embedder (and the reranker when ``reranker_name_or_path`` is set) via the auto classes."""
-        from FlagEmbedding import FlagAutoModel
-
-        embedder_kwargs: Dict[str, Any] = {}
-        if getattr(model_args, "domain_for_pseudo_moe", None) is not None:
-            embedder_kwargs["domain_for_pseudo_moe"] = model_args.domain_for_pseudo_moe
-        embedder = FlagAutoModel.from_finetuned(
-            model_name_or_path=model_args.embedder_name_or_path,
-            model_class=model_args.embedder_model_class,
-            normalize_embeddings=model_args.normalize_embeddings,
-            pooling_method=model_args.pooling_method,
-            use_fp16=model_args.use_fp16,
-            use_bf16=model_args.use_bf16,
-            query_instruction_for_retrieval=model_args.query_instruction_for_retrieval,
-            query_instruction_format=model_args.query_instruction_format_for_retrieval,
-            devices=model_args.devices,
-            examples_for_task=model_args.examples_for_task,
-            examples_instruction_format=model_args.examples_instruction_format,
-            trust_remote_code=model_args.trust_remote_code,
-            cache_dir=model_args.cache_dir,
-            batch_size=model_args.embedder_batch_size,
-            query_max_length=model_args.embedder_query_max_length,
-            passage_max_length=model_args.embedder_passage_max_length,
-            truncate_dim=model_args.truncate_dim,
-            **embedder_kwargs,
-        )
+        embedder = load_embedder(model_args)
         embedder.model.config._name_or_path = model_args.embedder_name_or_path
         reranker = None
         if model_args.reranker_name_or_path is not None:

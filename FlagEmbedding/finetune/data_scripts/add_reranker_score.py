@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Optional, Sequence
 from FlagEmbedding.abc.evaluation.models import load_reranker as load_reranker_from_args
 from FlagEmbedding.finetune.data_scripts.common import read_records
 from FlagEmbedding.finetune.data_scripts.hn_mine import check_input_records
+from FlagEmbedding.inference.registry import model_class_choices
+from FlagEmbedding.inference.reranker.model_mapping import RerankerModelClass
 from FlagEmbedding.utils.cli import ArgumentParser, run_cli
 from FlagEmbedding.utils.files import atomic_write_jsonl
 from FlagEmbedding.utils.errors import InputError
@@ -39,8 +41,7 @@ class ModelArgs:
     reranker_model_class: Optional[str] = field(
         default=None,
         metadata={"help": "Reranker class if the name is not registered.",
-                  "choices": ["encoder-only-base", "decoder-only-base", "decoder-only-layerwise",
-                              "decoder-only-lightweight"]},
+                  "choices": model_class_choices(RerankerModelClass)},
     )
     reranker_peft_path: Optional[str] = field(default=None, metadata={"help": "LoRA adapter of the reranker."})
     use_bf16: bool = field(default=False, metadata={"help": "bf16 computation."})

@@ -5,18 +5,19 @@
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 import random
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from FlagEmbedding.abc.evaluation.models import load_embedder
 from FlagEmbedding.abc.finetune.common.data import iter_json_records
 from FlagEmbedding.abc.inference.validation import unescape_newlines
 from FlagEmbedding.finetune.data_scripts.common import read_records
+from FlagEmbedding.inference.embedder.model_mapping import EmbedderModelClass
+from FlagEmbedding.inference.registry import model_class_choices
 from FlagEmbedding.utils.cli import ArgumentParser, run_cli
 from FlagEmbedding.utils.files import atomic_write_jsonl
 from FlagEmbedding.utils.errors import InputError
@@ -50,7 +51,7 @@ class ModelArgs:
     embedder_model_class: Optional[str] = field(
         default=None,
         metadata={"help": "Embedder class if the name is not registered.",
-                  "choices": ["encoder-only-base", "encoder-only-m3", "decoder-only-base", "decoder-only-icl"]},
+                  "choices": model_class_choices(EmbedderModelClass)},
     )
     normalize_embeddings: bool = field(default=True, metadata={"help": "L2-normalize embeddings."})
     pooling_method: str = field(default="cls", metadata={"help": "cls, mean or last_token."})
@@ -70,6 +71,11 @@ class ModelArgs:
     embedder_query_max_length: int = field(default=512, metadata={"help": "Query token budget."})
     embedder_passage_max_length: int = field(default=512, metadata={"help": "Passage token budget."})
 
+    @property
+    def embedder_batch_size(self) -> int:
+        """``batch_size`` under the name :func:`~FlagEmbedding.abc.evaluation.models.load_embedder` reads."""
+        return self.batch_size
+
     def __post_init__(self) -> None:
         self.query_instruction_format_for_retrieval = unescape_newlines(self.query_instruction_format_for_retrieval)
         self.examples_instruction_format = unescape_newlines(self.examples_instruction_format)
@@ -84,35 +90,6 @@ def parse_range(text: str) -> Tuple[int, int]:
     if not 0 <= start < end:
         raise InputError(f"range_for_sampling needs 0 <= start < end, got {text!r}.")
     return start, end
-
-
-def load_embedder(model_args: ModelArgs) -> Any:
-    """The embedder, through ``FlagAutoModel.from_finetuned``."""
-    from FlagEmbedding.inference.auto_embedder import FlagAutoModel
-
-    examples = model_args.examples_for_task
-    if examples is not None and os.path.isfile(examples):
-        with open(examples, encoding="utf-8") as handle:
-            examples = json.load(handle)
-    options: Dict[str, Any] = {}
-    if examples is not None:
-        options.update(examples_for_task=examples, examples_instruction_format=model_args.examples_instruction_format)
-    return FlagAutoModel.from_finetuned(
-        model_args.embedder_name_or_path,
-        model_class=model_args.embedder_model_class,
-        normalize_embeddings=model_args.normalize_embeddings,
-        pooling_method=model_args.pooling_method,
-        use_fp16=model_args.use_fp16,
-        query_instruction_for_retrieval=model_args.query_instruction_for_retrieval,
-        query_instruction_format=model_args.query_instruction_format_for_retrieval,
-        devices=model_args.devices,
-        trust_remote_code=model_args.trust_remote_code,
-        cache_dir=model_args.cache_dir,
-        batch_size=model_args.batch_size,
-        query_max_length=model_args.embedder_query_max_length,
-        passage_max_length=model_args.embedder_passage_max_length,
-        **options,
-    )
 
 
 def dense(vectors: Any) -> np.ndarray:
