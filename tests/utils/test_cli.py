@@ -112,7 +112,7 @@ def test_model_not_found_offline(tmp_path):
                    "encoder-only-base", "--output_dir", str(tmp_path / "out")])
     assert process.returncode == 1
     assert error_line(process) == (
-        "error: model 'no-such-org/no-such-model' is not a local folder and could not be downloaded from the "
+        "error: Model 'no-such-org/no-such-model' is not a local folder and could not be downloaded from the "
         "Hugging Face Hub; download it on a connected machine (`hf download no-such-org/no-such-model --local-dir "
         "<folder>`) and pass that folder's path instead.")
 

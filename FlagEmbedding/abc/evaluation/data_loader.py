@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from FlagEmbedding.utils.errors import InputError, MissingFileError
+from FlagEmbedding.utils.hub import offline_if_unreachable
 from FlagEmbedding.utils.files import atomic_write, atomic_write_jsonl, iter_jsonl, iter_lines
 
 logger = logging.getLogger(__name__)
@@ -469,6 +470,7 @@ class AbsEvalDataLoader(ABC):
         """``datasets.load_dataset`` into the loader's cache (forced re-download when requested)."""
         import datasets
 
+        offline_if_unreachable()
         return datasets.load_dataset(
             path, name, split=split, cache_dir=self.cache_dir, token=self.token,
             download_mode="force_redownload" if self.force_redownload else None,
@@ -478,6 +480,7 @@ class AbsEvalDataLoader(ABC):
         """Download one file of a Hugging Face dataset repository (honours ``$HF_ENDPOINT``)."""
         from huggingface_hub import hf_hub_download
 
+        offline_if_unreachable()
         return hf_hub_download(repo_id, filename, repo_type="dataset", cache_dir=self.cache_dir, token=self.token,
                                force_download=self.force_redownload)
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from transformers import AutoModel
 
-from FlagEmbedding.utils.hub import from_pretrained, model_not_found
+from FlagEmbedding.utils.hub import from_pretrained, model_not_found, offline_if_unreachable
 from FlagEmbedding.utils.pooling import pool
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ def resolve_local_snapshot(name_or_path: str, cache_dir: Optional[str] = None, t
         return name_or_path
     from huggingface_hub import snapshot_download
 
+    offline_if_unreachable()
     try:
         return snapshot_download(
             repo_id=name_or_path,

@@ -18,7 +18,7 @@ from FlagEmbedding.finetune.reranker.decoder_only.layerwise.arguments import Rer
 from FlagEmbedding.finetune.reranker.decoder_only.layerwise.modeling import CrossDecoderModel
 from FlagEmbedding.finetune.reranker.decoder_only.layerwise.trainer import DecoderOnlyRerankerTrainer
 from FlagEmbedding.inference.reranker.decoder_only.models import LayerWiseMiniCPMConfig, LayerWiseMiniCPMForCausalLM
-from FlagEmbedding.utils.hub import from_pretrained, model_not_found
+from FlagEmbedding.utils.hub import from_pretrained, model_not_found, offline_if_unreachable
 from FlagEmbedding.utils.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ def checkpoint_folder(name_or_path: str, cache_dir: Optional[str], token: Option
         return name_or_path
     from huggingface_hub import snapshot_download
 
+    offline_if_unreachable()
     try:
         return snapshot_download(repo_id=name_or_path, cache_dir=cache_dir or os.environ.get("HF_HUB_CACHE"),
                                  token=token, allow_patterns=["*.safetensors", "*.bin", "*.json"])
