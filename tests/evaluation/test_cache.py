@@ -223,3 +223,20 @@ def test_a_model_path_that_names_no_folder_is_refused():
     assert display_name("BAAI/bge-m3/.") == "bge-m3"
     with pytest.raises(ValueError, match=r"^Model name or path 'org/\.\.' does not name a model folder"):
         display_name("org/..")
+
+
+def test_search_results_are_recomputed_when_what_produced_them_changed(data, tmp_path, bge_large):
+    make_runner(data, tmp_path, bge_large).run()
+    path = tmp_path / "out" / "bge-large-en-v1.5" / "NoReranker" / "test.json"
+    first = read_json(str(path))["search_results"]
+    assert all(len(hits) == 8 for hits in first.values())
+    make_runner(data, tmp_path, bge_large).run()  # nothing changed: the file is reused as it is
+    assert read_json(str(path))["search_results"] == first
+    make_runner(data, tmp_path, bge_large, search_top_k=2).run()  # a setting changed
+    assert all(len(hits) == 2 for hits in read_json(str(path))["search_results"].values())
+    with open(os.path.join(data, "test_queries.jsonl"), "a", encoding="utf-8") as f:  # the queries changed
+        f.write('{"id": "q4", "text": "numbers and symbols"}\n')
+    with open(os.path.join(data, "test_qrels.jsonl"), "a", encoding="utf-8") as f:
+        f.write('{"qid": "q4", "docid": "d8", "relevance": 1}\n')
+    make_runner(data, tmp_path, bge_large, search_top_k=2).run()
+    assert "q4" in read_json(str(path))["search_results"]

@@ -23,6 +23,31 @@ EVAL_RESULTS = "eval_results.json"
 EVAL_SOURCES = "eval_results.sources.json"
 #: the model a results folder belongs to (two models with one basename must not share a folder)
 MODEL_MARKER = ".name_or_path"
+#: per result file, the key of what produced it (model, settings, corpus, queries); a result is reused only on a match
+RESULT_SOURCES = ".search_results.sources"  # JSON, named so no "*.json" listing takes it for a result
+
+
+def _digest(value: Any) -> str:
+    """SHA-256 of a JSON-able value; a mapping is hashed entry by entry (a corpus is never dumped whole)."""
+    digest = hashlib.sha256()
+    items = value.items() if isinstance(value, Mapping) else [(None, value)]
+    for key, item in items:
+        digest.update(json.dumps([key, item], sort_keys=True, ensure_ascii=False, default=repr).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def results_key(stage: Any, model: Any, settings: Mapping[str, Any], corpus: Mapping[str, Any],
+                queries: Mapping[str, str]) -> str:
+    """Key of one result file: the stage's model (weights identity and settings for embedders), its ``settings``,
+    the exact corpus and the split's queries."""
+    from FlagEmbedding.abc.evaluation.embedding_cache import embedder_fingerprint
+
+    try:
+        identity: Any = embedder_fingerprint(model)
+    except AttributeError:  # not an embedder: the model's name and settings
+        identity = [stage.name_or_path, {k: v for k, v in sorted(getattr(model, "kwargs", {}).items())}]
+    return _digest({"model": identity, "settings": dict(settings), "corpus": _digest(corpus),
+                    "queries": _digest(queries)})
 
 
 def _identity(name_or_path: str) -> str:
@@ -92,6 +117,23 @@ class AbsEvaluator:
                 raise InputError(f"{path}: '{key}' is {metadata.get(key)!r}, expected {value!r}; "
                                  "use another --output_dir or rerun with --overwrite.")
 
+    @staticmethod
+    def read_result_sources(folder: str) -> Dict[str, str]:
+        """``{result file name: key}`` of a results folder (empty when missing or unreadable)."""
+        try:
+            with open(os.path.join(folder, RESULT_SOURCES), encoding="utf-8") as f:
+                sources = json.load(f)
+        except (OSError, ValueError):
+            return {}
+        return sources if isinstance(sources, dict) else {}
+
+    def record_result_source(self, path: str, key: str) -> None:
+        """Remember which key produced the result file ``path``."""
+        folder = os.path.dirname(path)
+        sources = self.read_result_sources(folder)
+        sources[os.path.basename(path)] = key
+        atomic_write_json(os.path.join(folder, RESULT_SOURCES), sources, indent=None)
+
     def claim_folder(self, folder: str, name_or_path: str) -> None:
         """Record which model owns ``folder``; refuse a folder owned by another model of the same name."""
         marker = os.path.join(folder, MODEL_MARKER)
@@ -129,15 +171,21 @@ class AbsEvaluator:
         rerank_dir = os.path.join(model_dir, str(reranker))
         self.claim_folder(rerank_dir, reranker.name_or_path)
         for sub, by_split in retrieved.items():
+            sources = self.read_result_sources(rerank_dir)
             for split, results in by_split.items():
                 path = os.path.join(rerank_dir, self.result_file_name(dataset_name, sub, split))
-                if os.path.exists(path) and not self.overwrite and split not in fresh[sub]:
-                    continue
                 corpus = self.data_loader.load_corpus(dataset_name, sub)
                 queries = self.data_loader.load_queries(dataset_name, split, sub)
+                key = results_key(reranker, reranker.reranker, {"rerank_top_k": reranker.rerank_top_k,
+                                                                 "ignore_identical_ids": ignore_identical_ids,
+                                                                 "first_stage": _digest(results), **kwargs},
+                                  corpus, queries)
+                if os.path.exists(path) and not self.overwrite and sources.get(os.path.basename(path)) == key:
+                    continue
                 reranked = reranker(corpus=corpus, queries=queries, search_results=results,
                                     ignore_identical_ids=ignore_identical_ids, **kwargs)
                 self.save_search_results(path, str(retriever), str(reranker), reranked, split, dataset_name, sub)
+                self.record_result_source(path, key)
         reranker.stop_multi_process_pool()
         self.evaluate_results(rerank_dir, k_values)
 
@@ -147,6 +195,12 @@ class AbsEvaluator:
         """First-stage results per split (computed, or reused from files) and the splits computed now."""
         paths = {split: os.path.join(retrieval_dir, self.result_file_name(dataset_name, sub_dataset_name, split))
                  for split in splits}
+        corpus = self.data_loader.load_corpus(dataset_name, sub_dataset_name)
+        queries = {split: self.data_loader.load_queries(dataset_name, split, sub_dataset_name) for split in splits}
+        settings = {"search_top_k": retriever.search_top_k, "ignore_identical_ids": ignore_identical_ids, **kwargs}
+        keys = {split: results_key(retriever, getattr(retriever, "embedder", None), settings, corpus, queries[split])
+                for split in splits}
+        sources = self.read_result_sources(retrieval_dir)
         if not self.overwrite and all(os.path.exists(path) for path in paths.values()):
             out = {}
             for split, path in paths.items():
@@ -157,9 +211,10 @@ class AbsEvaluator:
                     expected["sub_dataset_name"] = sub_dataset_name
                 self.check_metadata(path, metadata, expected)
                 out[split] = results
-            return out, []
-        corpus = self.data_loader.load_corpus(dataset_name, sub_dataset_name)
-        queries = {split: self.data_loader.load_queries(dataset_name, split, sub_dataset_name) for split in splits}
+            if all(sources.get(os.path.basename(paths[split])) == keys[split] for split in splits):
+                return out, []
+            logger.info("Search results in %s were produced by another model, setting, corpus or query set; "
+                        "recomputing them.", retrieval_dir)
         cache_dir = (self.corpus_embd_dir(corpus_embd_save_dir, retriever, dataset_name, sub_dataset_name)
                      if corpus_embd_save_dir else None)
         out = {}
@@ -171,6 +226,7 @@ class AbsEvaluator:
                 out[split] = {qid: results[qid] for qid in queries[split]}
                 self.save_search_results(paths[split], str(retriever), "NoReranker", out[split], split,
                                          dataset_name, sub_dataset_name)
+                self.record_result_source(paths[split], keys[split])
         return out, list(splits)
 
     @staticmethod
@@ -203,7 +259,7 @@ class AbsEvaluator:
         """SHA-256 of the judgements a result file is scored against (metrics are reused only while it holds)."""
         qrels = self.data_loader.load_qrels(metadata.get("dataset_name"), metadata["split"],
                                             metadata.get("sub_dataset_name"))
-        return hashlib.sha256(json.dumps(qrels, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+        return _digest(qrels)
 
     def file_metrics(self, metadata: Mapping[str, Any], search_results: SearchResults,
                      k_values: Sequence[int]) -> Dict[str, float]:
