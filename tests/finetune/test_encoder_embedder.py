@@ -29,7 +29,7 @@ from tests.finetune.helpers import (
     module_args,
     record,
     run_subprocess,
-    without,
+    runnable_here,
     without_missing_deepspeed,
     shipped_script_args,
     write_jsonl,
@@ -63,11 +63,8 @@ def test_documented_commands_parse(command, tiny_bert, tmp_path):
 
 @pytest.mark.parametrize("command", [COMMAND_1, COMMAND_1_SD], ids=["standard", "same_dataset"])
 def test_documented_command_trains_and_saves(command, tiny_bert, tmp_path):
-    """One-process torchrun of the exact command (+ ``--max_steps 2``); DeepSpeed stage 0 when installed. Without a
-    GPU ``--fp16`` is dropped (DeepSpeed refuses fp16 on the CPU: "Type fp16 is not supported on your device")."""
-    argv = without_missing_deepspeed(localize(command, tiny_bert, EXAMPLE_DATA_DIR, str(tmp_path)) + ["--max_steps", "2"])
-    if not torch.cuda.is_available():
-        argv = without(argv, "--fp16")
+    """One-process torchrun of the exact command (+ ``--max_steps 2``); DeepSpeed stage 0 when installed."""
+    argv = runnable_here(localize(command, tiny_bert, EXAMPLE_DATA_DIR, str(tmp_path)) + ["--max_steps", "2"])
     run_subprocess(argv)
     output = tmp_path / ("test_encoder_only_base_bge-large-en-v1.5" + ("_sd" if command == COMMAND_1_SD else ""))
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
