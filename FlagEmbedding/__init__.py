@@ -4,6 +4,7 @@ Public names are imported on first access, so ``import FlagEmbedding`` stays che
 """
 from typing import TYPE_CHECKING
 
+from FlagEmbedding.module_aliases import install as _install_module_aliases
 from FlagEmbedding.utils.lazy import lazy_getattr
 
 _EMBEDDER = "FlagEmbedding.inference.embedder"
@@ -32,6 +33,7 @@ _NAMES = {
 }
 __all__ = [name for name in _NAMES if name[0].isupper()]
 __getattr__ = lazy_getattr(__name__, _NAMES)
+_install_module_aliases()
 
 if TYPE_CHECKING:  # pragma: no cover - static analysers see the real imports
     from FlagEmbedding.abc.inference import AbsEmbedder, AbsReranker

@@ -255,7 +255,7 @@ def save_tiny_costwise_gemma(folder: str, hidden: int = 32, layers: int = 4, sta
     return folder
 
 
-# ---------------------------------------------------------------------------- fine-tuning II (raw layer-wise base)
+# ------------------------------------------------------- M3 / decoder-only fine-tuning (raw layer-wise base)
 def save_tiny_minicpm_raw(folder: str, hidden: int = 32, layers: int = 4, seed: int = 0) -> str:
     """A random *raw* MiniCPM causal LM (``model_type`` "minicpm", a vocabulary ``lm_head.weight``, no per-layer
     heads): the starting point of layer-wise ``--model_type from_raw_model`` training."""

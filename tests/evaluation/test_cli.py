@@ -40,7 +40,8 @@ def test_benchmark_specific_defaults():
     bright, _ = parse(["--eval_name", "b", "--embedder_name_or_path", "m"], BrightEvalArgs)
     assert (bright.task_type, bright.use_special_instructions) == ("short", True)
     mteb, _ = parse(["--eval_name", "m", "--embedder_name_or_path", "m", "--tasks", "A", "B"], MTEBEvalArgs)
-    assert mteb.tasks == ["A", "B"] and mteb.languages is None and mteb.eval_output_method == "json"
+    assert mteb.tasks == ["A", "B"] and mteb.languages is None
+    assert (mteb.eval_output_method, mteb.eval_output_path) == ("markdown", "./eval_results.md")  # the original's
     from FlagEmbedding.evaluation.air_bench import AIRBenchEvalArgs
 
     air, model = parse(["--embedder_name_or_path", "m", "--model_cache_dir", "/c", "--splits", "dev"],

@@ -218,7 +218,7 @@ def test_beir_remote_is_converted_filtered_and_saved(tmp_path, monkeypatch):
     loader = BEIREvalDataLoader("beir", dataset_dir=str(tmp_path))
     loader.validate("scifact", ["test"])
     assert loader.load_corpus("scifact") == {"5": {"title": "", "text": "five"}, "6": {"title": "T", "text": "six"}}
-    assert loader.load_queries("scifact", "test") == {"1": "one"}
+    assert loader.load_queries("scifact", split="test") == {"1": "one"}
     folder = tmp_path / "scifact"
     assert sorted(os.listdir(folder)) == ["corpus.jsonl", "test_qrels.jsonl", "test_queries.jsonl"]
     assert (folder / "test_qrels.jsonl").read_text() == '{"qid": "1", "docid": "5", "relevance": 1}\n'
@@ -226,7 +226,7 @@ def test_beir_remote_is_converted_filtered_and_saved(tmp_path, monkeypatch):
     again = BEIREvalDataLoader("beir", dataset_dir=str(tmp_path))
     again.validate("scifact", ["test"])
     assert len(hub.calls) == calls  # served from the saved files
-    assert again.load_queries("scifact", "test") == {"1": "one"}
+    assert again.load_queries("scifact", split="test") == {"1": "one"}
 
 
 def test_force_redownload_fetches_once_per_loader(tmp_path, monkeypatch):

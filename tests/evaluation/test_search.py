@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker
+from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker, model_name_or_path
 from FlagEmbedding.abc.evaluation.utils import display_name, index, search
 from FlagEmbedding.evaluation.bright.searcher import BrightEvalDenseRetriever
 
@@ -65,6 +65,16 @@ class FakeEmbedder:
 
 
 CORPUS = {"x1": {"text": "ab"}, "x2": {"text": "a"}, "x3": {"text": "abc"}, "x4": {"text": "b"}}
+
+
+def test_stage_names_come_from_the_model_name_or_path():
+    """A FlagEmbedding model's own ``model_name_or_path`` names the stage (its HF config is never rewritten);
+    other objects fall back to their transformers config."""
+    embedder = FakeEmbedder()
+    embedder.model_name_or_path = "/models/bge-m3/"
+    assert str(EvalDenseRetriever(embedder)) == "bge-m3" and embedder.model.config._name_or_path == "fake/embedder"
+    plain = SimpleNamespace(model=SimpleNamespace(config=SimpleNamespace(_name_or_path="a/b")))
+    assert model_name_or_path(plain) == "a/b"
 
 
 def test_ignore_identical_ids_filters_before_the_cut():

@@ -1,6 +1,7 @@
 """Argument dataclasses: names, defaults and command-line conventions."""
 from __future__ import annotations
 
+import logging
 from dataclasses import fields
 
 import pytest
@@ -71,9 +72,26 @@ def test_warmup_ratio_sets_warmup_steps(tmp_path):
                                "--warmup_steps", "5"])
 
 
-def test_dead_flags_still_accepted(tmp_path):
-    parse_args(*RERANKER, ["--model_name_or_path", "m", "--output_dir", str(tmp_path), "--max_len", "256",
-                           "--sub_batch_size", "4", "--overwrite_output_dir"])
+def test_dead_flags_still_accepted_and_warn_when_set(tmp_path, caplog):
+    from FlagEmbedding.finetune.embedder.decoder_only.base import arguments as decoder
+
+    def warnings(classes, extra):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="FlagEmbedding.abc.finetune.common.arguments"):
+            parse_args(*classes, ["--model_name_or_path", "m", "--output_dir", str(tmp_path)] + extra)
+        return [r.getMessage() for r in caplog.records if r.name == "FlagEmbedding.abc.finetune.common.arguments"]
+
+    assert warnings(RERANKER, ["--max_len", "512", "--overwrite_output_dir"]) == []  # the default value is silent
+    assert warnings(RERANKER, ["--max_len", "256", "--sub_batch_size", "4"]) == [
+        "--max_len has no effect (accepted for compatibility): lengths are set by --query_max_len and "
+        "--passage_max_len.",
+        "--sub_batch_size has no effect (accepted for compatibility): every group is scored in one forward pass."]
+    decoder_classes = (decoder.DecoderOnlyEmbedderModelArguments, decoder.DecoderOnlyEmbedderDataArguments,
+                       decoder.DecoderOnlyEmbedderTrainingArguments)
+    assert warnings(decoder_classes, ["--peft_model_path", "adapter", "--use_slow_tokenizer", "True"]) == [
+        "--peft_model_path has no effect (accepted for compatibility): continue from an adapter with --from_peft.",
+        "--use_slow_tokenizer has no effect (accepted for compatibility): the tokenizer is chosen by "
+        "--use_fast_tokenizer."]
 
 
 def test_deepspeed_flag_without_the_package_is_one_clear_error(tmp_path, monkeypatch):

@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from tests.finetune import commands_ii as C
-from tests.finetune.commands_ii import one_torch_thread  # noqa: F401 - autouse fixture
+from tests.finetune import m3_decoder_only_commands as C
+from tests.finetune.m3_decoder_only_commands import one_torch_thread  # noqa: F401 - autouse fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -42,7 +42,7 @@ def training_embeddings(model, tokenizer, texts: List[str]) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def command_3_run(tiny_decoder, tmp_path_factory):
     tmp = str(tmp_path_factory.mktemp("decoder_command"))
-    args = C.strip(C.local_args(C.COMMAND_3, tiny_decoder, C.EMBEDDER_DATA, tmp), "--model_name_or_path", True)
+    args = C.without(C.local_args(C.COMMAND_3, tiny_decoder, C.EMBEDDER_DATA, tmp), "--model_name_or_path", True)
     with C.single_process_group(tmp):
         runner = runner_for(tiny_decoder, args)
     return runner, os.path.join(tmp, "test_decoder_only_base_bge-multilingual-gemma2")
@@ -160,7 +160,7 @@ def test_new_special_token_grows_embeddings_and_merges(tiny_decoder, tmp_path):
 
 
 def test_embedding_file_formats(tmp_path, tiny_decoder):
-    """emb.pth is written as a state dict; the reference's pickled module is still read."""
+    """emb.pth is written as a state dict; FlagEmbedding 1.4.2's pickled module is still read."""
     from transformers import AutoModel
 
     from FlagEmbedding.abc.finetune.common.lora import load_embedding_state, restore_embedding, save_embedding
@@ -258,3 +258,19 @@ def test_decoder_embedder_overfits_eight_queries(tiny_decoder, tmp_path):
         before = accuracy(runner.model, runner.tokenizer)
     logging.getLogger(__name__).info("overfit accuracy before %s after %s", before, after)
     assert after >= 7 / 8 and after > before, (before, after)
+
+
+def test_decoder_and_encoder_models_share_a_base_not_each_other():
+    """Both dense kinds derive from the pooled base; the decoder-only one only changes the pooling default."""
+    import inspect
+
+    from FlagEmbedding.abc.finetune.embedder import PooledEmbedderModel
+    from FlagEmbedding.finetune.embedder.decoder_only.base import BiDecoderOnlyEmbedderModel
+    from FlagEmbedding.finetune.embedder.encoder_only.base import BiEncoderOnlyEmbedderModel
+
+    assert not issubclass(BiDecoderOnlyEmbedderModel, BiEncoderOnlyEmbedderModel)
+    assert issubclass(BiDecoderOnlyEmbedderModel, PooledEmbedderModel)
+    assert issubclass(BiEncoderOnlyEmbedderModel, PooledEmbedderModel)
+    defaults = [inspect.signature(cls).parameters["sentence_pooling_method"].default
+                for cls in (BiEncoderOnlyEmbedderModel, BiDecoderOnlyEmbedderModel)]
+    assert defaults == ["cls", "last_token"]

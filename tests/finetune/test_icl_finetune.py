@@ -10,8 +10,8 @@ from typing import Any, Dict, List, Sequence
 import pytest
 import torch
 
-from tests.finetune import commands_ii as C
-from tests.finetune.commands_ii import one_torch_thread  # noqa: F401 - autouse fixture
+from tests.finetune import m3_decoder_only_commands as C
+from tests.finetune.m3_decoder_only_commands import one_torch_thread  # noqa: F401 - autouse fixture
 from tests.finetune.helpers import write_jsonl
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -121,8 +121,8 @@ def test_symmetric_types_format_passages_like_queries(tokenizer, tmp_path):
 
 def test_retrieval_without_examples_and_the_example_budget(tokenizer, tmp_path):
     """Examples are skipped when disabled for retrieval; the budget is ``query_max_len - 512`` only for long
-    queries (the reference's budget is negative below 513 tokens, so short-query runs never saw an example; the
-    128-token runs above do)."""
+    queries (FlagEmbedding 1.4.2's budget is negative below 513 tokens, so short-query runs never saw an example;
+    the 128-token runs above do)."""
     from FlagEmbedding.finetune.embedder.decoder_only.icl.dataset import example_budget
 
     plain = "<instruct>Find\n<query>giant panda bear" + SUFFIX

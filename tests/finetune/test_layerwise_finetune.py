@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from tests import tiny_models
-from tests.finetune import commands_ii as C
-from tests.finetune.commands_ii import one_torch_thread  # noqa: F401 - autouse fixture
+from tests.finetune import m3_decoder_only_commands as C
+from tests.finetune.m3_decoder_only_commands import one_torch_thread  # noqa: F401 - autouse fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
@@ -36,7 +36,8 @@ def layerwise_runner(args: List[str], run: bool = True):
 
 def pair_batch(runner, pairs: List[List[str]], row: Dict[str, Any]) -> Dict[str, torch.Tensor]:
     dataset = runner.train_dataset
-    items = [dataset.create_one_example(dataset.format_query({"query": q, **row}), dataset.format_passage(row, p), row)
+    items = [dataset.create_one_example(dataset.format_query({"query": q, **row}), dataset.format_passage(row, p),
+                                       **dataset.example_options(row))
              for q, p in pairs]
     return runner.data_collator([(items, None)])["pair"]
 
@@ -50,8 +51,8 @@ def layerwise_model(tmp_path_factory) -> str:
 # ---------------------------------------------------------------------------------------------------- loss
 @pytest.mark.parametrize("with_teacher", [False, True])
 def test_loss_is_summed_over_every_selected_layer(layerwise_model, with_teacher):
-    """Defect: the reference scored only the last layer; now layers start_layer..num_hidden_layers are all
-    scored, the loss is summed over them and every layer's head receives gradients."""
+    """Defect: FlagEmbedding 1.4.2 scored only the last layer; now layers start_layer..num_hidden_layers are
+    all scored, the loss is summed over them and every layer's head receives gradients."""
     from transformers import AutoTokenizer
 
     from FlagEmbedding.finetune.reranker.decoder_only.base.runner import configure_reranker_tokenizer

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from tests import tiny_models
-from tests.finetune import commands_ii as C
-from tests.finetune.commands_ii import one_torch_thread  # noqa: F401 - autouse fixture
+from tests.finetune import m3_decoder_only_commands as C
+from tests.finetune.m3_decoder_only_commands import one_torch_thread  # noqa: F401 - autouse fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -33,7 +33,8 @@ def reranker_runner(args: List[str]):
 def pair_batch(runner, pairs: List[List[str]], row: Dict[str, Any]) -> Dict[str, torch.Tensor]:
     """The training inputs of ``pairs``, built by the run's own dataset and collator."""
     dataset = runner.train_dataset
-    items = [dataset.create_one_example(dataset.format_query({"query": q, **row}), dataset.format_passage(row, p), row)
+    items = [dataset.create_one_example(dataset.format_query({"query": q, **row}), dataset.format_passage(row, p),
+                                       **dataset.example_options(row))
              for q, p in pairs]
     return runner.data_collator([(items, None)])["pair"]
 
@@ -48,7 +49,7 @@ def causal_lm(tmp_path_factory) -> str:
 @pytest.mark.parametrize("with_teacher", [False, True])
 def test_group_loss_matches_reference(causal_lm, with_teacher):
     """CE towards the first pair of each group (+ soft-CE to the teacher's softmax); B is read from the input,
-    not from ``train_batch_size`` (the reference reshaped with the configured batch size)."""
+    not from ``train_batch_size`` (FlagEmbedding 1.4.2 reshaped with the configured batch size)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from FlagEmbedding.finetune.reranker.decoder_only.base import CrossDecoderModel

@@ -11,13 +11,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.finetune import commands_ii as C
-from tests.finetune.commands_ii import one_torch_thread  # noqa: F401 - autouse fixture
+from tests.finetune import m3_decoder_only_commands as C
+from tests.finetune.m3_decoder_only_commands import one_torch_thread  # noqa: F401 - autouse fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
 QUERIES = ["what is a panda?", "capital of France", "quick fox"]
-# G = 2 passages per query (positive first); B = 3 > G exercises the reference's IndexError
+# G = 2 passages per query (positive first); B = 3 > G exercises FlagEmbedding 1.4.2's IndexError
 PASSAGES = ["The giant panda is a bear species endemic to China.", "numbers 0 1 2",
             "Paris is the capital of France.", "Hi! Hello there, how are you doing today?",
             "The quick brown fox jumps over the lazy dog.", "Deep learning models embed text into dense vectors."]
@@ -116,8 +116,8 @@ def test_unified_in_batch_loss_matches_reference(m3_parts, self_distill):
 
 
 def test_no_in_batch_ensemble_is_scored_on_each_group(m3_parts):
-    """Defect: the reference scored the no-in-batch ensemble on one passage per query (zero loss, IndexError
-    for B > G); now every head and the ensemble use each query's own (B, G) group."""
+    """Defect: FlagEmbedding 1.4.2 scored the no-in-batch ensemble on one passage per query (zero loss,
+    IndexError for B > G); now every head and the ensemble use each query's own (B, G) group."""
     path, tokenizer = m3_parts
     model = build_model(path, tokenizer, use_self_distill=True)
     out = model(features(tokenizer, QUERIES), features(tokenizer, PASSAGES), None, True)
@@ -341,7 +341,7 @@ def test_m3_round_trip_scores_match_training_model(command_2_run, through_auto):
         q = model.encode_features(features(tokenizer, [a for a, _ in pairs]), M3_HEADS)
         p = model.encode_features(features(tokenizer, [b for _, b in pairs]), M3_HEADS)
         expected = {"dense": (q["dense"] * p["dense"]).sum(-1), "sparse": (q["sparse"] * p["sparse"]).sum(-1),
-                    "colbert": model.colbert_score(q, p).diagonal() * model.temperature}
+                    "colbert": model.head_score("colbert", q, p).diagonal() * model.temperature}
     for key, values in expected.items():
         assert scores[key] == pytest.approx(values.tolist(), abs=1e-5), key
 

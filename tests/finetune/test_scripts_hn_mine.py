@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import sys
@@ -81,6 +82,18 @@ def test_main_parses_documented_flags(tmp_path):
     with pytest.raises(SystemExit):
         main(["--input_file", "x", "--output_file", "y", "--embedder_name_or_path", "m",
               "--embedder_model_class", "not-a-class"])
+
+
+def test_unused_search_batch_size_is_accepted_with_a_warning(monkeypatch, caplog):
+    from FlagEmbedding.finetune.data_scripts import hn_mine
+
+    calls = []
+    monkeypatch.setattr(hn_mine, "run", lambda data_args, model_args: calls.append(data_args.search_batch_size))
+    with caplog.at_level(logging.WARNING, logger="FlagEmbedding.abc.finetune.common.arguments"):
+        main(["--input_file", "x", "--output_file", "y", "--embedder_name_or_path", "m", "--search_batch_size", "8"])
+    assert calls == [8]
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("FlagEmbedding")] == [
+        "--search_batch_size has no effect (accepted for compatibility): searches run 64 queries at a time."]
 
 
 def test_bad_input_bytes_and_candidate_pool_fail_before_any_model_loads(tmp_path):

@@ -293,7 +293,7 @@ class AbsEvalDataLoader(ABC):
         return corpus
 
     def load_queries(self, dataset_name: Optional[str] = None, split: str = "test",
-                     sub_dataset_name: Optional[str] = None) -> Queries:
+                     *, sub_dataset_name: Optional[str] = None) -> Queries:
         """``{qid: text}`` of one split."""
         key = ("queries", dataset_name, sub_dataset_name, split)
         if key not in self._memo:
@@ -302,8 +302,13 @@ class AbsEvalDataLoader(ABC):
             local = None
             if found is not None:
                 path, beir_qrels = found
-                keep = (lambda: set(self.load_qrels(dataset_name, split, sub_dataset_name))) if beir_qrels else None
-                local = (path, lambda: read_queries(path, keep=keep() if keep else None))
+
+                def read() -> Queries:  # BEIR layout: only the queries its qrels name
+                    keep = (set(self.load_qrels(dataset_name, split=split, sub_dataset_name=sub_dataset_name))
+                            if beir_qrels else None)
+                    return read_queries(path, keep=keep)
+
+                local = (path, read)
             self._memo[key] = self._load(
                 key, local, lambda: self._load_remote_queries(dataset_name, split, sub_dataset_name=sub_dataset_name),
                 os.path.join(folder, f"{split}_queries.jsonl") if folder else None,
@@ -312,7 +317,7 @@ class AbsEvalDataLoader(ABC):
         return self._memo[key]
 
     def load_qrels(self, dataset_name: Optional[str] = None, split: str = "test",
-                   sub_dataset_name: Optional[str] = None) -> Qrels:
+                   *, sub_dataset_name: Optional[str] = None) -> Qrels:
         """``{qid: {docid: relevance}}`` of one split."""
         key = ("qrels", dataset_name, sub_dataset_name, split)
         if key not in self._memo:
@@ -358,11 +363,11 @@ class AbsEvalDataLoader(ABC):
         if not corpus:
             raise InputError(f"{self.source('corpus', dataset_name, None, sub_dataset_name)}: the corpus is empty.")
         for split in splits:
-            qrels = self.load_qrels(dataset_name, split, sub_dataset_name)
+            qrels = self.load_qrels(dataset_name, split=split, sub_dataset_name=sub_dataset_name)
             if not qrels:  # checked first: BEIR's queries.jsonl is filtered by the qrels, so it would look empty
                 raise InputError(f"{self.source('qrels', dataset_name, split, sub_dataset_name)}: no relevance "
                                  f"judgements.")
-            queries = self.load_queries(dataset_name, split, sub_dataset_name)
+            queries = self.load_queries(dataset_name, split=split, sub_dataset_name=sub_dataset_name)
             queries_source = self.source("queries", dataset_name, split, sub_dataset_name)
             if not queries:
                 raise InputError(f"{queries_source}: no queries for split '{split}'.")

@@ -6,13 +6,16 @@ import json
 import logging
 import os
 from collections import defaultdict
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
 from FlagEmbedding.abc.evaluation.searcher import EvalReranker, EvalRetriever, SearchResults
-from FlagEmbedding.abc.evaluation.utils import evaluate_metrics, evaluate_mrr, evaluate_recall_cap
+from FlagEmbedding.abc.evaluation.utils import evaluate_metrics, evaluate_mrr, evaluate_recall_cap, write_summary
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
 
 logger = logging.getLogger(__name__)
 
@@ -79,34 +82,43 @@ class AbsEvaluator:
         """``<dataset>[-<sub>]-<split>.json`` or ``<split>.json``."""
         return "-".join(part for part in (dataset_name, sub_dataset_name, split) if part) + ".json"
 
-    def corpus_embd_dir(self, corpus_embd_save_dir: str, retriever: EvalRetriever, dataset_name: Optional[str],
-                        sub_dataset_name: Optional[str]) -> str:
-        """Cache folder of one corpus: ``<root>/<retriever>[/<dataset>[/<sub>]]``."""
+    def get_corpus_embd_save_dir(self, retriever_name: str, corpus_embd_save_dir: Optional[str] = None,
+                                 dataset_name: Optional[str] = None,
+                                 sub_dataset_name: Optional[str] = None) -> Optional[str]:
+        """Cache folder of one corpus, ``<root>/<retriever>[/<dataset>[/<sub>]]`` (None without a root)."""
+        if corpus_embd_save_dir is None:
+            return None
         parts = [part for part in (dataset_name, sub_dataset_name) if part]
-        return os.path.join(corpus_embd_save_dir, str(retriever), *parts)
+        return os.path.join(corpus_embd_save_dir, retriever_name, *parts)
 
     # ------------------------------------------------------------------ result files
-    def save_search_results(self, path: str, model_name: str, reranker_name: str, search_results: SearchResults,
-                            split: str, dataset_name: Optional[str] = None,
-                            sub_dataset_name: Optional[str] = None) -> None:
-        """Write one result file (indent 4): metadata keys, then ``search_results``."""
-        data: Dict[str, Any] = {"eval_name": self.eval_name, "model_name": model_name, "reranker_name": reranker_name,
-                                "split": split, "dataset_name": dataset_name}
-        if self.SUB_DATASET_KEY:
-            data["sub_dataset_name"] = sub_dataset_name
-        data["search_results"] = search_results
-        atomic_write_json(path, data, indent=4)
+    def sub_dataset_metadata(self, sub_dataset_name: Optional[str]) -> Dict[str, Optional[str]]:
+        """The extra result-file key of this benchmark: ``{"sub_dataset_name": ...}`` for BEIR, else none."""
+        return {"sub_dataset_name": sub_dataset_name} if self.SUB_DATASET_KEY else {}
 
     @staticmethod
-    def load_search_results(path: str) -> Tuple[Dict[str, Any], SearchResults]:
+    def save_search_results(eval_name: str, model_name: str, reranker_name: str, search_results: SearchResults,
+                            output_path: str, split: str, dataset_name: Optional[str] = None,
+                            **metadata: Any) -> None:
+        """Write one result file (indent 4): the metadata keys (``metadata`` after the original's, e.g. BEIR's
+        ``sub_dataset_name``), then ``search_results``. The parameters are the original's, in its order."""
+        data: Dict[str, Any] = {"eval_name": eval_name, "model_name": model_name, "reranker_name": reranker_name,
+                                "split": split, "dataset_name": dataset_name, **metadata,
+                                "search_results": search_results}
+        atomic_write_json(output_path, data, indent=4)
+
+    @staticmethod
+    def load_search_results(input_path: str) -> Tuple[Dict[str, Any], SearchResults]:
         """``(metadata, search_results)`` of a result file."""
         try:
-            with open(path, encoding="utf-8") as f:
+            with open(input_path, encoding="utf-8") as f:
                 data = json.load(f)
         except ValueError as error:
-            raise InputError(f"{path}: not a valid result file ({error}); delete it or rerun with --overwrite.") from None
+            raise InputError(
+                f"{input_path}: not a valid result file ({error}); delete it or rerun with --overwrite."
+            ) from None
         if not isinstance(data, dict) or "search_results" not in data:
-            raise InputError(f"{path}: not a result file (no 'search_results' key).")
+            raise InputError(f"{input_path}: not a result file (no 'search_results' key).")
         results = data.pop("search_results")
         return data, results
 
@@ -116,6 +128,14 @@ class AbsEvaluator:
             if metadata.get(key) != value:
                 raise InputError(f"{path}: '{key}' is {metadata.get(key)!r}, expected {value!r}; "
                                  "use another --output_dir or rerun with --overwrite.")
+
+    def check_data_info(self, data_info: Mapping[str, Any], model_name: str, reranker_name: str, split: str,
+                        dataset_name: Optional[str] = None) -> None:
+        """Raise ``ValueError`` when the metadata of a loaded result file is not this evaluation's."""
+        self.check_metadata("search results", data_info, {
+            "eval_name": self.eval_name, "model_name": model_name, "reranker_name": reranker_name,
+            "split": split, "dataset_name": dataset_name,
+        })
 
     @staticmethod
     def read_result_sources(folder: str) -> Dict[str, str]:
@@ -175,7 +195,7 @@ class AbsEvaluator:
             for split, results in by_split.items():
                 path = os.path.join(rerank_dir, self.result_file_name(dataset_name, sub, split))
                 corpus = self.data_loader.load_corpus(dataset_name, sub)
-                queries = self.data_loader.load_queries(dataset_name, split, sub)
+                queries = self.data_loader.load_queries(dataset_name, split=split, sub_dataset_name=sub)
                 key = results_key(reranker, reranker.reranker, {"rerank_top_k": reranker.rerank_top_k,
                                                                  "ignore_identical_ids": ignore_identical_ids,
                                                                  "first_stage": _digest(results), **kwargs},
@@ -184,7 +204,8 @@ class AbsEvaluator:
                     continue
                 reranked = reranker(corpus=corpus, queries=queries, search_results=results,
                                     ignore_identical_ids=ignore_identical_ids, **kwargs)
-                self.save_search_results(path, str(retriever), str(reranker), reranked, split, dataset_name, sub)
+                self.save_search_results(self.eval_name, str(retriever), str(reranker), reranked, path, split,
+                                         dataset_name, **self.sub_dataset_metadata(sub))
                 self.record_result_source(path, key)
         reranker.stop_multi_process_pool()
         self.evaluate_results(rerank_dir, k_values)
@@ -196,7 +217,8 @@ class AbsEvaluator:
         paths = {split: os.path.join(retrieval_dir, self.result_file_name(dataset_name, sub_dataset_name, split))
                  for split in splits}
         corpus = self.data_loader.load_corpus(dataset_name, sub_dataset_name)
-        queries = {split: self.data_loader.load_queries(dataset_name, split, sub_dataset_name) for split in splits}
+        queries = {split: self.data_loader.load_queries(dataset_name, split=split, sub_dataset_name=sub_dataset_name)
+                   for split in splits}
         settings = {"search_top_k": retriever.search_top_k, "ignore_identical_ids": ignore_identical_ids, **kwargs}
         keys = {split: results_key(retriever, getattr(retriever, "embedder", None), settings, corpus, queries[split])
                 for split in splits}
@@ -206,17 +228,15 @@ class AbsEvaluator:
             for split, path in paths.items():
                 metadata, results = self.load_search_results(path)
                 expected = {"eval_name": self.eval_name, "model_name": str(retriever), "reranker_name": "NoReranker",
-                            "split": split, "dataset_name": dataset_name}
-                if self.SUB_DATASET_KEY:
-                    expected["sub_dataset_name"] = sub_dataset_name
+                            "split": split, "dataset_name": dataset_name, "sub_dataset_name": sub_dataset_name}
                 self.check_metadata(path, metadata, expected)
                 out[split] = results
             if all(sources.get(os.path.basename(paths[split])) == keys[split] for split in splits):
                 return out, []
             logger.info("Search results in %s were produced by another model, setting, corpus or query set; "
                         "recomputing them.", retrieval_dir)
-        cache_dir = (self.corpus_embd_dir(corpus_embd_save_dir, retriever, dataset_name, sub_dataset_name)
-                     if corpus_embd_save_dir else None)
+        cache_dir = self.get_corpus_embd_save_dir(str(retriever), corpus_embd_save_dir or None, dataset_name,
+                                                  sub_dataset_name)
         out = {}
         for group in self._query_groups(queries):
             merged = {qid: text for split in group for qid, text in queries[split].items()}
@@ -224,8 +244,8 @@ class AbsEvaluator:
                                 ignore_identical_ids=ignore_identical_ids, **kwargs)
             for split in group:
                 out[split] = {qid: results[qid] for qid in queries[split]}
-                self.save_search_results(paths[split], str(retriever), "NoReranker", out[split], split,
-                                         dataset_name, sub_dataset_name)
+                self.save_search_results(self.eval_name, str(retriever), "NoReranker", out[split], paths[split],
+                                         split, dataset_name, **self.sub_dataset_metadata(sub_dataset_name))
                 self.record_result_source(paths[split], keys[split])
         return out, list(splits)
 
@@ -238,6 +258,36 @@ class AbsEvaluator:
                 if seen.setdefault(qid, text) != text:
                     return [[split] for split in queries]
         return [list(queries)]
+
+    # ------------------------------------------------------------------ summaries (the original's helpers)
+    @staticmethod
+    def get_results_df(metric: str, eval_results_dict: Mapping[str, Mapping[str, Mapping[str, Mapping[str, float]]]]
+                       ) -> "pandas.DataFrame":
+        """One metric of ``{model: {reranker: {column: {metric: value}}}}`` as a table indexed by
+        (Model, Reranker): an ``average`` column (NaN when a value is missing), then the sorted columns."""
+        import pandas as pd
+
+        rows = [(model, reranker, results) for model in sorted(eval_results_dict)
+                for reranker, results in sorted(eval_results_dict[model].items())]
+        columns = sorted({column for _, _, results in rows for column in results})
+        table = pd.DataFrame(
+            [[results.get(column, {}).get(metric) for column in columns] for _, _, results in rows],
+            index=pd.MultiIndex.from_tuples([(m, r) for m, r, _ in rows], names=["Model", "Reranker"]),
+            columns=columns, dtype=float,
+        )
+        table.insert(0, "average", table.mean(axis=1, skipna=False))
+        return table
+
+    @staticmethod
+    def output_eval_results_to_json(eval_results_dict: Mapping[str, Any], output_path: str) -> None:
+        """Write the summary dict as JSON (indent 4), atomically."""
+        write_summary(eval_results_dict, "json", output_path, [])
+
+    @staticmethod
+    def output_eval_results_to_markdown(eval_results_dict: Mapping[str, Any], output_path: str,
+                                        metrics: Sequence[str]) -> None:
+        """Write one markdown table per metric (see :func:`~FlagEmbedding.abc.evaluation.utils.summary_markdown`)."""
+        write_summary(eval_results_dict, "markdown", output_path, metrics)
 
     # ------------------------------------------------------------------ metrics
     @staticmethod
@@ -257,15 +307,15 @@ class AbsEvaluator:
 
     def qrels_fingerprint(self, metadata: Mapping[str, Any]) -> str:
         """SHA-256 of the judgements a result file is scored against (metrics are reused only while it holds)."""
-        qrels = self.data_loader.load_qrels(metadata.get("dataset_name"), metadata["split"],
-                                            metadata.get("sub_dataset_name"))
+        qrels = self.data_loader.load_qrels(metadata.get("dataset_name"), split=metadata["split"],
+                                            sub_dataset_name=metadata.get("sub_dataset_name"))
         return _digest(qrels)
 
     def file_metrics(self, metadata: Mapping[str, Any], search_results: SearchResults,
                      k_values: Sequence[int]) -> Dict[str, float]:
         """Metrics of one result file against its qrels."""
-        qrels = self.data_loader.load_qrels(metadata.get("dataset_name"), metadata["split"],
-                                            metadata.get("sub_dataset_name"))
+        qrels = self.data_loader.load_qrels(metadata.get("dataset_name"), split=metadata["split"],
+                                            sub_dataset_name=metadata.get("sub_dataset_name"))
         return self.compute_metrics(qrels, search_results, k_values)
 
     def evaluate_results(self, search_results_save_dir: str,
@@ -273,8 +323,7 @@ class AbsEvaluator:
         """Metrics of every ``*.json`` result file in the folder, written to ``EVAL/eval_results.json``.
 
         Files whose size, mtime, ``k_values`` and qrels content are unchanged since the last refresh are not
-        re-scored;
-        entries of deleted files disappear. Files of one dataset's sub-datasets (BEIR cqadupstack) are
+        re-scored; entries of deleted files disappear. Files of one dataset's sub-datasets (BEIR cqadupstack) are
         averaged into one ``<dataset>-<split>`` entry.
         """
         eval_dir = os.path.join(search_results_save_dir, EVAL_FOLDER)

@@ -41,11 +41,7 @@ class AbsEvalRunner:
     def get_models(model_args: AbsEvalModelArgs) -> Tuple[Any, Optional[Any]]:
         """Build the embedder (and the reranker when ``reranker_name_or_path`` is set) via the auto classes."""
         embedder = load_embedder(model_args)
-        embedder.model.config._name_or_path = model_args.embedder_name_or_path
-        reranker = None
-        if model_args.reranker_name_or_path is not None:
-            reranker = load_reranker(model_args)
-            reranker.model.config._name_or_path = model_args.reranker_name_or_path
+        reranker = load_reranker(model_args) if model_args.reranker_name_or_path is not None else None
         return embedder, reranker
 
     def load_retriever_and_reranker(self) -> Tuple[EvalDenseRetriever, Optional[EvalReranker]]:

@@ -24,11 +24,18 @@ def dense_array(output: Any) -> np.ndarray:
     return np.asarray(output)
 
 
+def model_name_or_path(model: Any) -> str:
+    """The name or path ``model`` was built from: its ``model_name_or_path`` (kept by every FlagEmbedding
+    embedder and reranker), else the ``config._name_or_path`` of its transformers model (other objects)."""
+    name = getattr(model, "model_name_or_path", None)
+    return name if name is not None else model.model.config._name_or_path
+
+
 class EvalRetriever(ABC):
     """A named first-stage retriever.
 
     Args:
-        embedder: The embedding model (its ``model.config._name_or_path`` gives the display name).
+        embedder: The embedding model (its :func:`model_name_or_path` gives the display name).
         search_top_k: Hits returned per query.
         overwrite: Re-encode the corpus even when a valid cache exists.
     """
@@ -40,14 +47,14 @@ class EvalRetriever(ABC):
 
     @property
     def name_or_path(self) -> str:
-        """The model's ``config._name_or_path`` (set by the runner to the CLI value)."""
-        return self.embedder.model.config._name_or_path
+        """The embedder's name or path (see :func:`model_name_or_path`)."""
+        return model_name_or_path(self.embedder)
 
     def __str__(self) -> str:
         return display_name(self.name_or_path)
 
     def stop_multi_process_pool(self) -> None:
-        """Stop the embedder's worker pool and free accelerator memory."""
+        """Stop the embedder's worker pools (query pool included) and free accelerator memory."""
         self.embedder.stop_self_pool()
 
     @abstractmethod
@@ -138,8 +145,8 @@ class EvalReranker:
 
     @property
     def name_or_path(self) -> str:
-        """The model's ``config._name_or_path`` (set by the runner to the CLI value)."""
-        return self.reranker.model.config._name_or_path
+        """The reranker's name or path (see :func:`model_name_or_path`)."""
+        return model_name_or_path(self.reranker)
 
     def __str__(self) -> str:
         return display_name(self.name_or_path)

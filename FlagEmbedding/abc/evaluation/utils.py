@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import defaultdict
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -58,6 +59,13 @@ def _ranked(hits: Mapping[str, float], k: int) -> List[str]:
     return [doc for doc, _ in sorted(hits.items(), key=lambda item: -item[1])[:k]]
 
 
+def _as_defaultdict(values: Dict[str, float]) -> "defaultdict[str, Any]":
+    """The metric dict as a ``defaultdict(list)``: the type the original's MRR and capped-recall helpers return."""
+    out: "defaultdict[str, Any]" = defaultdict(list)
+    out.update(values)
+    return out
+
+
 def evaluate_mrr(qrels: Qrels, results: Run, k_values: Sequence[int]) -> Dict[str, float]:
     """``MRR@k``: mean over evaluated queries of 1/rank of the first hit with relevance > 0 in the top k."""
     queries = _evaluated_queries(qrels, results)
@@ -69,7 +77,7 @@ def evaluate_mrr(qrels: Qrels, results: Run, k_values: Sequence[int]) -> Dict[st
         for k in k_values:
             if first is not None and first <= k:
                 mrr[f"MRR@{k}"] += 1.0 / first
-    return {key: round(value / len(queries), 5) if queries else 0.0 for key, value in mrr.items()}
+    return _as_defaultdict({key: round(value / len(queries), 5) if queries else 0.0 for key, value in mrr.items()})
 
 
 def evaluate_recall_cap(qrels: Qrels, results: Run, k_values: Sequence[int]) -> Dict[str, float]:
@@ -84,7 +92,8 @@ def evaluate_recall_cap(qrels: Qrels, results: Run, k_values: Sequence[int]) -> 
         for k in k_values:
             found = sum(1 for doc in ranked[:k] if doc in relevant)
             capped[f"R_cap@{k}"] += found / min(len(relevant), k)
-    return {key: round(value / len(queries), 5) if queries else 0.0 for key, value in capped.items()}
+    return _as_defaultdict({key: round(value / len(queries), 5) if queries else 0.0
+                            for key, value in capped.items()})
 
 
 def evaluate_metrics(

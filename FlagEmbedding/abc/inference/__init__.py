@@ -1,4 +1,5 @@
 """Abstract inference classes: every embedder derives from AbsEmbedder, every reranker from AbsReranker."""
+from FlagEmbedding.module_aliases import register_shadowed
 from FlagEmbedding.utils.lazy import lazy_getattr
 
 _NAMES = {
@@ -7,3 +8,4 @@ _NAMES = {
 }
 __all__ = list(_NAMES)
 __getattr__ = lazy_getattr(__name__, _NAMES)
+register_shadowed(__name__)

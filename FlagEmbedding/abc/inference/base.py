@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import gc
+from abc import ABC
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
@@ -16,21 +17,22 @@ from FlagEmbedding.utils.hub import from_pretrained
 logger = logging.getLogger(__name__)
 
 
-class AbsInferenceModel:
-    """Holds the model, its tokenizer, the target devices and a lazily started per-device worker pool.
+class AbsInferenceModel(ABC):
+    """Holds the model, its tokenizer, the target devices and the per-device worker pools.
 
-    Subclasses name the single-device method the pool workers run (``pool_method``) and call
-    :meth:`run_on_devices` with list input. The loading and batching helpers read the ``use_fp16``,
-    ``use_bf16``, ``trust_remote_code`` and ``cache_dir`` attributes the subclasses store.
+    Pools are keyed by the single-device method their workers run (``pool_method`` for ``encode`` /
+    ``compute_score``, other methods for other entry points); they start lazily in :meth:`run_on_devices`,
+    at most one runs at a time (each holds the model on every device), and :meth:`stop_pools` is the one
+    way to stop them. The loading and batching helpers read the ``use_fp16``, ``use_bf16``,
+    ``trust_remote_code`` and ``cache_dir`` attributes the subclasses store.
     """
 
     pool_method: str = ""
-    #: the worker-pool attributes: never pickled (never sent to a worker), stopped at garbage collection
-    _pool_attributes: Tuple[str, ...] = ("pool",)
     #: keyword arguments ``tokenizer.pad`` receives on every batch
     pad_kwargs: Dict[str, Any] = {}
 
     def __init__(self, model_name_or_path: str, devices: DevicesArg = None, **kwargs: Any):
+        self.pools: Dict[str, MultiProcessPool] = {}
         self.model_name_or_path = model_name_or_path
         self.kwargs: Dict[str, Any] = kwargs
         for key, value in kwargs.items():
@@ -38,14 +40,12 @@ class AbsInferenceModel:
         self.target_devices = self.get_target_devices(devices)
         self.model: Optional[torch.nn.Module] = None
         self.tokenizer: Any = None
-        self.pool: Optional[MultiProcessPool] = None
 
     get_target_devices = staticmethod(get_target_devices)
 
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
-        for name in self._pool_attributes:
-            state[name] = None
+        state["pools"] = {}  # worker pools never travel to a worker
         return state
 
     # ------------------------------------------------------------------ loading and batching
@@ -70,26 +70,44 @@ class AbsInferenceModel:
         return {key: value.to(device) for key, value in batch.items()}
 
     # ------------------------------------------------------------------ pool lifecycle
+    @property
+    def pool(self) -> Optional[MultiProcessPool]:
+        """The running pool of :attr:`pool_method` (the original's attribute), or None."""
+        return self.pools.get(self.pool_method)
+
+    @pool.setter
+    def pool(self, value: Optional[MultiProcessPool]) -> None:
+        if value is None:
+            self.pools.pop(self.pool_method, None)
+        else:
+            self.pools[self.pool_method] = value
+
     def start_multi_process_pool(self, method_name: Optional[str] = None) -> MultiProcessPool:
-        """Start one worker per target device running ``method_name`` (default: ``pool_method``)."""
+        """Start one worker per target device running ``method_name`` (default: ``pool_method``).
+
+        The caller owns the returned pool (see :meth:`stop_multi_process_pool`); :meth:`run_on_devices`
+        keeps its own. The original took a worker function here; workers now run a method of this object,
+        named by ``str``.
+        """
+        if method_name is not None and not isinstance(method_name, str):
+            raise TypeError(
+                f"`method_name` must be the name of a method (str) or None, got {type(method_name).__name__}; "
+                f"call start_multi_process_pool() to run {self.pool_method!r}."
+            )
         if self.model is None:
             raise ValueError("Model is not initialized.")
         self.model = self.model.to("cpu")
         self.model.share_memory()
         return MultiProcessPool(self, method_name or self.pool_method, self.target_devices)
 
-    @staticmethod
-    def stop_multi_process_pool(pool: Optional[MultiProcessPool]) -> None:
-        """Terminate, join and close every process of ``pool`` and its queues."""
-        if pool is not None:
-            pool.stop()
-
-    def stop_self_pool(self, pool_attr: str = "pool") -> None:
-        """Stop this object's pool (if any; ``pool_attr`` names another pool attribute) and free accelerator memory."""
-        pool = getattr(self, pool_attr, None)
-        if pool is not None:
-            self.stop_multi_process_pool(pool)
-            setattr(self, pool_attr, None)
+    def stop_pools(self, method_name: Optional[str] = None) -> None:
+        """Stop the pool running ``method_name`` (every pool when None), then move the model back to the CPU
+        and free accelerator memory."""
+        names = list(self.pools) if method_name is None else [method_name]
+        for name in names:
+            pool = self.pools.pop(name, None)
+            if pool is not None:
+                pool.stop()
         try:
             if self.model is not None:
                 self.model.to("cpu")
@@ -98,21 +116,35 @@ class AbsInferenceModel:
             logger.debug("Could not move the model back to CPU.", exc_info=True)
         gc.collect()
 
+    def stop_self_pool(self) -> None:
+        """Stop this object's pools and free accelerator memory (the original's name for :meth:`stop_pools`)."""
+        self.stop_pools()
+
+    @staticmethod
+    def stop_multi_process_pool(pool: Optional[MultiProcessPool]) -> None:
+        """Stop a pool returned by :meth:`start_multi_process_pool` (terminate, join, close its queues)."""
+        if pool is not None:
+            pool.stop()
+
     def __del__(self) -> None:
-        for name in self._pool_attributes:
-            try:
-                if getattr(self, name, None) is not None:
-                    self.stop_self_pool(name)
-            except Exception:  # noqa: BLE001 - never raise from a finalizer
-                pass
+        try:
+            if getattr(self, "pools", None):
+                self.stop_pools()
+        except Exception:  # noqa: BLE001 - never raise from a finalizer
+            pass
 
     # ------------------------------------------------------------------ dispatch
     def uses_pool(self, inputs: Any) -> bool:
         """Several devices and list input go through the pool; everything else runs on device 0."""
         return len(self.target_devices) > 1 and isinstance(inputs, list)
 
-    def run_on_devices(self, inputs: Sequence[Any], kwargs: Dict[str, Any]) -> List[Any]:
-        """Run ``pool_method`` on chunks of ``inputs`` in the pool (started lazily) and return chunk results."""
-        if self.pool is None or not self.pool.processes:  # none yet, or stopped after a worker failure
-            self.pool = self.start_multi_process_pool()
-        return self.pool.map(inputs, kwargs)
+    def run_on_devices(self, inputs: Sequence[Any], kwargs: Dict[str, Any],
+                       method_name: Optional[str] = None) -> List[Any]:
+        """Run ``method_name`` (default ``pool_method``) on chunks of ``inputs`` in its pool and return the
+        chunk results. The pool starts on first use (stopping any pool of another method) and is reused."""
+        method_name = method_name or self.pool_method
+        pool = self.pools.get(method_name)
+        if pool is None or not pool.processes:  # none yet, or stopped after a worker failure
+            self.stop_pools()
+            pool = self.pools[method_name] = self.start_multi_process_pool(method_name)
+        return pool.map(inputs, kwargs)

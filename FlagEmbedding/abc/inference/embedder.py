@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from FlagEmbedding.abc.inference.base import AbsInferenceModel
-from FlagEmbedding.abc.inference.devices import DevicesArg
+from FlagEmbedding.abc.inference.devices import DevicesArg, load_dtype
 from FlagEmbedding.abc.inference.validation import check_positive_int, check_texts, unescape_newlines
 
 logger = logging.getLogger(__name__)
@@ -72,10 +72,9 @@ class AbsEmbedder(AbsInferenceModel):
 
     # ------------------------------------------------------------------ precision
     def get_model_torch_dtype(self) -> torch.dtype:
-        """bf16 if ``use_bf16``, else fp16 if ``use_fp16``, else fp32 (the accelerator compute dtype)."""
-        if self.use_bf16:
-            return torch.bfloat16
-        return torch.float16 if self.use_fp16 else torch.float32
+        """The dtype the weights are loaded in (:func:`~FlagEmbedding.abc.inference.devices.load_dtype`: fp32 on
+        CPU unless ``use_bf16``; half precision only when every target device computes in it)."""
+        return load_dtype(self.target_devices, self.use_fp16, self.use_bf16)
 
     # ------------------------------------------------------------------ instructions
     @staticmethod

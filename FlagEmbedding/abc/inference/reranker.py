@@ -26,18 +26,11 @@ logger = logging.getLogger(__name__)
 Scores = Union[float, List[float], List[List[float]]]
 #: Token features of every pair, one list entry per pair (``input_ids``, ``attention_mask``, ...).
 Features = Dict[str, List[Any]]
-
-
-def keep_of_second(first_length: int, second_length: int, limit: int) -> int:
-    """How many tokens of the second sequence survive ``only_second`` truncation to ``limit`` tokens in total.
-
-    When the first sequence alone leaves no room, nothing is cut (the pair then exceeds ``limit``), as in
-    ``transformers``' ``truncation="only_second"``.
-    """
-    overflow = first_length + second_length - limit
-    if overflow <= 0 or second_length <= overflow:
-        return second_length
-    return second_length - overflow
+#: share of ``max_length`` a query may use when no ``query_max_length`` is set (FlagEmbedding 1.4.2's
+#: ``max_length * 3 // 4``: 384 of 512 tokens)
+DEFAULT_QUERY_SHARE = 0.75
+#: most DataLoader worker processes building token features (FlagEmbedding 1.4.2's ``min(batch_size, 16)``)
+MAX_FEATURE_WORKERS = 16
 
 
 class AbsReranker(AbsInferenceModel):
@@ -52,7 +45,7 @@ class AbsReranker(AbsInferenceModel):
         passage_instruction_format: Format with two slots, instruction then passage.
         devices: See :func:`~FlagEmbedding.abc.inference.devices.get_target_devices` (MPS is always ``"mps"``).
         batch_size: Pairs per forward pass (shrunk automatically on out-of-memory).
-        query_max_length: Token limit for the query (default ``max_length * 3 // 4``).
+        query_max_length: Token limit for the query (default: :data:`DEFAULT_QUERY_SHARE` of ``max_length``).
         max_length: Token limit for the passage and for the assembled pair.
         normalize: Map scores through a sigmoid to (0, 1).
         **kwargs: Stored as attributes and in ``self.kwargs`` (``use_bf16=True`` opts into bfloat16 compute,
@@ -134,11 +127,7 @@ class AbsReranker(AbsInferenceModel):
         pairs = self.get_detailed_inputs(sentence_pairs)
         if not pairs:
             return []
-        kwargs.update(self.resolve_lengths(
-            kwargs.pop("batch_size", None), kwargs.pop("query_max_length", None), kwargs.pop("max_length", None)
-        ))
-        if kwargs.get("normalize") is None:
-            kwargs["normalize"] = self.normalize
+        kwargs = self.resolve_call_kwargs(kwargs)
         if self.uses_pool(pairs) and not single:
             scores = self.merge_scores(self.run_on_devices(pairs, kwargs))
         else:
@@ -147,6 +136,25 @@ class AbsReranker(AbsInferenceModel):
             return [layer[0] for layer in scores] if isinstance(scores[0], list) else scores[0]
         return scores
 
+    def encode_multi_process(self, sentence_pairs: Any, pool: Any, **kwargs: Any) -> List[Any]:
+        """Score already formatted pairs with an explicitly started pool (see :meth:`start_multi_process_pool`);
+        options default to the instance values as in :meth:`compute_score`."""
+        pairs = check_pairs(sentence_pairs)
+        kwargs = self.resolve_call_kwargs(kwargs)
+        if not pairs:
+            return []
+        return self.merge_scores(pool.map(pairs, kwargs))
+
+    def resolve_call_kwargs(self, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+        """Per-call keywords with ``batch_size``, the lengths and ``normalize`` filled from the instance."""
+        kwargs = dict(kwargs)
+        kwargs.update(self.resolve_lengths(
+            kwargs.pop("batch_size", None), kwargs.pop("query_max_length", None), kwargs.pop("max_length", None)
+        ))
+        if kwargs.get("normalize") is None:
+            kwargs["normalize"] = self.normalize
+        return kwargs
+
     def resolve_lengths(
         self, batch_size: Optional[int], query_max_length: Optional[int], max_length: Optional[int]
     ) -> Dict[str, int]:
@@ -154,7 +162,8 @@ class AbsReranker(AbsInferenceModel):
         batch_size = check_positive_int(batch_size if batch_size is not None else self.batch_size, "batch_size")
         max_length = check_positive_int(max_length if max_length is not None else self.max_length, "max_length")
         if query_max_length is None:
-            query_max_length = self.query_max_length if self.query_max_length is not None else max_length * 3 // 4
+            query_max_length = (self.query_max_length if self.query_max_length is not None
+                                else int(max_length * DEFAULT_QUERY_SHARE))
         query_max_length = check_positive_int(query_max_length, "query_max_length")
         return {"batch_size": batch_size, "query_max_length": query_max_length, "max_length": max_length}
 
@@ -172,6 +181,7 @@ class AbsReranker(AbsInferenceModel):
         batch_size: Optional[int] = None,
         query_max_length: Optional[int] = None,
         max_length: Optional[int] = None,
+        *,
         normalize: Optional[bool] = None,
         device: Optional[str] = None,
         use_dataloader: bool = False,
@@ -181,7 +191,9 @@ class AbsReranker(AbsInferenceModel):
         """Score already formatted pairs on one device with length-sorted batches.
 
         ``use_dataloader=True`` builds the token features in ``num_workers`` (default
-        ``min(batch_size, 16)``) DataLoader worker processes.
+        ``min(batch_size, 16)``) DataLoader worker processes. Everything after ``max_length`` is keyword-only:
+        the original's reranker classes put different options at those positions (``prompt``,
+        ``cutoff_layers``, ``normalize``), so a positional call fails instead of meaning another option.
         """
         pairs = check_pairs(sentence_pairs)
         lengths_args = self.resolve_lengths(batch_size, query_max_length, max_length)
@@ -240,7 +252,7 @@ class AbsReranker(AbsInferenceModel):
     ) -> Tuple[Features, List[int]]:
         """:meth:`prepare_features` over chunks of ``batch_size`` pairs in DataLoader worker processes."""
         if num_workers is None:
-            num_workers = min(batch_size, 16)
+            num_workers = min(batch_size, MAX_FEATURE_WORKERS)
         if mp.current_process().daemon:  # a device-pool worker may not start child processes
             num_workers = 0
         loader = DataLoader(

@@ -1,48 +1,65 @@
 """Input checks that turn bad user input into a clear error naming the argument and position."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, List, Union
+
+import numpy as np
+
+#: containers a single pair may come in (indexable by position)
+_INDEXABLE = (Sequence, np.ndarray)
+
+
+def _items(value: Any, arg_name: str, expected: str) -> List[Any]:
+    """The items of any non-text, non-mapping iterable (list, tuple, numpy array, pandas Series, datasets
+    Column, generator, ...) as a list; ``TypeError`` naming ``arg_name`` for anything else."""
+    if value is None or isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        raise TypeError(f"`{arg_name}` must be {expected}, got {'None' if value is None else type(value).__name__}.")
+    return list(value)
 
 
 def check_texts(texts: Any, arg_name: str) -> Union[str, List[str]]:
-    """Accept one ``str`` or a list/tuple of ``str``; raise ``TypeError`` naming the bad position."""
+    """Accept one ``str`` or any sequence of ``str`` (list, tuple, numpy string array, pandas Series, datasets
+    Column, other non-text iterables) and return a ``str`` or a list of plain ``str``; raise ``TypeError``
+    naming the bad position."""
     if isinstance(texts, str):
-        return texts
-    if texts is None:
-        raise TypeError(f"`{arg_name}` must be a str or a list of str, got None.")
-    if not isinstance(texts, (list, tuple)):
-        raise TypeError(f"`{arg_name}` must be a str or a list of str, got {type(texts).__name__}.")
-    for position, text in enumerate(texts):
+        return str(texts)
+    items = _items(texts, arg_name, "a str or a sequence of str")
+    for position, text in enumerate(items):
         if not isinstance(text, str):
             raise TypeError(
                 f"`{arg_name}[{position}]` must be a str, got {type(text).__name__} ({text!r:.50})."
             )
-    return list(texts)
+    return [str(text) for text in items]
 
 
 def is_single_pair(sentence_pairs: Any) -> bool:
-    """True for one ``(query, passage)`` pair: a list/tuple whose first element is a str."""
-    return isinstance(sentence_pairs, (list, tuple)) and len(sentence_pairs) > 0 and isinstance(sentence_pairs[0], str)
+    """True for one ``(query, passage)`` pair: a non-text sequence whose first element is a str."""
+    if isinstance(sentence_pairs, (str, bytes, Mapping)) or not isinstance(sentence_pairs, _INDEXABLE):
+        return False
+    try:
+        return len(sentence_pairs) > 0 and isinstance(sentence_pairs[0], str)
+    except (TypeError, KeyError, IndexError):
+        return False
 
 
 def check_pairs(pairs: Any, arg_name: str = "sentence_pairs") -> List[List[str]]:
-    """Accept one ``(query, passage)`` pair or a list of them; raise naming the bad index."""
-    if pairs is None:
-        raise TypeError(f"`{arg_name}` must be a pair of str or a list of pairs, got None.")
-    if not isinstance(pairs, (list, tuple)):
-        raise TypeError(f"`{arg_name}` must be a pair of str or a list of pairs, got {type(pairs).__name__}.")
+    """Accept one ``(query, passage)`` pair or any sequence of them (each pair a list, tuple or array of two
+    str); raise naming the bad index."""
+    expected = "a pair of str or a list of pairs"
     if is_single_pair(pairs):
         pairs = [pairs]
     checked: List[List[str]] = []
-    for index, pair in enumerate(pairs):
-        if not isinstance(pair, (list, tuple)):
+    for index, pair in enumerate(_items(pairs, arg_name, expected)):
+        if isinstance(pair, (str, bytes, Mapping)) or not isinstance(pair, Iterable):
             raise TypeError(f"`{arg_name}[{index}]` must be a (query, passage) pair, got {type(pair).__name__}.")
+        pair = list(pair)
         if len(pair) != 2:
             raise ValueError(f"`{arg_name}[{index}]` must have exactly 2 elements (query, passage), got {len(pair)}.")
         for side, text in zip(("query", "passage"), pair):
             if not isinstance(text, str):
                 raise TypeError(f"`{arg_name}[{index}]` {side} must be a str, got {type(text).__name__}.")
-        checked.append([pair[0], pair[1]])
+        checked.append([str(pair[0]), str(pair[1])])
     return checked
 
 

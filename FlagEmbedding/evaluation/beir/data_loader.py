@@ -28,6 +28,32 @@ class BEIREvalDataLoader(AbsEvalDataLoader):
     def sub_dataset_names(self, dataset_name: Optional[str] = None) -> List[Optional[str]]:
         return list(CQADUPSTACK_SUBS) if dataset_name == "cqadupstack" else [None]
 
+    def available_sub_dataset_names(self, dataset_name: Optional[str] = None) -> Optional[List[str]]:
+        """The cqadupstack sub-forums for ``cqadupstack``, None for the other datasets."""
+        return list(CQADUPSTACK_SUBS) if dataset_name == "cqadupstack" else None
+
+    def check_sub_dataset_name(self, dataset_name: Optional[str], sub_dataset_name: Optional[str]) -> None:
+        """Raise ``ValueError`` for a sub-dataset ``dataset_name`` does not have (e.g. a split passed in its place)."""
+        available = self.available_sub_dataset_names(dataset_name) or []
+        if sub_dataset_name is not None and sub_dataset_name not in available:
+            raise ValueError(
+                f"sub_dataset_name {sub_dataset_name!r} is not a sub-dataset of {dataset_name!r} (available: "
+                f"{available or None}); BEIR's order is (dataset_name, "
+                "sub_dataset_name, split): pass split=... by keyword."
+            )
+
+    def load_queries(self, dataset_name: Optional[str] = None, sub_dataset_name: Optional[str] = None,
+                     split: str = "test") -> Queries:
+        """``{qid: text}`` of one split (the original BEIR loader's parameter order)."""
+        self.check_sub_dataset_name(dataset_name, sub_dataset_name)
+        return super().load_queries(dataset_name, split=split, sub_dataset_name=sub_dataset_name)
+
+    def load_qrels(self, dataset_name: Optional[str] = None, sub_dataset_name: Optional[str] = None,
+                   split: str = "test") -> Qrels:
+        """``{qid: {docid: relevance}}`` of one split (the original BEIR loader's parameter order)."""
+        self.check_sub_dataset_name(dataset_name, sub_dataset_name)
+        return super().load_qrels(dataset_name, split=split, sub_dataset_name=sub_dataset_name)
+
     def remote_source(self, dataset_name: Optional[str], sub_dataset_name: Optional[str] = None) -> str:
         if dataset_name == "cqadupstack":
             return CQADUPSTACK_ZIP
@@ -47,7 +73,7 @@ class BEIREvalDataLoader(AbsEvalDataLoader):
 
     def _load_remote_queries(self, dataset_name: Optional[str], split: str,
                              sub_dataset_name: Optional[str] = None) -> Queries:
-        keep = set(self.load_qrels(dataset_name, split, sub_dataset_name))
+        keep = set(self.load_qrels(dataset_name, split=split, sub_dataset_name=sub_dataset_name))
         if dataset_name == "cqadupstack":
             return read_queries(os.path.join(self._cqadupstack_folder(sub_dataset_name), "queries.jsonl"), keep=keep)
         rows = self._load_hf_dataset(f"BeIR/{dataset_name}", "queries", split="queries")

@@ -27,5 +27,5 @@ class BrightEvalRunner(AbsEvalRunner):
     def dataset_kwargs(self, dataset_name: Optional[str], splits: Sequence[str]) -> Dict[str, Any]:
         qrels: Dict[str, Any] = {}
         for split in splits:
-            qrels.update(self.data_loader.load_qrels(dataset_name, split))
+            qrels.update(self.data_loader.load_qrels(dataset_name, split=split))
         return {"retriever_qrels": qrels}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, List, Optional
+from typing import List, Optional
 
 from FlagEmbedding.abc.evaluation.data_loader import (CORPUS_FILE, AbsEvalDataLoader, Corpus,
                                                       DatasetUnavailableError, Qrels, Queries)
@@ -21,13 +21,14 @@ class CustomEvalDataLoader(AbsEvalDataLoader):
 
     SOURCE_NAME = "custom"
 
-    def __init__(self, eval_name: str, dataset_dir: Optional[str] = None, **kwargs: Any):
+    def __init__(self, eval_name: str, dataset_dir: Optional[str] = None, cache_dir: Optional[str] = None,
+                 token: Optional[str] = None, force_redownload: bool = False):
         if not dataset_dir:
             raise InputError("Custom evaluation needs --dataset_dir (a folder with corpus.jsonl, "
                              "<split>_queries.jsonl and <split>_qrels.jsonl, or sub-folders that have them).")
         if not os.path.isdir(dataset_dir):
             raise MissingFileError(f"--dataset_dir {dataset_dir} is not a folder.")
-        super().__init__(eval_name, dataset_dir=dataset_dir, **kwargs)
+        super().__init__(eval_name, dataset_dir, cache_dir, token, force_redownload)
 
     def available_dataset_names(self) -> List[str]:
         if os.path.exists(os.path.join(self.dataset_dir, CORPUS_FILE)):

@@ -5,7 +5,7 @@ import os
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 from FlagEmbedding.abc.evaluation.evaluator import AbsEvaluator
-from FlagEmbedding.abc.evaluation.searcher import EvalRetriever, SearchResults
+from FlagEmbedding.abc.evaluation.searcher import SearchResults
 from FlagEmbedding.abc.evaluation.utils import passage_text
 from FlagEmbedding.evaluation.mkqa.utils.compute_metrics import evaluate_qa_recall
 
@@ -13,17 +13,27 @@ from FlagEmbedding.evaluation.mkqa.utils.compute_metrics import evaluate_qa_reca
 class MKQAEvaluator(AbsEvaluator):
     """Scores a query as found at rank r when its r-th hit contains one of its answers."""
 
-    def corpus_embd_dir(self, corpus_embd_save_dir: str, retriever: EvalRetriever, dataset_name: Optional[str],
-                        sub_dataset_name: Optional[str]) -> str:
-        return os.path.join(corpus_embd_save_dir, str(retriever))
+    def get_corpus_embd_save_dir(self, retriever_name: str, corpus_embd_save_dir: Optional[str] = None,
+                                 dataset_name: Optional[str] = None,
+                                 sub_dataset_name: Optional[str] = None) -> Optional[str]:
+        """``<root>/<retriever>``: every language searches the one shared corpus."""
+        return os.path.join(corpus_embd_save_dir, retriever_name) if corpus_embd_save_dir is not None else None
+
+    @staticmethod
+    def compute_metrics(corpus_dict: Mapping[str, str], qrels: Mapping[str, Sequence[str]],
+                        search_results: SearchResults, k_values: Sequence[int]) -> Dict[str, float]:
+        """``qa_recall_at_{k}`` of ``search_results`` given passage texts (``corpus_dict``) and answers
+        (``qrels``); the original's parameters, in its order."""
+        depth = max(k_values)
+        contexts = {
+            qid: [corpus_dict[doc] for doc, _ in sorted(hits.items(), key=lambda item: -item[1])[:depth]]
+            for qid, hits in search_results.items()
+        }
+        return evaluate_qa_recall(contexts, qrels, k_values)
 
     def file_metrics(self, metadata: Mapping[str, Any], search_results: SearchResults,
                      k_values: Sequence[int]) -> Dict[str, float]:
-        answers = self.data_loader.load_qrels(metadata["dataset_name"], metadata["split"])
+        answers = self.data_loader.load_qrels(metadata["dataset_name"], split=metadata["split"])
         corpus = self.data_loader.load_corpus(metadata["dataset_name"])
-        depth = max(k_values)
-        contexts = {
-            qid: [passage_text(corpus[doc]) for doc, _ in sorted(hits.items(), key=lambda item: -item[1])[:depth]]
-            for qid, hits in search_results.items()
-        }
-        return evaluate_qa_recall(contexts, answers, k_values)
+        corpus_dict = {docid: passage_text(doc) for docid, doc in corpus.items()}
+        return self.compute_metrics(corpus_dict, answers, search_results, k_values)

@@ -51,7 +51,7 @@ class MSMARCOEvalDataLoader(AbsEvalDataLoader):
 
     def _load_remote_queries(self, dataset_name: Optional[str], split: str,
                              sub_dataset_name: Optional[str] = None) -> Queries:
-        keep = set(self.load_qrels(dataset_name, split))
+        keep = set(self.load_qrels(dataset_name, split=split))
         if split in YEARS:
             queries = read_tsv_queries(self._download_gz_file(TEST_QUERIES.format(year=YEARS[split]), self.cache_dir))
         elif dataset_name == "document":

@@ -54,6 +54,11 @@ def summarize(task_scores: List[Tuple[str, str, float]]) -> Dict[str, Any]:
     return summary
 
 
+def task_scores(tasks_results: Dict[str, Dict[str, float]]) -> List[Tuple[str, str, float]]:
+    """``(type, task, score)`` rows of ``{type: {task: score}}``, in order."""
+    return [(task_type, name, score) for task_type, by_name in tasks_results.items() for name, score in by_name.items()]
+
+
 def summary_markdown(summary: Dict[str, Any]) -> str:
     """One table per task type plus the overall average."""
     lines: List[str] = []
@@ -71,7 +76,8 @@ class MTEBEvalRunner(AbsEvalRunner):
     """Runs ``mteb.evaluate`` task by task with per-task instruction, examples and normalization.
 
     Results go to ``<output_dir>/<retriever>/no_model_name_available/no_revision_available/<Task>.json``
-    (reused unless ``--overwrite``); the summary goes to ``eval_output_path`` as JSON (default) or markdown.
+    (reused unless ``--overwrite``); the summary goes to ``eval_output_path`` as markdown (default) or JSON
+    (``--eval_output_method json`` or a ``.json`` path).
     """
 
     RETRIEVER_CLASS = MTEBEvalDenseRetriever
@@ -102,7 +108,7 @@ class MTEBEvalRunner(AbsEvalRunner):
         """Set instruction, examples and normalization for one task."""
         retriever = self.retriever
         name, task_type = task.metadata.name, task.metadata.type
-        retriever.stop_pool()
+        retriever.stop_multi_process_pool()
         if self.eval_args.use_special_instructions:
             try:
                 retriever.set_instruction(get_task_def_by_task_name_and_type(name, task_type))
@@ -140,19 +146,34 @@ class MTEBEvalRunner(AbsEvalRunner):
         if not tasks:
             raise InputError(f"No MTEB task matches languages={self.eval_args.languages}, "
                              f"tasks={self.eval_args.tasks}, task_types={self.eval_args.task_types}.")
-        folder = os.path.join(self.eval_args.output_dir, str(self.retriever), RESULT_SUBFOLDER)
-        task_scores = []
+        output_folder = os.path.join(self.eval_args.output_dir, str(self.retriever))
         for task in tasks:
-            result = self.evaluate_task(task, os.path.join(folder, f"{task.metadata.name}.json"))
-            score = main_score(result.scores)
-            if score is None:
-                logger.warning("%s has no test/dev/validation scores; it is left out of the summary.", task.metadata.name)
-                continue
-            task_scores.append((task.metadata.type, task.metadata.name, score))
-        self.retriever.stop_pool()
-        summary = summarize(task_scores)
-        if self.eval_args.eval_output_method == "json":
-            atomic_write_json(self.eval_args.eval_output_path, summary, indent=None)
+            self.evaluate_task(task, os.path.join(output_folder, RESULT_SUBFOLDER, f"{task.metadata.name}.json"))
+        self.retriever.stop_multi_process_pool()
+        tasks_results = self.read_results(output_folder, tasks)
+        path = self.eval_args.eval_output_path
+        if self.eval_args.eval_output_method == "json" or path.endswith(".json"):
+            self.output_json(tasks_results, path)
         else:
-            atomic_write_text(self.eval_args.eval_output_path, summary_markdown(summary))
-        logger.info("MTEB summary written to %s.", self.eval_args.eval_output_path)
+            atomic_write_text(path, summary_markdown(summarize(task_scores(tasks_results))))
+        logger.info("MTEB summary written to %s.", path)
+
+    def read_results(self, output_folder: str, tasks: List[Any]) -> Dict[str, Dict[str, float]]:
+        """``{task_type: {task_name: main score}}`` read from ``<output_folder>/no_model_name_available/
+        no_revision_available/<Task>.json`` (tasks without test/dev/validation scores are left out, with a warning)."""
+        from mteb.results import TaskResult
+
+        tasks_results: Dict[str, Dict[str, float]] = {}
+        for task in tasks:
+            path = os.path.join(output_folder, RESULT_SUBFOLDER, f"{task.metadata.name}.json")
+            score = main_score(TaskResult.from_disk(Path(path)).scores)
+            if score is None:
+                logger.warning("%s has no test/dev/validation scores; it is left out of the summary.",
+                               task.metadata.name)
+                continue
+            tasks_results.setdefault(task.metadata.type, {})[task.metadata.name] = score
+        return tasks_results
+
+    def output_json(self, tasks_results: Dict[str, Dict[str, float]], save_file: str) -> None:
+        """Write the summary of ``tasks_results`` (see :func:`summarize`) as JSON, without indent."""
+        atomic_write_json(save_file, summarize(task_scores(tasks_results)), indent=None)

@@ -45,6 +45,10 @@ class MTEBEvalDenseRetriever(EvalDenseRetriever, AbsEncoder):
         """Turn L2 normalization on or off."""
         self.embedder.normalize_embeddings = normalize_embeddings
 
+    def stop_pool(self) -> None:
+        """Stop every worker pool of the embedder, query pool included (the original's name)."""
+        self.stop_multi_process_pool()
+
     def set_examples(self, examples_for_task: Optional[Sequence[Dict[str, str]]] = None) -> None:
         """Give in-context examples to an ICL embedder (other embedders ignore them, with a warning)."""
         if hasattr(self.embedder, "set_examples"):
@@ -52,13 +56,6 @@ class MTEBEvalDenseRetriever(EvalDenseRetriever, AbsEncoder):
         else:
             logger.warning("%s takes no in-context examples; ignoring them.", type(self.embedder).__name__)
 
-    def stop_pool(self) -> None:
-        """Stop every worker pool of the embedder (including a separate query pool)."""
-        self.stop_multi_process_pool()
-        query_pool = getattr(self.embedder, "query_pool", None)
-        if query_pool is not None:
-            self.embedder.stop_multi_process_pool(query_pool)
-            self.embedder.query_pool = None
 
     # ------------------------------------------------------------------ encoding
     def encode_queries(self, queries: Sequence[str], **kwargs: Any) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from FlagEmbedding.abc.evaluation.models import load_embedder
+from FlagEmbedding.abc.finetune.common.arguments import unused_field, warn_unused
 from FlagEmbedding.abc.finetune.common.data import iter_json_records
 from FlagEmbedding.abc.inference.validation import unescape_newlines
 from FlagEmbedding.finetune.data_scripts.common import read_records
@@ -23,6 +24,7 @@ from FlagEmbedding.utils.files import atomic_write_jsonl
 from FlagEmbedding.utils.errors import InputError
 
 logger = logging.getLogger(__name__)
+#: queries per faiss search call (FlagEmbedding 1.4.2's fixed batch; its ``--search_batch_size`` was never read)
 SEARCH_BATCH_SIZE = 64
 
 
@@ -40,7 +42,7 @@ class DataArgs:
     )
     negative_number: int = field(default=15, metadata={"help": "Negatives per query."})
     use_gpu_for_searching: bool = field(default=False, metadata={"help": "Search with faiss on all GPUs."})
-    search_batch_size: int = field(default=64, metadata={"help": "Unused: searches run in batches of 64."})
+    search_batch_size: int = unused_field(SEARCH_BATCH_SIZE, f"searches run {SEARCH_BATCH_SIZE} queries at a time.")
 
 
 @dataclass
@@ -201,6 +203,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
     parser = ArgumentParser((DataArgs, ModelArgs), description=__doc__)
     data_args, model_args = parser.parse_args_into_dataclasses(argv)
+    warn_unused(data_args, model_args)
     run(data_args, model_args)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
-from typing import Dict, List, Type
+from typing import Dict, List, Tuple, Type
 
 from FlagEmbedding.abc.inference.embedder import AbsEmbedder
 from FlagEmbedding.inference.embedder.decoder_only import FlagICLModel, FlagLLMModel, FlagPseudoMoEModel
@@ -54,7 +54,17 @@ _F3 = "Instruct: {}\nQuery:{}"
 _CLS, _MEAN, _LAST = PoolingMethod.CLS, PoolingMethod.MEAN, PoolingMethod.LAST_TOKEN
 
 # (names, class, pooling, trust_remote_code, query_instruction_format), in the documented order
-_REGISTRY = [
+_Rows = List[Tuple[List[str], Type[AbsEmbedder], PoolingMethod, bool, str]]
+
+
+def _mapping(rows: _Rows) -> "OrderedDict[str, EmbedderConfig]":
+    """One registry table: every name of every row, in row order."""
+    return OrderedDict(
+        (name, EmbedderConfig(cls, pooling, trc, fmt)) for names, cls, pooling, trc, fmt in rows for name in names
+    )
+
+
+BGE_MAPPING = _mapping([
     (["bge-reasoner-embed-qwen3-8b-0923"], FlagLLMModel, _LAST, False, _F1),
     (["bge-code-v1"], FlagLLMModel, _LAST, True, _F2),
     (["bge-en-icl"], FlagICLModel, _LAST, False, _F2),
@@ -64,24 +74,33 @@ _REGISTRY = [
       "bge-large-zh-v1.5", "bge-base-zh-v1.5", "bge-small-zh-v1.5"], FlagModel, _CLS, False, "{}{}"),
     (["bge-large-en", "bge-base-en", "bge-small-en",
       "bge-large-zh", "bge-base-zh", "bge-small-zh"], FlagModel, _CLS, False, "{}{}"),
+])
+QWEN3_EMBEDDING_MAPPING = _mapping([
     (["Qwen3-Embedding-0.6B", "Qwen3-Embedding-4B", "Qwen3-Embedding-8B"], FlagLLMModel, _LAST, False, _F3),
+])
+E5_MAPPING = _mapping([
     (["e5-mistral-7b-instruct"], FlagLLMModel, _LAST, False, _F1),
     (["e5-large-v2", "e5-base-v2", "e5-small-v2"], FlagModel, _MEAN, False, "{}{}"),
     (["multilingual-e5-large-instruct"], FlagModel, _MEAN, False, _F1),
     (["multilingual-e5-large", "multilingual-e5-base", "multilingual-e5-small",
       "e5-large", "e5-base", "e5-small"], FlagModel, _MEAN, False, "{}{}"),
+])
+GTE_MAPPING = _mapping([
     (["gte-Qwen2-7B-instruct", "gte-Qwen2-1.5B-instruct", "gte-Qwen1.5-7B-instruct"], FlagLLMModel, _LAST, True, _F1),
     (["gte-multilingual-base", "gte-large-en-v1.5", "gte-base-en-v1.5"], FlagModel, _CLS, True, "{}{}"),
     (["gte-large", "gte-base", "gte-small"], FlagModel, _MEAN, False, "{}{}"),
     (["gte-large-zh", "gte-base-zh", "gte-small-zh"], FlagModel, _CLS, False, "{}{}"),
-    (["SFR-Embedding-2_R", "SFR-Embedding-Mistral", "Linq-Embed-Mistral"], FlagLLMModel, _LAST, False, _F1),
-    (["bce-embedding-base_v1"], FlagModel, _CLS, False, "{}{}"),
-]
+])
+SFR_MAPPING = _mapping([(["SFR-Embedding-2_R", "SFR-Embedding-Mistral"], FlagLLMModel, _LAST, False, _F1)])
+LINQ_MAPPING = _mapping([(["Linq-Embed-Mistral"], FlagLLMModel, _LAST, False, _F1)])
+BCE_MAPPING = _mapping([(["bce-embedding-base_v1"], FlagModel, _CLS, False, "{}{}")])
 
+# the per-family tables above, merged in the documented order
 AUTO_EMBEDDER_MAPPING: "OrderedDict[str, EmbedderConfig]" = OrderedDict(
-    (name, EmbedderConfig(cls, pooling, trc, fmt))
-    for names, cls, pooling, trc, fmt in _REGISTRY
-    for name in names
+    item
+    for family in (BGE_MAPPING, QWEN3_EMBEDDING_MAPPING, E5_MAPPING, GTE_MAPPING, SFR_MAPPING, LINQ_MAPPING,
+                   BCE_MAPPING)
+    for item in family.items()
 )
 
 

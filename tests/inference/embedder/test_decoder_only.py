@@ -249,9 +249,11 @@ def test_icl_pools_on_two_cpus_equal_single_device(tiny_decoder):
         query_pool = multi.query_pool
         multi.set_examples(EXAMPLES[:1])  # workers hold the old prefix: the pool is stopped
         assert multi.query_pool is None and query_pool.processes == []
-        multi.query_pool = query_pool = _RecordingPool()
-        np.testing.assert_allclose(multi.encode_corpus(PASSAGES[0]), single.encode_corpus(PASSAGES[0]), atol=1e-5)
-        assert query_pool.stopped and multi.query_pool is None
+        multi.pools[FlagICLModel.QUERY_POOL_METHOD] = query_pool = _RecordingPool()
+        multi.pools[FlagICLModel.QUERY_POOL_METHOD].processes = [None]
+        assert multi.encode_corpus(PASSAGES).shape == single.encode_corpus(PASSAGES).shape
+        assert query_pool.stopped and multi.query_pool is None  # the passage pool made way for it
+        assert len(multi.pool.processes) == 2
     finally:
         multi.stop_self_query_pool()
         multi.stop_self_pool()
@@ -259,10 +261,10 @@ def test_icl_pools_on_two_cpus_equal_single_device(tiny_decoder):
 
 def test_icl_pool_is_never_pickled(tiny_decoder):
     model = FlagICLModel(tiny_decoder, devices="cpu")
-    model.query_pool = model.pool = _RecordingPool()
+    model.pools = {FlagICLModel.QUERY_POOL_METHOD: _RecordingPool(), FlagICLModel.pool_method: _RecordingPool()}
     state = model.__getstate__()
-    assert state["pool"] is None and state["query_pool"] is None
-    model.query_pool = model.pool = None
+    assert state["pools"] == {} and len(model.pools) == 2
+    model.pools = {}
 
 
 # ---------------------------------------------------------------------------- FlagPseudoMoEModel

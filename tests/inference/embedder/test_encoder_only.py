@@ -79,7 +79,7 @@ def test_output_shapes_and_types(tiny_bert):
 
 def test_bad_input_errors(tiny_bert):
     model = FlagModel(tiny_bert, devices="cpu")
-    with pytest.raises(TypeError, match=r"^`sentences` must be a str or a list of str, got None\.$"):
+    with pytest.raises(TypeError, match=r"^`sentences` must be a str or a sequence of str, got None\.$"):
         model.encode(None)
     with pytest.raises(TypeError, match=r"^`queries\[1\]` must be a str, got int"):
         model.encode_queries(["ok", 3])
@@ -131,5 +131,8 @@ def test_cpu_bf16_is_opt_in_and_close(tiny_bert):
     bf16_model = FlagModel(tiny_bert, devices="cpu", use_bf16=True)
     bf16 = bf16_model.encode(TEXTS)
     assert bf16.dtype == np.float32
+    assert bf16_model.get_model_torch_dtype() == next(bf16_model.model.parameters()).dtype == torch.bfloat16
+    fp16_on_cpu = FlagModel(tiny_bert, devices="cpu", use_fp16=True)
+    assert fp16_on_cpu.get_model_torch_dtype() == next(fp16_on_cpu.model.parameters()).dtype == torch.float32
     assert np.min(np.sum(fp32 * bf16, axis=1)) > 0.99
     assert not np.allclose(fp32, bf16, atol=1e-6)  # it really ran in bf16

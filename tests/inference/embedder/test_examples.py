@@ -34,3 +34,14 @@ def test_auto_model_example(tiny_bert, capsys):
     similarity = load("auto_model").main([tiny_bert, "--devices", "cpu"])
     assert similarity.shape == (2, 2)
     assert "BaseEmbedder with pooling 'cls'" in capsys.readouterr().out
+
+
+def test_dataset_columns_example(tiny_bert, capsys):
+    from FlagEmbedding import FlagModel
+
+    example = load("dataset_columns")
+    similarity = example.main([tiny_bert, "--devices", "cpu"])
+    model = FlagModel(tiny_bert, devices="cpu")
+    expected = model.encode_queries(list(example.QUERIES)) @ model.encode_corpus(example.CORPUS["text"]).T
+    np.testing.assert_allclose(similarity, expected, atol=1e-6)
+    assert capsys.readouterr().out.count(" -> d") == 2

@@ -14,7 +14,7 @@ from transformers import (AutoModelForCausalLM, AutoTokenizer, Gemma2Config, Gem
                           LlamaModel)
 
 from FlagEmbedding import FlagLLMReranker, LayerWiseFlagLLMReranker, LightWeightFlagLLMReranker
-from FlagEmbedding.inference.reranker.decoder_only.base import DEFAULT_PROMPT
+from FlagEmbedding.utils.reranker_inputs import DEFAULT_LLM_PROMPT as DEFAULT_PROMPT
 from FlagEmbedding.inference.reranker.decoder_only.lightweight import DEFAULT_PROMPT as LIGHT_PROMPT
 from FlagEmbedding.inference.reranker.decoder_only.models import CostWiseGemmaForCausalLM, LayerWiseMiniCPMForCausalLM
 

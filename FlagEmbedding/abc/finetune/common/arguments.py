@@ -2,14 +2,37 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, List, Optional, Sequence
 
 from transformers import TrainingArguments
 
 from FlagEmbedding.abc.inference.validation import unescape_newlines
 from FlagEmbedding.utils.errors import InputError, MissingFileError, MissingPackageError
+
+logger = logging.getLogger(__name__)
+
+#: how the help of an argument accepted only for compatibility starts (see :func:`unused_field`); the metadata
+#: of a field is handed to ``argparse`` whole, so the help text is what marks it
+UNUSED_HELP = "Unused (kept for compatibility): "
+
+
+def unused_field(default: Any, effect: str) -> Any:
+    """A dataclass field that FlagEmbedding 1.4.2 command lines pass but that changes nothing; ``effect`` says
+    what happens instead. :func:`warn_unused` warns when one is set."""
+    return field(default=default, metadata={"help": UNUSED_HELP + effect})
+
+
+def warn_unused(*parsed: Any) -> None:
+    """Log a warning for every :func:`unused_field` of the parsed argument dataclasses set to a non-default value."""
+    for args in parsed:
+        for spec in fields(args) if is_dataclass(args) else ():
+            help_text = spec.metadata.get("help", "")
+            if help_text.startswith(UNUSED_HELP) and getattr(args, spec.name) != spec.default:
+                logger.warning("--%s has no effect (accepted for compatibility): %s", spec.name,
+                               help_text[len(UNUSED_HELP):])
 
 
 def _has_field(cls: type, name: str) -> bool:

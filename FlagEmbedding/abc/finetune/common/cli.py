@@ -7,16 +7,21 @@ from typing import Any, Optional, Sequence
 from FlagEmbedding.abc.finetune.common.legacy_flags import translate_legacy_flags
 from FlagEmbedding.utils.cli import ArgumentParser
 
+from FlagEmbedding.abc.finetune.common.arguments import warn_unused
+
 
 def parse_args(model_cls: type, data_cls: type, training_cls: type, argv: Optional[Sequence[str]] = None,
                description: Optional[str] = None) -> tuple:
-    """Parse exactly the three dataclasses (unknown flags are errors); ``argv`` defaults to ``sys.argv``.
+    """Parse exactly the three dataclasses (unknown flags are errors; set unused ones warn); ``argv`` defaults to
+    ``sys.argv``.
 
     ``TrainingArguments`` flags removed by transformers 5 are translated first (see
     :mod:`~FlagEmbedding.abc.finetune.common.legacy_flags`).
     """
     parser = ArgumentParser((model_cls, data_cls, training_cls), description=description)
-    return parser.parse_args_into_dataclasses(translate_legacy_flags(sys.argv[1:] if argv is None else argv))
+    parsed = parser.parse_args_into_dataclasses(translate_legacy_flags(sys.argv[1:] if argv is None else argv))
+    warn_unused(*parsed)
+    return parsed
 
 
 def run_main(runner_cls: type, model_cls: type, data_cls: type, training_cls: type,

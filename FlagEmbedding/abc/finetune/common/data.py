@@ -39,7 +39,7 @@ def is_json_file(path: str) -> bool:
 def list_data_files(path: str) -> List[str]:
     """JSON files behind one ``train_data`` entry: the file itself, or a folder's files one level deep.
 
-    A file with another extension yields nothing (it is skipped, as in the reference); a folder is listed in
+    A file with another extension yields nothing (it is skipped, as in FlagEmbedding 1.4.2); a folder is listed in
     sorted order so runs are reproducible.
     """
     if os.path.isdir(path):
@@ -298,10 +298,16 @@ def sample_group(
     return passages, [float(pos_scores[pos_index])] + [float(neg_scores[i]) for i in neg_indices]
 
 
+#: only texts longer than this many characters are shuffled, in this many chunks (FlagEmbedding 1.4.2's rule)
+SHUFFLE_MIN_CHARS = 100
+SHUFFLE_CHUNKS = 3
+
+
 def shuffle_text(text: str, shuffle_ratio: float, rng: Any = random) -> str:
-    """With probability ``shuffle_ratio``, cut a text longer than 100 chars into 3 chunks and shuffle them."""
-    if shuffle_ratio > 0 and len(text) > 100 and rng.random() < shuffle_ratio:
-        size = len(text) // 3 + 1
+    """With probability ``shuffle_ratio``, cut a text longer than :data:`SHUFFLE_MIN_CHARS` characters into
+    :data:`SHUFFLE_CHUNKS` chunks and shuffle them."""
+    if shuffle_ratio > 0 and len(text) > SHUFFLE_MIN_CHARS and rng.random() < shuffle_ratio:
+        size = len(text) // SHUFFLE_CHUNKS + 1
         chunks = [text[i:i + size] for i in range(0, len(text), size)]
         rng.shuffle(chunks)
         return " ".join(chunks)

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 
 def soft_cross_entropy(teacher_targets: Tensor, student_scores: Tensor) -> Tensor:
-    """``-mean_i sum_j teacher_ij * log_softmax(student)_ij`` (the reference calls it ``kl_div``)."""
+    """``-mean_i sum_j teacher_ij * log_softmax(student)_ij`` (FlagEmbedding 1.4.2 calls it ``kl_div``)."""
     return -torch.mean(torch.sum(torch.log_softmax(student_scores, dim=-1) * teacher_targets, dim=-1))
 
 
@@ -27,7 +27,7 @@ class HFModelWrapperMixin:
     model: Any
 
     def gradient_checkpointing_enable(self, **kwargs: Any) -> None:
-        """Forward to the HF model (the name older transformers and the reference use)."""
+        """Forward to the HF model (the name older transformers and FlagEmbedding 1.4.2 use)."""
         self.model.gradient_checkpointing_enable(**kwargs)
 
     def activation_checkpointing_enable(self, **kwargs: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+from abc import ABC
 from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
@@ -31,7 +32,7 @@ class DatasetEpochCallback(TrainerCallback):
         self.dataset.set_epoch(int(state.epoch or 0))
 
 
-class AbsTrainer(Trainer):
+class AbsTrainer(Trainer, ABC):
     """``Trainer`` for the wrapper models of this package.
 
     * accepts the tokenizer as ``processing_class=`` (transformers >= 4.46) or ``tokenizer=`` (older name);

@@ -11,7 +11,7 @@ from FlagEmbedding.abc.finetune.embedder.dataset import (
     AbsEmbedderTrainDataset,
     EmbedderTrainerCallbackForDataRefresh,
 )
-from FlagEmbedding.abc.finetune.embedder.modeling import AbsEmbedderModel, EmbedderOutput
+from FlagEmbedding.abc.finetune.embedder.modeling import AbsEmbedderModel, EmbedderOutput, PooledEmbedderModel
 from FlagEmbedding.abc.finetune.embedder.runner import AbsEmbedderRunner
 from FlagEmbedding.abc.finetune.embedder.trainer import AbsEmbedderTrainer
 
@@ -20,6 +20,7 @@ __all__ = [
     "AbsEmbedderDataArguments",
     "AbsEmbedderTrainingArguments",
     "AbsEmbedderModel",
+    "PooledEmbedderModel",
     "AbsEmbedderTrainer",
     "AbsEmbedderRunner",
     "AbsEmbedderTrainDataset",

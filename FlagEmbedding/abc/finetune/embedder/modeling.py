@@ -15,6 +15,7 @@ from transformers.utils import ModelOutput
 
 from FlagEmbedding.abc.finetune.common.modeling import HFModelWrapperMixin, cpu_state_dict, soft_cross_entropy
 from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.pooling import check_pooling_method, pool
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,14 @@ def m3_kd_loss(teacher_targets: Tensor, student_scores: Tensor, group_size: int,
         loss = loss + torch.mean(teacher_targets[:, i] * F.cross_entropy(scores, targets, reduction="none"))
         masked = masked.scatter(-1, targets.unsqueeze(-1), True)
     return loss
+
+
+def group_scores(all_scores: Tensor, group_size: int) -> Tensor:
+    """Each query's scores against its own group: ``(B, B*G) -> (B, G)`` (query ``q`` owns columns ``q*G..``)."""
+    rows = all_scores.size(0)
+    index = torch.arange(rows, device=all_scores.device).unsqueeze(1) * group_size
+    index = index + torch.arange(group_size, device=all_scores.device)
+    return torch.gather(all_scores, 1, index)
 
 
 class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
@@ -158,25 +167,27 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
         """Mean cross-entropy."""
         return F.cross_entropy(scores, target)
 
+    def get_local_score(self, q_reps: Any, p_reps: Any, all_scores: Tensor) -> Tensor:
+        """Each query's scores against its own group: ``(B, B*G) -> (B, G)`` with ``G = len(p) // len(q)``."""
+        return group_scores(all_scores, self.num_rows(p_reps) // self.num_rows(q_reps))
+
+    def compute_local_score(self, q_reps: Any, p_reps: Any, compute_score_func: Optional[ScoreFunction] = None,
+                            **kwargs: Any) -> Tensor:
+        """Scores of each query against its own group only, ``(B, G)``; ``kwargs`` reach the score function."""
+        all_scores = (compute_score_func or self.compute_score)(q_reps, p_reps, **kwargs)
+        return self.get_local_score(q_reps, p_reps, all_scores)
+
     @staticmethod
-    def get_local_score(all_scores: Tensor, group_size: int) -> Tensor:
-        """Each query's scores against its own group: ``(B, B*G) -> (B, G)``."""
-        rows = all_scores.size(0)
-        index = torch.arange(rows, device=all_scores.device).unsqueeze(1) * group_size
-        index = index + torch.arange(group_size, device=all_scores.device)
-        return torch.gather(all_scores, 1, index)
-
-    def compute_local_score(self, q_reps: Any, p_reps: Any, score_fn: Optional[ScoreFunction] = None) -> Tensor:
-        """Scores of each query against its own group only, ``(B, G)``."""
-        all_scores = (score_fn or self.compute_score)(q_reps, p_reps)
-        return self.get_local_score(all_scores, all_scores.size(1) // all_scores.size(0))
-
-    def distill_loss(self, teacher_targets: Tensor, student_scores: Tensor, group_size: int,
-                     first_targets: Optional[Tensor] = None) -> Tensor:
-        """``kl_div`` (soft cross-entropy) or ``m3_kd_loss`` per ``kd_loss_type``."""
-        if self.kd_loss_type == "kl_div":
+    def distill_loss(kd_loss_type: str, teacher_targets: Tensor, student_scores: Tensor,
+                     group_size: Optional[int] = None, first_targets: Optional[Tensor] = None) -> Tensor:
+        """``kl_div`` (soft cross-entropy) or ``m3_kd_loss`` (needs ``group_size``), as ``kd_loss_type`` says."""
+        if kd_loss_type == "kl_div":
             return soft_cross_entropy(teacher_targets, student_scores)
-        return m3_kd_loss(teacher_targets, student_scores, group_size, first_targets)
+        if kd_loss_type == "m3_kd_loss":
+            if group_size is None:
+                raise ValueError("distill_loss: kd_loss_type='m3_kd_loss' needs group_size.")
+            return m3_kd_loss(teacher_targets, student_scores, group_size, first_targets)
+        raise ValueError(f"kd_loss_type must be one of {list(KD_LOSS_TYPES)}, got {kd_loss_type!r}.")
 
     @staticmethod
     def teacher_targets(teacher_scores: Any, num_queries: int, device: torch.device) -> Optional[Tensor]:
@@ -193,9 +204,9 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
         if teacher_targets is None:
             return scores, self.compute_loss(scores, targets)
         if self.kd_loss_type == "kl_div":
-            loss = self.distill_loss(teacher_targets, self.get_local_score(scores, group_size), group_size)
+            loss = self.distill_loss(self.kd_loss_type, teacher_targets, group_scores(scores, group_size), group_size)
             return scores, loss + self.compute_loss(scores, targets)
-        return scores, self.distill_loss(teacher_targets, scores, group_size)
+        return scores, self.distill_loss(self.kd_loss_type, teacher_targets, scores, group_size)
 
     def _no_in_batch_loss(self, q_reps: Any, p_reps: Any, teacher_targets: Optional[Tensor],
                           score_fn: ScoreFunction, group_size: int) -> Tuple[Tensor, Tensor]:
@@ -204,8 +215,9 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
         if teacher_targets is None:
             return scores, self.compute_loss(scores, targets)
         if self.kd_loss_type == "kl_div":
-            return scores, self.distill_loss(teacher_targets, scores, group_size) + self.compute_loss(scores, targets)
-        return scores, self.distill_loss(teacher_targets, scores, group_size, first_targets=targets)
+            loss = self.distill_loss(self.kd_loss_type, teacher_targets, scores, group_size)
+            return scores, loss + self.compute_loss(scores, targets)
+        return scores, self.distill_loss(self.kd_loss_type, teacher_targets, scores, group_size, first_targets=targets)
 
     def _cross_device_loss(self, q_reps: Tensor, p_reps: Tensor, teacher_targets: Optional[Tensor],
                            score_fn: ScoreFunction, group_size: int) -> Tuple[Tensor, Tensor]:
@@ -216,9 +228,10 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
             return scores, self.compute_loss(scores, targets)
         if self.kd_loss_type == "kl_div":
             local = self.compute_local_score(q_reps, p_reps, score_fn)
-            return scores, self.distill_loss(teacher_targets, local, group_size) + self.compute_loss(scores, targets)
+            loss = self.distill_loss(self.kd_loss_type, teacher_targets, local, group_size)
+            return scores, loss + self.compute_loss(scores, targets)
         all_teacher = self._dist_gather_tensor(teacher_targets)
-        return scores, self.distill_loss(all_teacher, scores, group_size)
+        return scores, self.distill_loss(self.kd_loss_type, all_teacher, scores, group_size)
 
     def compute_path_loss(
         self,
@@ -271,8 +284,8 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
 
         The loss value is not rescaled, but the own slot's gradient is multiplied by the world size W: each rank
         back-propagates the global loss through its own rows only, and data-parallel training averages gradients
-        over W ranks, so the averaged gradient equals that of one process on the concatenated batch (the
-        reference left it W times smaller for the cross-device terms).
+        over W ranks, so the averaged gradient equals that of one process on the concatenated batch (FlagEmbedding
+        1.4.2 left it W times smaller for the cross-device terms).
         """
         if tensor is None:
             return None
@@ -285,3 +298,40 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
     def save(self, output_dir: str) -> None:
         """``save_pretrained`` of the HF model with a CPU copy of its state dict."""
         self.model.save_pretrained(output_dir, state_dict=cpu_state_dict(self.model))
+
+
+class PooledEmbedderModel(AbsEmbedderModel):
+    """Dense embedder over ``last_hidden_state`` pooled into one vector per text: the shared base of the
+    encoder-only and decoder-only kinds (see :class:`AbsEmbedderModel` for the losses).
+
+    Args (beyond :class:`AbsEmbedderModel`):
+        sentence_pooling_method: ``"cls"``, ``"mean"`` or ``"last_token"``.
+    """
+
+    def __init__(
+        self,
+        base_model: Any,
+        tokenizer: Optional[PreTrainedTokenizerBase] = None,
+        negatives_cross_device: bool = False,
+        temperature: float = 1.0,
+        sub_batch_size: int = -1,
+        kd_loss_type: str = "kl_div",
+        use_mrl: bool = False,
+        mrl_dims: Optional[Sequence[int]] = None,
+        sentence_pooling_method: str = "cls",
+        normalize_embeddings: bool = False,
+    ):
+        super().__init__(
+            base_model, tokenizer=tokenizer, negatives_cross_device=negatives_cross_device,
+            temperature=temperature, sub_batch_size=sub_batch_size, kd_loss_type=kd_loss_type,
+            use_mrl=use_mrl, mrl_dims=mrl_dims, normalize_embeddings=normalize_embeddings,
+        )
+        self.sentence_pooling_method = check_pooling_method(sentence_pooling_method)
+
+    def encode_batch(self, features: Dict[str, Tensor]) -> Tensor:
+        """Pooled (and optionally L2-normalized) last hidden states."""
+        hidden = self.model(**features, return_dict=True).last_hidden_state
+        reps = pool(hidden, features["attention_mask"], self.sentence_pooling_method)
+        if self.normalize_embeddings:
+            reps = F.normalize(reps, dim=-1)
+        return reps.contiguous()

@@ -9,6 +9,7 @@ from FlagEmbedding.abc.finetune.common.arguments import (
     AbsModelArguments,
     BaseTrainingArguments,
     env_token,
+    unused_field,
 )
 
 
@@ -31,7 +32,7 @@ class AbsRerankerDataArguments(AbsDataArguments):
 
     query_max_len: int = field(default=32, metadata={"help": "Query token budget."})
     passage_max_len: int = field(default=128, metadata={"help": "Passage token budget."})
-    max_len: int = field(default=512, metadata={"help": "Unused (kept for command-line compatibility)."})
+    max_len: int = unused_field(512, "lengths are set by --query_max_len and --passage_max_len.")
     pad_to_multiple_of: Optional[int] = field(default=None, metadata={"help": "Pad lengths to a multiple of this."})
     max_example_num_per_dataset: int = field(
         default=100000000, metadata={"help": "Keep a random subset of this many records per file."}
@@ -59,4 +60,4 @@ class AbsRerankerDataArguments(AbsDataArguments):
 class AbsRerankerTrainingArguments(BaseTrainingArguments):
     """HF ``TrainingArguments`` plus ``sub_batch_size`` (unused, accepted for compatibility)."""
 
-    sub_batch_size: Optional[int] = field(default=None, metadata={"help": "Unused (kept for compatibility)."})
+    sub_batch_size: Optional[int] = unused_field(None, "every group is scored in one forward pass.")

@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import datasets
 from torch.utils.data import Dataset
-from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
+from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding, PreTrainedTokenizerBase
 
 from FlagEmbedding.abc.finetune.common.data import (
     EpochSeededSampling,
@@ -18,44 +18,31 @@ from FlagEmbedding.abc.finetune.common.data import (
 )
 from FlagEmbedding.abc.finetune.reranker.arguments import AbsRerankerDataArguments
 from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.reranker_inputs import DEFAULT_LLM_PROMPT, bos_ids, cross_encoder_features, llm_input_ids
 
 Encoding = Dict[str, List[int]]
 #: ``([one encoding per passage of the group], teacher scores or None)``
 RerankerItem = Tuple[List[Encoding], Optional[List[float]]]
-DEFAULT_LLM_PROMPT = (
-    "Given a query A and a passage B, determine whether the passage contains an answer to the query by "
-    "providing a prediction of either 'Yes' or 'No'."
-)
+#: before pairing, each side is cut to its own budget plus a share of the other side's (FlagEmbedding 1.4.2's
+#: ``query_max_len + passage_max_len // 4`` and ``passage_max_len + query_max_len // 2``); the assembled pair is
+#: then cut to ``query_max_len + passage_max_len``
+QUERY_SHARE_OF_PASSAGE_BUDGET = 0.25
+PASSAGE_SHARE_OF_QUERY_BUDGET = 0.5
+
+
+def side_limits(args: AbsRerankerDataArguments) -> Tuple[int, int]:
+    """Token limits of the query and of the passage before they are paired."""
+    return (args.query_max_len + int(args.passage_max_len * QUERY_SHARE_OF_PASSAGE_BUDGET),
+            args.passage_max_len + int(args.query_max_len * PASSAGE_SHARE_OF_QUERY_BUDGET))
 
 
 def encode_pair(
     tokenizer: PreTrainedTokenizerBase, query: str, passage: str, query_max: int, passage_max: int, max_length: int
 ) -> Encoding:
-    """Cross-encoder input: each part cut to its own budget, then joined with the tokenizer's pair special
-    tokens and cut on the passage side to ``max_length`` (exact token ids, no re-tokenization)."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:  # Python tokenizers keep the classic id-level API
-        q_ids = tokenizer(query, add_special_tokens=False, truncation=True, max_length=query_max)["input_ids"]
-        p_ids = tokenizer(passage, add_special_tokens=False, truncation=True, max_length=passage_max)["input_ids"]
-        item = tokenizer.prepare_for_model(q_ids, p_ids, truncation="only_second", max_length=max_length,
-                                           padding=False)
-        return {key: list(value) for key, value in item.items()}
-    if backend.truncation is not None:
-        backend.no_truncation()
-    if backend.padding is not None:
-        backend.no_padding()
-    first = backend.encode(query, add_special_tokens=False)
-    first.truncate(query_max)
-    second = backend.encode(passage, add_special_tokens=False)
-    second.truncate(passage_max)
-    room = max_length - backend.num_special_tokens_to_add(True) - len(first.ids)
-    if room < len(second.ids):
-        second.truncate(max(room, 0))
-    pair = backend.post_process(first, second, add_special_tokens=True)
-    encoding = {"input_ids": list(pair.ids), "attention_mask": [1] * len(pair.ids)}
-    if "token_type_ids" in tokenizer.model_input_names:
-        encoding["token_type_ids"] = list(pair.type_ids)
-    return encoding
+    """Cross-encoder input of one pair: each part cut to its own budget, then joined with the tokenizer's
+    pair special tokens and cut on the passage side to ``max_length`` (the inference rule, shared)."""
+    features = cross_encoder_features(tokenizer, [(query, passage)], query_max, passage_max, max_length)
+    return {key: values[0] for key, values in features.items()}
 
 
 class AbsRerankerTrainDataset(EpochSeededSampling, Dataset):
@@ -102,11 +89,13 @@ class AbsRerankerTrainDataset(EpochSeededSampling, Dataset):
         return format_instruction(self.args.passage_instruction_format,
                                   row_value(row, "passage_prompt", instruction), passage)
 
-    def create_one_example(self, query: str, passage: str, row: Dict[str, Any]) -> Encoding:
-        """Token ids of one (query, passage) input."""
-        args = self.args
-        return encode_pair(self.tokenizer, query, passage, args.query_max_len + args.passage_max_len // 4,
-                           args.passage_max_len + args.query_max_len // 2, self.max_length)
+    def create_one_example(self, qry_encoding: str, doc_encoding: str) -> Encoding:
+        """Token ids of one (query, passage) input; the original's parameter names (both are texts)."""
+        return encode_pair(self.tokenizer, qry_encoding, doc_encoding, *side_limits(self.args), self.max_length)
+
+    def example_options(self, row: Dict[str, Any]) -> Dict[str, Any]:
+        """Extra keyword arguments :meth:`create_one_example` takes from a record (none here)."""
+        return {}
 
     def __getitem__(self, item: int) -> RerankerItem:
         row = self.dataset[item]
@@ -115,7 +104,8 @@ class AbsRerankerTrainDataset(EpochSeededSampling, Dataset):
                                         row.get("pos_scores"), row.get("neg_scores"), rng)
         passages[0] = shuffle_text(passages[0], self.shuffle_ratio, rng)
         query = self.format_query(row)
-        return [self.create_one_example(query, self.format_passage(row, p), row) for p in passages], scores
+        options = self.example_options(row)
+        return [self.create_one_example(query, self.format_passage(row, p), **options) for p in passages], scores
 
 
 class AbsLLMRerankerTrainDataset(AbsRerankerTrainDataset):
@@ -135,39 +125,57 @@ class AbsLLMRerankerTrainDataset(AbsRerankerTrainDataset):
         return self.tokenizer(text, add_special_tokens=False, truncation=max_length is not None,
                               max_length=max_length)["input_ids"]
 
-    def create_one_example(self, query: str, passage: str, row: Dict[str, Any]) -> Encoding:
-        args, tokenizer = self.args, self.tokenizer
-        prompt_ids = self.token_ids(row_value(row, "prompt", DEFAULT_LLM_PROMPT))
-        bos = tokenizer.bos_token_id
-        first = ([bos] if bos is not None and bos != tokenizer.pad_token_id else [])
-        first = first + self.token_ids(query, args.query_max_len + args.passage_max_len // 4)
-        second = self.sep_ids + self.token_ids(passage, args.passage_max_len + args.query_max_len // 2)
-        room = self.max_length - len(prompt_ids) - len(self.sep_ids) - len(first)
-        input_ids = first + second[:max(room, 0)] + self.sep_ids + prompt_ids
+    def example_options(self, row: Dict[str, Any]) -> Dict[str, Any]:
+        """The record's ``prompt`` (else :data:`~FlagEmbedding.utils.reranker_inputs.DEFAULT_LLM_PROMPT`)."""
+        return {"prompt": row_value(row, "prompt", DEFAULT_LLM_PROMPT)}
+
+    def create_one_example(self, qry_encoding: str, doc_encoding: str,  # type: ignore[override]
+                           prompt: str = DEFAULT_LLM_PROMPT) -> Encoding:
+        """``bos + query + sep + passage + sep + prompt`` ids (see
+        :func:`~FlagEmbedding.utils.reranker_inputs.llm_input_ids`), the pair cut to fit the total budget."""
+        query_limit, passage_limit = side_limits(self.args)
+        prompt_ids = self.token_ids(prompt)
+        input_ids = llm_input_ids(
+            bos_ids(self.tokenizer), self.token_ids(qry_encoding, query_limit),
+            self.sep_ids, self.token_ids(doc_encoding, passage_limit), prompt_ids,
+            self.max_length - len(prompt_ids) - len(self.sep_ids),
+        )
         return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids)}
+
+
+def collate_groups(tokenizer: PreTrainedTokenizerBase, features: Sequence[RerankerItem], padding: Any,
+                   pad_to_multiple_of: Optional[int], return_tensors: str) -> Dict[str, Any]:
+    """Flatten the groups and pad to the longest: ``{"pair": padded encodings, "teacher_scores": flat list or
+    None}`` (teacher scores only when every group has them)."""
+    encodings = [encoding for group, _ in features for encoding in group]
+    scores = [group_scores for _, group_scores in features]
+    teacher = None
+    if scores and all(s is not None for s in scores):
+        teacher = [float(s) for group_scores in scores for s in group_scores]
+    pair = tokenizer.pad(encodings, padding=padding, pad_to_multiple_of=pad_to_multiple_of,
+                         return_tensors=return_tensors)
+    return {"pair": dict(pair), "teacher_scores": teacher}
 
 
 @dataclass
 class AbsRerankerCollator(DataCollatorWithPadding):
-    """Flatten the groups and pad to the longest (``pad_to_multiple_of`` honoured).
-
-    Returns ``{"pair": padded encodings, "teacher_scores": flat list or None}``.
-    """
+    """Flatten the groups and pad to the longest (``pad_to_multiple_of`` honoured); see :func:`collate_groups`."""
 
     query_max_len: int = 32
     passage_max_len: int = 128
 
     def __call__(self, features: Sequence[RerankerItem]) -> Dict[str, Any]:  # type: ignore[override]
-        encodings = [encoding for group, _ in features for encoding in group]
-        scores = [group_scores for _, group_scores in features]
-        teacher = None
-        if scores and all(s is not None for s in scores):
-            teacher = [float(s) for group_scores in scores for s in group_scores]
-        pair = self.tokenizer.pad(encodings, padding=self.padding, pad_to_multiple_of=self.pad_to_multiple_of,
-                                  return_tensors=self.return_tensors)
-        return {"pair": dict(pair), "teacher_scores": teacher}
+        return collate_groups(self.tokenizer, features, self.padding, self.pad_to_multiple_of, self.return_tensors)
 
 
 @dataclass
-class AbsLLMRerankerCollator(AbsRerankerCollator):
-    """Collator of the LLM format; padding follows the tokenizer's side (left for decoder rerankers)."""
+class AbsLLMRerankerCollator(DataCollatorForSeq2Seq):
+    """Collator of the LLM format (a ``DataCollatorForSeq2Seq``, as in the original); padding follows the
+    tokenizer's side (left for decoder rerankers); see :func:`collate_groups`."""
+
+    query_max_len: int = 32
+    passage_max_len: int = 128
+
+    def __call__(self, features: Sequence[RerankerItem],  # type: ignore[override]
+                 return_tensors: str = "pt") -> Dict[str, Any]:
+        return collate_groups(self.tokenizer, features, self.padding, self.pad_to_multiple_of, return_tensors)

@@ -12,6 +12,7 @@ from transformers import PreTrainedTokenizerBase
 from transformers.utils import ModelOutput
 
 from FlagEmbedding.abc.finetune.common.modeling import HFModelWrapperMixin, cpu_state_dict, soft_cross_entropy
+from FlagEmbedding.utils.reranker_inputs import yes_token_id
 
 
 @dataclass
@@ -25,12 +26,13 @@ class RerankerOutput(ModelOutput):
 class AbsRerankerModel(HFModelWrapperMixin, nn.Module, ABC):
     """Subclasses implement :meth:`encode` (padded pairs -> one logit per pair).
 
-    The batch's group size is ``train_group_size`` when given, else ``#pairs / train_batch_size`` (the
-    reference); the number of queries is always derived from the input, so a short last batch works.
+    The batch's group size is ``train_group_size`` when given, else ``#pairs / train_batch_size`` (as in
+    FlagEmbedding 1.4.2); the number of queries is always derived from the input, so a short last batch works.
 
     Args:
         base_model: The HF model being trained (``self.model``).
-        tokenizer: Its tokenizer (saved with the model; ``yes_loc`` is the last id of ``"Yes"``).
+        tokenizer: Its tokenizer (saved with the model; ``yes_loc`` is
+            :func:`~FlagEmbedding.utils.reranker_inputs.yes_token_id`, as in inference).
         train_batch_size: Queries per device batch (``per_device_train_batch_size``).
         train_group_size: Passages per query.
     """
@@ -53,7 +55,7 @@ class AbsRerankerModel(HFModelWrapperMixin, nn.Module, ABC):
         self.config = config
         self.yes_loc = None
         if tokenizer is not None:
-            self.yes_loc = tokenizer("Yes", add_special_tokens=False)["input_ids"][-1]
+            self.yes_loc = yes_token_id(tokenizer)
 
     @abstractmethod
     def encode(self, features: Dict[str, Tensor]) -> Tensor:

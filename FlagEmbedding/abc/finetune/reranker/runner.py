@@ -1,7 +1,7 @@
 """Reranker runner: picks the cross-encoder or LLM data format and wires the trainer."""
 from __future__ import annotations
 
-from typing import Type
+from typing import Type, Union
 
 from transformers import Trainer
 
@@ -39,7 +39,7 @@ class AbsRerankerRunner(AbsRunner):
         dataset_class = AbsLLMRerankerTrainDataset if self.uses_llm_format() else AbsRerankerTrainDataset
         return dataset_class(args=self.data_args, tokenizer=self.tokenizer, seed=self.training_args.seed)
 
-    def load_data_collator(self) -> AbsRerankerCollator:
+    def load_data_collator(self) -> Union[AbsRerankerCollator, AbsLLMRerankerCollator]:
         """Collator matching the data format."""
         collator_class = AbsLLMRerankerCollator if self.uses_llm_format() else AbsRerankerCollator
         return collator_class(

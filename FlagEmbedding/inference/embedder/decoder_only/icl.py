@@ -8,6 +8,11 @@ from FlagEmbedding.abc.inference.validation import check_texts, unescape_newline
 from FlagEmbedding.inference.embedder.decoder_only.base import BaseLLMEmbedder
 
 Example = Dict[str, str]
+#: the final tokenization limit of an ICL query rounds ``n = len(prefix) + len(suffix) + max_length`` tokens up to
+#: the next multiple of LIMIT_MULTIPLE above ``n`` and adds LIMIT_SLACK tokens for the special tokens the
+#: re-tokenization adds (FlagEmbedding 1.4.2's ``(n + 8) // 8 * 8 + 8``)
+LIMIT_MULTIPLE = 8
+LIMIT_SLACK = 8
 
 
 class ICLLLMEmbedder(BaseLLMEmbedder):
@@ -15,8 +20,8 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
 
     A query becomes ``prefix + truncated(instruction-formatted query) + suffix``, where ``prefix`` holds the
     formatted examples (see :meth:`set_examples`). Passages and :meth:`encode` use the plain decoder path.
-    On several devices queries run in their own worker pool (``self.query_pool``); only one of the two pools
-    is kept alive at a time.
+    On several devices queries run in their own worker pool (:attr:`query_pool`, keyed by
+    :attr:`QUERY_POOL_METHOD`); like every pool, it stops when a pool of another method starts.
 
     Arguments not listed are those of :class:`~FlagEmbedding.inference.embedder.decoder_only.base.BaseLLMEmbedder`.
     Literal backslash-n pairs in both formats become newlines at construction.
@@ -29,7 +34,8 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
         examples_instruction_format: Three-slot format of one example.
     """
 
-    _pool_attributes = ("query_pool", "pool")
+    #: the method the query pool's workers run
+    QUERY_POOL_METHOD = "encode_queries_single_device"
 
     def __init__(
         self,
@@ -41,7 +47,6 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
         examples_instruction_format: str = "<instruct>{}\n<query>{}\n<response>{}",
         **kwargs: Any,
     ):
-        self.query_pool: Optional[MultiProcessPool] = None
         super().__init__(
             model_name_or_path,
             query_instruction_format=unescape_newlines(query_instruction_format),
@@ -80,7 +85,7 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
         ]
         self.prefix = "\n\n".join(formatted) + "\n\n" if formatted else ""
         if self.query_pool is not None:
-            self.stop_self_query_pool()
+            self.stop_pools(self.QUERY_POOL_METHOD)
 
     @staticmethod
     def _check_examples(examples: Any) -> List[Example]:
@@ -107,11 +112,7 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
         queries = check_texts(queries, "queries")
         call_kwargs = self.resolve_call_kwargs(batch_size, max_length, convert_to_numpy, self.query_max_length, kwargs)
         if self.uses_pool(queries) and len(queries) > 0:
-            if self.pool is not None:
-                self.stop_self_pool()
-            if self.query_pool is None:
-                self.query_pool = self.start_multi_process_pool("encode_queries_single_device")
-            return self.merge_results(self.query_pool.map(queries, call_kwargs))
+            return self.merge_results(self.run_on_devices(queries, call_kwargs, self.QUERY_POOL_METHOD))
         return self.encode_queries_single_device(queries, device=self.target_devices[0], **call_kwargs)
 
     def build_queries(self, queries: List[str], max_length: int) -> Tuple[List[str], int]:
@@ -119,7 +120,8 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
 
         Each query is instruction-formatted, cut to ``max_length - len(tok('<s>')) - len(tok(suffix + '</s>'))``
         tokens (decoded back to text), then wrapped as ``prefix + query + suffix``. The limit for the final
-        tokenization is ``((len(tok(prefix)) + len(tok(suffix)) + max_length + 8) // 8) * 8 + 8``.
+        tokenization is ``n = len(tok(prefix)) + len(tok(suffix)) + max_length`` rounded up past the next
+        multiple of :data:`LIMIT_MULTIPLE`, plus :data:`LIMIT_SLACK`.
         """
         if self.query_instruction_for_retrieval is not None:
             queries = [
@@ -135,7 +137,8 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
         if queries:
             ids = self.tokenizer(queries, add_special_tokens=False, truncation=True, max_length=budget)["input_ids"]
             queries = [self.prefix + text + self.suffix for text in self.tokenizer.batch_decode(ids)]
-        limit = (self._count_tokens(self.prefix) + self._count_tokens(self.suffix) + max_length + 8) // 8 * 8 + 8
+        needed = self._count_tokens(self.prefix) + self._count_tokens(self.suffix) + max_length
+        limit = (needed + LIMIT_MULTIPLE) // LIMIT_MULTIPLE * LIMIT_MULTIPLE + LIMIT_SLACK
         return queries, limit
 
     def _count_tokens(self, text: str) -> int:
@@ -158,22 +161,12 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
             convert_to_numpy=convert_to_numpy, device=device, **kwargs,
         )
 
-    # ------------------------------------------------------------------ corpus and pools
-    def encode_corpus(
-        self,
-        corpus: Union[str, List[str]],
-        batch_size: Optional[int] = None,
-        max_length: Optional[int] = None,
-        convert_to_numpy: Optional[bool] = None,
-        **kwargs: Any,
-    ) -> Any:
-        """Encode passages (no examples, no suffix), first stopping a running query pool."""
-        if self.query_pool is not None:
-            self.stop_self_query_pool()
-        return super().encode_corpus(
-            corpus, batch_size=batch_size, max_length=max_length, convert_to_numpy=convert_to_numpy, **kwargs
-        )
+    # ------------------------------------------------------------------ query pool
+    @property
+    def query_pool(self) -> Optional[MultiProcessPool]:
+        """The running pool of :meth:`encode_queries_single_device`, or None."""
+        return self.pools.get(self.QUERY_POOL_METHOD)
 
     def stop_self_query_pool(self) -> None:
-        """Stop the query pool (if any), move the model back to CPU and free accelerator memory."""
-        self.stop_self_pool("query_pool")
+        """Stop the query pool (the original's name for ``stop_pools(QUERY_POOL_METHOD)``)."""
+        self.stop_pools(self.QUERY_POOL_METHOD)

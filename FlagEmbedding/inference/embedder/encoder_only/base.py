@@ -7,7 +7,6 @@ import torch
 from transformers import AutoModel
 
 from FlagEmbedding.abc.inference.batching import restore_order, run_length_sorted
-from FlagEmbedding.abc.inference.devices import load_dtype
 from FlagEmbedding.abc.inference.embedder import AbsEmbedder
 from FlagEmbedding.utils.hub import from_pretrained
 from FlagEmbedding.utils.pooling import POOLING_METHODS, check_pooling_method, pool
@@ -54,7 +53,7 @@ class BaseEmbedder(AbsEmbedder):
         """Load the backbone in the dtype the target devices compute in."""
         return from_pretrained(
             AutoModel.from_pretrained, self.model_name_or_path,
-            dtype=load_dtype(self.target_devices, self.use_fp16, self.use_bf16),
+            dtype=self.get_model_torch_dtype(),
             trust_remote_code=self.trust_remote_code, cache_dir=self.cache_dir,
         )
 
@@ -64,6 +63,17 @@ class BaseEmbedder(AbsEmbedder):
         hidden = self.model.config.hidden_size
         return min(hidden, self.truncate_dim) if self.truncate_dim else hidden
 
+    def pooling(self, last_hidden_state: torch.Tensor, attention_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Pool ``[batch, seq, hidden]`` token states with this model's ``pooling_method``.
+
+        ``attention_mask`` is required for ``mean`` and ``last_token``.
+        """
+        if attention_mask is None:
+            if self.pooling_method != "cls":
+                raise ValueError(f"`attention_mask` is required for pooling_method={self.pooling_method!r}.")
+            attention_mask = torch.ones(last_hidden_state.shape[:2], device=last_hidden_state.device)
+        return pool(last_hidden_state, attention_mask, self.pooling_method)
+
     def tokenize(self, sentences: List[str], max_length: int, **kwargs: Any) -> Dict[str, List[List[int]]]:
         """Tokenize without padding (the tokenizer's default special tokens included)."""
         return self.tokenizer(sentences, truncation=True, max_length=max_length, **kwargs).data
@@ -71,7 +81,7 @@ class BaseEmbedder(AbsEmbedder):
     def embed_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Pooled, truncated and normalized vectors for one padded batch."""
         hidden = model(**batch, return_dict=True).last_hidden_state
-        return self.finish_embeddings(pool(hidden, batch["attention_mask"], self.pooling_method))
+        return self.finish_embeddings(self.pooling(hidden, batch["attention_mask"]))
 
     @torch.inference_mode()
     def encode_single_device(

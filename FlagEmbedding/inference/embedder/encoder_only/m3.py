@@ -10,7 +10,6 @@ import numpy as np
 import torch
 
 from FlagEmbedding.abc.inference.batching import restore_list_order, restore_order, run_length_sorted
-from FlagEmbedding.abc.inference.devices import load_dtype
 from FlagEmbedding.abc.inference.validation import check_pairs, check_positive_int, is_single_pair
 from FlagEmbedding.inference.embedder.encoder_only.base import BaseEmbedder
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
@@ -66,17 +65,21 @@ class M3Embedder(BaseEmbedder):
         """Backbone + heads from ``colbert_linear.pt`` / ``sparse_linear.pt``."""
         return M3Model.from_pretrained(
             self.model_name_or_path, colbert_dim=self.colbert_dim,
-            dtype=load_dtype(self.target_devices, self.use_fp16, self.use_bf16),
+            dtype=self.get_model_torch_dtype(),
             trust_remote_code=self.trust_remote_code, cache_dir=self.cache_dir,
         )
 
     # ------------------------------------------------------------------ encode
-    def encode(self, sentences: Union[str, List[str]], batch_size: Optional[int] = None,
-               max_length: Optional[int] = None, convert_to_numpy: Optional[bool] = None,
-               instruction: Optional[str] = None, instruction_format: Optional[str] = None,
-               return_dense: Optional[bool] = None, return_sparse: Optional[bool] = None,
-               return_colbert_vecs: Optional[bool] = None, **kwargs: Any) -> Dict[str, Any]:
-        """Encode into ``{"dense_vecs", "lexical_weights", "colbert_vecs"}`` (unrequested outputs are None)."""
+    def encode(self, sentences: Union[str, Sequence[str]], batch_size: Optional[int] = None,
+               max_length: Optional[int] = None, return_dense: Optional[bool] = None,
+               return_sparse: Optional[bool] = None, return_colbert_vecs: Optional[bool] = None, *,
+               convert_to_numpy: Optional[bool] = None, instruction: Optional[str] = None,
+               instruction_format: Optional[str] = None, **kwargs: Any) -> Dict[str, Any]:
+        """Encode into ``{"dense_vecs", "lexical_weights", "colbert_vecs"}`` (unrequested outputs are None).
+
+        The positional order is the original's: ``encode(s, 12, 8192, True, True, False)`` asks for dense
+        and sparse outputs.
+        """
         modes = dict(
             return_dense=self.return_dense if return_dense is None else return_dense,
             return_sparse=self.return_sparse if return_sparse is None else return_sparse,
@@ -85,6 +88,24 @@ class M3Embedder(BaseEmbedder):
         return super().encode(sentences, batch_size=batch_size, max_length=max_length,
                               convert_to_numpy=convert_to_numpy, instruction=instruction,
                               instruction_format=instruction_format, **modes, **kwargs)
+
+    def encode_queries(self, queries: Union[str, Sequence[str]], batch_size: Optional[int] = None,
+                       max_length: Optional[int] = None, return_dense: Optional[bool] = None,
+                       return_sparse: Optional[bool] = None, return_colbert_vecs: Optional[bool] = None,
+                       **kwargs: Any) -> Dict[str, Any]:
+        """:meth:`encode` with the query instruction and ``query_max_length`` (original positional order)."""
+        return super().encode_queries(queries, batch_size=batch_size, max_length=max_length,
+                                      return_dense=return_dense, return_sparse=return_sparse,
+                                      return_colbert_vecs=return_colbert_vecs, **kwargs)
+
+    def encode_corpus(self, corpus: Union[str, Sequence[str]], batch_size: Optional[int] = None,
+                      max_length: Optional[int] = None, return_dense: Optional[bool] = None,
+                      return_sparse: Optional[bool] = None, return_colbert_vecs: Optional[bool] = None,
+                      **kwargs: Any) -> Dict[str, Any]:
+        """:meth:`encode` with the passage instruction and ``passage_max_length`` (original positional order)."""
+        return super().encode_corpus(corpus, batch_size=batch_size, max_length=max_length,
+                                     return_dense=return_dense, return_sparse=return_sparse,
+                                     return_colbert_vecs=return_colbert_vecs, **kwargs)
 
     def merge_results(self, chunks: List[Dict[str, Any]]) -> Dict[str, Any]:
         """Concatenate dense rows and extend the per-text lists; a key is None if any chunk lacks it."""
@@ -112,10 +133,10 @@ class M3Embedder(BaseEmbedder):
 
     @torch.inference_mode()
     def encode_single_device(self, sentences: Union[str, List[str]], batch_size: int = 256, max_length: int = 512,
-                             convert_to_numpy: bool = True, device: Optional[str] = None,
                              return_dense: bool = True, return_sparse: bool = False,
-                             return_colbert_vecs: bool = False, **kwargs: Any) -> Dict[str, Any]:
-        """Encode on one device with length-sorted batches; output is always numpy."""
+                             return_colbert_vecs: bool = False, device: Optional[str] = None, *,
+                             convert_to_numpy: bool = True, **kwargs: Any) -> Dict[str, Any]:
+        """Encode on one device with length-sorted batches; output is always numpy (original positional order)."""
         if not (return_dense or return_sparse or return_colbert_vecs):
             raise ValueError(MODES_ERROR)
         single = isinstance(sentences, str)
@@ -208,15 +229,26 @@ class M3Embedder(BaseEmbedder):
             **kwargs,
         )
         if len(self.target_devices) > 1:
-            pool = self.start_multi_process_pool("compute_score_single_device")
-            try:
-                chunks = pool.map(pairs, call_kwargs)
-            finally:
-                pool.stop()
-            scores = {key: [s for chunk in chunks for s in chunk[key]] for key in SCORE_KEYS}
+            scores = self.merge_scores(self.run_on_devices(pairs, call_kwargs, "compute_score_single_device"))
         else:
             scores = self.compute_score_single_device(pairs, device=self.target_devices[0], **call_kwargs)
         return {key: values[0] for key, values in scores.items()} if single else scores
+
+    def compute_score_multi_process(self, sentence_pairs: Any, pool: Any, **kwargs: Any) -> Dict[str, List[float]]:
+        """:meth:`compute_score_single_device` on chunks of ``sentence_pairs`` in an explicitly started pool
+        (``start_multi_process_pool("compute_score_single_device")``); the lengths default to the instance's."""
+        pairs = check_pairs(sentence_pairs)
+        kwargs.setdefault("batch_size", self.batch_size)
+        kwargs.setdefault("max_query_length", self.query_max_length)
+        kwargs.setdefault("max_passage_length", self.passage_max_length)
+        if not pairs:
+            return {key: [] for key in SCORE_KEYS}
+        return self.merge_scores(pool.map(pairs, kwargs))
+
+    @staticmethod
+    def merge_scores(chunks: List[Dict[str, List[float]]]) -> Dict[str, List[float]]:
+        """Concatenate per-device score dicts key by key."""
+        return {key: [s for chunk in chunks for s in chunk[key]] for key in SCORE_KEYS}
 
     @torch.inference_mode()
     def compute_score_single_device(self, sentence_pairs: List[List[str]], batch_size: int = 256,

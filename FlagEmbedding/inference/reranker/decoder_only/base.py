@@ -9,17 +9,14 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from FlagEmbedding.abc.inference.devices import load_dtype
-from FlagEmbedding.abc.inference.reranker import AbsReranker, Features, keep_of_second
+from FlagEmbedding.abc.inference.reranker import AbsReranker, Features
 from FlagEmbedding.utils.hub import from_pretrained
 from FlagEmbedding.utils.pooling import last_token_indices
+from FlagEmbedding.utils.reranker_inputs import DEFAULT_LLM_PROMPT, bos_ids, llm_input_ids, yes_token_id
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_PROMPT = (
-    "Given a query A and a passage B, determine whether the passage contains an answer to the query by "
-    "providing a prediction of either 'Yes' or 'No'."
-)
-
+#: LLM reranker batches are padded to a multiple of this many tokens (FlagEmbedding 1.4.2's value)
+PAD_TO_MULTIPLE_OF = 8
 
 class BaseLLMReranker(AbsReranker):
     """LLM reranker scoring ``bos + "A: " q + "\\n" + "B: " p + "\\n" + prompt`` by the logit of ``Yes``.
@@ -34,12 +31,16 @@ class BaseLLMReranker(AbsReranker):
         passage_instruction_for_rerank: Defaults to ``"B: "`` (``None``: the passage is used as is).
         cache_dir: Hugging Face download cache.
         trust_remote_code: Passed to ``from_pretrained``.
-        prompt: The instruction appended after the passage (default :data:`DEFAULT_PROMPT`).
+        prompt: The instruction appended after the passage (default :attr:`DEFAULT_PROMPT`).
     """
 
     call_options = ("prompt",)
-    pad_kwargs = {"pad_to_multiple_of": 8}
-    DEFAULT_PROMPT = DEFAULT_PROMPT
+    pad_kwargs = {"pad_to_multiple_of": PAD_TO_MULTIPLE_OF}
+    DEFAULT_PROMPT = DEFAULT_LLM_PROMPT
+    #: prepend BOS even when it is the pad token (the layer-wise models)
+    ALWAYS_BOS = False
+    #: ``attn_implementation`` passed to ``from_pretrained`` (None: the transformers default for the model)
+    attn_implementation: Optional[str] = None
     #: add ``query_lengths`` / ``prompt_lengths`` to the features (token compression needs them)
     needs_span_lengths = False
 
@@ -77,7 +78,7 @@ class BaseLLMReranker(AbsReranker):
             self.model = PeftModel.from_pretrained(self.model, peft_path).merge_and_unload()
         self.model.eval()
         self._keeps_last_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
-        self.yes_loc = self.tokenizer("Yes", add_special_tokens=False)["input_ids"][0]
+        self.yes_loc = yes_token_id(self.tokenizer)
 
     # ------------------------------------------------------------------ hooks for the layer-wise variants
     def check_precision(self) -> None:
@@ -90,17 +91,16 @@ class BaseLLMReranker(AbsReranker):
         """Load the causal LM in ``dtype``."""
         return from_pretrained(
             AutoModelForCausalLM.from_pretrained, self.model_name_or_path,
-            dtype=dtype, cache_dir=self.cache_dir, trust_remote_code=self.trust_remote_code,
+            dtype=dtype, cache_dir=self.cache_dir, trust_remote_code=self.trust_remote_code, **self.load_kwargs(),
         )
 
-    def bos_ids(self) -> List[int]:
-        """The BOS prefix: ``[bos]`` only if the tokenizer has a BOS distinct from its pad token."""
-        bos, pad = self.tokenizer.bos_token_id, self.tokenizer.pad_token_id
-        return [bos] if bos is not None and bos != pad else []
+    def load_kwargs(self) -> Dict[str, Any]:
+        """Extra ``from_pretrained`` keywords: ``attn_implementation`` when one was asked for."""
+        return {"attn_implementation": self.attn_implementation} if self.attn_implementation else {}
 
     # ------------------------------------------------------------------ AbsReranker hooks
     def resolve_options(self, options: Dict[str, Any]) -> Dict[str, Any]:
-        """Per-call ``prompt`` (default: the instance prompt, else :data:`DEFAULT_PROMPT`)."""
+        """Per-call ``prompt`` (default: the instance prompt, else :attr:`DEFAULT_PROMPT`)."""
         prompt = options.get("prompt")
         if prompt is None:
             prompt = self.prompt if self.prompt is not None else self.DEFAULT_PROMPT
@@ -127,20 +127,17 @@ class BaseLLMReranker(AbsReranker):
         common = dict(add_special_tokens=False, truncation=True, **tokenizer_kwargs)
         queries = self.tokenizer([q for q, _ in pairs], max_length=query_max_length, **common)["input_ids"]
         passages = self.tokenizer([p for _, p in pairs], max_length=max_length, **common)["input_ids"]
-        bos = self.bos_ids()
+        bos = bos_ids(self.tokenizer, always=self.ALWAYS_BOS)
         limit = max_length + len(sep) + len(prompt)
         features: Features = {"input_ids": [], "attention_mask": []}
         if self.needs_span_lengths:
             features.update(query_lengths=[], prompt_lengths=[])
         for query, passage in zip(queries, passages):
-            first = bos + query
-            second = sep + passage
-            second = second[: keep_of_second(len(first), len(second), limit)]
-            ids = first + second + sep + prompt
+            ids = llm_input_ids(bos, query, sep, passage, prompt, limit)
             features["input_ids"].append(ids)
             features["attention_mask"].append([1] * len(ids))
             if self.needs_span_lengths:
-                features["query_lengths"].append(len(first) + len(sep))
+                features["query_lengths"].append(len(bos) + len(query) + len(sep))
                 features["prompt_lengths"].append(len(sep) + len(prompt))
         return features, [len(q) + len(p) for q, p in zip(queries, passages)]
 

@@ -33,6 +33,7 @@ class LayerWiseLLMReranker(BaseLLMReranker):
     """
 
     call_options = ("prompt", "cutoff_layers")
+    ALWAYS_BOS = True
     #: the bundled class used when the checkpoint's ``model_type`` matches; anything else loads via Auto
     bundled_model_class: type = LayerWiseMiniCPMForCausalLM
 
@@ -56,13 +57,8 @@ class LayerWiseLLMReranker(BaseLLMReranker):
         )
         return from_pretrained(
             loader, self.model_name_or_path, dtype=dtype, cache_dir=self.cache_dir,
-            trust_remote_code=self.trust_remote_code,
+            trust_remote_code=self.trust_remote_code, **self.load_kwargs(),
         )
-
-    def bos_ids(self) -> List[int]:
-        """BOS is always prepended (when the tokenizer has one)."""
-        bos = self.tokenizer.bos_token_id
-        return [bos] if bos is not None else []
 
     def resolve_options(self, options: Dict[str, Any]) -> Dict[str, Any]:
         """Per-call ``prompt`` and ``cutoff_layers`` (default: the instance values)."""

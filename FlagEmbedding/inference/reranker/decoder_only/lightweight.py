@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 
@@ -12,12 +12,9 @@ from FlagEmbedding.inference.reranker.decoder_only.models import CostWiseGemmaFo
 logger = logging.getLogger(__name__)
 
 DEFAULT_PROMPT = "Predict whether passage B contains an answer to query A."
-#: other prompts listed on the model card
-MODEL_CARD_PROMPTS = (
-    "Predict whether passages A and B have the same meaning.",
-    "Predict whether queries A and B are asking the same thing.",
-    "Predict whether argument A and counterargument B express contradictory opinions.",
-)
+#: layers before which passage tokens are compressed when ``compress_layers`` is not given (FlagEmbedding 1.4.2's
+#: default for bge-reranker-v2.5-gemma2-lightweight)
+DEFAULT_COMPRESS_LAYERS = (8,)
 
 
 class LightweightLLMReranker(LayerWiseLLMReranker):
@@ -28,8 +25,13 @@ class LightweightLLMReranker(LayerWiseLLMReranker):
     cheaper. The tokenizer pads on the right (compression requires it).
 
     Args (beyond :class:`LayerWiseLLMReranker`):
-        compress_layers: Layer index or indices before which passage tokens are compressed (default ``[8]``).
+        compress_layers: Layer indices before which passage tokens are compressed (default: layer 8).
         compress_ratio: Tokens per compressed group; 1 (default) disables compression.
+        attn_implementation: ``"sdpa"`` reproduces the original's scores (see below).
+
+    By default Gemma2's attention applies its logit soft-cap (eager, the architecture). The original, on the
+    transformers version it pins, ran Gemma2 through SDPA, which skips the cap: ``attn_implementation="sdpa"``
+    does the same.
     """
 
     call_options = ("prompt", "cutoff_layers", "compress_layers", "compress_layer", "compress_ratio")
@@ -41,16 +43,29 @@ class LightweightLLMReranker(LayerWiseLLMReranker):
         self,
         model_name_or_path: str,
         *,
-        compress_layers: Union[None, int, List[int]] = None,
+        compress_layers: Union[int, List[int]] = DEFAULT_COMPRESS_LAYERS,
         compress_ratio: int = 1,
+        attn_implementation: Optional[str] = None,
         **kwargs: Any,
     ):
         super().__init__(
             model_name_or_path,
-            compress_layers=[8] if compress_layers is None else compress_layers,
+            compress_layers=list(compress_layers) if isinstance(compress_layers, (list, tuple)) else compress_layers,
             compress_ratio=compress_ratio,
+            attn_implementation=attn_implementation,
             **kwargs,
         )
+
+    def load_model(self, dtype: torch.dtype) -> torch.nn.Module:
+        """The bundled model; with ``attn_implementation="sdpa"`` its attention soft-cap is dropped, since
+        transformers' SDPA kernel cannot apply it (the original's transformers skipped it silently)."""
+        model = super().load_model(dtype)
+        if self.attn_implementation == "sdpa":
+            model.config.attn_logit_softcapping = None
+            for module in model.modules():
+                if hasattr(module, "attn_logit_softcapping"):
+                    module.attn_logit_softcapping = None
+        return model
 
     def configure_tokenizer(self) -> None:
         """Pad on the right: compression locates the passage from the start of each row."""

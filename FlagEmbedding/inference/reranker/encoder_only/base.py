@@ -7,8 +7,9 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from FlagEmbedding.abc.inference.devices import load_dtype
-from FlagEmbedding.abc.inference.reranker import AbsReranker, Features, keep_of_second
+from FlagEmbedding.abc.inference.reranker import AbsReranker, Features
 from FlagEmbedding.utils.hub import from_pretrained
+from FlagEmbedding.utils.reranker_inputs import cross_encoder_features
 
 
 class BaseReranker(AbsReranker):
@@ -57,38 +58,11 @@ class BaseReranker(AbsReranker):
         options: Dict[str, Any],
         tokenizer_kwargs: Dict[str, Any],
     ) -> Tuple[Features, List[int]]:
-        """Assemble each pair with the model's special tokens; sort key = assembled length."""
-        common = dict(add_special_tokens=False, truncation=True, **tokenizer_kwargs)
-        queries = self.tokenizer([q for q, _ in pairs], max_length=query_max_length, **common)
-        passages = self.tokenizer([p for _, p in pairs], max_length=max_length, **common)
-        with_type_ids = "token_type_ids" in self.tokenizer.model_input_names
-        features: Features = {"input_ids": [], "attention_mask": []}
-        if with_type_ids:
-            features["token_type_ids"] = []
-        n_special = self.tokenizer.num_special_tokens_to_add(pair=True)
-        for index in range(len(pairs)):
-            ids, type_ids = self.build_pair(queries, passages, index, max_length - n_special)
-            features["input_ids"].append(ids)
-            features["attention_mask"].append([1] * len(ids))
-            if with_type_ids:
-                features["token_type_ids"].append(type_ids)
+        """Assemble each pair with the model's special tokens (see
+        :func:`~FlagEmbedding.utils.reranker_inputs.cross_encoder_features`); sort key = assembled length."""
+        features = cross_encoder_features(self.tokenizer, pairs, query_max_length, max_length, max_length,
+                                          **tokenizer_kwargs)
         return features, [len(ids) for ids in features["input_ids"]]
-
-    def build_pair(self, queries: Any, passages: Any, index: int, content_limit: int) -> Tuple[List[int], List[int]]:
-        """Ids and token type ids of pair ``index``, the passage cut so query + passage fit ``content_limit``."""
-        if getattr(queries, "encodings", None):  # fast tokenizer: assemble the backend encodings
-            query, passage = queries.encodings[index], passages.encodings[index]
-            passage.truncate(keep_of_second(len(query), len(passage), content_limit))
-            processor = self.tokenizer.backend_tokenizer.post_processor
-            if processor is None:
-                merged = type(query).merge([query, passage])
-            else:
-                merged = processor.process(query, passage, add_special_tokens=True)
-            return merged.ids, merged.type_ids
-        query, passage = queries["input_ids"][index], passages["input_ids"][index]
-        passage = passage[: keep_of_second(len(query), len(passage), content_limit)]
-        ids = self.tokenizer.build_inputs_with_special_tokens(query, passage)
-        return ids, self.tokenizer.create_token_type_ids_from_sequences(query, passage)
 
     def score_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor], options: Dict[str, Any]) -> torch.Tensor:
         """The single logit of each pair."""

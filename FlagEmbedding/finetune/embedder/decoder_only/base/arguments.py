@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from FlagEmbedding.abc.finetune.common.arguments import unused_field
 from FlagEmbedding.abc.finetune.common.lora import LoraArguments
 from FlagEmbedding.abc.finetune.embedder import (
     AbsEmbedderDataArguments,
@@ -17,8 +18,8 @@ class DecoderOnlyEmbedderModelArguments(AbsEmbedderModelArguments, LoraArguments
     """Model arguments plus LoRA (see :class:`~FlagEmbedding.abc.finetune.common.lora.LoraArguments`),
     ``raw_peft``, added special tokens and merging options."""
 
-    peft_model_path: str = field(default="", metadata={"help": "Unused (kept for command-line compatibility)."})
-    use_slow_tokenizer: bool = field(default=False, metadata={"help": "Unused (kept for compatibility)."})
+    peft_model_path: str = unused_field("", "continue from an adapter with --from_peft.")
+    use_slow_tokenizer: bool = unused_field(False, "the tokenizer is chosen by --use_fast_tokenizer.")
     raw_peft: Optional[str] = field(
         default=None, metadata={"help": "Adapter merged into the base model before training."}
     )

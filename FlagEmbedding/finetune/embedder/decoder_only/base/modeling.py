@@ -6,11 +6,12 @@ from typing import Optional, Sequence
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from FlagEmbedding.finetune.embedder.encoder_only.base import BiEncoderOnlyEmbedderModel
+from FlagEmbedding.abc.finetune.embedder import PooledEmbedderModel
 
 
-class BiDecoderOnlyEmbedderModel(BiEncoderOnlyEmbedderModel):
-    """Dense embedder over a decoder's last hidden states; pooling defaults to ``last_token``.
+class BiDecoderOnlyEmbedderModel(PooledEmbedderModel):
+    """Dense embedder over a decoder's last hidden states; pooling defaults to ``last_token`` (the constructor
+    is declared only for that default, part of the public signature).
 
     ``save`` writes adapter files when the model is a peft model, full weights otherwise.
     """
@@ -23,10 +24,10 @@ class BiDecoderOnlyEmbedderModel(BiEncoderOnlyEmbedderModel):
         temperature: float = 1.0,
         sub_batch_size: int = -1,
         kd_loss_type: str = "kl_div",
-        sentence_pooling_method: str = "last_token",
-        normalize_embeddings: bool = False,
         use_mrl: bool = False,
         mrl_dims: Optional[Sequence[int]] = None,
+        sentence_pooling_method: str = "last_token",
+        normalize_embeddings: bool = False,
     ):
         super().__init__(
             base_model, tokenizer=tokenizer, negatives_cross_device=negatives_cross_device,

@@ -16,15 +16,16 @@ from FlagEmbedding.finetune.embedder.decoder_only.icl.arguments import DecoderOn
 
 #: Most in-context examples a query gets (the count is drawn uniformly from 0..MAX_EXAMPLES).
 MAX_EXAMPLES = 5
-#: Tokens kept free for the query itself when ``query_max_len`` is large (the reference's constant).
+#: Tokens kept free for the query itself when ``query_max_len`` is large (FlagEmbedding 1.4.2's constant).
 QUERY_RESERVE = 512
 
 Batch = Tuple[List[str], List[List[str]], Optional[List[List[float]]], bool]
 
 
 def example_budget(query_max_len: int) -> int:
-    """Token budget of a query's example prefix: ``query_max_len - 512`` for long queries (the reference),
-    half of ``query_max_len`` when that would leave less (the reference's budget is <= 0 below 513 tokens)."""
+    """Token budget of a query's example prefix: ``query_max_len - 512`` for long queries (as in
+    FlagEmbedding 1.4.2), half of ``query_max_len`` when that would leave less (FlagEmbedding 1.4.2's budget
+    is <= 0 below 513 tokens)."""
     return query_max_len - min(QUERY_RESERVE, query_max_len // 2)
 
 

@@ -19,7 +19,7 @@ EncoderOnlyEmbedderM3DataArguments = AbsEmbedderDataArguments
 
 def resolve_heads(unified_finetuning: bool, unified_heads: List[str]) -> Tuple[str, ...]:
     """The score types trained: ``unified_heads`` (in :data:`M3_HEADS` order), else all three when
-    ``unified_finetuning``, else dense only (the reference behaviour).
+    ``unified_finetuning``, else dense only (as in FlagEmbedding 1.4.2).
 
     Raises:
         ValueError: ``unified_heads`` given without ``unified_finetuning``, or naming an unknown head.

@@ -15,6 +15,7 @@ from transformers import PreTrainedTokenizerBase
 
 from FlagEmbedding.abc.finetune.common.modeling import cpu_state_dict, soft_cross_entropy
 from FlagEmbedding.abc.finetune.embedder import AbsEmbedderModel, EmbedderOutput
+from FlagEmbedding.abc.finetune.embedder.modeling import group_scores
 from FlagEmbedding.finetune.embedder.encoder_only.m3.arguments import M3_HEADS, resolve_heads
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
 from FlagEmbedding.utils.pooling import check_pooling_method
@@ -31,7 +32,7 @@ ENSEMBLE_WEIGHTS: Mapping[str, float] = {"dense": 1.0, "sparse": 0.3, "colbert":
 
 
 def as_m3_model(base_model: Union[M3Model, Mapping[str, nn.Module]], colbert_dim: int = -1) -> M3Model:
-    """``base_model`` as an :class:`M3Model`; the reference's dict ``{'model', 'colbert_linear',
+    """``base_model`` as an :class:`M3Model`; FlagEmbedding 1.4.2's dict ``{'model', 'colbert_linear',
     'sparse_linear'}`` is wrapped without copying its modules."""
     if isinstance(base_model, M3Model):
         return base_model
@@ -91,14 +92,14 @@ class EncoderOnlyEmbedderM3Model(AbsEmbedderModel):
         temperature: float = 1.0,
         sub_batch_size: int = -1,
         kd_loss_type: str = "m3_kd_loss",
+        use_mrl: bool = False,
+        mrl_dims: Optional[Sequence[int]] = None,
         sentence_pooling_method: str = "cls",
         normalize_embeddings: bool = False,
         unified_finetuning: bool = True,
         use_self_distill: bool = False,
         self_distill_start_step: int = -1,
         unified_heads: Optional[Sequence[str]] = None,
-        use_mrl: bool = False,
-        mrl_dims: Optional[Sequence[int]] = None,
     ):
         if use_mrl:
             raise NotImplementedError("use_mrl is not supported for M3 fine-tuning.")
@@ -192,25 +193,30 @@ class EncoderOnlyEmbedderM3Model(AbsEmbedderModel):
         return reps["mask"].device
 
     # ---- scores ---------------------------------------------------------------------------------------------
-    def dense_score(self, q_reps: M3Reps, p_reps: M3Reps) -> Tensor:
-        """``(n_q, n_p)`` dense scores / temperature."""
-        return self.compute_score(q_reps["dense"], p_reps["dense"])
+    def compute_dense_score(self, q_reps: Tensor, p_reps: Tensor) -> Tensor:
+        """``(n_q, n_p)`` dense scores / temperature of ``(n, d)`` vectors."""
+        return self.compute_score(q_reps, p_reps)
 
-    def sparse_score(self, q_reps: M3Reps, p_reps: M3Reps) -> Tensor:
-        """``(n_q, n_p)`` lexical-matching scores / temperature."""
-        return self.compute_score(q_reps["sparse"], p_reps["sparse"])
+    def compute_sparse_score(self, q_reps: Tensor, p_reps: Tensor) -> Tensor:
+        """``(n_q, n_p)`` lexical-matching scores / temperature of ``(n, vocab)`` weight vectors."""
+        return self.compute_score(q_reps, p_reps)
 
-    def colbert_score(self, q_reps: M3Reps, p_reps: M3Reps) -> Tensor:
-        """``(n_q, n_p)`` late-interaction scores / temperature (query tokens after the first, averaged)."""
-        token_scores = torch.einsum("qin,pjn->qipj", q_reps["colbert"], p_reps["colbert"])
+    def compute_colbert_score(self, q_reps: Tensor, p_reps: Tensor, q_mask: Optional[Tensor] = None) -> Tensor:
+        """``(n_q, n_p)`` late-interaction scores / temperature of ``(n, L-1, d)`` token vectors: the best passage
+        token per query token, summed and divided by the query's real tokens after the first (``q_mask``; all
+        of them when None)."""
+        token_scores = torch.einsum("qin,pjn->qipj", q_reps, p_reps)
         scores = token_scores.max(dim=-1).values.sum(dim=1)
-        scores = scores / q_reps["mask"][:, 1:].sum(dim=-1, keepdim=True).to(scores.dtype)
-        return scores / self.temperature
+        lengths = (q_mask[:, 1:].sum(dim=-1, keepdim=True) if q_mask is not None
+                   else torch.full((q_reps.shape[0], 1), q_reps.shape[1], device=q_reps.device))
+        return scores / lengths.to(scores.dtype) / self.temperature
 
     def head_score(self, head: str, q_reps: M3Reps, p_reps: M3Reps) -> Tensor:
-        """Scores of one head (``dense``, ``sparse`` or ``colbert``)."""
-        return {"dense": self.dense_score, "sparse": self.sparse_score, "colbert": self.colbert_score}[head](
-            q_reps, p_reps)
+        """Scores of one head (``dense``, ``sparse`` or ``colbert``) of two rep dicts."""
+        if head == "colbert":
+            return self.compute_colbert_score(q_reps["colbert"], p_reps["colbert"], q_reps["mask"])
+        score = self.compute_dense_score if head == "dense" else self.compute_sparse_score
+        return score(q_reps[head], p_reps[head])
 
     @staticmethod
     def ensemble_score(scores: Mapping[str, Tensor]) -> Tensor:
@@ -270,7 +276,7 @@ class EncoderOnlyEmbedderM3Model(AbsEmbedderModel):
         """``sum_h w_h * soft-CE(softmax(ensemble), scores_h) / #heads`` on the path's score view."""
 
         def view(scores: Tensor) -> Tensor:
-            return self.get_local_score(scores, group_size) if no_in_batch_neg_flag else scores
+            return group_scores(scores, group_size) if no_in_batch_neg_flag else scores
 
         targets = torch.softmax(view(ensemble).detach(), dim=-1)
         terms = [LOSS_WEIGHTS[head] * soft_cross_entropy(targets, view(scores)) for head, scores in full.items()]

@@ -20,6 +20,7 @@ from FlagEmbedding.finetune.reranker.decoder_only.layerwise.trainer import Decod
 from FlagEmbedding.inference.reranker.decoder_only.models import LayerWiseMiniCPMConfig, LayerWiseMiniCPMForCausalLM
 from FlagEmbedding.utils.hub import from_pretrained, model_not_found, offline_if_unreachable
 from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.reranker_inputs import yes_token_id
 
 logger = logging.getLogger(__name__)
 LM_HEAD_KEY = "lm_head.weight"
@@ -115,7 +116,7 @@ class DecoderOnlyRerankerRunner(BaseDecoderOnlyRerankerRunner):
     def init_heads_from_yes_row(self, model: LayerWiseMiniCPMForCausalLM) -> None:
         """Copy the raw LM head's ``Yes`` row (the input embedding's when tied) into every per-layer head."""
         args = self.model_args
-        yes = self.tokenizer_for_heads()("Yes", add_special_tokens=False)["input_ids"][-1]
+        yes = yes_token_id(self.tokenizer_for_heads())
         if getattr(model.config, "tie_word_embeddings", False):
             row = model.get_input_embeddings().weight[yes].detach()
         else:

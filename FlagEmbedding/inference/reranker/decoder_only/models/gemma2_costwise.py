@@ -112,7 +112,18 @@ def compress_passage_tokens(
     return new_states, new_mask
 
 
-class CostWiseGemmaModel(Gemma2Model):
+class EagerByDefault:
+    """Gemma2 attention is eager (with its logit soft-cap) unless ``attn_implementation`` asks for another one;
+    ``"sdpa"`` skips the soft-cap, which is how the original computed the released checkpoint's scores."""
+
+    _supports_sdpa = True
+
+    def get_correct_attn_implementation(self, requested_attention: Optional[str], is_init_check: bool = False) -> str:
+        """``requested_attention``, or ``"eager"`` when none was requested (transformers would pick SDPA)."""
+        return super().get_correct_attn_implementation(requested_attention or "eager", is_init_check)
+
+
+class CostWiseGemmaModel(EagerByDefault, Gemma2Model):
     """The Gemma2 decoder returning the final-norm state (and its mask) after each requested layer count."""
 
     config_class = CostWiseGemmaConfig
@@ -186,7 +197,7 @@ class CostWiseGemmaModel(Gemma2Model):
         return LayerStatesOutput(hidden_states=tuple(states), attention_masks=tuple(state_masks))
 
 
-class CostWiseGemmaForCausalLM(Gemma2PreTrainedModel):
+class CostWiseGemmaForCausalLM(EagerByDefault, Gemma2PreTrainedModel):
     """Gemma2 with one score head per layer in ``range(start_layer, num_hidden_layers + 1, layer_sep)``.
 
     The k-th selected layer (ascending) is scored by head ``k`` (``lm_head.{k}.linear_head.weight``), as the

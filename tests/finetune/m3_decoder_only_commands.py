@@ -1,5 +1,6 @@
-"""Fine-tuning II test support: the documented commands 2, 3, 4, 6, 7 (+ same-dataset variants), running them in
-this process (one process instead of torchrun), and a tiny 8-query data set for the overfit checks."""
+"""Test support for fine-tuning BGE-M3, decoder-only embedders and LLM rerankers: the documented commands 2, 3,
+4, 6, 7 (+ same-dataset variants), running them in this process (one process instead of torchrun), and a tiny
+8-query data set for the overfit checks."""
 from __future__ import annotations
 
 import contextlib
@@ -23,6 +24,7 @@ from tests.finetune.helpers import (
     localize,
     module_args,
     shipped_script_args,
+    without,
     without_missing_deepspeed,
     write_jsonl,
 )
@@ -91,19 +93,6 @@ RERANKER_DATA = os.path.join(EXAMPLES, "reranker")
 GPU_FLAGS = {"--fp16": False, "--bf16": False, "--deepspeed": True, "--use_flash_attn": True}
 
 
-def strip(args: Sequence[str], flag: str, takes_value: bool) -> List[str]:
-    """``args`` without every occurrence of ``flag`` (and its value)."""
-    out, skip = [], False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg == flag:
-            skip = takes_value
-        else:
-            out.append(arg)
-    return out
-
-
 def training_args_fields() -> set:
     """Option names of the training arguments (``warmup_ratio`` left transformers 5.x at some point)."""
     from FlagEmbedding.abc.finetune.embedder import AbsEmbedderTrainingArguments
@@ -116,9 +105,9 @@ def local_args(command: str, model: str, data_dir: str, tmp: str, steps: int = 2
     args = module_args(localize(command, model, data_dir, tmp))
     if not torch.cuda.is_available():
         for flag, takes_value in GPU_FLAGS.items():
-            args = strip(args, flag, takes_value)
+            args = without(args, flag, takes_value)
     if "warmup_ratio" not in training_args_fields():
-        args = strip(args, "--warmup_ratio", True)
+        args = without(args, "--warmup_ratio", True)
     return args + ["--max_steps", str(steps), "--report_to", "none", "--dataloader_pin_memory", "False"]
 
 
@@ -168,7 +157,7 @@ def check_shipped_script(script: str, command: str, classes: Sequence[type], tmp
         .replace("$HF_HUB_CACHE", os.path.join(tmp, "hub")).replace("~/.cache", os.path.expanduser("~/.cache"))))
     assert from_script.count("--bf16") == documented.count("--bf16")
     if not torch.cuda.is_available():
-        from_script, documented = strip(from_script, "--bf16", False), strip(documented, "--bf16", False)
+        from_script, documented = without(from_script, "--bf16", False), without(documented, "--bf16", False)
     from_script, documented = without_missing_deepspeed(from_script), without_missing_deepspeed(documented)
     saved = os.getcwd()
     os.chdir(side)

@@ -1,0 +1,110 @@
+"""``python -m FlagEmbedding.serve``: parse the flags, build the app, run uvicorn, exit 0 after a graceful drain.
+
+User errors (bad flags, bad limits, a model that cannot be loaded, a port in use) end in one ``error: ...``
+line on stderr and a non-zero exit, without a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import logging
+import os
+import signal
+import sys
+import typing
+from typing import List, NoReturn, Optional, Sequence
+
+from FlagEmbedding.serve.options import add_model_options, model_kwargs, registry_options
+from FlagEmbedding.serve.settings import ServeSettings
+
+logger = logging.getLogger(__name__)
+
+API_KEY_ENV = "FLAGEMBEDDING_API_KEY"
+
+
+class UserError(Exception):
+    """A problem the user fixes (reported as one ``error: ...`` line)."""
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """``argparse`` whose errors are a single ``error: ...`` line (no usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The server flags plus every model constructor option (see :mod:`FlagEmbedding.serve.options`)."""
+    parser = OneLineErrorParser(prog="python -m FlagEmbedding.serve",
+                                description="Serve a FlagEmbedding embedder and/or reranker over HTTP.")
+    parser.add_argument("--embedder", help="Embedder: hub id or local folder (FlagAutoModel).")
+    parser.add_argument("--reranker", help="Reranker: hub id or local folder (FlagAutoReranker).")
+    parser.add_argument("--host", default="127.0.0.1", help="Interface to bind (default: localhost only).")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (0: any free port).")
+    hints = typing.get_type_hints(ServeSettings)
+    for setting in dataclasses.fields(ServeSettings):
+        if setting.name == "api_key":
+            parser.add_argument("--api_key", default=os.environ.get(API_KEY_ENV),
+                                help=f"{setting.metadata['help']} Default: ${API_KEY_ENV}.")
+        else:
+            parser.add_argument(f"--{setting.name}", type=hints[setting.name], default=setting.default,
+                                help=f"{setting.metadata['help']} Default: {setting.default}.")
+    parser.add_argument("--log_level", default="info", choices=["debug", "info", "warning", "error"])
+    add_model_options(parser, registry_options())
+    return parser
+
+
+def run(argv: Optional[Sequence[str]] = None) -> None:
+    """Parse ``argv``, serve until SIGTERM/SIGINT; raise :class:`UserError` for problems the user can fix."""
+    import uvicorn
+
+    from FlagEmbedding.serve.app import create_app
+    from FlagEmbedding.serve.services import load_services
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.embedder and not args.reranker:
+        parser.error("nothing to serve: give --embedder PATH_OR_NAME and/or --reranker PATH_OR_NAME")
+    try:
+        settings = ServeSettings(**{setting.name: getattr(args, setting.name)
+                                    for setting in dataclasses.fields(ServeSettings)})
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    options = registry_options()
+    load = functools.partial(load_services, args.embedder, model_kwargs(args, options, "embedder"),
+                             args.reranker, model_kwargs(args, options, "reranker"))
+    failures: List[BaseException] = []
+
+    def stop_on_load_error(error: BaseException) -> None:
+        failures.append(error)
+        server.should_exit = True
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings, load, on_load_error=stop_on_load_error)
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
+    # uvicorn re-raises the signal that stopped it once it has drained; a no-op handler turns that into exit 0
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    try:
+        server.run()
+    except SystemExit as error:  # uvicorn exits 1 when it cannot bind (it has logged the reason)
+        if error.code:
+            raise UserError(f"could not serve on {args.host}:{args.port} (see the log above; is the port in "
+                            f"use?)") from None
+        raise
+    if failures:
+        models = " / ".join(name for name in (args.embedder, args.reranker) if name)
+        raise UserError(f"could not load {models}: {type(failures[0]).__name__}: {failures[0]} (check the path or "
+                        "hub id, and pass --embedder_model_class / --reranker_model_class for names outside the "
+                        "registry)")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point: 0 after a clean shutdown, 1 with one ``error: ...`` line on a user error."""
+    try:
+        run(argv)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,102 @@
+"""How a (query, passage) pair becomes reranker input ids, shared by inference and fine-tuning.
+
+One home for the LLM-reranker prompt, the ``Yes`` token whose logit is the score, the BOS rule and the
+pair truncation (cross-encoder and LLM formats), so a pair scored by a training model and by the
+inference class of the same checkpoint sees the same tokens.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Sequence, Tuple
+
+#: the instruction appended after the passage (row ``prompt`` in training data overrides it)
+DEFAULT_LLM_PROMPT = (
+    "Given a query A and a passage B, determine whether the passage contains an answer to the query by "
+    "providing a prediction of either 'Yes' or 'No'."
+)
+
+#: token features of a list of pairs: ``input_ids``, ``attention_mask`` (and ``token_type_ids``)
+Features = Dict[str, List[Any]]
+
+
+def yes_token_id(tokenizer: Any) -> int:
+    """Id of the token whose logit at the last position is the relevance score: the first sub-token of ``Yes``.
+
+    The original's inference read the first sub-token and its training the last; the score is the
+    next-token prediction after the prompt, i.e. the first token of the answer ``Yes``, and the two agree
+    for every released checkpoint (``Yes`` is one token in Gemma, MiniCPM and Llama vocabularies).
+    """
+    ids = tokenizer("Yes", add_special_tokens=False)["input_ids"]
+    if not ids:
+        raise ValueError("The tokenizer encodes 'Yes' to no token; it cannot score an LLM reranker.")
+    return ids[0]
+
+
+def bos_ids(tokenizer: Any, always: bool = False) -> List[int]:
+    """The BOS prefix of an LLM-reranker input: ``[bos]`` when the tokenizer has a BOS distinct from its pad
+    token (``always``: whenever it has one, as the layer-wise rerankers do)."""
+    bos, pad = tokenizer.bos_token_id, tokenizer.pad_token_id
+    if bos is None or (bos == pad and not always):
+        return []
+    return [bos]
+
+
+def keep_of_second(first_length: int, second_length: int, limit: int) -> int:
+    """How many tokens of the second sequence survive ``only_second`` truncation to ``limit`` tokens in total.
+
+    When the first sequence alone leaves no room, nothing is cut (the pair then exceeds ``limit``), as in
+    ``transformers``' ``truncation="only_second"``.
+    """
+    overflow = first_length + second_length - limit
+    if overflow <= 0 or second_length <= overflow:
+        return second_length
+    return second_length - overflow
+
+
+def llm_input_ids(bos: Sequence[int], query_ids: Sequence[int], sep_ids: Sequence[int],
+                  passage_ids: Sequence[int], prompt_ids: Sequence[int], pair_limit: int) -> List[int]:
+    """``bos + query + sep + passage + sep + prompt`` with the passage side cut (``only_second``) so that
+    ``bos + query + sep + passage`` fits ``pair_limit`` tokens."""
+    first = list(bos) + list(query_ids)
+    second = list(sep_ids) + list(passage_ids)
+    second = second[: keep_of_second(len(first), len(second), pair_limit)]
+    return first + second + list(sep_ids) + list(prompt_ids)
+
+
+def cross_encoder_features(tokenizer: Any, pairs: Sequence[Sequence[str]], query_max_length: int,
+                           passage_max_length: int, max_length: int, **tokenizer_kwargs: Any) -> Features:
+    """Cross-encoder inputs of ``pairs``: query and passage cut to their own budgets, joined with the
+    tokenizer's pair special tokens (XLM-R: ``<s> q </s></s> p </s>``), the passage cut so the pair fits
+    ``max_length`` (exact token ids, no re-tokenization)."""
+    common = dict(add_special_tokens=False, truncation=True, **tokenizer_kwargs)
+    queries = tokenizer([q for q, _ in pairs], max_length=query_max_length, **common)
+    passages = tokenizer([p for _, p in pairs], max_length=passage_max_length, **common)
+    with_type_ids = "token_type_ids" in tokenizer.model_input_names
+    features: Features = {"input_ids": [], "attention_mask": []}
+    if with_type_ids:
+        features["token_type_ids"] = []
+    content_limit = max_length - tokenizer.num_special_tokens_to_add(pair=True)
+    for index in range(len(pairs)):
+        ids, type_ids = _join_pair(tokenizer, queries, passages, index, content_limit)
+        features["input_ids"].append(ids)
+        features["attention_mask"].append([1] * len(ids))
+        if with_type_ids:
+            features["token_type_ids"].append(type_ids)
+    return features
+
+
+def _join_pair(tokenizer: Any, queries: Any, passages: Any, index: int,
+               content_limit: int) -> Tuple[List[int], List[int]]:
+    """Ids and token type ids of pair ``index``, the passage cut so query + passage fit ``content_limit``."""
+    if getattr(queries, "encodings", None):  # fast tokenizer: assemble the backend encodings
+        query, passage = queries.encodings[index], passages.encodings[index]
+        passage.truncate(keep_of_second(len(query), len(passage), content_limit))
+        processor = tokenizer.backend_tokenizer.post_processor
+        if processor is None:
+            merged = type(query).merge([query, passage])
+        else:
+            merged = processor.process(query, passage, add_special_tokens=True)
+        return list(merged.ids), list(merged.type_ids)
+    query, passage = queries["input_ids"][index], passages["input_ids"][index]
+    passage = passage[: keep_of_second(len(query), len(passage), content_limit)]
+    ids = tokenizer.build_inputs_with_special_tokens(query, passage)
+    return ids, tokenizer.create_token_type_ids_from_sequences(query, passage)

@@ -1,0 +1,130 @@
+"""Load test of ``python -m FlagEmbedding.serve`` on all-MiniLM-L6-v2 with SciFact passages.
+
+Starts the server on 127.0.0.1, then for each client count (default 1, 8, 32) sends ``--requests`` requests of
+``--texts_per_request`` passages from that many concurrent clients and reports requests/s, passages/s and
+p50/p99 latency. The baseline is the same model called in-process (``FlagModel.encode`` on the same passages,
+``--batch_size`` per call), timed in the same run; rounds are interleaved (baseline, then each client count)
+``--rounds`` times and the best of each is kept. Prints the CPU model and the ratio server / in-process.
+
+    nice python benchmarks/serve_load.py --requests 512 --rounds 2
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from typing import Dict, List
+
+import numpy as np
+
+from _common import REPO, minilm_path, scifact_passages
+
+sys.path.insert(0, REPO)
+from tests.serve.helpers import ServerProcess  # noqa: E402  (the tests' bounded server launcher)
+
+
+def cpu_model() -> str:
+    """``lscpu``'s model name (falls back to ``platform.processor()``)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        return platform.processor() or "unknown"
+
+
+async def load(url: str, bodies: List[dict], clients: int) -> Dict[str, float]:
+    """Send ``bodies`` from ``clients`` concurrent keep-alive clients; every response must be 200."""
+    import httpx
+
+    queue: asyncio.Queue = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: List[float] = []
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+            while not queue.empty():
+                body = queue.get_nowait()
+                start = time.perf_counter()
+                response = await http.post("/v1/embeddings", json=body)
+                latencies.append(time.perf_counter() - start)
+                if response.status_code != 200:
+                    raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "p50": float(np.percentile(latencies, 50)), "p99": float(np.percentile(latencies, 99))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=512)
+    parser.add_argument("--texts_per_request", type=int, default=1)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--max_length", type=int, default=256)
+    parser.add_argument("--batch_size", type=int, default=32, help="in-process baseline batch size")
+    parser.add_argument("--max_batch_tokens", type=int, default=16384)
+    parser.add_argument("--max_wait_ms", type=float, default=5.0)
+    parser.add_argument("--encoding_format", default="float", choices=["float", "base64"])
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+
+    import torch
+
+    from FlagEmbedding import FlagModel
+
+    path = minilm_path()
+    texts = scifact_passages(args.requests * args.texts_per_request)
+    bodies = [{"input": texts[i:i + args.texts_per_request], "encoding_format": args.encoding_format}
+              for i in range(0, len(texts), args.texts_per_request)]
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical cores), torch threads={torch.get_num_threads()}")
+    print(f"all-MiniLM-L6-v2, {len(texts)} SciFact passages, max_length={args.max_length}, "
+          f"{args.texts_per_request} passage(s)/request, server max_batch_tokens={args.max_batch_tokens}, "
+          f"max_wait_ms={args.max_wait_ms}")
+
+    model = FlagModel(path, pooling_method="mean", devices="cpu", batch_size=args.batch_size,
+                      passage_max_length=args.max_length)
+    server = ServerProcess(["--embedder", path, "--embedder_model_class", "encoder-only-base", "--pooling_method",
+                            "mean", "--devices", "cpu", "--passage_max_length", str(args.max_length),
+                            "--max_batch_tokens", str(args.max_batch_tokens), "--max_wait_ms", str(args.max_wait_ms),
+                            "--max_inputs_per_request", str(max(args.texts_per_request, 1)),
+                            "--max_queue", str(max(8192, args.requests * args.texts_per_request))],
+                           threads=None)
+    server.start()
+    try:
+        model.encode(texts[:64])  # warm-up, both sides
+        asyncio.run(load(server.url, bodies[:64], 8))
+        best: Dict[str, Dict[str, float]] = {}
+        for _ in range(args.rounds):
+            start = time.perf_counter()
+            model.encode(texts)
+            seconds = time.perf_counter() - start
+            if "in-process" not in best or seconds < best["in-process"]["seconds"]:
+                best["in-process"] = {"seconds": seconds}
+            for clients in args.clients:
+                stats = asyncio.run(load(server.url, bodies, clients))
+                name = f"server, {clients} client(s)"
+                if name not in best or stats["seconds"] < best[name]["seconds"]:
+                    best[name] = stats
+    finally:
+        server.stop()
+
+    baseline = len(texts) / best["in-process"]["seconds"]
+    print(f"\n{'engine':<26}{'requests/s':>12}{'passages/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}")
+    print(f"{'in-process encode':<26}{'':>12}{baseline:>12.1f}{'':>9}{'':>9}{1.0:>8.2f}")
+    for clients in args.clients:
+        stats = best[f"server, {clients} client(s)"]
+        rate = len(texts) / stats["seconds"]
+        print(f"{f'server, {clients} client(s)':<26}{len(bodies) / stats['seconds']:>12.1f}{rate:>12.1f}"
+              f"{stats['p50'] * 1000:>9.1f}{stats['p99'] * 1000:>9.1f}{rate / baseline:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
