@@ -25,6 +25,19 @@ def read_jsonl(path: str) -> List[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def named_model_folder(model_path: str, output: str, name: str = "all-MiniLM-L6-v2") -> str:
+    """A link named ``name`` to the packaged model folder (which is called ``model``), so results and the summary
+    carry the model's real name; the packaged path itself where links are not supported."""
+    link = os.path.join(output, "models", name)
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    if not os.path.islink(link):
+        try:
+            os.symlink(model_path, link, target_is_directory=True)
+        except OSError:
+            return model_path
+    return link
+
+
 def main(argv: Optional[List[str]] = None) -> str:
     """Embed, search and evaluate; return the markdown evaluation summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -38,7 +51,8 @@ def main(argv: Optional[List[str]] = None) -> str:
     from FlagEmbedding import FlagModel
     from FlagEmbedding.evaluation.custom.__main__ import main as evaluate
 
-    model_path = str(get_model_path())
+    output = os.path.abspath(args.output_dir)
+    model_path = named_model_folder(str(get_model_path()), output)
     corpus = read_jsonl(os.path.join(DATA, "corpus.jsonl"))
     queries = read_jsonl(os.path.join(DATA, "test_queries.jsonl"))
 
@@ -56,7 +70,6 @@ def main(argv: Optional[List[str]] = None) -> str:
         print(f"{query['text']!r:<70} -> {hits}")
 
     # 3. evaluate with the evaluation CLI (the same flags work on the command line)
-    output = os.path.abspath(args.output_dir)
     evaluate([
         "--eval_name", "demo", "--dataset_dir", DATA, "--splits", "test",
         "--corpus_embd_save_dir", os.path.join(output, "corpus_embd"),

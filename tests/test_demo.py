@@ -14,7 +14,7 @@ def test_demo_end_to_end(minilm, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "'capital city of France'" in printed and "-> Paris (" in printed
     # every demo query finds its relevant passage first with all-MiniLM-L6-v2
-    assert "## ndcg_at_10" in summary and "| model | NoReranker | **100.000** | **100.000** | " in summary
-    results = json.load(open(tmp_path / "search_results" / "model" / "NoReranker" / "EVAL" / "eval_results.json"))
+    assert "## ndcg_at_10" in summary and "| all-MiniLM-L6-v2 | NoReranker | **100.000** | **100.000** | " in summary
+    results = json.load(open(tmp_path / "search_results" / "all-MiniLM-L6-v2" / "NoReranker" / "EVAL" / "eval_results.json"))
     assert results["test"]["ndcg_at_10"] == 1.0 and results["test"]["recall_at_3"] == 1.0
     assert os.path.isdir(tmp_path / "corpus_embd")

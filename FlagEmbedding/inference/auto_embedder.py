@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Optional, Union
 
 from FlagEmbedding.abc.inference.embedder import AbsEmbedder
-from FlagEmbedding.inference.registry import not_in_registry_message, registry_name
+from FlagEmbedding.inference.registry import (model_class_choices, not_in_registry_message, parse_model_class,
+                                              registry_name)
 from FlagEmbedding.inference.embedder.model_mapping import (AUTO_EMBEDDER_MAPPING, EMBEDDER_CLASS_MAPPING,
                                                              EmbedderModelClass)
+from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.pooling import declared_pooling
 
 logger = logging.getLogger(__name__)
+FLAG = "--embedder_model_class"  # the command-line flag that sets model_class, named in errors
 
 
 class FlagAutoModel:
@@ -44,18 +49,29 @@ class FlagAutoModel:
         query format. Only options the caller set (plus the registry's) are forwarded, so class defaults
         (e.g. PseudoMoE's bf16) survive.
         """
+        name = registry_name(model_name_or_path)
+        declared = declared_pooling(model_name_or_path) if os.path.isdir(model_name_or_path) else None
+        if model_class is None and name not in AUTO_EMBEDDER_MAPPING and declared is not None:
+            model_class = EmbedderModelClass.ENCODER_ONLY_BASE
+            logger.info("'%s' is not in the registry; it is a sentence-transformers folder, so it is loaded as "
+                        "'%s'.", name, model_class.value)
         if model_class is not None:
-            embedder_cls = EMBEDDER_CLASS_MAPPING[EmbedderModelClass(model_class)]
-            if pooling_method is None:
+            embedder_cls = EMBEDDER_CLASS_MAPPING[parse_model_class(EmbedderModelClass, model_class, FLAG)]
+            if pooling_method is None and declared is not None:
+                pooling_method = declared[0]
+                logger.info("Using pooling_method '%s' declared in %s.", pooling_method, declared[1])
+            elif pooling_method is None:
                 pooling_method = embedder_cls.DEFAULT_POOLING_METHOD
-                logger.warning("`pooling_method` is not specified, use default pooling method '%s'.", pooling_method)
+                logger.warning("`pooling_method` is not specified and %s declares none; using the default '%s' "
+                               "(pass pooling_method / --pooling_method if the model was trained with another).",
+                               model_name_or_path, pooling_method)
             if trust_remote_code is None:
                 trust_remote_code = False
                 logger.warning("`trust_remote_code` is not specified, set to default value 'False'.")
         else:
-            name = registry_name(model_name_or_path)
             if name not in AUTO_EMBEDDER_MAPPING:
-                raise ValueError(not_in_registry_message(name))
+                raise InputError(not_in_registry_message(name, choices=model_class_choices(EmbedderModelClass),
+                                                         flag=FLAG))
             config = AUTO_EMBEDDER_MAPPING[name]
             embedder_cls = config.model_class
             if pooling_method is None:

@@ -5,14 +5,17 @@ import logging
 from typing import Any, Optional, Union
 
 from FlagEmbedding.abc.inference.reranker import AbsReranker
-from FlagEmbedding.inference.registry import not_in_registry_message, registry_name
+from FlagEmbedding.inference.registry import (model_class_choices, not_in_registry_message, parse_model_class,
+                                              registry_name)
 from FlagEmbedding.inference.reranker.model_mapping import (
     AUTO_RERANKER_MAPPING,
     RERANKER_CLASS_MAPPING,
     RerankerModelClass,
 )
+from FlagEmbedding.utils.errors import InputError
 
 logger = logging.getLogger(__name__)
+FLAG = "--reranker_model_class"  # the command-line flag that sets model_class, named in errors
 
 
 class FlagAutoReranker:
@@ -48,14 +51,15 @@ class FlagAutoReranker:
                 a valid :class:`RerankerModelClass`.
         """
         if model_class is not None:
-            reranker_class = RERANKER_CLASS_MAPPING[RerankerModelClass(model_class)]
+            reranker_class = RERANKER_CLASS_MAPPING[parse_model_class(RerankerModelClass, model_class, FLAG)]
             if trust_remote_code is None:
                 trust_remote_code = False
                 logger.warning("`trust_remote_code` is not specified, set to default value '%s'.", trust_remote_code)
         else:
             name = registry_name(model_name_or_path)
             if name not in AUTO_RERANKER_MAPPING:
-                raise ValueError(not_in_registry_message(name, kind="reranker"))
+                raise InputError(not_in_registry_message(name, kind="reranker",
+                                                         choices=model_class_choices(RerankerModelClass), flag=FLAG))
             config = AUTO_RERANKER_MAPPING[name]
             reranker_class = config.model_class
             if trust_remote_code is None:

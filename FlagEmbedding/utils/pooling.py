@@ -1,9 +1,16 @@
 """Sentence pooling over token states, shared by inference and fine-tuning."""
 from __future__ import annotations
 
+import json
+import os
+from typing import Optional, Tuple
+
 import torch
 
 POOLING_METHODS = ("cls", "mean", "last_token")
+#: sentence-transformers ``1_Pooling/config.json`` switches -> our pooling method
+_SENTENCE_TRANSFORMERS_MODES = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean",
+                                "pooling_mode_lasttoken": "last_token"}
 
 
 def check_pooling_method(method: str, allowed: tuple = POOLING_METHODS) -> str:
@@ -35,3 +42,26 @@ def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, method: str)
         rows = torch.arange(hidden_states.shape[0], device=hidden_states.device)
         return hidden_states[rows, last_token_indices(attention_mask)]
     raise ValueError(f"pooling_method must be one of {list(POOLING_METHODS)}, got {method!r}.")
+
+
+def declared_pooling(folder: str) -> Optional[Tuple[str, str]]:
+    """``(pooling method, config file)`` a sentence-transformers folder declares (``modules.json`` naming a
+    ``Pooling`` module whose ``config.json`` turns on exactly one of cls / mean / last-token), else ``None``."""
+    modules_path = os.path.join(folder, "modules.json")
+    if not os.path.isfile(modules_path):
+        return None
+    try:
+        with open(modules_path, encoding="utf-8") as handle:
+            modules = json.load(handle)
+        module = next(m for m in modules if str(m.get("type", "")).endswith(".Pooling"))
+        config_path = os.path.join(folder, module.get("path", ""), "config.json")
+        with open(config_path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, ValueError, StopIteration, AttributeError, TypeError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    modes = [method for key, method in _SENTENCE_TRANSFORMERS_MODES.items() if config.get(key)]
+    others = [key for key, value in config.items() if key.startswith("pooling_mode") and value
+              and key not in _SENTENCE_TRANSFORMERS_MODES]
+    return (modes[0], config_path) if len(modes) == 1 and not others else None

@@ -68,6 +68,25 @@ def test_corrupted_and_truncated_shards_are_reencoded(data, tmp_path, bge_large)
     assert runner.retriever.last_cache.encoded_shards == [0, 1, 2]
 
 
+@pytest.mark.parametrize("content", ["empty", "npz", "zip-bytes", "pickle", "garbage"])
+def test_unreadable_shards_are_reencoded(data, tmp_path, bge_large, content):
+    runner = make_runner(data, tmp_path, bge_large)
+    fresh = retrieve(runner, str(tmp_path / "fresh"))
+    embd = str(tmp_path / "embd")
+    assert retrieve(runner, embd) == fresh
+    path = runner.retriever.last_cache.shard_path(1)
+    if content == "npz":
+        np.savez(path + ".npz", np.zeros((3, 4), dtype=np.float32))
+        os.replace(path + ".npz", path)
+    else:
+        payload = {"empty": b"", "zip-bytes": b"PK\x03\x04" + b"\x00" * 40, "garbage": b"\x93NUMPY junk",
+                   "pickle": b"\x80\x04\x95"}[content]
+        with open(path, "wb") as f:
+            f.write(payload)
+    assert retrieve(runner, embd) == fresh
+    assert runner.retriever.last_cache.encoded_shards == [1]
+
+
 def test_cache_of_another_model_is_not_reused(data, tmp_path, bge_large, other_bge_large):
     embd = str(tmp_path / "embd")
     make_runner(data, tmp_path, bge_large, embd=embd, out="a").run()
@@ -167,3 +186,57 @@ def test_run_killed_mid_encoding_resumes_missing_shards(data, tmp_path, bge_larg
     assert eval_results(tmp_path) == eval_results(tmp_path, "fresh")
     shards = [np.load(runner.retriever.last_cache.shard_path(i)) for i in range(len(CORPUS))]
     assert all(s.shape == (1, 32) for s in shards)
+
+
+def test_changed_qrels_are_rescored_not_served_from_old_metrics(data, tmp_path, bge_large):
+    make_runner(data, tmp_path, bge_large).run()
+    before = eval_results(tmp_path)["test"]
+    qrels_path = os.path.join(data, "test_qrels.jsonl")
+    with open(qrels_path, "w", encoding="utf-8") as f:  # every judged document changes
+        f.write('{"qid": "q1", "docid": "d8", "relevance": 1}\n{"qid": "q2", "docid": "d1", "relevance": 1}\n')
+    make_runner(data, tmp_path, bge_large).run()
+    after = eval_results(tmp_path)["test"]
+    make_runner(data, tmp_path, bge_large, out="fresh").run()
+    assert after == eval_results(tmp_path, out="fresh")["test"]
+    assert after != before
+
+
+@pytest.mark.parametrize("suffix", ["1_Pooling/..", ".", "/"])
+def test_model_paths_are_normalised_so_nothing_is_written_outside_the_named_folders(data, tmp_path, bge_large,
+                                                                                    suffix):
+    model = tmp_path / "models" / "bge-large-en-v1.5"
+    shutil.copytree(bge_large, model)
+    (model / "1_Pooling").mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    runner = make_runner(data, work, os.path.join(str(model), suffix) if suffix != "/" else f"{model}/",
+                         embd=str(work / "embd"))
+    runner.run()
+    assert sorted(os.listdir(work)) == ["embd", "out", "out.md"]
+    assert os.listdir(work / "out") == ["bge-large-en-v1.5"] and os.listdir(work / "embd") == ["bge-large-en-v1.5"]
+    assert "| bge-large-en-v1.5 | NoReranker |" in (work / "out.md").read_text(encoding="utf-8")
+
+
+def test_a_model_path_that_names_no_folder_is_refused():
+    from FlagEmbedding.abc.evaluation.utils import display_name
+
+    assert display_name("BAAI/bge-m3/.") == "bge-m3"
+    with pytest.raises(ValueError, match=r"^Model name or path 'org/\.\.' does not name a model folder"):
+        display_name("org/..")
+
+
+def test_search_results_are_recomputed_when_what_produced_them_changed(data, tmp_path, bge_large):
+    make_runner(data, tmp_path, bge_large).run()
+    path = tmp_path / "out" / "bge-large-en-v1.5" / "NoReranker" / "test.json"
+    first = read_json(str(path))["search_results"]
+    assert all(len(hits) == 8 for hits in first.values())
+    make_runner(data, tmp_path, bge_large).run()  # nothing changed: the file is reused as it is
+    assert read_json(str(path))["search_results"] == first
+    make_runner(data, tmp_path, bge_large, search_top_k=2).run()  # a setting changed
+    assert all(len(hits) == 2 for hits in read_json(str(path))["search_results"].values())
+    with open(os.path.join(data, "test_queries.jsonl"), "a", encoding="utf-8") as f:  # the queries changed
+        f.write('{"id": "q4", "text": "numbers and symbols"}\n')
+    with open(os.path.join(data, "test_qrels.jsonl"), "a", encoding="utf-8") as f:
+        f.write('{"qid": "q4", "docid": "d8", "relevance": 1}\n')
+    make_runner(data, tmp_path, bge_large, search_top_k=2).run()
+    assert "q4" in read_json(str(path))["search_results"]

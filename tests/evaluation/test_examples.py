@@ -9,8 +9,8 @@ import subprocess
 from typing import Dict, List
 
 import pytest
-from transformers import HfArgumentParser
 
+from FlagEmbedding.utils.cli import ArgumentParser
 from tests.evaluation.helpers import QRELS, QUERIES, read_json, write_beir_layout, write_library_layout, write_mkqa_layout
 from tests.evaluation.mteb_tasks import local_retrieval_task
 
@@ -41,7 +41,7 @@ def parse(command: List[str]):
     prefix = {"beir": "BEIR", "msmarco": "MSMARCO", "miracl": "MIRACL", "mldr": "MLDR", "mkqa": "MKQA",
               "bright": "Bright", "mteb": "MTEB", "air_bench": "AIRBench", "custom": "Custom"}[command[1].split(".")[-1]]
     classes = (getattr(package, f"{prefix}EvalArgs"), getattr(package, f"{prefix}EvalModelArgs"))
-    return HfArgumentParser(classes).parse_args_into_dataclasses(args=command[2:]), main_module
+    return ArgumentParser(classes).parse_args_into_dataclasses(command[2:]), main_module
 
 
 def test_every_benchmark_has_a_documented_command():

@@ -122,6 +122,15 @@ def without_missing_deepspeed(argv: Sequence[str]) -> List[str]:
     return list(argv) if HAS_DEEPSPEED else without(argv, "--deepspeed", takes_value=True)
 
 
+def runnable_here(argv: Sequence[str]) -> List[str]:
+    """A documented command made runnable on this machine: ``--deepspeed`` dropped without DeepSpeed, ``--fp16``
+    dropped without a GPU (DeepSpeed refuses fp16 on the CPU: "Type fp16 is not supported on your device")."""
+    import torch
+
+    argv = without_missing_deepspeed(argv)
+    return argv if torch.cuda.is_available() else without(argv, "--fp16")
+
+
 def run_subprocess(argv: Sequence[str], cwd: Optional[str] = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run offline with wandb disabled; fail with the tail of the output on a non-zero exit."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false",

@@ -101,6 +101,6 @@ def test_deepspeed_flag_without_the_package_is_one_clear_error(tmp_path, monkeyp
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "deepspeed" else real_find_spec(name, *a))
     with pytest.raises(ImportError, match=r"^--deepspeed needs the DeepSpeed package, which is not installed: "
-                                          r"`pip install deepspeed` \(it builds from source\), or drop --deepspeed"):
+                                          r"install it with `pip install --no-build-isolation deepspeed` \(after torch\), or drop --deepspeed"):
         parse_args(*EMBEDDER, ["--model_name_or_path", "m", "--output_dir", str(tmp_path),
                                "--deepspeed", "ds_stage0.json"])

@@ -117,6 +117,12 @@ def test_group_size_one_needs_no_negatives(tmp_path, bert_tokenizer):
     ({"pos_scores": [1.0], "neg_scores": ["x", 1, 2]}, "'neg_scores' must be a list of numbers."),
     ({"pos_scores": [1.0, 2.0], "neg_scores": [1, 2, 3]}, "'pos_scores' has 2 values but 'pos' has 1 passages."),
     ({"pos_scores": [1.0]}, "knowledge_distillation needs 'neg_scores' (a list of numbers)."),
+    ({"pos_scores": [float("nan")], "neg_scores": [1, 2, 3]},
+     "'pos_scores[0]' is nan; teacher scores must be finite numbers (re-score the record, e.g. with "
+     "scripts/add_reranker_score.py)."),
+    ({"pos_scores": [1.0], "neg_scores": [1, float("-inf"), 3]},
+     "'neg_scores[1]' is -inf; teacher scores must be finite numbers (re-score the record, e.g. with "
+     "scripts/add_reranker_score.py)."),
 ])
 def test_bad_teacher_scores_with_distillation(tmp_path, bert_tokenizer, scores, message):
     path = write_jsonl(str(tmp_path / "a.jsonl"), [record(0, **scores)])
@@ -329,3 +335,42 @@ def test_same_dataset_rows_of_one_batch_must_share_type(tmp_path):
     dataset = same([path], batch=2, train_group_size=2)
     with pytest.raises(ValueError, match=r"mixed\.jsonl: rows of one batch must share 'type'"):
         dataset[0]
+
+
+def test_non_finite_loss_stops_training_with_a_clear_error(tmp_path, tiny_bert):
+    """Finite but huge teacher scores overflow the distillation softmax: training stops at step 1, saves nothing."""
+    from FlagEmbedding.abc.finetune.common.cli import run_main
+    from FlagEmbedding.finetune.embedder.encoder_only.base import (
+        EncoderOnlyEmbedderDataArguments,
+        EncoderOnlyEmbedderModelArguments,
+        EncoderOnlyEmbedderRunner,
+        EncoderOnlyEmbedderTrainingArguments,
+    )
+    from FlagEmbedding.utils.errors import NonFiniteLossError
+
+    rows = [dict(record(i), pos_scores=[1e308], neg_scores=[-1e308] * 3) for i in range(4)]
+    path = write_jsonl(str(tmp_path / "scored.jsonl"), rows)
+    output = tmp_path / "out"
+    argv = ["--model_name_or_path", tiny_bert, "--train_data", path, "--output_dir", str(output), "--report_to",
+            "none", "--knowledge_distillation", "True", "--train_group_size", "4", "--per_device_train_batch_size",
+            "2", "--max_steps", "2", "--save_steps", "1"]
+    with pytest.raises(NonFiniteLossError, match=r"^the training loss is nan at step 1; training stopped before "
+                                                r"updating the model\."):
+        run_main(EncoderOnlyEmbedderRunner, EncoderOnlyEmbedderModelArguments, EncoderOnlyEmbedderDataArguments,
+                 EncoderOnlyEmbedderTrainingArguments, argv)
+    assert not output.exists() or not any(name.startswith("checkpoint-") for name in os.listdir(output))
+
+
+def test_non_utf8_bytes_and_lone_surrogates_in_training_data_name_file_and_line(tmp_path, bert_tokenizer):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(json.dumps(record(0)).encode() + b'\n{"query": "caf\xe9", "pos": ["p"], "neg": ["n"]}\n')
+    with pytest.raises(ValueError, match=rf"^{path}, line 2: not valid UTF-8 \(byte 0xe9 at column 15\); re-save "
+                                         r"the file as UTF-8\.$"):
+        AbsEmbedderTrainDataset(data_args([path]), bert_tokenizer)
+    path.write_text(json.dumps(record(0)) + '\n{"query": "q \\ud83d", "pos": ["p"], "neg": ["n"]}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"^{path}, line 2: the text holds a lone surrogate \('\\ud83d'\)"):
+        AbsEmbedderTrainDataset(data_args([path]), bert_tokenizer)
+    array = tmp_path / "bad.json"
+    array.write_text(json.dumps([record(0)]).replace('"query": "', '"query": "\\udc00'), encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"^{array}, record 1: the text holds a lone surrogate"):
+        AbsEmbedderTrainDataset(data_args([array]), bert_tokenizer)

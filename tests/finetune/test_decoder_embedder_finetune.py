@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from typing import List
 
 import pytest
@@ -175,6 +176,32 @@ def test_embedding_file_formats(tmp_path, tiny_decoder):
     torch.testing.assert_close(model.get_input_embeddings().weight, module.weight)
     torch.testing.assert_close(load_embedding_state(path)["weight"].shape, torch.Size([len(module.weight) - 3,
                                                                                          model.config.hidden_size]))
+
+
+class _RunsCode:
+    """Pickles to a call of ``open(<marker>, "w")``: unpickling it would create the marker file."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def test_embedding_file_that_would_run_code_is_refused_not_unpickled(tmp_path):
+    from FlagEmbedding.abc.finetune.common.lora import load_embedding_state
+    from FlagEmbedding.utils.errors import InputError
+
+    marker = tmp_path / "pwned"
+    crafted = tmp_path / "emb.pth"
+    torch.save({"weight": _RunsCode(str(marker))}, crafted)
+    with pytest.raises(InputError, match=rf"^{re.escape(str(crafted))}: not a saved state dict or nn.Embedding; "
+                                         r"refusing to unpickle it \(it could run code\)\."):
+        load_embedding_state(str(crafted))
+    assert not marker.exists()
+    torch.save([torch.zeros(2)], tmp_path / "list.pth")
+    with pytest.raises(InputError, match=r"expected a state dict with a 'weight' tensor, got list\.$"):
+        load_embedding_state(str(tmp_path / "list.pth"))
 
 
 # ---------------------------------------------------------------------------------------------------- peft options

@@ -4,6 +4,7 @@ from __future__ import annotations
 import shlex
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -28,6 +29,7 @@ from tests.finetune.helpers import (
     module_args,
     record,
     run_subprocess,
+    runnable_here,
     without_missing_deepspeed,
     shipped_script_args,
     write_jsonl,
@@ -62,7 +64,7 @@ def test_documented_commands_parse(command, tiny_bert, tmp_path):
 @pytest.mark.parametrize("command", [COMMAND_1, COMMAND_1_SD], ids=["standard", "same_dataset"])
 def test_documented_command_trains_and_saves(command, tiny_bert, tmp_path):
     """One-process torchrun of the exact command (+ ``--max_steps 2``); DeepSpeed stage 0 when installed."""
-    argv = without_missing_deepspeed(localize(command, tiny_bert, EXAMPLE_DATA_DIR, str(tmp_path)) + ["--max_steps", "2"])
+    argv = runnable_here(localize(command, tiny_bert, EXAMPLE_DATA_DIR, str(tmp_path)) + ["--max_steps", "2"])
     run_subprocess(argv)
     output = tmp_path / ("test_encoder_only_base_bge-large-en-v1.5" + ("_sd" if command == COMMAND_1_SD else ""))
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
@@ -169,11 +171,12 @@ def test_trainer_accepts_tokenizer_or_processing_class(tiny_bert, tmp_path):
     assert isinstance(runner.model, BiEncoderOnlyEmbedderModel)
 
 
-def test_unknown_flag_is_an_error(tiny_bert, tmp_path):
-    with pytest.raises(ValueError, match=r"Some specified arguments are not used by the HfArgumentParser: "
-                                         r"\['--no_such_flag', '1'\]"):
+def test_unknown_flag_is_an_error(tiny_bert, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
         parse_args(*CLASSES, ["--model_name_or_path", tiny_bert, "--output_dir", str(tmp_path),
                               "--no_such_flag", "1"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith("error: unrecognized arguments: --no_such_flag 1 (see `")
 
 
 def test_deepspeed_configs_match_the_spec():
@@ -222,3 +225,27 @@ def test_deepspeed_accepts_both_configs_with_bf16_and_fp16():
         assert precision.get_bfloat16_config(config).enabled is True
         config["bf16"]["enabled"], config["fp16"]["enabled"] = False, True
         assert precision.get_float16_config(config).loss_scale == 0
+
+
+@pytest.mark.skipif(not HAS_DEEPSPEED, reason="DeepSpeed is not installed (pip install --no-build-isolation deepspeed)")
+def test_two_step_deepspeed_stage1_fine_tune_on_cpu(tiny_bert, tmp_path):
+    """``--deepspeed ds_stage1.json`` through torchrun (1 process, gloo): two logged optimizer steps and a saved
+    model that loads for inference (stage 0 runs in ``test_documented_command_trains_and_saves``)."""
+    stage = 1
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"query": f"what is panda {i}", "pos": [TEXTS[i % 3]],
+                                        "neg": [TEXTS[(i + 1) % 3], TEXTS[(i + 2) % 3]]}) + "\n" for i in range(8)),
+                    encoding="utf-8")
+    output = tmp_path / "out"
+    result = run_subprocess([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "1", "-m",
+                    "FlagEmbedding.finetune.embedder.encoder_only.base", "--model_name_or_path", tiny_bert,
+                    "--train_data", str(data), "--output_dir", str(output), "--train_group_size", "3",
+                    "--per_device_train_batch_size", "2", "--max_steps", "2", "--learning_rate", "1e-3",
+                    "--deepspeed", os.path.join(EXAMPLES, f"ds_stage{stage}.json"), "--report_to", "none",
+                    "--logging_steps", "1", "--save_strategy", "no"])
+    logged = result.stdout + result.stderr
+    assert logged.count("'loss':") == 2
+    from FlagEmbedding import FlagModel
+
+    vectors = FlagModel(str(output), devices="cpu", use_fp16=False).encode(TEXTS)
+    assert vectors.shape == (3, 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

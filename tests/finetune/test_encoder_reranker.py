@@ -20,7 +20,8 @@ from FlagEmbedding.abc.finetune.reranker import (
 )
 from FlagEmbedding.finetune.reranker.encoder_only.base import CrossEncoderModel, EncoderOnlyRerankerRunner
 from tests.finetune.helpers import (HAS_DEEPSPEED, COMMAND_5, EXAMPLES, PASSAGES, localize, module_args, record,
-                                   run_subprocess, shipped_script_args, without_missing_deepspeed, write_jsonl)
+                                   run_subprocess, runnable_here, shipped_script_args, without_missing_deepspeed,
+                                   write_jsonl)
 
 CLASSES = (AbsRerankerModelArguments, AbsRerankerDataArguments, AbsRerankerTrainingArguments)
 EXAMPLE_DATA_DIR = os.path.join(EXAMPLES, "reranker")
@@ -41,7 +42,7 @@ def test_documented_command_parses(tiny_reranker, tmp_path):
 
 def test_documented_command_trains_and_saves(tiny_reranker, tmp_path):
     """One-process torchrun of the exact command (+ ``--max_steps 2``); DeepSpeed stage 0 when installed."""
-    argv = without_missing_deepspeed(localize(COMMAND_5, tiny_reranker, EXAMPLE_DATA_DIR, str(tmp_path)) + ["--max_steps", "2"])
+    argv = runnable_here(localize(COMMAND_5, tiny_reranker, EXAMPLE_DATA_DIR, str(tmp_path)) + ["--max_steps", "2"])
     run_subprocess(argv)
     output = tmp_path / "test_encoder_only_base_bge-reranker-base"
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",

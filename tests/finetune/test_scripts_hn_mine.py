@@ -94,3 +94,18 @@ def test_unused_search_batch_size_is_accepted_with_a_warning(monkeypatch, caplog
     assert calls == [8]
     assert [r.getMessage() for r in caplog.records if r.name.startswith("FlagEmbedding")] == [
         "--search_batch_size has no effect (accepted for compatibility): the exact search batches the queries itself."]
+
+
+def test_bad_input_bytes_and_candidate_pool_fail_before_any_model_loads(tmp_path):
+    """The embedder path does not exist: reaching it would be a different error, so the data is checked first."""
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{"query": "q", "pos": ["p\xff"]}\n')
+    argv = ["--input_file", str(source), "--output_file", str(tmp_path / "o.jsonl"), "--embedder_name_or_path",
+            str(tmp_path / "no-model")]
+    with pytest.raises(ValueError, match=rf"^{source}, line 1: not valid UTF-8 \(byte 0xff at column 26\)"):
+        main(argv)
+    source.write_text('{"query": "q", "pos": ["p"]}\n', encoding="utf-8")
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text('{"text": "fine"}\n{"text": 3}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"^{pool}, line 2: 'text' must be a string, got int\.$"):
+        main(argv + ["--candidate_pool", str(pool)])

@@ -9,11 +9,13 @@ from FlagEmbedding.abc.inference.validation import unescape_newlines
 from FlagEmbedding.abc.evaluation.compare import pytrec_measure
 from FlagEmbedding.retrieval.fusion import FUSIONS
 from FlagEmbedding.retrieval.index import DEFAULT_M3_WEIGHTS, FIRST_STAGE, METHODS, SearchOptions
+from FlagEmbedding.inference.embedder.model_mapping import EmbedderModelClass
+from FlagEmbedding.inference.registry import model_class_choices
+from FlagEmbedding.inference.reranker.model_mapping import RerankerModelClass
+from FlagEmbedding.utils.errors import InputError
 
-EMBEDDER_MODEL_CLASSES = ["encoder-only-base", "encoder-only-m3", "decoder-only-base", "decoder-only-icl",
-                          "decoder-only-pseudo_moe"]
-RERANKER_MODEL_CLASSES = ["encoder-only-base", "decoder-only-base", "decoder-only-layerwise",
-                          "decoder-only-lightweight"]
+EMBEDDER_MODEL_CLASSES = model_class_choices(EmbedderModelClass)
+RERANKER_MODEL_CLASSES = model_class_choices(RerankerModelClass)
 
 
 @dataclass
@@ -21,7 +23,7 @@ class AbsEvalArgs:
     """Where the data comes from, what is evaluated and where results go."""
 
     eval_name: Optional[str] = field(
-        default=None, metadata={"help": "Name of the evaluation (required): a cache sub-folder name, stored in every result file."}
+        default=None, metadata={"help": "Name of the evaluation (e.g. beir): the download-cache sub-folder, stored in every result file."}
     )
     dataset_dir: Optional[str] = field(
         default=None, metadata={"help": "Local data root; remote data is downloaded and saved there. None: remote, not saved."}
@@ -90,18 +92,18 @@ class AbsEvalArgs:
 
     def __post_init__(self) -> None:
         if not self.eval_name:
-            raise ValueError("--eval_name is required: it names the download-cache sub-folder and is stored in every result file.")
+            raise InputError("--eval_name is required: it names the download-cache sub-folder and is stored in every result file.")
         if self.corpus_embd_shard_size <= 0:
-            raise ValueError(f"--corpus_embd_shard_size must be a positive integer, got {self.corpus_embd_shard_size}.")
+            raise InputError(f"--corpus_embd_shard_size must be a positive integer, got {self.corpus_embd_shard_size}.")
         for name in ("search_top_k", "rerank_top_k"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"--{name} must be a positive integer, got {getattr(self, name)}.")
+                raise InputError(f"--{name} must be a positive integer, got {getattr(self, name)}.")
         if not self.k_values or any(k <= 0 for k in self.k_values):
-            raise ValueError(f"--k_values must be positive integers, got {self.k_values}.")
+            raise InputError(f"--k_values must be positive integers, got {self.k_values}.")
         try:
             self.search_options()
         except ValueError as error:
-            raise ValueError(f"--{error}") from None
+            raise InputError(f"--{error}") from None
         if self.compare_to:
             for metric in self.eval_metrics:
                 pytrec_measure(metric)
@@ -156,6 +158,10 @@ class AbsEvalModelArgs:
     devices: Optional[str] = field(default=None, metadata={"help": "Devices, e.g. cuda:0 cuda:1 or cpu.", "nargs": "+"})
 
     def __post_init__(self) -> None:
+        for name in ("embedder_name_or_path", "reranker_name_or_path"):  # '.../1_Pooling/..', 'model/.' -> 'model'
+            value = getattr(self, name, None)
+            if isinstance(value, str) and os.path.exists(value):
+                setattr(self, name, os.path.normpath(value))
         for name in ("query_instruction_format_for_retrieval", "examples_instruction_format",
                      "query_instruction_format_for_rerank", "passage_instruction_format_for_rerank"):
             value = getattr(self, name, None)

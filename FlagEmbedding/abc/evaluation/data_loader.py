@@ -12,7 +12,6 @@ Remote data is saved in this library's layout when ``dataset_dir`` is set.
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import os
 import shutil
@@ -21,7 +20,9 @@ import zipfile
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from FlagEmbedding.abc.evaluation.utils import atomic_write, atomic_write_jsonl
+from FlagEmbedding.utils.errors import InputError, MissingFileError
+from FlagEmbedding.utils.hub import offline_if_unreachable
+from FlagEmbedding.utils.files import atomic_write, atomic_write_jsonl, iter_jsonl, iter_lines
 
 logger = logging.getLogger(__name__)
 
@@ -35,24 +36,17 @@ BEIR_QUERIES_FILE = "queries.jsonl"
 REMOTE_ERRORS = (OSError, zipfile.BadZipFile, EOFError)
 
 
-class DatasetUnavailableError(FileNotFoundError):
+class DatasetUnavailableError(MissingFileError):
     """The data is neither local nor downloadable; the message says where to get it and where to put it."""
 
 
 # ---------------------------------------------------------------------------------------------- local readers
-def iter_jsonl(path: str) -> Iterator[Tuple[int, Dict[str, Any]]]:
+def iter_objects(path: str) -> Iterator[Tuple[int, Dict[str, Any]]]:
     """Yield ``(line number, object)`` for each non-blank line; a bad line raises naming file and line."""
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as error:
-                raise ValueError(f"{path}, line {number}: invalid JSON ({error}).") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}.")
-            yield number, row
+    for number, row in iter_jsonl(path):
+        if not isinstance(row, dict):
+            raise InputError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}.")
+        yield number, row
 
 
 def _field(row: Dict[str, Any], names: Sequence[str], path: str, number: int) -> Any:
@@ -60,82 +54,121 @@ def _field(row: Dict[str, Any], names: Sequence[str], path: str, number: int) ->
         if name in row and row[name] is not None:
             return row[name]
     wanted = " or ".join(f"'{name}'" for name in names)
-    raise ValueError(f"{path}, line {number}: missing field {wanted}.")
+    raise InputError(f"{path}, line {number}: missing field {wanted}.")
+
+
+def _id(row: Dict[str, Any], names: Sequence[str], path: str, number: int) -> str:
+    """An id field as ``str`` (ids may be written as JSON numbers); other types are rejected."""
+    value = _field(row, names, path, number)
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InputError(f"{path}, line {number}: '{names[0]}' must be a string, got {type(value).__name__}.")
+    return str(value)
+
+
+def _text(row: Dict[str, Any], name: str, path: str, number: int, required: bool = True) -> str:
+    """A text field; must be a JSON string (a number or list is an error, never its Python repr)."""
+    value = _field(row, (name,), path, number) if required else row.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"{path}, line {number}: '{name}' must be a string, got {type(value).__name__} "
+                         f"({value!r:.40}).")
+    return value
 
 
 def _add_unique(mapping: Dict[str, Any], key: str, value: Any, path: str, number: int) -> None:
     if key in mapping:
-        raise ValueError(f"{path}, line {number}: duplicate id '{key}'.")
+        raise InputError(f"{path}, line {number}: duplicate id '{key}'.")
     mapping[key] = value
 
 
 def read_corpus(path: str) -> Corpus:
     """Read ``corpus.jsonl`` (``id`` or BEIR's ``_id``; ``title`` defaults to ``""``)."""
     corpus: Corpus = {}
-    for number, row in iter_jsonl(path):
-        docid = str(_field(row, ("id", "_id"), path, number))
-        doc = {"title": str(row.get("title") or ""), "text": str(_field(row, ("text",), path, number))}
-        _add_unique(corpus, docid, doc, path, number)
+    for number, row in iter_objects(path):
+        doc = {"title": _text(row, "title", path, number, required=False), "text": _text(row, "text", path, number)}
+        _add_unique(corpus, _id(row, ("id", "_id"), path, number), doc, path, number)
     if not corpus:
-        raise ValueError(f"{path}: the corpus is empty.")
+        raise InputError(f"{path}: the corpus is empty.")
     return corpus
 
 
 def read_queries(path: str, keep: Optional[set] = None) -> Queries:
     """Read a queries JSONL file (``id`` or ``_id``, ``text``), optionally keeping only ids in ``keep``."""
     queries: Queries = {}
-    for number, row in iter_jsonl(path):
-        qid = str(_field(row, ("id", "_id"), path, number))
+    for number, row in iter_objects(path):
+        qid = _id(row, ("id", "_id"), path, number)
         if keep is None or qid in keep:
-            _add_unique(queries, qid, str(_field(row, ("text",), path, number)), path, number)
+            _add_unique(queries, qid, _text(row, "text", path, number), path, number)
     return queries
 
 
 def _relevance(value: Any, path: str, number: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{path}, line {number}: relevance {value!r} is not an integer.") from None
+    """A relevance grade: an integer, written as a JSON/TSV integer or an integral number (``1.0``).
+
+    The same rule for every qrels format; ``0.5``, ``"high"`` or ``true`` raise naming file and line.
+    """
+    grade: Any = value
+    if isinstance(value, str):
+        try:
+            grade = float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            grade = None
+    if isinstance(grade, bool) or not isinstance(grade, (int, float)) or \
+            (isinstance(grade, float) and not grade.is_integer()):
+        raise InputError(f"{path}, line {number}: relevance {value!r} is not an integer (grades are whole "
+                         f"numbers such as 0, 1, 2).")
+    return int(grade)
+
+
+class _QrelsBuilder:
+    """Collects judgements; the same (query, document) pair twice is an error naming both lines."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.qrels: Dict[str, Dict[str, int]] = {}
+        self.lines: Dict[Tuple[str, str], int] = {}
+
+    def add(self, qid: str, docid: str, relevance: Any, number: int) -> None:
+        if (qid, docid) in self.lines:
+            raise InputError(f"{self.path}, line {number}: query '{qid}' and document '{docid}' are already "
+                             f"judged on line {self.lines[qid, docid]}; keep one judgement per pair.")
+        self.lines[qid, docid] = number
+        self.qrels.setdefault(qid, {})[docid] = _relevance(relevance, self.path, number)
 
 
 def read_qrels_jsonl(path: str) -> Dict[str, Dict[str, int]]:
     """Read ``<split>_qrels.jsonl`` (``qid``, ``docid``, ``relevance``)."""
-    qrels: Dict[str, Dict[str, int]] = {}
-    for number, row in iter_jsonl(path):
-        qid = str(_field(row, ("qid",), path, number))
-        docid = str(_field(row, ("docid",), path, number))
-        qrels.setdefault(qid, {})[docid] = _relevance(_field(row, ("relevance",), path, number), path, number)
-    return qrels
+    builder = _QrelsBuilder(path)
+    for number, row in iter_objects(path):
+        builder.add(_id(row, ("qid",), path, number), _id(row, ("docid",), path, number),
+                    _field(row, ("relevance",), path, number), number)
+    return builder.qrels
 
 
 def read_qrels_tsv(path: str) -> Dict[str, Dict[str, int]]:
     """Read BEIR ``qrels/<split>.tsv`` (``query-id corpus-id score``, header optional) or TREC ``qid Q0 docid rel``."""
-    qrels: Dict[str, Dict[str, int]] = {}
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if number == 1 and parts[0] == "query-id":
-                continue
-            if len(parts) not in (3, 4):
-                raise ValueError(f"{path}, line {number}: expected 3 (or TREC's 4) columns, got {len(parts)}.")
-            qid, docid, relevance = parts[0], parts[-2], parts[-1]
-            qrels.setdefault(qid, {})[docid] = _relevance(relevance, path, number)
-    return qrels
+    builder = _QrelsBuilder(path)
+    for number, line in iter_lines(path):
+        parts = line.split()
+        if not parts or (number == 1 and parts[0] == "query-id"):
+            continue
+        if len(parts) not in (3, 4):
+            raise InputError(f"{path}, line {number}: expected 3 (or TREC's 4) columns, got {len(parts)}.")
+        builder.add(parts[0], parts[-2], parts[-1], number)
+    return builder.qrels
 
 
 def read_tsv_queries(path: str) -> Queries:
     """Read ``qid<TAB>query`` lines."""
     queries: Queries = {}
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) < 2:
-                raise ValueError(f"{path}, line {number}: expected 'qid<TAB>query'.")
-            queries[parts[0]] = parts[1]
+    for number, line in iter_lines(path):
+        if not line.strip():
+            continue
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) < 2:
+            raise InputError(f"{path}, line {number}: expected 'qid<TAB>query'.")
+        queries[parts[0]] = parts[1]
     return queries
 
 
@@ -164,7 +197,7 @@ class AbsEvalDataLoader(ABC):
     def __init__(self, eval_name: str, dataset_dir: Optional[str] = None, cache_dir: Optional[str] = None,
                  token: Optional[str] = None, force_redownload: bool = False):
         if not eval_name:
-            raise ValueError("eval_name is required.")
+            raise InputError("eval_name is required.")
         self.eval_name = eval_name
         self.dataset_dir = dataset_dir
         root = cache_dir or os.getenv("HF_HUB_CACHE") or "~/.cache/huggingface/hub"
@@ -198,7 +231,7 @@ class AbsEvalDataLoader(ABC):
         for name in names:
             if name not in available:
                 choices = ", ".join(available) if available else "none (the data sits directly in --dataset_dir)"
-                raise ValueError(f"Dataset name '{name}' is not available for {self.eval_name}; available: {choices}.")
+                raise InputError(f"Dataset name '{name}' is not available for {self.eval_name}; available: {choices}.")
         return names
 
     def check_splits(self, splits: Union[str, Sequence[str]], dataset_name: Optional[str] = None) -> List[str]:
@@ -218,7 +251,7 @@ class AbsEvalDataLoader(ABC):
         kept = self.check_splits(splits, dataset_name)
         if not kept:
             label = f"dataset '{dataset_name}'" if dataset_name else f"{self.eval_name} data"
-            raise ValueError(f"No requested split ({', '.join(as_list(splits))}) is available for {label}; "
+            raise InputError(f"No requested split ({', '.join(as_list(splits))}) is available for {label}; "
                              f"available: {', '.join(self.available_splits(dataset_name)) or 'none'}.")
         return kept
 
@@ -328,28 +361,29 @@ class AbsEvalDataLoader(ABC):
         self._hint_split = splits[0] if splits else "test"
         corpus = self.load_corpus(dataset_name, sub_dataset_name)
         if not corpus:
-            raise ValueError(f"{self.source('corpus', dataset_name, None, sub_dataset_name)}: the corpus is empty.")
+            raise InputError(f"{self.source('corpus', dataset_name, None, sub_dataset_name)}: the corpus is empty.")
         for split in splits:
-            queries = self.load_queries(dataset_name, split=split, sub_dataset_name=sub_dataset_name)
             qrels = self.load_qrels(dataset_name, split=split, sub_dataset_name=sub_dataset_name)
+            if not qrels:  # checked first: BEIR's queries.jsonl is filtered by the qrels, so it would look empty
+                raise InputError(f"{self.source('qrels', dataset_name, split, sub_dataset_name)}: no relevance "
+                                 f"judgements.")
+            queries = self.load_queries(dataset_name, split=split, sub_dataset_name=sub_dataset_name)
             queries_source = self.source("queries", dataset_name, split, sub_dataset_name)
             if not queries:
-                raise ValueError(f"{queries_source}: no queries for split '{split}'.")
+                raise InputError(f"{queries_source}: no queries for split '{split}'.")
             self.check_qrels(qrels, queries, corpus, self.source("qrels", dataset_name, split, sub_dataset_name),
                              queries_source, self.source("corpus", dataset_name, None, sub_dataset_name))
 
     def check_qrels(self, qrels: Qrels, queries: Queries, corpus: Corpus, qrels_source: str,
                     queries_source: str, corpus_source: str) -> None:
         """Every qrels query must be in ``queries`` and every judged document in ``corpus``."""
-        if not qrels:
-            raise ValueError(f"{qrels_source}: no relevance judgements.")
         unknown_queries = [qid for qid in qrels if qid not in queries]
         if unknown_queries:
-            raise ValueError(f"{qrels_source}: {len(unknown_queries)} query ids are not in {queries_source}: "
+            raise InputError(f"{qrels_source}: {len(unknown_queries)} query ids are not in {queries_source}: "
                              f"{_preview(unknown_queries)}.")
         unknown_docs = sorted({docid for docs in qrels.values() for docid in docs if docid not in corpus})
         if unknown_docs:
-            raise ValueError(f"{qrels_source}: {len(unknown_docs)} document ids are not in {corpus_source}: "
+            raise InputError(f"{qrels_source}: {len(unknown_docs)} document ids are not in {corpus_source}: "
                              f"{_preview(unknown_docs)}.")
 
     # ------------------------------------------------------------------ local file resolution
@@ -441,6 +475,7 @@ class AbsEvalDataLoader(ABC):
         """``datasets.load_dataset`` into the loader's cache (forced re-download when requested)."""
         import datasets
 
+        offline_if_unreachable()
         return datasets.load_dataset(
             path, name, split=split, cache_dir=self.cache_dir, token=self.token,
             download_mode="force_redownload" if self.force_redownload else None,
@@ -450,6 +485,7 @@ class AbsEvalDataLoader(ABC):
         """Download one file of a Hugging Face dataset repository (honours ``$HF_ENDPOINT``)."""
         from huggingface_hub import hf_hub_download
 
+        offline_if_unreachable()
         return hf_hub_download(repo_id, filename, repo_type="dataset", cache_dir=self.cache_dir, token=self.token,
                                force_download=self.force_redownload)
 

@@ -20,12 +20,13 @@ import json
 import logging
 import os
 import shutil
+import zipfile
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from FlagEmbedding.abc.evaluation import distributed
-from FlagEmbedding.abc.evaluation.utils import atomic_save_npy, atomic_write_json
+from FlagEmbedding.utils.files import atomic_save_npy, atomic_write_json
 
 logger = logging.getLogger(__name__)
 
@@ -171,9 +172,13 @@ class CorpusEmbeddingCache:
         if record is None or not os.path.exists(path):
             return False
         try:
-            array = np.load(path, mmap_mode="r")
-        except (OSError, ValueError) as error:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:  # empty, truncated, zip, pickle bytes
             logger.warning("Embedding cache shard %s is unreadable (%s); re-encoding it.", path, error)
+            return False
+        if not isinstance(array, np.ndarray):  # an .npz archive
+            array.close()
+            logger.warning("Embedding cache shard %s is not a .npy array; re-encoding it.", path)
             return False
         if array.ndim != 2 or array.shape[0] != len(self.shard_bounds(shard)):
             logger.warning("Embedding cache shard %s has shape %s; re-encoding it.", path, array.shape)

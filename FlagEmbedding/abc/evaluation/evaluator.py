@@ -1,6 +1,7 @@
 """Per-dataset evaluation: retrieve (and rerank), save result files, compute metrics."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -10,8 +11,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, 
 from FlagEmbedding.abc.evaluation import distributed
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker, EvalRetriever, SearchResults
-from FlagEmbedding.abc.evaluation.utils import (atomic_write_json, atomic_write_text, evaluate_metrics, evaluate_mrr,
-                                                evaluate_recall_cap, write_summary)
+from FlagEmbedding.abc.evaluation.utils import evaluate_metrics, evaluate_mrr, evaluate_recall_cap, write_summary
+from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
@@ -25,6 +27,31 @@ EVAL_RESULTS = "eval_results.json"
 EVAL_SOURCES = "eval_results.sources.json"
 #: the model a results folder belongs to (two models with one basename must not share a folder)
 MODEL_MARKER = ".name_or_path"
+#: per result file, the key of what produced it (model, settings, corpus, queries); a result is reused only on a match
+RESULT_SOURCES = ".search_results.sources"  # JSON, named so no "*.json" listing takes it for a result
+
+
+def _digest(value: Any) -> str:
+    """SHA-256 of a JSON-able value; a mapping is hashed entry by entry (a corpus is never dumped whole)."""
+    digest = hashlib.sha256()
+    items = value.items() if isinstance(value, Mapping) else [(None, value)]
+    for key, item in items:
+        digest.update(json.dumps([key, item], sort_keys=True, ensure_ascii=False, default=repr).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def results_key(stage: Any, model: Any, settings: Mapping[str, Any], corpus: Mapping[str, Any],
+                queries: Mapping[str, str]) -> str:
+    """Key of one result file: the stage's model (weights identity and settings for embedders), its ``settings``,
+    the exact corpus and the split's queries."""
+    from FlagEmbedding.abc.evaluation.embedding_cache import embedder_fingerprint
+
+    try:
+        identity: Any = embedder_fingerprint(model)
+    except AttributeError:  # not an embedder: the model's name and settings
+        identity = [stage.name_or_path, {k: v for k, v in sorted(getattr(model, "kwargs", {}).items())}]
+    return _digest({"model": identity, "settings": dict(settings), "corpus": _digest(corpus),
+                    "queries": _digest(queries)})
 
 
 def _identity(name_or_path: str) -> str:
@@ -88,11 +115,11 @@ class AbsEvaluator:
             with open(input_path, encoding="utf-8") as f:
                 data = json.load(f)
         except ValueError as error:
-            raise ValueError(
+            raise InputError(
                 f"{input_path}: not a valid result file ({error}); delete it or rerun with --overwrite."
             ) from None
         if not isinstance(data, dict) or "search_results" not in data:
-            raise ValueError(f"{input_path}: not a result file (no 'search_results' key).")
+            raise InputError(f"{input_path}: not a result file (no 'search_results' key).")
         results = data.pop("search_results")
         return data, results
 
@@ -100,7 +127,7 @@ class AbsEvaluator:
         """Raise ``ValueError`` when a reused result file was produced for something else."""
         for key, value in expected.items():
             if metadata.get(key) != value:
-                raise ValueError(f"{path}: '{key}' is {metadata.get(key)!r}, expected {value!r}; "
+                raise InputError(f"{path}: '{key}' is {metadata.get(key)!r}, expected {value!r}; "
                                  "use another --output_dir or rerun with --overwrite.")
 
     def check_data_info(self, data_info: Mapping[str, Any], model_name: str, reranker_name: str, split: str,
@@ -111,6 +138,23 @@ class AbsEvaluator:
             "split": split, "dataset_name": dataset_name,
         })
 
+    @staticmethod
+    def read_result_sources(folder: str) -> Dict[str, str]:
+        """``{result file name: key}`` of a results folder (empty when missing or unreadable)."""
+        try:
+            with open(os.path.join(folder, RESULT_SOURCES), encoding="utf-8") as f:
+                sources = json.load(f)
+        except (OSError, ValueError):
+            return {}
+        return sources if isinstance(sources, dict) else {}
+
+    def record_result_source(self, path: str, key: str) -> None:
+        """Remember which key produced the result file ``path``."""
+        folder = os.path.dirname(path)
+        sources = self.read_result_sources(folder)
+        sources[os.path.basename(path)] = key
+        atomic_write_json(os.path.join(folder, RESULT_SOURCES), sources, indent=None)
+
     def claim_folder(self, folder: str, name_or_path: str) -> None:
         """Record which model owns ``folder``; refuse a folder owned by another model of the same name."""
         marker = os.path.join(folder, MODEL_MARKER)
@@ -119,7 +163,7 @@ class AbsEvaluator:
             with open(marker, encoding="utf-8") as f:
                 owner = f.read()
             if owner != identity:
-                raise ValueError(f"{folder} holds results of {owner}, not {identity} (same display name); "
+                raise InputError(f"{folder} holds results of {owner}, not {identity} (same display name); "
                                  "use another --output_dir or rerun with --overwrite.")
         atomic_write_text(marker, identity)
 
@@ -148,16 +192,22 @@ class AbsEvaluator:
         rerank_dir = os.path.join(model_dir, str(reranker))
         self.claim_folder(rerank_dir, reranker.name_or_path)
         for sub, by_split in retrieved.items():
+            sources = self.read_result_sources(rerank_dir)
             for split, results in by_split.items():
                 path = os.path.join(rerank_dir, self.result_file_name(dataset_name, sub, split))
-                if os.path.exists(path) and not self.overwrite and split not in fresh[sub]:
-                    continue
                 corpus = self.data_loader.load_corpus(dataset_name, sub)
                 queries = self.data_loader.load_queries(dataset_name, split=split, sub_dataset_name=sub)
+                key = results_key(reranker, reranker.reranker, {"rerank_top_k": reranker.rerank_top_k,
+                                                                 "ignore_identical_ids": ignore_identical_ids,
+                                                                 "first_stage": _digest(results), **kwargs},
+                                  corpus, queries)
+                if os.path.exists(path) and not self.overwrite and sources.get(os.path.basename(path)) == key:
+                    continue
                 reranked = reranker(corpus=corpus, queries=queries, search_results=results,
                                     ignore_identical_ids=ignore_identical_ids, **kwargs)
                 self.save_search_results(self.eval_name, str(retriever), str(reranker), reranked, path, split,
                                          dataset_name, **self.sub_dataset_metadata(sub))
+                self.record_result_source(path, key)
         reranker.stop_multi_process_pool()
         self.evaluate_results(rerank_dir, k_values)
 
@@ -166,6 +216,13 @@ class AbsEvaluator:
                  sub_dataset_name: Optional[str], **kwargs: Any) -> Tuple[Dict[str, SearchResults], List[str]]:
         """First-stage results per split (computed, or reused from files) and the splits computed now."""
         paths = self.retrieval_paths(splits, retrieval_dir, dataset_name, sub_dataset_name)
+        corpus = self.data_loader.load_corpus(dataset_name, sub_dataset_name)
+        queries = {split: self.data_loader.load_queries(dataset_name, split=split, sub_dataset_name=sub_dataset_name)
+                   for split in splits}
+        settings = {"search_top_k": retriever.search_top_k, "ignore_identical_ids": ignore_identical_ids, **kwargs}
+        keys = {split: results_key(retriever, getattr(retriever, "embedder", None), settings, corpus, queries[split])
+                for split in splits}
+        sources = self.read_result_sources(retrieval_dir)
         if not self.needs_retrieval(paths):
             out = {}
             for split, path in paths.items():
@@ -174,10 +231,10 @@ class AbsEvaluator:
                             "split": split, "dataset_name": dataset_name, "sub_dataset_name": sub_dataset_name}
                 self.check_metadata(path, metadata, expected)
                 out[split] = results
-            return out, []
-        corpus = self.data_loader.load_corpus(dataset_name, sub_dataset_name)
-        queries = {split: self.data_loader.load_queries(dataset_name, split=split, sub_dataset_name=sub_dataset_name)
-                   for split in splits}
+            if all(sources.get(os.path.basename(paths[split])) == keys[split] for split in splits):
+                return out, []
+            logger.info("Search results in %s were produced by another model, setting, corpus or query set; "
+                        "recomputing them.", retrieval_dir)
         cache_dir = self.get_corpus_embd_save_dir(retriever.cache_name, corpus_embd_save_dir or None, dataset_name,
                                                   sub_dataset_name)
         out = {}
@@ -189,6 +246,7 @@ class AbsEvaluator:
                 out[split] = {qid: results[qid] for qid in queries[split]}
                 self.save_search_results(self.eval_name, str(retriever), "NoReranker", out[split], paths[split],
                                          split, dataset_name, **self.sub_dataset_metadata(sub_dataset_name))
+                self.record_result_source(paths[split], keys[split])
         return out, list(splits)
 
     def retrieval_paths(self, splits: Sequence[str], retrieval_dir: str, dataset_name: Optional[str],
@@ -272,6 +330,12 @@ class AbsEvaluator:
                 out[f"{prefix}_at_{k}"] = values[f"{key}@{k}"]
         return out
 
+    def qrels_fingerprint(self, metadata: Mapping[str, Any]) -> str:
+        """SHA-256 of the judgements a result file is scored against (metrics are reused only while it holds)."""
+        qrels = self.data_loader.load_qrels(metadata.get("dataset_name"), split=metadata["split"],
+                                            sub_dataset_name=metadata.get("sub_dataset_name"))
+        return _digest(qrels)
+
     def file_metrics(self, metadata: Mapping[str, Any], search_results: SearchResults,
                      k_values: Sequence[int]) -> Dict[str, float]:
         """Metrics of one result file against its qrels."""
@@ -283,8 +347,8 @@ class AbsEvaluator:
                          k_values: Sequence[int] = DEFAULT_K_VALUES) -> Dict[str, Dict[str, float]]:
         """Metrics of every ``*.json`` result file in the folder, written to ``EVAL/eval_results.json``.
 
-        Files whose size, mtime and ``k_values`` are unchanged since the last refresh are not re-scored;
-        entries of deleted files disappear. Files of one dataset's sub-datasets (BEIR cqadupstack) are
+        Files whose size, mtime, ``k_values`` and qrels content are unchanged since the last refresh are not
+        re-scored; entries of deleted files disappear. Files of one dataset's sub-datasets (BEIR cqadupstack) are
         averaged into one ``<dataset>-<split>`` entry.
         """
         eval_dir = os.path.join(search_results_save_dir, EVAL_FOLDER)
@@ -303,15 +367,19 @@ class AbsEvaluator:
             path = os.path.join(search_results_save_dir, name)
             stat = os.stat(path)
             signature = [stat.st_size, stat.st_mtime_ns, list(k_values)]
-            if isinstance(previous.get(name), dict) and previous[name].get("signature") == signature:
-                entries[name] = previous[name]
+            known = previous.get(name)
+            if isinstance(known, dict) and known.get("signature") == signature and isinstance(known.get("source"), dict) \
+                    and known.get("qrels") == self.qrels_fingerprint(known["source"]):
+                entries[name] = known
                 continue
             metadata, results = self.load_search_results(path)
             if metadata.get("eval_name") != self.eval_name:
-                raise ValueError(f"{path}: eval_name is {metadata.get('eval_name')!r}, expected {self.eval_name!r}; "
+                raise InputError(f"{path}: eval_name is {metadata.get('eval_name')!r}, expected {self.eval_name!r}; "
                                  "keep each evaluation in its own --output_dir.")
             key = "-".join(part for part in (metadata.get("dataset_name"), metadata["split"]) if part)
-            entries[name] = {"signature": signature, "key": key, "grouped": metadata.get("sub_dataset_name") is not None,
+            source = {field: metadata.get(field) for field in ("dataset_name", "split", "sub_dataset_name")}
+            entries[name] = {"signature": signature, "source": source, "qrels": self.qrels_fingerprint(source),
+                             "key": key, "grouped": metadata.get("sub_dataset_name") is not None,
                              "metrics": self.file_metrics(metadata, results, k_values)}
         out: Dict[str, Dict[str, float]] = {}
         groups: Dict[str, List[Dict[str, float]]] = defaultdict(list)

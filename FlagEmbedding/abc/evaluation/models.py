@@ -1,11 +1,52 @@
-"""The reranker described by the ``reranker_*`` model arguments.
+"""The embedder and reranker described by the ``embedder_*`` / ``reranker_*`` model arguments.
 
-Shared by the evaluation runners and the teacher-score data script
-(:mod:`FlagEmbedding.finetune.data_scripts.add_reranker_score`), whose model arguments use the same names.
+Shared by the evaluation runners and the data scripts (:mod:`~FlagEmbedding.finetune.data_scripts.hn_mine`,
+:mod:`~FlagEmbedding.finetune.data_scripts.add_reranker_score`), whose model arguments use the same names.
 """
 from __future__ import annotations
 
-from typing import Any
+import json
+import os
+from typing import Any, Dict
+
+from FlagEmbedding.abc.evaluation import distributed
+
+#: embedder options only some argument sets have (``None`` / absent: the class default applies)
+_OPTIONAL_EMBEDDER_OPTIONS = {"use_bf16": "use_bf16", "truncate_dim": "truncate_dim",
+                              "domain_for_pseudo_moe": "domain_for_pseudo_moe"}
+
+
+def load_embedder(model_args: Any) -> Any:
+    """``FlagAutoModel.from_finetuned`` over ``model_args.embedder_name_or_path`` and the matching options
+    (``embedder_model_class``, pooling, precision, instructions, in-context examples — a JSON file path is read —,
+    devices (this rank's under torchrun), lengths, ``embedder_batch_size``, and where present ``use_bf16``, ``truncate_dim``,
+    ``domain_for_pseudo_moe``)."""
+    from FlagEmbedding.inference.auto_embedder import FlagAutoModel
+
+    examples = getattr(model_args, "examples_for_task", None)
+    if isinstance(examples, str) and os.path.isfile(examples):
+        with open(examples, encoding="utf-8") as handle:
+            examples = json.load(handle)
+    options: Dict[str, Any] = {option: getattr(model_args, name) for name, option in _OPTIONAL_EMBEDDER_OPTIONS.items()
+                               if getattr(model_args, name, None) is not None}
+    if examples is not None:
+        options.update(examples_for_task=examples, examples_instruction_format=model_args.examples_instruction_format)
+    return FlagAutoModel.from_finetuned(
+        model_args.embedder_name_or_path,
+        model_class=model_args.embedder_model_class,
+        normalize_embeddings=model_args.normalize_embeddings,
+        pooling_method=model_args.pooling_method,
+        use_fp16=model_args.use_fp16,
+        query_instruction_for_retrieval=model_args.query_instruction_for_retrieval,
+        query_instruction_format=model_args.query_instruction_format_for_retrieval,
+        devices=distributed.local_device(model_args.devices),
+        trust_remote_code=model_args.trust_remote_code,
+        cache_dir=model_args.cache_dir,
+        batch_size=model_args.embedder_batch_size,
+        query_max_length=model_args.embedder_query_max_length,
+        passage_max_length=model_args.embedder_passage_max_length,
+        **options,
+    )
 
 
 def load_reranker(model_args: Any) -> Any:

@@ -11,10 +11,11 @@ from FlagEmbedding.abc.evaluation.arguments import AbsEvalArgs, AbsEvalModelArgs
 from FlagEmbedding.abc.evaluation.compare import compare_folders, compare_markdown
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader, as_list
 from FlagEmbedding.abc.evaluation.evaluator import EVAL_FOLDER, EVAL_RESULTS, AbsEvaluator
-from FlagEmbedding.abc.evaluation.models import load_reranker
+from FlagEmbedding.abc.evaluation.models import load_embedder, load_reranker
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker
-from FlagEmbedding.abc.evaluation.utils import atomic_write_json, atomic_write_text, write_summary
+from FlagEmbedding.abc.evaluation.utils import write_summary
 from FlagEmbedding.retrieval.index import SearchOptions
+from FlagEmbedding.utils.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -44,31 +45,7 @@ class AbsEvalRunner:
     @staticmethod
     def get_models(model_args: AbsEvalModelArgs) -> Tuple[Any, Optional[Any]]:
         """Build the embedder (and the reranker when ``reranker_name_or_path`` is set) via the auto classes."""
-        from FlagEmbedding import FlagAutoModel
-
-        embedder_kwargs: Dict[str, Any] = {}
-        if getattr(model_args, "domain_for_pseudo_moe", None) is not None:
-            embedder_kwargs["domain_for_pseudo_moe"] = model_args.domain_for_pseudo_moe
-        embedder = FlagAutoModel.from_finetuned(
-            model_name_or_path=model_args.embedder_name_or_path,
-            model_class=model_args.embedder_model_class,
-            normalize_embeddings=model_args.normalize_embeddings,
-            pooling_method=model_args.pooling_method,
-            use_fp16=model_args.use_fp16,
-            use_bf16=model_args.use_bf16,
-            query_instruction_for_retrieval=model_args.query_instruction_for_retrieval,
-            query_instruction_format=model_args.query_instruction_format_for_retrieval,
-            devices=distributed.local_device(model_args.devices),
-            examples_for_task=model_args.examples_for_task,
-            examples_instruction_format=model_args.examples_instruction_format,
-            trust_remote_code=model_args.trust_remote_code,
-            cache_dir=model_args.cache_dir,
-            batch_size=model_args.embedder_batch_size,
-            query_max_length=model_args.embedder_query_max_length,
-            passage_max_length=model_args.embedder_passage_max_length,
-            truncate_dim=model_args.truncate_dim,
-            **embedder_kwargs,
-        )
+        embedder = load_embedder(model_args)
         reranker = load_reranker(model_args) if model_args.reranker_name_or_path is not None else None
         return embedder, reranker
 
@@ -133,7 +110,7 @@ class AbsEvalRunner:
         known = {split for name in every_name for split in self.data_loader.available_splits(name)}
         unknown = [split for split in requested if split not in known]
         if unknown:
-            raise ValueError(f"Unknown split '{unknown[0]}' for {self.eval_args.eval_name}; "
+            raise InputError(f"Unknown split '{unknown[0]}' for {self.eval_args.eval_name}; "
                              f"available: {', '.join(sorted(known))}.")
         plan = []
         for name in names:
@@ -215,7 +192,7 @@ class AbsEvalRunner:
                          metrics: Sequence[str] = ("ndcg_at_10", "recall_at_10")) -> Dict[str, Any]:
         """Collect ``<model>/<reranker>/EVAL/eval_results.json`` under the folder and write the summary."""
         if output_method not in ("json", "markdown"):
-            raise ValueError(f"Invalid output method: {output_method}. Available methods: ['json', 'markdown']")
+            raise InputError(f"Invalid output method: {output_method}. Available methods: ['json', 'markdown']")
         results: Dict[str, Dict[str, Any]] = {}
         for model in sorted(os.listdir(search_results_save_dir)):
             model_dir = os.path.join(search_results_save_dir, model)
@@ -237,16 +214,20 @@ class AbsEvalRunner:
 
 
 def cli_main(runner_class: Type[Any], eval_args_class: Type[Any], model_args_class: Type[Any],
-             argv: Optional[Sequence[str]] = None) -> Any:
-    """Parse ``argv`` (default ``sys.argv[1:]``) into the two dataclasses, build the runner and run it."""
-    from transformers import HfArgumentParser
+             argv: Optional[Sequence[str]] = None, description: Optional[str] = None) -> Any:
+    """Parse ``argv`` (default ``sys.argv[1:]``) into the two dataclasses, build the runner and run it.
+
+    ``description`` is the ``--help`` text; wrap the call in :func:`FlagEmbedding.utils.cli.run_cli` for one-line
+    user errors.
+    """
+    from FlagEmbedding.utils.cli import ArgumentParser
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    parser = HfArgumentParser((eval_args_class, model_args_class))
-    eval_args, model_args = parser.parse_args_into_dataclasses(args=None if argv is None else list(argv))
+    parser = ArgumentParser((eval_args_class, model_args_class), description=description)
+    eval_args, model_args = parser.parse_args_into_dataclasses(argv)
     try:
         if distributed.init_distributed() and not runner_class.DISTRIBUTED_ENCODING:
-            raise ValueError(f"{runner_class.__name__} does not split its work between torchrun processes; "
+            raise InputError(f"{runner_class.__name__} does not split its work between torchrun processes; "
                              "run it with python (one process).")
         runner = runner_class(eval_args=eval_args, model_args=model_args)
         runner.run()

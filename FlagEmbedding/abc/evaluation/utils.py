@@ -1,18 +1,20 @@
-"""Evaluation helpers: retrieval metrics, exact batched top-k search and atomic file output.
+"""Evaluation helpers: naming, retrieval metrics, exact batched top-k search and summaries.
 
 ``pytrec_eval`` is imported only when metrics are computed.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tempfile
 from collections import defaultdict
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+
+from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.files import (atomic_save_npy, atomic_write, atomic_write_json,  # noqa: F401 - re-exported
+                                       atomic_write_jsonl, atomic_write_text)
 
 logger = logging.getLogger(__name__)
 
@@ -20,55 +22,20 @@ Qrels = Mapping[str, Mapping[str, int]]
 Run = Mapping[str, Mapping[str, float]]
 
 
-# ---------------------------------------------------------------------------------------------- file output
-def atomic_write(path: str, write: Callable[[Any], None], mode: str = "w") -> None:
-    """Call ``write(file)`` on a temporary file in the folder of ``path`` (created if needed), then
-    ``os.replace`` it into place; on any error the temporary file is removed and ``path`` is untouched."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Atomically write a UTF-8 text file (creating its folder)."""
-    atomic_write(path, lambda f: f.write(text))
-
-
-def atomic_write_json(path: str, obj: Any, indent: Optional[int] = 4) -> None:
-    """Atomically write ``obj`` as UTF-8 JSON (``ensure_ascii=False``)."""
-    atomic_write(path, lambda f: json.dump(obj, f, indent=indent, ensure_ascii=False))
-
-
-def atomic_write_jsonl(path: str, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Atomically write one JSON object per line."""
-
-    def write(f: Any) -> None:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-    atomic_write(path, write)
-
-
-def atomic_save_npy(path: str, array: np.ndarray) -> None:
-    """Atomically ``np.save`` an array."""
-    atomic_write(path, lambda f: np.save(f, array), mode="wb")
-
-
 # ---------------------------------------------------------------------------------------------- naming
 def display_name(name_or_path: str) -> str:
-    """The name shown for a model: the basename of its path (trailing separators ignored)."""
-    stripped = name_or_path.rstrip("/\\")
-    return os.path.basename(stripped) or stripped or name_or_path
+    """The name shown for a model (and the name of its results folder): the last part of its normalised path.
+
+    ``.../model/1_Pooling/..``, ``model/.`` and trailing separators all name ``model``; a name that would still be
+    ``.`` or ``..`` (a folder outside the output folder) is an :class:`InputError`.
+    """
+    local = os.path.exists(name_or_path)
+    path = os.path.abspath(name_or_path) if local else os.path.normpath(name_or_path)
+    name = os.path.basename(path.rstrip("/\\")) or path.strip("/\\")
+    if name in ("", ".", ".."):
+        raise InputError(f"Model name or path {name_or_path!r} does not name a model folder; pass the folder itself "
+                         f"(results are written in a sub-folder named after it).")
+    return name
 
 
 def passage_text(doc: Mapping[str, str]) -> str:

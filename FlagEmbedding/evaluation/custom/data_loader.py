@@ -7,6 +7,7 @@ from typing import List, Optional
 
 from FlagEmbedding.abc.evaluation.data_loader import (CORPUS_FILE, AbsEvalDataLoader, Corpus,
                                                       DatasetUnavailableError, Qrels, Queries)
+from FlagEmbedding.utils.errors import InputError, MissingFileError
 
 _SPLIT_FILE = re.compile(r"^(.+)_queries\.jsonl$")
 
@@ -23,10 +24,10 @@ class CustomEvalDataLoader(AbsEvalDataLoader):
     def __init__(self, eval_name: str, dataset_dir: Optional[str] = None, cache_dir: Optional[str] = None,
                  token: Optional[str] = None, force_redownload: bool = False):
         if not dataset_dir:
-            raise ValueError("Custom evaluation needs --dataset_dir (a folder with corpus.jsonl, "
+            raise InputError("Custom evaluation needs --dataset_dir (a folder with corpus.jsonl, "
                              "<split>_queries.jsonl and <split>_qrels.jsonl, or sub-folders that have them).")
         if not os.path.isdir(dataset_dir):
-            raise FileNotFoundError(f"--dataset_dir {dataset_dir} is not a folder.")
+            raise MissingFileError(f"--dataset_dir {dataset_dir} is not a folder.")
         super().__init__(eval_name, dataset_dir, cache_dir, token, force_redownload)
 
     def available_dataset_names(self) -> List[str]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader, Corpus, Qrels, Queries, iter_jsonl
+from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader, Corpus, Qrels, Queries, iter_objects
 from FlagEmbedding.evaluation.mkqa.utils.normalize_text import normalize
+from FlagEmbedding.utils.errors import InputError, MissingFileError
 
 MKQA_LANGUAGES = ["en", "ar", "fi", "ja", "ko", "ru", "es", "sv", "he", "th", "da", "de", "fr", "it", "nl", "pl", "pt",
                   "hu", "vi", "ms", "km", "no", "tr", "zh_cn", "zh_hk", "zh_tw"]
@@ -42,9 +43,9 @@ class MKQAEvalDataLoader(AbsEvalDataLoader):
     # ------------------------------------------------------------------ answers as qrels
     def read_qrels_file(self, path: str) -> Qrels:
         qrels: Qrels = {}
-        for number, row in iter_jsonl(path):
+        for number, row in iter_objects(path):
             if "qid" not in row or not isinstance(row.get("answers"), list):
-                raise ValueError(f"{path}, line {number}: expected fields 'qid' and 'answers' (a list).")
+                raise InputError(f"{path}, line {number}: expected fields 'qid' and 'answers' (a list).")
             qrels[str(row["qid"])] = [str(answer) for answer in row["answers"]]
         return qrels
 
@@ -56,10 +57,10 @@ class MKQAEvalDataLoader(AbsEvalDataLoader):
     def check_qrels(self, qrels: Qrels, queries: Queries, corpus: Corpus, qrels_source: str,
                     queries_source: str, corpus_source: str) -> None:
         if not qrels:
-            raise ValueError(f"{qrels_source}: no answers.")
+            raise InputError(f"{qrels_source}: no answers.")
         unknown = [qid for qid in qrels if qid not in queries]
         if unknown:
-            raise ValueError(f"{qrels_source}: {len(unknown)} query ids are not in {queries_source}: '{unknown[0]}'.")
+            raise InputError(f"{qrels_source}: {len(unknown)} query ids are not in {queries_source}: '{unknown[0]}'.")
 
     # ------------------------------------------------------------------ remote
     def _questions(self, dataset_name: str) -> Dict[str, Dict[str, Any]]:
@@ -67,8 +68,8 @@ class MKQAEvalDataLoader(AbsEvalDataLoader):
         for root, _, names in os.walk(folder):
             if f"{dataset_name}.jsonl" in names:
                 path = os.path.join(root, f"{dataset_name}.jsonl")
-                return {str(row["id"]): row for _, row in iter_jsonl(path)}
-        raise FileNotFoundError(f"{dataset_name}.jsonl is not in {MKQA_ZIP}")
+                return {str(row["id"]): row for _, row in iter_objects(path)}
+        raise MissingFileError(f"{dataset_name}.jsonl is not in {MKQA_ZIP}")
 
     def _load_remote_corpus(self, dataset_name: Optional[str], sub_dataset_name: Optional[str] = None) -> Corpus:
         rows = self._load_hf_dataset("BeIR/nq", "corpus", split="corpus")

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from FlagEmbedding.abc.evaluation.runner import AbsEvalRunner
-from FlagEmbedding.abc.evaluation.utils import atomic_write_json, atomic_write_text
+from FlagEmbedding.utils.files import atomic_path, atomic_write_json, atomic_write_text
 from FlagEmbedding.evaluation.mteb.arguments import MTEBEvalArgs, MTEBEvalModelArgs
 from FlagEmbedding.evaluation.mteb.prompts import get_task_def_by_task_name_and_type
 from FlagEmbedding.evaluation.mteb.searcher import MTEBEvalDenseRetriever, MTEBEvalReranker
+from FlagEmbedding.utils.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -136,10 +137,8 @@ class MTEBEvalRunner(AbsEvalRunner):
         result = mteb.evaluate(self.retriever, task, cache=None, overwrite_strategy="always",
                                encode_kwargs={"batch_size": self.retriever.embedder.batch_size},
                                show_progress_bar=False).task_results[0]
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = os.path.join(os.path.dirname(path), f".tmp-{os.path.basename(path)}")
-        result.to_disk(Path(tmp))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            result.to_disk(Path(tmp))
         return result
 
     def run(self) -> None:
@@ -149,7 +148,7 @@ class MTEBEvalRunner(AbsEvalRunner):
                              "--faiss_index_factory unset (use the other benchmark CLIs for other methods).")
         tasks = self.load_tasks()
         if not tasks:
-            raise ValueError(f"No MTEB task matches languages={self.eval_args.languages}, "
+            raise InputError(f"No MTEB task matches languages={self.eval_args.languages}, "
                              f"tasks={self.eval_args.tasks}, task_types={self.eval_args.task_types}.")
         output_folder = os.path.join(self.eval_args.output_dir, str(self.retriever))
         for task in tasks:

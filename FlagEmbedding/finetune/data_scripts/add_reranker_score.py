@@ -9,11 +9,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
-from transformers import HfArgumentParser
 
 from FlagEmbedding.abc.evaluation.models import load_reranker as load_reranker_from_args
-from FlagEmbedding.finetune.data_scripts.common import read_records, write_jsonl
+from FlagEmbedding.finetune.data_scripts.common import read_records
 from FlagEmbedding.finetune.data_scripts.hn_mine import check_input_records
+from FlagEmbedding.inference.registry import model_class_choices
+from FlagEmbedding.inference.reranker.model_mapping import RerankerModelClass
+from FlagEmbedding.utils.cli import ArgumentParser, run_cli
+from FlagEmbedding.utils.files import atomic_write_jsonl
+from FlagEmbedding.utils.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +41,7 @@ class ModelArgs:
     reranker_model_class: Optional[str] = field(
         default=None,
         metadata={"help": "Reranker class if the name is not registered.",
-                  "choices": ["encoder-only-base", "decoder-only-base", "decoder-only-layerwise",
-                              "decoder-only-lightweight"]},
+                  "choices": model_class_choices(RerankerModelClass)},
     )
     reranker_peft_path: Optional[str] = field(default=None, metadata={"help": "LoRA adapter of the reranker."})
     use_bf16: bool = field(default=False, metadata={"help": "bf16 computation."})
@@ -65,7 +68,7 @@ def load_reranker(model_args: ModelArgs) -> Any:
     """The reranker, through ``FlagAutoReranker.from_finetuned`` (see
     :func:`FlagEmbedding.abc.evaluation.models.load_reranker`)."""
     if model_args.reranker_name_or_path is None:
-        raise ValueError("reranker_name_or_path is required.")
+        raise InputError("reranker_name_or_path is required.")
     return load_reranker_from_args(model_args)
 
 
@@ -93,16 +96,17 @@ def run(score_args: ScoreArgs, model_args: ModelArgs) -> None:
     records = read_records(score_args.input_file)
     check_input_records(score_args.input_file, records)
     scored = add_scores(load_reranker(model_args), records)
-    write_jsonl(score_args.output_file, scored, ensure_ascii=True)
+    atomic_write_jsonl(score_args.output_file, scored, ensure_ascii=True)
     logger.info("Wrote %d records to %s.", len(scored), score_args.output_file)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command-line entry point (``scripts/add_reranker_score.py``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
-    score_args, model_args = HfArgumentParser((ScoreArgs, ModelArgs)).parse_args_into_dataclasses(args=argv)
+    parser = ArgumentParser((ScoreArgs, ModelArgs), description=__doc__)
+    score_args, model_args = parser.parse_args_into_dataclasses(argv)
     run(score_args, model_args)
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -5,22 +5,26 @@
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 import random
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-from transformers import HfArgumentParser
 
-from FlagEmbedding.abc.finetune.common.arguments import unused_field, warn_unused
 from FlagEmbedding.abc.evaluation import distributed
 from FlagEmbedding.abc.evaluation.embedding_cache import CorpusEmbeddingCache, embedder_fingerprint
+from FlagEmbedding.abc.evaluation.models import load_embedder
+from FlagEmbedding.abc.finetune.common.arguments import unused_field, warn_unused
+from FlagEmbedding.abc.finetune.common.data import iter_json_records
 from FlagEmbedding.abc.inference.validation import unescape_newlines
-from FlagEmbedding.finetune.data_scripts.common import read_records, write_jsonl
+from FlagEmbedding.finetune.data_scripts.common import read_records
+from FlagEmbedding.inference.embedder.model_mapping import EmbedderModelClass
+from FlagEmbedding.inference.registry import model_class_choices
 from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
+from FlagEmbedding.utils.cli import ArgumentParser, run_cli
+from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.files import atomic_write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +60,7 @@ class ModelArgs:
     embedder_model_class: Optional[str] = field(
         default=None,
         metadata={"help": "Embedder class if the name is not registered.",
-                  "choices": ["encoder-only-base", "encoder-only-m3", "decoder-only-base", "decoder-only-icl"]},
+                  "choices": model_class_choices(EmbedderModelClass)},
     )
     normalize_embeddings: bool = field(default=True, metadata={"help": "L2-normalize embeddings."})
     pooling_method: str = field(default="cls", metadata={"help": "cls, mean or last_token."})
@@ -76,6 +80,11 @@ class ModelArgs:
     embedder_query_max_length: int = field(default=512, metadata={"help": "Query token budget."})
     embedder_passage_max_length: int = field(default=512, metadata={"help": "Passage token budget."})
 
+    @property
+    def embedder_batch_size(self) -> int:
+        """``batch_size`` under the name :func:`~FlagEmbedding.abc.evaluation.models.load_embedder` reads."""
+        return self.batch_size
+
     def __post_init__(self) -> None:
         self.query_instruction_format_for_retrieval = unescape_newlines(self.query_instruction_format_for_retrieval)
         self.examples_instruction_format = unescape_newlines(self.examples_instruction_format)
@@ -86,39 +95,10 @@ def parse_range(text: str) -> Tuple[int, int]:
     try:
         start, end = (int(part) for part in text.split("-"))
     except ValueError:
-        raise ValueError(f"range_for_sampling must look like '10-210', got {text!r}.") from None
+        raise InputError(f"range_for_sampling must look like '10-210', got {text!r}.") from None
     if not 0 <= start < end:
-        raise ValueError(f"range_for_sampling needs 0 <= start < end, got {text!r}.")
+        raise InputError(f"range_for_sampling needs 0 <= start < end, got {text!r}.")
     return start, end
-
-
-def load_embedder(model_args: ModelArgs) -> Any:
-    """The embedder, through ``FlagAutoModel.from_finetuned``."""
-    from FlagEmbedding.inference.auto_embedder import FlagAutoModel
-
-    examples = model_args.examples_for_task
-    if examples is not None and os.path.isfile(examples):
-        with open(examples, encoding="utf-8") as handle:
-            examples = json.load(handle)
-    options: Dict[str, Any] = {}
-    if examples is not None:
-        options.update(examples_for_task=examples, examples_instruction_format=model_args.examples_instruction_format)
-    return FlagAutoModel.from_finetuned(
-        model_args.embedder_name_or_path,
-        model_class=model_args.embedder_model_class,
-        normalize_embeddings=model_args.normalize_embeddings,
-        pooling_method=model_args.pooling_method,
-        use_fp16=model_args.use_fp16,
-        query_instruction_for_retrieval=model_args.query_instruction_for_retrieval,
-        query_instruction_format=model_args.query_instruction_format_for_retrieval,
-        devices=distributed.local_device(model_args.devices),
-        trust_remote_code=model_args.trust_remote_code,
-        cache_dir=model_args.cache_dir,
-        batch_size=model_args.batch_size,
-        query_max_length=model_args.embedder_query_max_length,
-        passage_max_length=model_args.embedder_passage_max_length,
-        **options,
-    )
 
 
 def search(corpus_vectors: np.ndarray, query_vectors: np.ndarray, top_k: int) -> np.ndarray:
@@ -189,7 +169,7 @@ def mine_hard_negatives(
         corpus = [text for record in records for text in list(record["pos"]) + list(record.get("neg") or [])]
     corpus = list(dict.fromkeys(corpus))
     if not corpus:
-        raise ValueError("The candidate corpus is empty: records have no pos/neg texts and no candidate_pool.")
+        raise InputError("The candidate corpus is empty: records have no pos/neg texts and no candidate_pool.")
     logger.info("Encoding %d corpus texts and %d queries.", len(corpus), len(records))
     corpus_vectors = encode_candidates(embedder, corpus, corpus_embd_save_dir, corpus_embd_shard_size)
     if corpus_vectors is None:
@@ -210,7 +190,18 @@ def check_input_records(path: str, records: Sequence[Any]) -> None:
     for number, record in enumerate(records, start=1):
         if not isinstance(record, dict) or not isinstance(record.get("query"), str) \
                 or not isinstance(record.get("pos"), list):
-            raise ValueError(f"{path}, record {number}: needs a string 'query' and a list 'pos'.")
+            raise InputError(f"{path}, record {number}: needs a string 'query' and a list 'pos'.")
+
+
+def read_candidate_pool(path: str) -> List[str]:
+    """The ``text`` of every record of ``path`` (each must be a string; errors name file and line)."""
+    texts = []
+    for location, record in iter_json_records(path):
+        text = record.get("text") if isinstance(record, dict) else None
+        if not isinstance(text, str):
+            raise InputError(f"{location}: 'text' must be a string, got {type(text).__name__}.")
+        texts.append(text)
+    return texts
 
 
 def run(data_args: DataArgs, model_args: ModelArgs) -> None:
@@ -219,21 +210,22 @@ def run(data_args: DataArgs, model_args: ModelArgs) -> None:
     check_input_records(data_args.input_file, records)
     corpus = None
     if data_args.candidate_pool is not None:
-        corpus = [record["text"] for record in read_records(data_args.candidate_pool)]
+        corpus = read_candidate_pool(data_args.candidate_pool)
     embedder = load_embedder(model_args)
     mined = mine_hard_negatives(embedder, records, corpus, data_args.range_for_sampling,
                                 data_args.negative_number, data_args.use_gpu_for_searching,
                                 data_args.corpus_embd_save_dir, data_args.corpus_embd_shard_size)
     if mined is None:  # a torchrun rank other than 0: its share of the candidates is in the cache
         return
-    write_jsonl(data_args.output_file, mined, ensure_ascii=False)
+    atomic_write_jsonl(data_args.output_file, mined, ensure_ascii=False)
     logger.info("Wrote %d records to %s.", len(mined), data_args.output_file)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command-line entry point (``scripts/hn_mine.py``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
-    data_args, model_args = HfArgumentParser((DataArgs, ModelArgs)).parse_args_into_dataclasses(args=argv)
+    parser = ArgumentParser((DataArgs, ModelArgs), description=__doc__)
+    data_args, model_args = parser.parse_args_into_dataclasses(argv)
     warn_unused(data_args, model_args)
     distributed.init_distributed()
     try:
@@ -243,4 +235,4 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

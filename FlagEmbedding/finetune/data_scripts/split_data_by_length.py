@@ -5,37 +5,39 @@ writes ``<stem>_len-<l>-<r>.jsonl`` per non-empty range and appends a summary li
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 import time
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import datasets
 from transformers import AutoTokenizer
 
-from FlagEmbedding.finetune.data_scripts.common import write_jsonl
 from FlagEmbedding.utils.hub import from_pretrained
+from FlagEmbedding.utils.cli import ArgumentParser, run_cli
+from FlagEmbedding.utils.files import atomic_write_jsonl
+from FlagEmbedding.utils.errors import InputError, MissingFileError
 
 logger = logging.getLogger(__name__)
 DEFAULT_LENGTHS = [0, 500, 1000, 2000, 3000, 4000, 5000, 6000, 7000]
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
-def build_parser() -> argparse.ArgumentParser:
+@dataclass
+class SplitArgs:
     """The command-line options (see the module docstring)."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--input_path", type=str, required=True, help="A .jsonl file or a folder of them.")
-    parser.add_argument("--output_dir", type=str, required=True, help="Where the splits are written.")
-    parser.add_argument("--cache_dir", type=str, default=None, help="Cache of models and the datasets builder.")
-    parser.add_argument("--log_name", type=str, default=".split_log", help="Summary file inside output_dir.")
-    parser.add_argument("--length_list", type=int, nargs="+", default=list(DEFAULT_LENGTHS),
-                        help="Range boundaries in tokens.")
-    parser.add_argument("--model_name_or_path", type=str, default="BAAI/bge-m3", help="Tokenizer to count with.")
-    parser.add_argument("--num_proc", type=int, default=16, help="Processes for tokenization.")
-    parser.add_argument("--overwrite", action="store_true", help="Rewrite splits that already exist.")
-    return parser
+
+    input_path: str = field(metadata={"help": "A .jsonl file or a folder of them."})
+    output_dir: str = field(metadata={"help": "Where the splits are written."})
+    cache_dir: Optional[str] = field(default=None, metadata={"help": "Cache of models and the datasets builder."})
+    log_name: str = field(default=".split_log", metadata={"help": "Summary file inside output_dir."})
+    length_list: List[int] = field(default_factory=lambda: list(DEFAULT_LENGTHS),
+                                   metadata={"help": "Range boundaries in tokens."})
+    model_name_or_path: str = field(default="BAAI/bge-m3", metadata={"help": "Tokenizer to count with."})
+    num_proc: int = field(default=16, metadata={"help": "Processes for tokenization."})
+    overwrite: bool = field(default=False, metadata={"help": "Rewrite splits that already exist."})
 
 
 def length_ranges(length_list: Sequence[int]) -> List[Tuple[int, float]]:
@@ -44,7 +46,7 @@ def length_ranges(length_list: Sequence[int]) -> List[Tuple[int, float]]:
     ranges: List[Tuple[int, float]] = list(zip(bounds[:-1], bounds[1:])) + [(bounds[-1], float("inf"))]
     for low, high in ranges:
         if not 0 <= low < high:
-            raise ValueError(f"length_list must hold distinct non-negative values, got {list(length_list)}.")
+            raise InputError(f"length_list must hold distinct non-negative values, got {list(length_list)}.")
     return ranges
 
 
@@ -58,7 +60,7 @@ def input_files(input_path: str) -> List[str]:
     if os.path.isdir(input_path):
         return [os.path.join(input_path, name) for name in sorted(os.listdir(input_path)) if name.endswith(".jsonl")]
     if not os.path.isfile(input_path):
-        raise FileNotFoundError(f"input_path: cannot find {input_path!r}.")
+        raise MissingFileError(f"input_path: cannot find {input_path!r}.")
     return [input_path]
 
 
@@ -96,7 +98,7 @@ def split_file(path: str, output_dir: str, ranges: Sequence[Tuple[int, float]], 
         if os.path.exists(target) and not overwrite:
             logger.warning("%s exists; skipping it (pass --overwrite to rewrite).", target)
             continue
-        write_jsonl(target, (dataset[i] for i in rows), ensure_ascii=False)
+        atomic_write_jsonl(target, (dataset[i] for i in rows), ensure_ascii=False)
     return {
         "file_name": os.path.basename(path),
         "size": len(dataset),
@@ -108,7 +110,7 @@ def split_file(path: str, output_dir: str, ranges: Sequence[Tuple[int, float]], 
     }
 
 
-def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
+def run(args: SplitArgs) -> List[Dict[str, Any]]:
     """Split every input file and append the summaries to ``<output_dir>/<log_name>``."""
     ranges = length_ranges(args.length_list)
     files = input_files(args.input_path)
@@ -127,8 +129,9 @@ def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command-line entry point (``scripts/split_data_by_length.py``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
-    run(build_parser().parse_args(argv))
+    (args,) = ArgumentParser([SplitArgs], description=__doc__).parse_args_into_dataclasses(argv)
+    run(args)
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -49,14 +49,20 @@ def test_unknown_name_and_explicit_class(tiny_bert, tmp_path, caplog):
     shutil.copytree(tiny_bert, custom)
     with pytest.raises(ValueError, match=r"^Model name 'my-own-model' not found in the model mapping\. .*"
                                          r"You can also directly specify the corresponding `model_class` to "
-                                         r"instantiate the model\.$"):
+                                         r"instantiate the model \(on a command line: --embedder_model_class\); "
+                                         r"valid values: encoder-only-base, encoder-only-m3, decoder-only-base, "
+                                         r"decoder-only-icl, decoder-only-pseudo_moe\.$"):
         FlagAutoModel.from_finetuned(str(custom))
     with caplog.at_level(logging.WARNING):
         model = FlagAutoModel.from_finetuned(str(custom), model_class="encoder-only-base", devices="cpu")
     assert type(model) is FlagModel and model.pooling_method == "cls"
-    assert "`pooling_method` is not specified, use default pooling method 'cls'." in caplog.text
+    assert (f"`pooling_method` is not specified and {custom} declares none; using the default 'cls' (pass "
+            "pooling_method / --pooling_method if the model was trained with another).") in caplog.text
     assert "`trust_remote_code` is not specified, set to default value 'False'." in caplog.text
-    with pytest.raises(ValueError, match="'bogus' is not a valid EmbedderModelClass"):
+    with pytest.raises(ValueError, match=r"^model_class 'bogus' is not valid \(on a command line: "
+                                         r"--embedder_model_class\); valid values: encoder-only-base, "
+                                         r"encoder-only-m3, decoder-only-base, decoder-only-icl, "
+                                         r"decoder-only-pseudo_moe\.$"):
         FlagAutoModel.from_finetuned(str(custom), model_class="bogus")
     overridden = FlagAutoModel.from_finetuned(tiny_bert, model_class=EmbedderModelClass.ENCODER_ONLY_BASE,
                                               pooling_method="mean", devices="cpu", truncate_dim=4)
@@ -70,3 +76,18 @@ def test_only_caller_set_arguments_are_forwarded(tiny_decoder):
     assert model.pooling_method == "last_token"
     pseudo = FlagAutoModel.from_finetuned(tiny_decoder, model_class="decoder-only-pseudo_moe", devices="cpu")
     assert pseudo.use_bf16 is True and pseudo.use_fp16 is False  # the class defaults survive
+
+
+def test_a_sentence_transformers_folder_uses_the_pooling_it_declares(minilm, caplog):
+    """The packaged all-MiniLM-L6-v2 folder (named ``model``, not in the registry) declares mean pooling."""
+    from sentence_transformers import SentenceTransformer
+
+    texts = ["A man is eating food.", "A man is riding a horse.", "Someone is eating a piece of bread."]
+    with caplog.at_level(logging.INFO, logger="FlagEmbedding.inference.auto_embedder"):
+        auto = FlagAutoModel.from_finetuned(minilm, devices="cpu")
+        with_class = FlagAutoModel.from_finetuned(minilm, model_class="encoder-only-base", devices="cpu")
+    assert auto.pooling_method == with_class.pooling_method == "mean"
+    assert f"Using pooling_method 'mean' declared in {minilm}/1_Pooling/config.json." in caplog.text
+    reference = SentenceTransformer(minilm, device="cpu").encode(texts, normalize_embeddings=True)
+    for model in (auto, with_class):
+        assert model.encode(texts) == pytest.approx(reference, abs=1e-5)

@@ -134,3 +134,14 @@ def test_compute_score_on_two_devices(tiny_xlmr_m3, m3):
     merged = multi.encode(QUERIES + PASSAGES, return_sparse=True, return_colbert_vecs=True)
     assert len(merged["lexical_weights"]) == 4 and len(merged["colbert_vecs"]) == 4
     multi.stop_self_pool()
+
+
+@pytest.mark.parametrize("weights,message", [
+    ([0, 0, 0], r"weights_for_different_modes \[0, 0, 0\]: the dense \+ sparse weights and the sum of all three must "
+                r"not be 0 \(the hybrid scores divide by them\)\."),
+    ([0, 0, 1], r"weights_for_different_modes \[0, 0, 1\]: the dense \+ sparse weights"),
+    ([1, float("nan"), 1], r"weights_for_different_modes must be 3 finite numbers, got \[1, nan, 1\]\."),
+])
+def test_compute_score_rejects_weights_that_would_give_nan(m3, weights, message):
+    with pytest.raises(ValueError, match=rf"^{message}"):
+        m3.compute_score([["q", "p"]], weights_for_different_modes=weights)

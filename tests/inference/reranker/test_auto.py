@@ -89,7 +89,10 @@ def test_explicit_model_class(xlmr_reranker_dir, tmp_path, caplog):
     with pytest.raises(ValueError) as info:
         FlagAutoReranker.from_finetuned(str(folder))
     assert "Model name 'my-finetuned-reranker' not found in the model mapping." in str(info.value)
-    assert "You can also directly specify the corresponding `model_class` to instantiate the model." in str(info.value)
+    assert str(info.value).endswith(
+        "You can also directly specify the corresponding `model_class` to instantiate the model (on a command line: "
+        "--reranker_model_class); valid values: encoder-only-base, decoder-only-base, decoder-only-layerwise, "
+        "decoder-only-lightweight.")
     with caplog.at_level(logging.WARNING):
         reranker = FlagAutoReranker.from_finetuned(str(folder), model_class="encoder-only-base", devices="cpu")
     assert "`trust_remote_code` is not specified, set to default value 'False'." in caplog.text
@@ -97,7 +100,9 @@ def test_explicit_model_class(xlmr_reranker_dir, tmp_path, caplog):
     reranker = FlagAutoReranker.from_finetuned(str(folder), model_class=RerankerModelClass.ENCODER_ONLY_BASE,
                                                devices="cpu")
     assert type(reranker) is FlagReranker
-    with pytest.raises(ValueError, match="'nope' is not a valid RerankerModelClass"):
+    with pytest.raises(ValueError, match=r"^model_class 'nope' is not valid \(on a command line: "
+                                         r"--reranker_model_class\); valid values: encoder-only-base, "
+                                         r"decoder-only-base, decoder-only-layerwise, decoder-only-lightweight\.$"):
         FlagAutoReranker.from_finetuned(str(folder), model_class="nope")
 
 

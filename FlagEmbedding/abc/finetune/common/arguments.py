@@ -10,6 +10,7 @@ from typing import Any, List, Optional, Sequence
 from transformers import TrainingArguments
 
 from FlagEmbedding.abc.inference.validation import unescape_newlines
+from FlagEmbedding.utils.errors import InputError, MissingFileError, MissingPackageError
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +57,16 @@ class BaseTrainingArguments(TrainingArguments):
     def __post_init__(self) -> None:
         if self.deepspeed and importlib.util.find_spec("deepspeed") is None:
             # checked first: transformers registers a half-built global DeepSpeed config before failing
-            raise ImportError(
-                "--deepspeed needs the DeepSpeed package, which is not installed: `pip install deepspeed` "
-                "(it builds from source), or drop --deepspeed to train without it."
+            raise MissingPackageError(
+                "--deepspeed needs the DeepSpeed package, which is not installed: install it with "
+                "`pip install --no-build-isolation deepspeed` (after torch), or drop --deepspeed to train without it."
             )
         ratio = getattr(self, "warmup_ratio", None)
         if ratio is not None and not _has_field(TrainingArguments, "warmup_ratio"):
             if not 0 <= ratio < 1:
-                raise ValueError(f"warmup_ratio must be in [0, 1), got {ratio}.")
+                raise InputError(f"warmup_ratio must be in [0, 1), got {ratio}.")
             if self.warmup_steps:
-                raise ValueError("Pass either --warmup_ratio or --warmup_steps, not both.")
+                raise InputError("Pass either --warmup_ratio or --warmup_steps, not both.")
             self.warmup_steps = ratio
         super().__post_init__()
 
@@ -113,5 +114,5 @@ class AbsDataArguments:
     def __post_init__(self) -> None:
         for path in self.train_data or []:
             if not os.path.exists(path):
-                raise FileNotFoundError(f"train_data: cannot find file or directory {path!r}.")
+                raise MissingFileError(f"train_data: cannot find file or directory {path!r}.")
         unescape_fields(self, ("query_instruction_format", "passage_instruction_format"))

@@ -1,25 +1,33 @@
 """The shared body of every fine-tuning ``__main__``."""
 from __future__ import annotations
 
+import sys
 from typing import Any, Optional, Sequence
 
-from transformers import HfArgumentParser
+from FlagEmbedding.abc.finetune.common.legacy_flags import translate_legacy_flags
+from FlagEmbedding.utils.cli import ArgumentParser
 
 from FlagEmbedding.abc.finetune.common.arguments import warn_unused
 
 
-def parse_args(model_cls: type, data_cls: type, training_cls: type, argv: Optional[Sequence[str]] = None) -> tuple:
+def parse_args(model_cls: type, data_cls: type, training_cls: type, argv: Optional[Sequence[str]] = None,
+               description: Optional[str] = None) -> tuple:
     """Parse exactly the three dataclasses (unknown flags are errors; set unused ones warn); ``argv`` defaults to
-    ``sys.argv``."""
-    parsed = HfArgumentParser((model_cls, data_cls, training_cls)).parse_args_into_dataclasses(args=argv)
+    ``sys.argv``.
+
+    ``TrainingArguments`` flags removed by transformers 5 are translated first (see
+    :mod:`~FlagEmbedding.abc.finetune.common.legacy_flags`).
+    """
+    parser = ArgumentParser((model_cls, data_cls, training_cls), description=description)
+    parsed = parser.parse_args_into_dataclasses(translate_legacy_flags(sys.argv[1:] if argv is None else argv))
     warn_unused(*parsed)
     return parsed
 
 
 def run_main(runner_cls: type, model_cls: type, data_cls: type, training_cls: type,
-             argv: Optional[Sequence[str]] = None) -> Any:
+             argv: Optional[Sequence[str]] = None, description: Optional[str] = None) -> Any:
     """Parse the arguments, build ``runner_cls(model_args=..., data_args=..., training_args=...)``, run it."""
-    model_args, data_args, training_args = parse_args(model_cls, data_cls, training_cls, argv)
+    model_args, data_args, training_args = parse_args(model_cls, data_cls, training_cls, argv, description)
     runner = runner_cls(model_args=model_args, data_args=data_args, training_args=training_args)
     runner.run()
     return runner

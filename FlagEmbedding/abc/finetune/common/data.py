@@ -13,6 +13,8 @@ import random
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import datasets
+from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.files import check_encodable, iter_jsonl, iter_lines
 
 logger = logging.getLogger(__name__)
 
@@ -54,28 +56,22 @@ def iter_json_records(path: str) -> Iterator[Tuple[str, Any]]:
     """Yield ``(location, record)`` for a JSON-lines file or a file holding one JSON array.
 
     ``location`` reads ``"<path>, line N"`` (JSON lines) or ``"<path>, record N"`` (array), 1-based.
-    Invalid JSON raises ``ValueError`` naming the file and line.
+    Invalid JSON, non-UTF-8 bytes and lone surrogates raise :class:`InputError` naming the file and line.
     """
-    with open(path, encoding="utf-8") as handle:
+    with open(path, "rb") as handle:
         head = handle.read(4096).lstrip()
-    if head.startswith("["):
-        with open(path, encoding="utf-8") as handle:
-            try:
-                records = json.load(handle)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}, line {error.lineno}: invalid JSON ({error.msg}).") from None
-        for index, record in enumerate(records, start=1):
-            yield f"{path}, record {index}", record
-        return
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}, line {number}: invalid JSON ({error.msg}).") from None
+    if not head.startswith(b"["):
+        for number, record in iter_jsonl(path):
             yield f"{path}, line {number}", record
+        return
+    text = "".join(line for _, line in iter_lines(path))
+    try:
+        records = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}, line {error.lineno}: invalid JSON ({error.msg}).") from None
+    for index, record in enumerate(records, start=1):
+        check_encodable(record, f"{path}, record {index}")
+        yield f"{path}, record {index}", record
 
 
 def _is_number(value: Any) -> bool:
@@ -96,29 +92,29 @@ def check_record(
     aligned with ``pos`` / ``neg``.
     """
     if not isinstance(record, dict):
-        raise ValueError(f"{location}: a record must be a JSON object, got {type(record).__name__}.")
+        raise InputError(f"{location}: a record must be a JSON object, got {type(record).__name__}.")
     if "query" not in record:
-        raise ValueError(f"{location}: missing required field 'query'.")
+        raise InputError(f"{location}: missing required field 'query'.")
     if not isinstance(record["query"], str):
-        raise ValueError(f"{location}: 'query' must be a string, got {type(record['query']).__name__}.")
+        raise InputError(f"{location}: 'query' must be a string, got {type(record['query']).__name__}.")
     if "pos" not in record:
-        raise ValueError(f"{location}: missing required field 'pos'.")
+        raise InputError(f"{location}: missing required field 'pos'.")
     for column in TEXT_LIST_COLUMNS:
         values = record.get(column)
         if column == "neg" and values is None:
             continue
         if not isinstance(values, list):
-            raise ValueError(f"{location}: '{column}' must be a list of strings, got {type(values).__name__}.")
+            raise InputError(f"{location}: '{column}' must be a list of strings, got {type(values).__name__}.")
         for index, text in enumerate(values):
             if not isinstance(text, str):
-                raise ValueError(
+                raise InputError(
                     f"{location}: '{column}[{index}]' must be a string, got {type(text).__name__} ({text!r:.40})."
                 )
     if not record["pos"]:
-        raise ValueError(f"{location}: 'pos' must not be empty.")
+        raise InputError(f"{location}: 'pos' must not be empty.")
     group_size = group_size_rule(record, train_group_size)
     if group_size > 1 and not record.get("neg"):
-        raise ValueError(
+        raise InputError(
             f"{location}: 'neg' is missing or empty but train_group_size={group_size} needs {group_size - 1} "
             f"negative(s) per query; add negatives (e.g. with scripts/hn_mine.py) or use --train_group_size 1."
         )
@@ -126,12 +122,16 @@ def check_record(
         scores = record.get(column)
         if scores is None:
             if require_teacher_scores:
-                raise ValueError(f"{location}: knowledge_distillation needs '{column}' (a list of numbers).")
+                raise InputError(f"{location}: knowledge_distillation needs '{column}' (a list of numbers).")
             continue
         if not isinstance(scores, list) or not all(_is_number(score) for score in scores):
-            raise ValueError(f"{location}: '{column}' must be a list of numbers.")
+            raise InputError(f"{location}: '{column}' must be a list of numbers.")
+        non_finite = next((index for index, score in enumerate(scores) if not math.isfinite(score)), None)
+        if non_finite is not None:
+            raise InputError(f"{location}: '{column}[{non_finite}]' is {scores[non_finite]}; teacher scores must be "
+                             f"finite numbers (re-score the record, e.g. with scripts/add_reranker_score.py).")
         if len(scores) != len(record.get(texts) or []):
-            raise ValueError(
+            raise InputError(
                 f"{location}: '{column}' has {len(scores)} values but '{texts}' has "
                 f"{len(record.get(texts) or [])} passages."
             )
@@ -237,7 +237,7 @@ def load_train_data(
     loaded = load_checked_files(paths, cache_path, max_examples, knowledge_distillation, train_group_size,
                                 require_teacher_scores=knowledge_distillation)
     if not loaded:
-        raise ValueError(f"train_data {list(train_data)} contains no training records (.json / .jsonl files).")
+        raise InputError(f"train_data {list(train_data)} contains no training records (.json / .jsonl files).")
     return concatenate_aligned([dataset for _, dataset in loaded])
 
 
@@ -285,7 +285,7 @@ def sample_group(
     needed = group_size - 1
     neg = neg or []
     if needed > 0 and not neg:
-        raise ValueError(f"Cannot sample {needed} negative(s) for a query without 'neg' passages.")
+        raise InputError(f"Cannot sample {needed} negative(s) for a query without 'neg' passages.")
     if needed <= 0:
         neg_indices: List[int] = []
     elif len(neg) < needed:

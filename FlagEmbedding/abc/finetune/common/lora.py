@@ -17,6 +17,8 @@ from torch import Tensor, nn
 from transformers import AutoTokenizer, PreTrainedConfig, PreTrainedModel
 
 from FlagEmbedding.utils.hub import from_pretrained
+from FlagEmbedding.utils.errors import InputError, MissingFileError
+from FlagEmbedding.utils.files import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +58,20 @@ def model_load_kwargs(use_flash_attn: bool) -> Dict[str, Any]:
 
 
 def load_embedding_state(path: str) -> Dict[str, Tensor]:
-    """State dict of a saved input embedding: a state dict (written here) or the pickled ``nn.Embedding`` module
-    FlagEmbedding 1.4.2 wrote (read with ``weights_only=False``: only open files you trust)."""
+    """State dict of a saved input embedding: a state dict (written here) or the ``nn.Embedding`` module the
+    original FlagEmbedding saved. Both are read with ``weights_only=True`` (``nn.Embedding`` is the one class
+    allowed); anything else is refused with :class:`InputError`, never unpickled."""
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        logger.warning("%s holds a pickled module (FlagEmbedding 1.4.2 format); loading it with weights_only=False.",
-                       path)
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-    return saved.state_dict() if isinstance(saved, nn.Module) else saved
+        with torch.serialization.safe_globals([nn.Embedding]):
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise InputError(f"{path}: not a saved state dict or nn.Embedding; refusing to unpickle it (it could run "
+                         f"code). Re-save the embedding as a state dict with torch.save. ({str(error).splitlines()[0]})"
+                         ) from None
+    state = saved.state_dict() if isinstance(saved, nn.Embedding) else saved
+    if not isinstance(state, dict) or not isinstance(state.get("weight"), Tensor):
+        raise InputError(f"{path}: expected a state dict with a 'weight' tensor, got {type(saved).__name__}.")
+    return state
 
 
 def restore_embedding(model: PreTrainedModel, path: str) -> None:
@@ -81,11 +88,9 @@ def restore_embedding(model: PreTrainedModel, path: str) -> None:
 def save_embedding(model: PreTrainedModel, folder: str) -> str:
     """Write the input embeddings' state dict to ``<folder>/embedding/emb.pth`` atomically; return the path."""
     path = os.path.join(folder, EMBEDDING_FILE)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in model.get_input_embeddings().state_dict().items()}
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
     return path
 
 
@@ -152,7 +157,7 @@ def latest_adapter_dir(output_dir: str) -> str:
             if match and os.path.exists(os.path.join(output_dir, name, ADAPTER_CONFIG)):
                 steps.append((int(match.group(1)), name))
     if not steps:
-        raise FileNotFoundError(f"No LoRA adapter ({ADAPTER_CONFIG}) in {output_dir} or its checkpoint-N folders.")
+        raise MissingFileError(f"No LoRA adapter ({ADAPTER_CONFIG}) in {output_dir} or its checkpoint-N folders.")
     return os.path.join(output_dir, max(steps)[1])
 
 

@@ -10,6 +10,7 @@ from torch import nn
 from transformers import AutoConfig, AutoTokenizer, PreTrainedConfig, PreTrainedTokenizerBase, Trainer, set_seed
 
 from FlagEmbedding.utils.hub import from_pretrained
+from FlagEmbedding.utils.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class AbsRunner(ABC):
             and not getattr(args, "overwrite_output_dir", False)
             and not args.resume_from_checkpoint
         ):
-            raise ValueError(
+            raise InputError(
                 f"Output directory ({args.output_dir}) already exists and is not empty. "
                 "Use --overwrite_output_dir to overcome."
             )

@@ -12,6 +12,8 @@ from torch import Tensor, nn
 from transformers import Trainer, TrainerCallback
 from transformers.trainer import TRAINING_ARGS_NAME
 
+from FlagEmbedding.utils.errors import NonFiniteLossError
+
 logger = logging.getLogger(__name__)
 
 _TOKENIZER_KEYWORD = (
@@ -34,7 +36,8 @@ class AbsTrainer(Trainer, ABC):
     """``Trainer`` for the wrapper models of this package.
 
     * accepts the tokenizer as ``processing_class=`` (transformers >= 4.46) or ``tokenizer=`` (older name);
-    * ``compute_loss`` returns ``model(**inputs).loss``;
+    * ``compute_loss`` returns ``model(**inputs).loss`` and stops training with :class:`NonFiniteLossError` when it
+      is NaN or infinite (nothing more is trained or saved);
     * ``_save`` writes the model through the wrapper's :attr:`save_method` (``save`` by default), the tokenizer
       and ``training_args.bin``; only the process that should save writes (the gathered ``state_dict`` of
       ZeRO-3 is not used, so ZeRO-3 is unsupported);
@@ -62,8 +65,14 @@ class AbsTrainer(Trainer, ABC):
     def compute_loss(  # type: ignore[override]
         self, model: nn.Module, inputs: Dict[str, Any], return_outputs: bool = False, **kwargs: Any
     ) -> Union[Tensor, Tuple[Tensor, Any]]:
-        """``model(**inputs).loss`` (and the outputs when ``return_outputs``)."""
+        """``model(**inputs).loss`` (and the outputs when ``return_outputs``); a non-finite loss stops training."""
         outputs = model(**inputs)
+        if not bool(torch.isfinite(outputs.loss.detach()).all()):
+            raise NonFiniteLossError(
+                f"the training loss is {outputs.loss.detach().float().mean().item()} at step "
+                f"{self.state.global_step + 1}; training stopped before updating the model. Check the data (teacher "
+                f"scores, empty texts), lower --learning_rate, or train in fp32/bf16 instead of fp16."
+            )
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
     def _save(self, output_dir: Optional[str] = None, state_dict: Optional[Dict[str, Tensor]] = None) -> None:

@@ -25,6 +25,7 @@ from FlagEmbedding.abc.finetune.common.data import (
     shuffle_text,
 )
 from FlagEmbedding.abc.finetune.embedder.arguments import AbsEmbedderDataArguments
+from FlagEmbedding.utils.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class AbsEmbedderTrainDataset(EpochSeededSampling, Dataset):
     def load_dataset(self) -> datasets.Dataset:
         """Check and load all files (see :func:`~FlagEmbedding.abc.finetune.common.data.load_train_data`)."""
         if not self.args.train_data:
-            raise ValueError("train_data: at least one training file or folder is required.")
+            raise InputError("train_data: at least one training file or folder is required.")
         return load_train_data(
             self.args.train_data, self.args.cache_path, self.args.max_example_num_per_dataset,
             self.args.knowledge_distillation, self.args.train_group_size,
@@ -161,12 +162,12 @@ class AbsEmbedderSameDatasetTrainDataset(AbsEmbedderTrainDataset):
     def load_dataset(self) -> List[SameDatasetPart]:  # type: ignore[override]
         """One part per file; small files of a folder pooled, too-small parts dropped."""
         if not self.args.train_data:
-            raise ValueError("train_data: at least one training file or folder is required.")
+            raise InputError("train_data: at least one training file or folder is required.")
         parts: List[SameDatasetPart] = []
         for entry in self.args.train_data:
             parts.extend(self.load_entry(entry))
         if not parts:
-            raise ValueError(
+            raise InputError(
                 f"train_data {self.args.train_data} left no dataset to train on in same-dataset mode "
                 f"(small_threshold={self.args.small_threshold}, drop_threshold={self.args.drop_threshold})."
             )
@@ -241,7 +242,7 @@ class AbsEmbedderSameDatasetTrainDataset(AbsEmbedderTrainDataset):
         """The batch's common ``type``; a ``ValueError`` naming the file if rows disagree."""
         kinds = {row.get("type") for row in batch}
         if len(kinds) > 1:
-            raise ValueError(f"{part.name}: rows of one batch must share 'type', found {sorted(map(str, kinds))}.")
+            raise InputError(f"{part.name}: rows of one batch must share 'type', found {sorted(map(str, kinds))}.")
         return kinds.pop()
 
     def format_query_style(self, row: Dict[str, Any], text: str) -> str:

@@ -14,6 +14,7 @@ from transformers import PreTrainedTokenizerBase
 from transformers.utils import ModelOutput
 
 from FlagEmbedding.abc.finetune.common.modeling import HFModelWrapperMixin, cpu_state_dict, soft_cross_entropy
+from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.pooling import check_pooling_method, pool
 
 logger = logging.getLogger(__name__)
@@ -96,9 +97,9 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
     ):
         super().__init__()
         if kd_loss_type not in KD_LOSS_TYPES:
-            raise ValueError(f"kd_loss_type must be one of {list(KD_LOSS_TYPES)}, got {kd_loss_type!r}.")
+            raise InputError(f"kd_loss_type must be one of {list(KD_LOSS_TYPES)}, got {kd_loss_type!r}.")
         if use_mrl and not mrl_dims:
-            raise ValueError("use_mrl=True needs at least one value in mrl_dims.")
+            raise InputError("use_mrl=True needs at least one value in mrl_dims.")
         self.model = base_model
         self.tokenizer = tokenizer
         self.temperature = temperature
@@ -110,7 +111,7 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
         self.normalize_embeddings = normalize_embeddings
         if negatives_cross_device:
             if not (dist.is_available() and dist.is_initialized()):
-                raise ValueError(
+                raise InputError(
                     "negatives_cross_device=True needs an initialized torch.distributed process group "
                     "(launch with torchrun); drop --negatives_cross_device for a single-process run."
                 )

@@ -17,6 +17,7 @@ from FlagEmbedding.abc.finetune.common.data import (
     shuffle_text,
 )
 from FlagEmbedding.abc.finetune.reranker.arguments import AbsRerankerDataArguments
+from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.reranker_inputs import DEFAULT_LLM_PROMPT, bos_ids, cross_encoder_features, llm_input_ids
 
 Encoding = Dict[str, List[int]]
@@ -56,7 +57,7 @@ class AbsRerankerTrainDataset(EpochSeededSampling, Dataset):
     def __init__(self, args: AbsRerankerDataArguments, tokenizer: PreTrainedTokenizerBase,
                  seed: Optional[int] = None):
         if not args.train_data:
-            raise ValueError("train_data: at least one training file or folder is required.")
+            raise InputError("train_data: at least one training file or folder is required.")
         self.init_sampling(seed)
         self.args = args
         self.tokenizer = tokenizer

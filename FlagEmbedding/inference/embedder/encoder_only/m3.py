@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -19,6 +20,16 @@ OUTPUT_KEYS = ("dense_vecs", "lexical_weights", "colbert_vecs")
 SCORE_KEYS = ("colbert", "sparse", "dense", "sparse+dense", "colbert+sparse+dense")
 MODES_ERROR = "Must choose one or more from `return_colbert_vecs`, `return_sparse`, `return_dense` to set `True`!"
 
+
+
+def check_mode_weights(weights: Sequence[float]) -> None:
+    """``[dense, sparse, colbert]`` must be finite numbers whose hybrid denominators (dense + sparse, and all
+    three) are not 0, else the hybrid scores would be NaN; ``ValueError`` naming the argument otherwise."""
+    if not all(isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) for w in weights):
+        raise ValueError(f"weights_for_different_modes must be 3 finite numbers, got {list(weights)}.")
+    if weights[0] + weights[1] == 0 or sum(weights) == 0:
+        raise ValueError(f"weights_for_different_modes {list(weights)}: the dense + sparse weights and the sum of all "
+                         f"three must not be 0 (the hybrid scores divide by them).")
 
 class M3Embedder(BaseEmbedder):
     """BGE-M3: one encoder, three kinds of representation.
@@ -214,6 +225,7 @@ class M3Embedder(BaseEmbedder):
             logger.info("Using default weights [1, 1, 1] for [dense, sparse, colbert].")
         if len(weights_for_different_modes) != 3:
             raise ValueError("`weights_for_different_modes` must have 3 values: [dense, sparse, colbert].")
+        check_mode_weights(weights_for_different_modes)
         call_kwargs = dict(
             batch_size=check_positive_int(batch_size or self.batch_size, "batch_size"),
             max_query_length=check_positive_int(max_query_length or self.query_max_length, "max_query_length"),

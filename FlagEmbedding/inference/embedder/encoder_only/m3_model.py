@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from transformers import AutoModel
 
-from FlagEmbedding.utils.hub import from_pretrained, model_not_found_message
+from FlagEmbedding.utils.hub import from_pretrained, model_not_found, offline_if_unreachable
 from FlagEmbedding.utils.pooling import pool
 
 logger = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ def resolve_local_snapshot(name_or_path: str, cache_dir: Optional[str] = None, t
         return name_or_path
     from huggingface_hub import snapshot_download
 
+    offline_if_unreachable()
     try:
         return snapshot_download(
             repo_id=name_or_path,
@@ -36,7 +37,7 @@ def resolve_local_snapshot(name_or_path: str, cache_dir: Optional[str] = None, t
             token=token,
         )
     except Exception as error:  # noqa: BLE001 - every hub failure gets the same explanation
-        raise OSError(model_not_found_message(name_or_path)) from error
+        raise model_not_found(name_or_path) from error
 
 
 class M3Model(nn.Module):

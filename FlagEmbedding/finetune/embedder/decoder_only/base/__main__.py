@@ -1,4 +1,7 @@
-"""``torchrun -m FlagEmbedding.finetune.embedder.decoder_only.base`` (or ``python -m``)."""
+"""Fine-tune a decoder-only (LLM) embedder with contrastive loss on query / pos / neg JSONL data.
+
+Run with ``torchrun -m FlagEmbedding.finetune.embedder.decoder_only.base`` (or ``python -m``).
+"""
 from FlagEmbedding.abc.finetune.common.cli import run_main
 from FlagEmbedding.finetune.embedder.decoder_only.base import (
     DecoderOnlyEmbedderDataArguments,
@@ -6,9 +9,10 @@ from FlagEmbedding.finetune.embedder.decoder_only.base import (
     DecoderOnlyEmbedderRunner,
     DecoderOnlyEmbedderTrainingArguments,
 )
+from FlagEmbedding.utils.cli import run_cli
 
 if __name__ == "__main__":
-    run_main(
-        DecoderOnlyEmbedderRunner, DecoderOnlyEmbedderModelArguments, DecoderOnlyEmbedderDataArguments,
-        DecoderOnlyEmbedderTrainingArguments,
+    run_cli(
+        run_main, DecoderOnlyEmbedderRunner, DecoderOnlyEmbedderModelArguments,
+        DecoderOnlyEmbedderDataArguments, DecoderOnlyEmbedderTrainingArguments, description=__doc__,
     )

@@ -1,4 +1,7 @@
-"""``torchrun -m FlagEmbedding.finetune.embedder.decoder_only.icl`` (or ``python -m``)."""
+"""Fine-tune a decoder-only embedder with in-context examples (bge-en-icl style) on query / pos / neg JSONL data.
+
+Run with ``torchrun -m FlagEmbedding.finetune.embedder.decoder_only.icl`` (or ``python -m``).
+"""
 from FlagEmbedding.abc.finetune.common.cli import run_main
 from FlagEmbedding.finetune.embedder.decoder_only.icl import (
     DecoderOnlyEmbedderICLDataArguments,
@@ -6,9 +9,10 @@ from FlagEmbedding.finetune.embedder.decoder_only.icl import (
     DecoderOnlyEmbedderICLRunner,
     DecoderOnlyEmbedderICLTrainingArguments,
 )
+from FlagEmbedding.utils.cli import run_cli
 
 if __name__ == "__main__":
-    run_main(
-        DecoderOnlyEmbedderICLRunner, DecoderOnlyEmbedderICLModelArguments, DecoderOnlyEmbedderICLDataArguments,
-        DecoderOnlyEmbedderICLTrainingArguments,
+    run_cli(
+        run_main, DecoderOnlyEmbedderICLRunner, DecoderOnlyEmbedderICLModelArguments,
+        DecoderOnlyEmbedderICLDataArguments, DecoderOnlyEmbedderICLTrainingArguments, description=__doc__,
     )

@@ -1,4 +1,7 @@
-"""``torchrun -m FlagEmbedding.finetune.embedder.encoder_only.base`` (or ``python -m``)."""
+"""Fine-tune an encoder-only (BERT-like) embedder with contrastive loss on query / pos / neg JSONL data.
+
+Run with ``torchrun -m FlagEmbedding.finetune.embedder.encoder_only.base`` (or ``python -m``).
+"""
 from FlagEmbedding.abc.finetune.common.cli import run_main
 from FlagEmbedding.finetune.embedder.encoder_only.base import (
     EncoderOnlyEmbedderDataArguments,
@@ -6,9 +9,10 @@ from FlagEmbedding.finetune.embedder.encoder_only.base import (
     EncoderOnlyEmbedderRunner,
     EncoderOnlyEmbedderTrainingArguments,
 )
+from FlagEmbedding.utils.cli import run_cli
 
 if __name__ == "__main__":
-    run_main(
-        EncoderOnlyEmbedderRunner, EncoderOnlyEmbedderModelArguments, EncoderOnlyEmbedderDataArguments,
-        EncoderOnlyEmbedderTrainingArguments,
+    run_cli(
+        run_main, EncoderOnlyEmbedderRunner, EncoderOnlyEmbedderModelArguments,
+        EncoderOnlyEmbedderDataArguments, EncoderOnlyEmbedderTrainingArguments, description=__doc__,
     )

@@ -9,6 +9,7 @@ from FlagEmbedding.abc.finetune.embedder import (
     AbsEmbedderModelArguments,
     AbsEmbedderTrainingArguments,
 )
+from FlagEmbedding.utils.errors import InputError
 
 #: The three M3 score types, in the order they are reported and ensembled.
 M3_HEADS: Tuple[str, ...] = ("dense", "sparse", "colbert")
@@ -27,9 +28,9 @@ def resolve_heads(unified_finetuning: bool, unified_heads: List[str]) -> Tuple[s
         return M3_HEADS if unified_finetuning else ("dense",)
     unknown = sorted(set(unified_heads) - set(M3_HEADS))
     if unknown:
-        raise ValueError(f"unified_heads: unknown head(s) {unknown}; choose from {list(M3_HEADS)}.")
+        raise InputError(f"unified_heads: unknown head(s) {unknown}; choose from {list(M3_HEADS)}.")
     if not unified_finetuning:
-        raise ValueError("unified_heads needs --unified_finetuning True (without it only the dense head is trained).")
+        raise InputError("unified_heads needs --unified_finetuning True (without it only the dense head is trained).")
     return tuple(head for head in M3_HEADS if head in unified_heads)
 
 

@@ -19,6 +19,7 @@ from FlagEmbedding.abc.finetune.embedder.modeling import group_scores
 from FlagEmbedding.finetune.embedder.encoder_only.m3.arguments import M3_HEADS, resolve_heads
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
 from FlagEmbedding.utils.pooling import check_pooling_method
+from FlagEmbedding.utils.errors import MissingFileError
 
 logger = logging.getLogger(__name__)
 
@@ -301,7 +302,7 @@ class EncoderOnlyEmbedderM3Model(AbsEmbedderModel):
     def load_extra_checkpoint_files(self, checkpoint_dir: str) -> None:
         """Resume the heads from ``colbert_linear.pt`` / ``sparse_linear.pt`` when they are trained."""
         if self.trains_linear_heads and not self.model.load_heads(checkpoint_dir):
-            raise FileNotFoundError(f"{checkpoint_dir} lacks colbert_linear.pt / sparse_linear.pt to resume from.")
+            raise MissingFileError(f"{checkpoint_dir} lacks colbert_linear.pt / sparse_linear.pt to resume from.")
 
     def save(self, output_dir: str) -> None:
         """Encoder ``save_pretrained`` (CPU state dict); plus both head files when a head is trained."""

@@ -11,6 +11,7 @@ from FlagEmbedding.abc.finetune.reranker import AbsRerankerModel, AbsRerankerRun
 from FlagEmbedding.finetune.reranker.decoder_only.base.arguments import RerankerModelArguments
 from FlagEmbedding.finetune.reranker.decoder_only.base.modeling import CrossDecoderModel
 from FlagEmbedding.finetune.reranker.decoder_only.base.trainer import DecoderOnlyRerankerTrainer
+from FlagEmbedding.utils.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class DecoderOnlyRerankerRunner(LoraRunnerMixin, AbsRerankerRunner):
 
     def __init__(self, model_args: RerankerModelArguments, data_args: Any, training_args: Any):
         if model_args.model_type == "encoder":
-            raise ValueError("model_type: the decoder-only reranker needs the LLM data format; pass --model_type "
+            raise InputError("model_type: the decoder-only reranker needs the LLM data format; pass --model_type "
                              "decoder (the default 'encoder' builds cross-encoder pairs).")
         super().__init__(model_args=model_args, data_args=data_args, training_args=training_args)
 

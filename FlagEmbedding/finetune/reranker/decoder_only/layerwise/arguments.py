@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from FlagEmbedding.finetune.reranker.decoder_only.base.arguments import (
     RerankerModelArguments as DecoderRerankerModelArguments,
 )
+from FlagEmbedding.utils.errors import InputError
 
 #: ``model_type`` values: start from a plain causal LM (new per-layer heads) or a layer-wise checkpoint.
 LAYERWISE_MODEL_TYPES = ("from_raw_model", "from_finetuned_model")
@@ -29,5 +30,5 @@ class RerankerModelArguments(DecoderRerankerModelArguments):
 
     def __post_init__(self) -> None:
         if self.model_type not in LAYERWISE_MODEL_TYPES:
-            raise ValueError(f"model_type must be one of {list(LAYERWISE_MODEL_TYPES)} for the layer-wise reranker, "
+            raise InputError(f"model_type must be one of {list(LAYERWISE_MODEL_TYPES)} for the layer-wise reranker, "
                              f"got {self.model_type!r}.")

@@ -18,7 +18,8 @@ from FlagEmbedding.finetune.reranker.decoder_only.layerwise.arguments import Rer
 from FlagEmbedding.finetune.reranker.decoder_only.layerwise.modeling import CrossDecoderModel
 from FlagEmbedding.finetune.reranker.decoder_only.layerwise.trainer import DecoderOnlyRerankerTrainer
 from FlagEmbedding.inference.reranker.decoder_only.models import LayerWiseMiniCPMConfig, LayerWiseMiniCPMForCausalLM
-from FlagEmbedding.utils.hub import from_pretrained, model_not_found_message
+from FlagEmbedding.utils.hub import from_pretrained, model_not_found, offline_if_unreachable
+from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.reranker_inputs import yes_token_id
 
 logger = logging.getLogger(__name__)
@@ -31,11 +32,12 @@ def checkpoint_folder(name_or_path: str, cache_dir: Optional[str], token: Option
         return name_or_path
     from huggingface_hub import snapshot_download
 
+    offline_if_unreachable()
     try:
         return snapshot_download(repo_id=name_or_path, cache_dir=cache_dir or os.environ.get("HF_HUB_CACHE"),
                                  token=token, allow_patterns=["*.safetensors", "*.bin", "*.json"])
     except Exception as error:  # noqa: BLE001 - every hub failure gets the same explanation
-        raise OSError(model_not_found_message(name_or_path)) from error
+        raise model_not_found(name_or_path) from error
 
 
 def read_lm_head_row(folder: str, row: int) -> torch.Tensor:
@@ -54,7 +56,7 @@ def read_lm_head_row(folder: str, row: int) -> torch.Tensor:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if LM_HEAD_KEY in state:
             return state[LM_HEAD_KEY][row]
-    raise ValueError(f"model_type from_raw_model: no {LM_HEAD_KEY} in the weight files of {folder}; pass a raw "
+    raise InputError(f"model_type from_raw_model: no {LM_HEAD_KEY} in the weight files of {folder}; pass a raw "
                      "causal LM checkpoint, or --model_type from_finetuned_model for a layer-wise one.")
 
 
@@ -108,7 +110,7 @@ class DecoderOnlyRerankerRunner(BaseDecoderOnlyRerankerRunner):
                 f"--head_type simple (got head_multi={args.head_multi}, head_type={args.head_type!r})."
             )
         if not 0 <= args.start_layer <= config.num_hidden_layers:
-            raise ValueError(f"start_layer must be in [0, {config.num_hidden_layers}], got {args.start_layer}.")
+            raise InputError(f"start_layer must be in [0, {config.num_hidden_layers}], got {args.start_layer}.")
         config.start_layer, config.head_multi, config.head_type = args.start_layer, True, "simple"
 
     def init_heads_from_yes_row(self, model: LayerWiseMiniCPMForCausalLM) -> None:

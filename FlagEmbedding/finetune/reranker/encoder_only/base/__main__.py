@@ -1,4 +1,7 @@
-"""``torchrun -m FlagEmbedding.finetune.reranker.encoder_only.base`` (or ``python -m``)."""
+"""Fine-tune a cross-encoder reranker on query / pos / neg JSONL data.
+
+Run with ``torchrun -m FlagEmbedding.finetune.reranker.encoder_only.base`` (or ``python -m``).
+"""
 from FlagEmbedding.abc.finetune.common.cli import run_main
 from FlagEmbedding.abc.finetune.reranker import (
     AbsRerankerDataArguments,
@@ -6,7 +9,10 @@ from FlagEmbedding.abc.finetune.reranker import (
     AbsRerankerTrainingArguments,
 )
 from FlagEmbedding.finetune.reranker.encoder_only.base import EncoderOnlyRerankerRunner
+from FlagEmbedding.utils.cli import run_cli
 
 if __name__ == "__main__":
-    run_main(EncoderOnlyRerankerRunner, AbsRerankerModelArguments, AbsRerankerDataArguments,
-             AbsRerankerTrainingArguments)
+    run_cli(
+        run_main, EncoderOnlyRerankerRunner, AbsRerankerModelArguments,
+        AbsRerankerDataArguments, AbsRerankerTrainingArguments, description=__doc__,
+    )

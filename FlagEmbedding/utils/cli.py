@@ -1,0 +1,106 @@
+"""Command-line plumbing shared by every entry point.
+
+* :class:`ArgumentParser` is the ``HfArgumentParser`` every entry point uses: the real ``prog``, a description,
+  no prefix abbreviations, unknown flags and bad values as one-line errors with a did-you-mean.
+* :func:`run_cli` runs an entry point: a user error becomes one ``error: ...`` line on stderr and a non-zero exit,
+  anything else keeps its traceback; ``FLAGEMBEDDING_DEBUG=1`` shows the traceback of user errors too.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+from typing import Any, Callable, Iterable, List, NoReturn, Optional, Sequence
+
+from transformers import HfArgumentParser
+
+from FlagEmbedding.utils.errors import InputError, UserError, user_error_message
+
+DEBUG_ENV = "FLAGEMBEDDING_DEBUG"
+#: exit status of a user error found while running (argument errors exit with argparse's 2)
+USER_ERROR_STATUS = 1
+ARGUMENT_ERROR_STATUS = 2
+
+
+def run_cli(main: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``main(*args, **kwargs)`` as a command line: user errors end in one ``error: ...`` line and exit 1.
+
+    Set ``FLAGEMBEDDING_DEBUG=1`` to see the traceback of a user error as well.
+    """
+    try:
+        return main(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 - classified below; bugs are re-raised untouched
+        message = user_error_message(error)
+        if message is None or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(USER_ERROR_STATUS)
+
+
+def entry_point_prog() -> str:
+    """How the running command was invoked: ``python -m <module>`` or ``python <script>``."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name:
+        module = spec.name[: -len(".__main__")] if spec.name.endswith(".__main__") else spec.name
+        return f"python -m {module}"
+    script = sys.argv[0] if sys.argv and sys.argv[0] else "FlagEmbedding"
+    return f"python {os.path.relpath(script) if os.path.isabs(script) else script}"
+
+
+class ArgumentParser(HfArgumentParser):
+    """``HfArgumentParser`` for the package's command lines.
+
+    Prefix abbreviations are off (``--dataset_name`` is not ``--dataset_names``); ``prog`` defaults to how the
+    command was started; ``--no_<flag>`` helps say what they turn off; unknown flags and values argparse rejects
+    are one ``error: ...`` line (exit status 2, with a did-you-mean); a ``ValueError`` from a dataclass'
+    ``__post_init__`` becomes an :class:`~FlagEmbedding.utils.errors.InputError` (one line under :func:`run_cli`).
+    """
+
+    def __init__(self, dataclass_types: Iterable[type], description: Optional[str] = None, **kwargs: Any):
+        kwargs.setdefault("prog", entry_point_prog())
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(list(dataclass_types), description=description, **kwargs)
+        for action in self._actions:
+            negated = [option for option in action.option_strings if option.startswith("--no_")]
+            if negated and isinstance(action, argparse._StoreFalseAction):
+                action.help = f"Turn off --{action.dest}."
+                action.default = argparse.SUPPRESS  # the positive flag sets the default; don't show it twice
+
+    def error(self, message: str) -> NoReturn:
+        """One line on stderr (``error: ...`` + how to get help), exit status 2."""
+        print(f"error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(ARGUMENT_ERROR_STATUS)
+
+    def option_strings(self) -> List[str]:
+        """Every long option the parser accepts."""
+        return [option for action in self._actions for option in action.option_strings if option.startswith("--")]
+
+    def unknown_flags_message(self, remaining: Sequence[str]) -> str:
+        """``unrecognized arguments: ...`` naming the closest known flag of the first unknown one."""
+        message = f"unrecognized arguments: {' '.join(remaining)}"
+        flags = [arg.split("=", 1)[0] for arg in remaining if arg.startswith("--")]
+        if flags:
+            close = difflib.get_close_matches(flags[0], self.option_strings(), n=1, cutoff=0.6)
+            if close:
+                message += f"; did you mean {close[0]}?"
+        return message
+
+    def parse_args_into_dataclasses(self, args: Optional[Sequence[str]] = None, **kwargs: Any) -> tuple:
+        """Like ``HfArgumentParser``'s, with a one-line error for unknown flags and :class:`InputError` for values
+        the dataclasses reject. ``args`` defaults to ``sys.argv[1:]``."""
+        args = list(sys.argv[1:] if args is None else args)
+        return_remaining = kwargs.pop("return_remaining_strings", False)
+        try:
+            *outputs, remaining = super().parse_args_into_dataclasses(
+                args=args, return_remaining_strings=True, look_for_args_file=False, **kwargs)
+        except UserError:
+            raise
+        except ValueError as error:  # raised by a dataclass' __post_init__ (ours or transformers'): a bad flag value
+            raise InputError(str(error)) from error
+        if return_remaining:
+            return (*outputs, remaining)
+        if remaining:
+            self.error(self.unknown_flags_message(remaining))
+        return tuple(outputs)
+

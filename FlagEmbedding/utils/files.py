@@ -1,0 +1,113 @@
+"""File I/O shared by evaluation, fine-tuning and the data scripts.
+
+* Atomic writers: every output is written to a temporary file in its folder and ``os.replace``-d into place, so a
+  killed run never leaves a half-written file.
+* Readers of line-based text files (JSON lines, TSV): each line is decoded on its own, so non-UTF-8 bytes, invalid
+  JSON and lone surrogates (``"\\ud83d"``) raise :class:`~FlagEmbedding.utils.errors.InputError` naming the file and
+  the line, before any model is loaded.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Tuple
+
+import numpy as np
+
+from FlagEmbedding.utils.errors import InputError
+
+_ESCAPED_SURROGATE = "\\ud"  # lower-cased JSON escape of U+D800..U+DFFF, the only way a lone surrogate gets in
+
+
+# ---------------------------------------------------------------------------------------------- writers
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """Yield a temporary path in the folder of ``path`` (created if needed) for a writer that needs a path
+    (``torch.save``, ``to_disk``); on success it is ``os.replace``-d onto ``path``, on any error removed."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write(path: str, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Call ``write(file)`` on a temporary file next to ``path`` and move it into place (see :func:`atomic_path`);
+    on any error ``path`` is untouched."""
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Atomically write a UTF-8 text file (creating its folder)."""
+    atomic_write(path, lambda f: f.write(text))
+
+
+def atomic_write_json(path: str, obj: Any, indent: Optional[int] = 4) -> None:
+    """Atomically write ``obj`` as UTF-8 JSON (``ensure_ascii=False``)."""
+    atomic_write(path, lambda f: json.dump(obj, f, indent=indent, ensure_ascii=False))
+
+
+def atomic_write_jsonl(path: str, rows: Iterable[Mapping[str, Any]], ensure_ascii: bool = False) -> None:
+    """Atomically write one JSON object per line."""
+
+    def write(f: Any) -> None:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=ensure_ascii) + "\n")
+
+    atomic_write(path, write)
+
+
+def atomic_save_npy(path: str, array: np.ndarray) -> None:
+    """Atomically ``np.save`` an array."""
+    atomic_write(path, lambda f: np.save(f, array), mode="wb")
+
+
+# ---------------------------------------------------------------------------------------------- readers
+def iter_lines(path: str) -> Iterator[Tuple[int, str]]:
+    """Yield ``(line number, text)`` of a UTF-8 text file (1-based, newline kept); bad bytes name file and line."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise InputError(f"{path}, line {number}: not valid UTF-8 (byte 0x{raw[error.start]:02x} at column "
+                                 f"{error.start + 1}); re-save the file as UTF-8.") from None
+
+
+def check_encodable(value: Any, where: str) -> None:
+    """Raise :class:`InputError` (prefixed with ``where``) if a string inside ``value`` holds a lone surrogate."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InputError(f"{where}: the text holds a lone surrogate ({error.object[error.start:error.end]!a}), "
+                         f"which is not a character; fix the escape in the file.") from None
+
+
+def parse_json_line(path: str, number: int, line: str) -> Any:
+    """The JSON value of one line (``InputError`` naming file and line for invalid JSON or a lone surrogate)."""
+    try:
+        value = json.loads(line)
+    except ValueError as error:
+        raise InputError(f"{path}, line {number}: invalid JSON ({getattr(error, 'msg', error)}).") from None
+    if _ESCAPED_SURROGATE in line.lower():
+        check_encodable(value, f"{path}, line {number}")
+    return value
+
+
+def iter_jsonl(path: str) -> Iterator[Tuple[int, Any]]:
+    """Yield ``(line number, value)`` for each non-blank line of a JSON-lines file (see :func:`iter_lines`)."""
+    for number, line in iter_lines(path):
+        if line.strip():
+            yield number, parse_json_line(path, number, line)
