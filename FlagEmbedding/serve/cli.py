@@ -11,32 +11,22 @@ import functools
 import logging
 import os
 import signal
-import sys
 import typing
-from typing import List, NoReturn, Optional, Sequence
+from typing import List, Optional, Sequence
 
 from FlagEmbedding.serve.options import add_model_options, model_kwargs, registry_options
 from FlagEmbedding.serve.settings import ServeSettings
+from FlagEmbedding.utils.cli import OneLineArgumentParser, run_cli
+from FlagEmbedding.utils.errors import InputError, UserError
 
 logger = logging.getLogger(__name__)
 
 API_KEY_ENV = "FLAGEMBEDDING_API_KEY"
 
 
-class UserError(Exception):
-    """A problem the user fixes (reported as one ``error: ...`` line)."""
-
-
-class OneLineErrorParser(argparse.ArgumentParser):
-    """``argparse`` whose errors are a single ``error: ...`` line (no usage block) and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The server flags plus every model constructor option (see :mod:`FlagEmbedding.serve.options`)."""
-    parser = OneLineErrorParser(prog="python -m FlagEmbedding.serve",
+    parser = OneLineArgumentParser(prog="python -m FlagEmbedding.serve",
                                 description="Serve a FlagEmbedding embedder and/or reranker over HTTP.")
     parser.add_argument("--embedder", help="Embedder: hub id or local folder (FlagAutoModel).")
     parser.add_argument("--reranker", help="Reranker: hub id or local folder (FlagAutoReranker).")
@@ -70,7 +60,7 @@ def run(argv: Optional[Sequence[str]] = None) -> None:
         settings = ServeSettings(**{setting.name: getattr(args, setting.name)
                                     for setting in dataclasses.fields(ServeSettings)})
     except ValueError as error:
-        raise UserError(str(error)) from None
+        raise InputError(str(error)) from None
     options = registry_options()
     load = functools.partial(load_services, args.embedder, model_kwargs(args, options, "embedder"),
                              args.reranker, model_kwargs(args, options, "reranker"))
@@ -95,16 +85,13 @@ def run(argv: Optional[Sequence[str]] = None) -> None:
         raise
     if failures:
         models = " / ".join(name for name in (args.embedder, args.reranker) if name)
-        raise UserError(f"could not load {models}: {type(failures[0]).__name__}: {failures[0]} (check the path or "
-                        "hub id, and pass --embedder_model_class / --reranker_model_class for names outside the "
-                        "registry)")
+        failure = failures[0] if isinstance(failures[0], UserError) else f"{type(failures[0]).__name__}: {failures[0]}"
+        raise UserError(f"could not load {models}: {failure} (check the path or hub id, and pass "
+                        "--embedder_model_class / --reranker_model_class for names outside the registry)")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point: 0 after a clean shutdown, 1 with one ``error: ...`` line on a user error."""
-    try:
-        run(argv)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    """Entry point: 0 after a clean shutdown; a user error ends in one ``error: ...`` line and exit status 1
+    (see :func:`~FlagEmbedding.utils.cli.run_cli`)."""
+    run_cli(run, argv)
     return 0

@@ -1,7 +1,8 @@
 """Command-line plumbing shared by every entry point.
 
-* :class:`ArgumentParser` is the ``HfArgumentParser`` every entry point uses: the real ``prog``, a description,
-  no prefix abbreviations, unknown flags and bad values as one-line errors with a did-you-mean.
+* :class:`OneLineArgumentParser` is the ``argparse`` base of every entry point: the real ``prog``, no prefix
+  abbreviations, unknown flags and bad values as one-line errors with a did-you-mean; :class:`ArgumentParser` is
+  the ``HfArgumentParser`` of the dataclass-based entry points built on it.
 * :func:`run_cli` runs an entry point: a user error becomes one ``error: ...`` line on stderr and a non-zero exit,
   anything else keeps its traceback; ``FLAGEMBEDDING_DEBUG=1`` shows the traceback of user errors too.
 """
@@ -48,24 +49,15 @@ def entry_point_prog() -> str:
     return f"python {os.path.relpath(script) if os.path.isabs(script) else script}"
 
 
-class ArgumentParser(HfArgumentParser):
-    """``HfArgumentParser`` for the package's command lines.
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """``argparse`` for the package's command lines: ``prog`` defaults to how the command was started, no prefix
+    abbreviations (``--dataset_name`` is not ``--dataset_names``), and every error is one ``error: ...`` line
+    (exit status 2) — unknown flags with a did-you-mean."""
 
-    Prefix abbreviations are off (``--dataset_name`` is not ``--dataset_names``); ``prog`` defaults to how the
-    command was started; ``--no_<flag>`` helps say what they turn off; unknown flags and values argparse rejects
-    are one ``error: ...`` line (exit status 2, with a did-you-mean); a ``ValueError`` from a dataclass'
-    ``__post_init__`` becomes an :class:`~FlagEmbedding.utils.errors.InputError` (one line under :func:`run_cli`).
-    """
-
-    def __init__(self, dataclass_types: Iterable[type], description: Optional[str] = None, **kwargs: Any):
+    def __init__(self, **kwargs: Any):
         kwargs.setdefault("prog", entry_point_prog())
         kwargs.setdefault("allow_abbrev", False)
-        super().__init__(list(dataclass_types), description=description, **kwargs)
-        for action in self._actions:
-            negated = [option for option in action.option_strings if option.startswith("--no_")]
-            if negated and isinstance(action, argparse._StoreFalseAction):
-                action.help = f"Turn off --{action.dest}."
-                action.default = argparse.SUPPRESS  # the positive flag sets the default; don't show it twice
+        super().__init__(**kwargs)
 
     def error(self, message: str) -> NoReturn:
         """One line on stderr (``error: ...`` + how to get help), exit status 2."""
@@ -85,6 +77,29 @@ class ArgumentParser(HfArgumentParser):
             if close:
                 message += f"; did you mean {close[0]}?"
         return message
+
+    def parse_args(self, args: Optional[Sequence[str]] = None, namespace: Any = None) -> argparse.Namespace:
+        """``argparse``'s, with the did-you-mean message for unknown flags."""
+        parsed, remaining = self.parse_known_args(args, namespace)
+        if remaining:
+            self.error(self.unknown_flags_message(remaining))
+        return parsed
+
+
+class ArgumentParser(HfArgumentParser, OneLineArgumentParser):
+    """``HfArgumentParser`` with :class:`OneLineArgumentParser`'s errors, for the dataclass-based entry points.
+
+    ``--no_<flag>`` helps say what they turn off; a ``ValueError`` from a dataclass' ``__post_init__`` becomes an
+    :class:`~FlagEmbedding.utils.errors.InputError` (one line under :func:`run_cli`).
+    """
+
+    def __init__(self, dataclass_types: Iterable[type], description: Optional[str] = None, **kwargs: Any):
+        super().__init__(list(dataclass_types), description=description, **kwargs)
+        for action in self._actions:
+            negated = [option for option in action.option_strings if option.startswith("--no_")]
+            if negated and isinstance(action, argparse._StoreFalseAction):
+                action.help = f"Turn off --{action.dest}."
+                action.default = argparse.SUPPRESS  # the positive flag sets the default; don't show it twice
 
     def parse_args_into_dataclasses(self, args: Optional[Sequence[str]] = None, **kwargs: Any) -> tuple:
         """Like ``HfArgumentParser``'s, with a one-line error for unknown flags and :class:`InputError` for values

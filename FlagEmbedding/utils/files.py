@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -19,6 +20,32 @@ import numpy as np
 from FlagEmbedding.utils.errors import InputError
 
 _ESCAPED_SURROGATE = "\\ud"  # lower-cased JSON escape of U+D800..U+DFFF, the only way a lone surrogate gets in
+
+
+# ---------------------------------------------------------------------------------------------- identity
+def file_checksum(path: str) -> str:
+    """BLAKE2b checksum of a file's bytes."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 23), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_files_identity(model_name_or_path: str, model: Any) -> Any:
+    """``[relative path, size, mtime_ns]`` of every file under a local model folder, else the hub commit of
+    ``model.config`` (what the embedding cache and the ONNX export cache are keyed by)."""
+    if os.path.isdir(model_name_or_path):
+        files = []
+        for root, dirs, names in os.walk(model_name_or_path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(names):
+                path = os.path.join(root, name)
+                stat = os.stat(path)
+                files.append([os.path.relpath(path, model_name_or_path), stat.st_size, stat.st_mtime_ns])
+        return files
+    config = getattr(model, "config", None)
+    return getattr(config, "_commit_hash", None)
 
 
 # ---------------------------------------------------------------------------------------------- writers

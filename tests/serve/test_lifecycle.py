@@ -65,12 +65,16 @@ def test_cli_user_errors_are_one_line(capsys, tiny_bert):
     from FlagEmbedding.serve.cli import main
 
     cases = [
-        ((), 2, "error: nothing to serve: give --embedder PATH_OR_NAME and/or --reranker PATH_OR_NAME (see --help)"),
+        ((), 2, "error: nothing to serve: give --embedder PATH_OR_NAME and/or --reranker PATH_OR_NAME "
+         "(see `python -m FlagEmbedding.serve --help`)"),
         (("--embedder", tiny_bert, "--max_queue", "4"), 1,
          "error: --max_inputs_per_request (2048) must not exceed --max_queue (4): such a request could never be queued."),
         (("--embedder", tiny_bert, "--max_wait_ms", "-1"), 1, "error: --max_wait_ms must be >= 0, got -1.0."),
         (("--embedder", tiny_bert, "--use_fp16", "maybe"), 2,
-         "error: argument --use_fp16: expected true or false, got 'maybe' (see --help)"),
+         "error: argument --use_fp16: expected true or false, got 'maybe' (see `python -m FlagEmbedding.serve --help`)"),
+        (("--embedder", tiny_bert, "--max_wait", "5"), 2,
+         "error: unrecognized arguments: --max_wait 5; did you mean --max_wait_ms? "
+         "(see `python -m FlagEmbedding.serve --help`)"),
         (("--embedder", tiny_bert, "--embedder_model_class", "nope"), 2,
          "error: argument --embedder_model_class: invalid choice: 'nope' (choose from "),
         (("--embedder", tiny_bert, "--examples_for_task", "[{"), 2, "error: argument --examples_for_task: expected JSON"),
@@ -78,7 +82,7 @@ def test_cli_user_errors_are_one_line(capsys, tiny_bert):
     for args, code, line in cases:
         try:
             returned = main(list(args))
-        except SystemExit as exit_:  # argparse exits itself
+        except SystemExit as exit_:  # argparse and run_cli exit themselves
             returned = exit_.code
         err = capsys.readouterr().err
         assert returned == code, err
@@ -91,7 +95,7 @@ def test_cli_unloadable_model_is_one_error_line(tmp_path):
     result = run_cli("--embedder", str(folder), "--port", "0", "--log_level", "warning")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert lines[-1].startswith(f"error: could not load {folder}: ValueError: Model name 'my-unregistered-model' "
+    assert lines[-1].startswith(f"error: could not load {folder}: Model name 'my-unregistered-model' "
                                 "not found in the model mapping.")
     assert "--embedder_model_class" in lines[-1]
     assert "Traceback" not in result.stderr

@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from FlagEmbedding.abc.evaluation import distributed
-from FlagEmbedding.utils.files import atomic_save_npy, atomic_write_json
+from FlagEmbedding.utils.files import atomic_save_npy, atomic_write_json, file_checksum, model_files_identity
 
 logger = logging.getLogger(__name__)
 
@@ -44,21 +44,6 @@ def _jsonable(value: Any) -> bool:
         return False
 
 
-def _weights_identity(model_name_or_path: str, model: Any) -> Any:
-    """``[relative path, size, mtime_ns]`` of every file under a local model folder, else the hub commit."""
-    if os.path.isdir(model_name_or_path):
-        files = []
-        for root, dirs, names in os.walk(model_name_or_path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(names):
-                path = os.path.join(root, name)
-                stat = os.stat(path)
-                files.append([os.path.relpath(path, model_name_or_path), stat.st_size, stat.st_mtime_ns])
-        return files
-    config = getattr(model, "config", None)
-    return getattr(config, "_commit_hash", None)
-
-
 def embedder_fingerprint(embedder: Any) -> Dict[str, Any]:
     """Everything about ``embedder`` that determines its corpus vectors, as a JSON-able dict."""
     from FlagEmbedding.abc.inference.devices import compute_dtype
@@ -70,7 +55,7 @@ def embedder_fingerprint(embedder: Any) -> Dict[str, Any]:
     return {
         "class": f"{type(embedder).__module__}.{type(embedder).__qualname__}",
         "model": os.path.abspath(path) if os.path.isdir(path) else path,
-        "weights": _weights_identity(path, getattr(embedder, "model", None)),
+        "weights": model_files_identity(path, getattr(embedder, "model", None)),
         "dtype": str(compute_dtype(device, getattr(embedder, "use_fp16", False), getattr(embedder, "use_bf16", False))),
         "passage_max_length": getattr(embedder, "passage_max_length", None),
         "normalize_embeddings": getattr(embedder, "normalize_embeddings", None),
@@ -100,15 +85,6 @@ def _read_json(path: str, unreadable: Optional[str] = None) -> Any:
         if unreadable:
             logger.warning(unreadable, path)
         return None
-
-
-def file_checksum(path: str) -> str:
-    """BLAKE2b checksum of a file's bytes."""
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 23), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class CorpusEmbeddingCache:

@@ -24,8 +24,7 @@ import numpy as np
 import torch
 from transformers.modeling_outputs import ModelOutput
 
-from FlagEmbedding.abc.evaluation.embedding_cache import _weights_identity, file_checksum
-from FlagEmbedding.abc.evaluation.utils import atomic_write_json
+from FlagEmbedding.utils.files import atomic_write_json, file_checksum, model_files_identity
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ def onnx_identity(model_name_or_path: str, model: torch.nn.Module, input_names: 
     return {
         "format": ONNX_FORMAT,
         "model": os.path.abspath(path) if os.path.isdir(path) else path,
-        "weights": _weights_identity(path, model),
+        "weights": model_files_identity(path, model),
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
         "inputs": list(input_names),
         "output": output,
