@@ -66,6 +66,11 @@ KEPT: List[Kept] = [
          "lazy-import machinery of the package __init__ files (imports stay cheap)"),
     Kept("names.extra", r"decoder_only\.base\.DecoderOnlyEmbedder(SameDataset)?Collator ",
          "the decoder embedder's own collators, exported beside its dataset"),
+    Kept("names.extra", r"abc\.finetune\.embedder\.PooledEmbedderModel ",
+         "the shared base of the encoder-only and decoder-only embedder training models (added; the original's "
+         "decoder-only model derived from the encoder-only one)"),
+    Kept("names.__all___extra", r"abc\.finetune\.embedder: \['PooledEmbedderModel'\]",
+         "the shared base of the encoder-only and decoder-only embedder training models, exported"),
     Kept("names.__all___extra", r"decoder_only\.(base|icl): \['DecoderOnlyEmbedder",
          "the decoder embedder's collators and the ICL same-dataset dataset are exported"),
     Kept("names.missing", r"decoder_only\.icl\.AbsEmbedderSameDatasetCollator ",

@@ -15,7 +15,8 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from FlagEmbedding.abc.evaluation.utils import atomic_write, index as exact_index, search as exact_search
+from FlagEmbedding.abc.evaluation.utils import index as exact_index, search as exact_search
+from FlagEmbedding.utils.files import atomic_write
 
 logger = logging.getLogger(__name__)
 

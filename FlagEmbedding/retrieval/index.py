@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from FlagEmbedding.abc.evaluation.embedding_cache import CorpusEmbeddingCache, corpus_fingerprint, embedder_fingerprint
-from FlagEmbedding.abc.evaluation.utils import atomic_write_json, atomic_write_jsonl
+from FlagEmbedding.utils.files import atomic_write_json, atomic_write_jsonl
 from FlagEmbedding.retrieval import colbert as colbert_rows
 from FlagEmbedding.retrieval import sparse as sparse_rows
 from FlagEmbedding.retrieval.bm25 import BM25Index, BM25Params

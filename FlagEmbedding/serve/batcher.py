@@ -16,7 +16,7 @@ import concurrent.futures
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, Hashable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Hashable, List, Optional, Sequence, Tuple
 
 from FlagEmbedding.abc.inference.batching import is_out_of_memory
 from FlagEmbedding.serve.errors import APIError

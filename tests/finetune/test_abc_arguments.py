@@ -31,7 +31,8 @@ def test_embedder_defaults(tmp_path, monkeypatch):
         "pad_to_multiple_of": None, "max_example_num_per_dataset": 100000000,
         "query_instruction_for_retrieval": None, "query_instruction_format": "{}{}", "knowledge_distillation": False,
         "passage_instruction_for_retrieval": None, "passage_instruction_format": "{}{}", "shuffle_ratio": 0.0,
-        "same_dataset_within_batch": False, "small_threshold": 0, "drop_threshold": 0}
+        "same_dataset_within_batch": False, "small_threshold": 0, "drop_threshold": 0,
+        "eval_retrieval_dir": None, "eval_retrieval_split": "test"}
     assert (training.negatives_cross_device, training.temperature, training.fix_position_embedding,
             training.sentence_pooling_method, training.normalize_embeddings, training.sub_batch_size,
             training.kd_loss_type, training.use_mrl, training.mrl_dims, training.overwrite_output_dir) == (

@@ -271,7 +271,8 @@ class AbsEvaluator:
             paths = self.retrieval_paths(splits, retrieval_dir, dataset_name, sub)
             if distributed.broadcast_flags([self.needs_retrieval(paths)])[0]:  # rank 0 decides: its output_dir counts
                 retriever.encode_corpus_share(self.data_loader.load_corpus(dataset_name, sub),
-                                              self.corpus_embd_dir(corpus_embd_save_dir, retriever, dataset_name, sub),
+                                              self.get_corpus_embd_save_dir(retriever.cache_name, corpus_embd_save_dir,
+                                                                            dataset_name, sub),
                                               **dict(kwargs))
 
     @staticmethod

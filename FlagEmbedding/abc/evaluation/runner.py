@@ -16,6 +16,7 @@ from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalRerank
 from FlagEmbedding.abc.evaluation.utils import write_summary
 from FlagEmbedding.retrieval.index import SearchOptions
 from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text
 
 logger = logging.getLogger(__name__)
 

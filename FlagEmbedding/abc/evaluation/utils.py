@@ -13,8 +13,7 @@ import numpy as np
 import torch
 
 from FlagEmbedding.utils.errors import InputError
-from FlagEmbedding.utils.files import (atomic_save_npy, atomic_write, atomic_write_json,  # noqa: F401 - re-exported
-                                       atomic_write_jsonl, atomic_write_text)
+from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
