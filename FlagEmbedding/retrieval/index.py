@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from FlagEmbedding.abc.evaluation.embedding_cache import CorpusEmbeddingCache, corpus_fingerprint, embedder_fingerprint
-from FlagEmbedding.utils.files import atomic_write_json, atomic_write_jsonl
+from FlagEmbedding.abc.inference.validation import check_texts
 from FlagEmbedding.retrieval import colbert as colbert_rows
 from FlagEmbedding.retrieval import sparse as sparse_rows
 from FlagEmbedding.retrieval.bm25 import BM25Index, BM25Params
@@ -32,6 +32,7 @@ from FlagEmbedding.retrieval.colbert import ColbertStore
 from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
 from FlagEmbedding.retrieval.fusion import FUSIONS, Run, ranked, rrf_fusion, weighted_fusion
 from FlagEmbedding.retrieval.sparse import SparseIndex
+from FlagEmbedding.utils.files import atomic_write_json, atomic_write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,9 @@ class RetrievalIndex:
             store_corpus: Write ``corpus.jsonl`` so :meth:`load` needs no corpus.
             encode_kwargs: Extra keyword arguments of ``encode_corpus``.
         """
-        docids, texts = [str(d) for d in docids], list(texts)
+        docids, texts = [str(d) for d in docids], check_texts(texts, "texts")
+        if isinstance(texts, str):
+            raise TypeError("`texts` must be a sequence of str (the corpus), got a single str.")
         if len(docids) != len(texts):
             raise ValueError(f"docids has {len(docids)} entries but texts has {len(texts)}.")
         if len(set(docids)) != len(docids):
@@ -280,7 +283,9 @@ class RetrievalIndex:
         if corpus_fingerprint(docids, texts) != descriptor["corpus"]:
             raise ValueError(f"{path}: the index was built over another corpus; pass the corpus it was built from.")
         settings = descriptor["settings"]
-        docids, texts = [str(d) for d in docids], list(texts)
+        docids, texts = [str(d) for d in docids], check_texts(texts, "texts")
+        if isinstance(texts, str):
+            raise TypeError("`texts` must be a sequence of str (the corpus), got a single str.")
         parts = cls._open_parts(folder, docids, texts, embedder, settings["representations"],
                                 settings["faiss_factory"], settings["shard_rows"], BM25Params(**settings["bm25"]),
                                 overwrite=False, encode_kwargs={})
@@ -394,8 +399,9 @@ class RetrievalIndex:
         options = options or SearchOptions()
         if top_k <= 0:
             raise ValueError(f"top_k must be a positive integer, got {top_k}.")
-        if not isinstance(queries, (list, tuple)) or not all(isinstance(q, str) for q in queries):
-            raise TypeError("queries must be a list of strings.")
+        queries = check_texts(queries, "queries")
+        if isinstance(queries, str):
+            raise TypeError("`queries` must be a sequence of str (a list of queries), got a single str.")
         needed = options.representations(self.m3)
         self._require(needed)
         reps = self.encode_queries(queries, needed, **dict(encode_kwargs or {}))

@@ -218,3 +218,18 @@ def test_exact_dense_search_over_shards_equals_one_block():
     np.testing.assert_allclose(shard_scores, one_scores, rtol=1e-6)
     brute = queries @ corpus.T
     np.testing.assert_array_equal(one_rows, np.argsort(-brute, axis=1, kind="stable")[:, :7])
+
+
+def test_queries_and_corpus_as_any_sequence_of_str(m3_index, tmp_path):
+    """numpy string arrays and tuples are taken like lists (same results); a non-str item is named by position."""
+    _, index = m3_index
+    options = SearchOptions(method="all")
+    expected = index.search(QUERY_TEXTS, top_k=3, options=options)
+    assert index.search(np.array(QUERY_TEXTS), top_k=3, options=options) == expected
+    assert index.search(tuple(QUERY_TEXTS), top_k=3, options=options) == expected
+    with pytest.raises(TypeError, match=r"^`queries\[1\]` must be a str, got int"):
+        index.search([QUERY_TEXTS[0], 3], top_k=3)
+    with pytest.raises(TypeError, match=r"^`queries` must be a sequence of str \(a list of queries\), got a single str"):
+        index.search(QUERY_TEXTS[0], top_k=3)
+    with pytest.raises(TypeError, match=r"^`texts\[0\]` must be a str, got NoneType"):
+        RetrievalIndex.build(str(tmp_path / "bad"), ["d"], [None], representations=["bm25"])
