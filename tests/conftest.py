@@ -30,6 +30,18 @@ def tiny_decoder(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def bge_large(tmp_path_factory) -> str:
+    """Tiny random BERT in a folder named ``bge-large-en-v1.5`` (auto-detected as FlagModel, cls pooling)."""
+    return tiny_models.save_tiny_bert(str(tmp_path_factory.mktemp("docmodels") / "bge-large-en-v1.5"))
+
+
+@pytest.fixture(scope="session")
+def other_bge_large(tmp_path_factory) -> str:
+    """Another tiny BERT (different weights) with the same folder name as :func:`bge_large`."""
+    return tiny_models.save_tiny_bert(str(tmp_path_factory.mktemp("othermodels") / "bge-large-en-v1.5"), seed=1)
+
+
+@pytest.fixture(scope="session")
 def minilm() -> str:
     """Real all-MiniLM-L6-v2 weights; skips when the package is missing."""
     path = tiny_models.minilm_path()

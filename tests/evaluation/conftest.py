@@ -10,18 +10,6 @@ from tests.evaluation.helpers import scifact_argv
 
 
 @pytest.fixture(scope="session")
-def bge_large(tmp_path_factory) -> str:
-    """Tiny random BERT in a folder named ``bge-large-en-v1.5`` (auto-detected as FlagModel, cls pooling)."""
-    return tiny_models.save_tiny_bert(str(tmp_path_factory.mktemp("docmodels") / "bge-large-en-v1.5"))
-
-
-@pytest.fixture(scope="session")
-def other_bge_large(tmp_path_factory) -> str:
-    """Another tiny BERT (different weights) with the same folder name as :func:`bge_large`."""
-    return tiny_models.save_tiny_bert(str(tmp_path_factory.mktemp("othermodels") / "bge-large-en-v1.5"), seed=1)
-
-
-@pytest.fixture(scope="session")
 def reranker_m3(tmp_path_factory) -> str:
     """Tiny 1-label XLM-R classifier in a folder named ``bge-reranker-v2-m3`` (auto-detected as FlagReranker)."""
     return tiny_models.save_tiny_xlmr(str(tmp_path_factory.mktemp("docmodels") / "bge-reranker-v2-m3"),

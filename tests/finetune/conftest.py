@@ -10,11 +10,3 @@ from tests import tiny_models
 def tiny_reranker(tmp_path_factory) -> str:
     """Random 1-label XLM-R classifier in a folder named ``bge-reranker-base`` (registered reranker name)."""
     return tiny_models.save_tiny_xlmr(str(tmp_path_factory.mktemp("models") / "bge-reranker-base"), classifier=True)
-
-
-@pytest.fixture(scope="session")
-def bert_tokenizer(tiny_bert):
-    """The tiny BERT's tokenizer."""
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(tiny_bert)

@@ -9,7 +9,7 @@ from transformers import DataCollatorForSeq2Seq
 
 from FlagEmbedding.abc.finetune.embedder import AbsEmbedderModel
 from FlagEmbedding.abc.finetune.reranker import AbsLLMRerankerCollator
-from tests.finetune.test_abc_losses import (B, G, IdentityEmbedder, TEMPERATURE, batch, scores_by_hand, soft_ce,
+from tests.abc.finetune.test_losses import (B, G, IdentityEmbedder, TEMPERATURE, batch, scores_by_hand, soft_ce,
                                             teacher_targets)
 
 

@@ -1,47 +1,13 @@
-"""Token-budget batching and the CPU bf16 probe."""
+"""Token-budget encoding through FlagModel and the CPU bf16 probe (the batching itself: tests/abc/inference)."""
 from __future__ import annotations
 
 import logging
 
 import numpy as np
-import pytest
 import torch
 
 from FlagEmbedding import FlagModel
-from FlagEmbedding.abc.inference import batching, cpu_info
-from FlagEmbedding.abc.inference.batching import CPU_TOKEN_BUDGET, restore_list_order, run_length_sorted, token_budget
-
-
-def batches_for(lengths, batch_size, device=None):
-    _, index_batches = run_length_sorted(lengths, batch_size, lambda indices: None, show_progress=False,
-                                         device=device)
-    return index_batches
-
-
-def test_batches_fill_a_token_budget_longest_first():
-    lengths = [10, 2, 10, 5, 3, 2, 2, 9]
-    index_batches = batches_for(lengths, batch_size=2)  # budget 2 x 10 = 20 padded tokens
-    assert index_batches == [[0, 2], [7, 3], [4, 1, 5, 6]]
-    for batch in index_batches:
-        assert len(batch) * max(lengths[i] for i in batch) <= 20
-    assert sorted(i for batch in index_batches for i in batch) == list(range(len(lengths)))
-
-
-def test_cpu_budget_caps_rows_accelerators_keep_batch_size():
-    assert token_budget(256, 512, "cpu") == CPU_TOKEN_BUDGET
-    assert token_budget(256, 512, "cuda:0") == 256 * 512
-    assert token_budget(4, 10, "cpu") == 40
-    assert token_budget(1, 100_000, "cpu") == 100_000  # never below one row of the longest input
-    lengths = [512] * 100
-    assert [len(b) for b in batches_for(lengths, 256, "cpu")] == [32, 32, 32, 4]
-    assert [len(b) for b in batches_for(lengths, 256, "cuda:0")] == [100]
-
-
-def test_restore_list_order_inverts_the_batches():
-    lengths = [3, 9, 1, 7]
-    index_batches = batches_for(lengths, batch_size=1)
-    flat = [f"text{i}" for batch in index_batches for i in batch]
-    assert restore_list_order(flat, index_batches) == ["text0", "text1", "text2", "text3"]
+from FlagEmbedding.abc.inference import cpu_info
 
 
 def test_token_budget_encode_equals_one_text_at_a_time(tiny_bert):

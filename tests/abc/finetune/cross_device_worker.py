@@ -1,6 +1,6 @@
-"""Worker of test_abc_cross_device: one rank of a 2-process gloo run with ``negatives_cross_device``.
+"""Worker of test_cross_device: one rank of a 2-process gloo run with ``negatives_cross_device``.
 
-Usage: ``python -m torch.distributed.run --nproc_per_node 2 tests/finetune/cross_device_worker.py OUT_DIR``.
+Usage: ``python -m torch.distributed.run --nproc_per_node 2 tests/abc/finetune/cross_device_worker.py OUT_DIR``.
 Each rank trains on its slice of the batch built by :func:`full_batch` under DDP and writes its loss and the
 (DDP-averaged) gradient per loss type to ``OUT_DIR/rank<r>.json``.
 """

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from tests.finetune import cross_device_worker as worker
+from tests.abc.finetune import cross_device_worker as worker
 from tests.finetune.helpers import run_subprocess
 
 

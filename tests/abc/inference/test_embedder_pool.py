@@ -1,4 +1,5 @@
-"""Multi-process pool: same result as one device, no orphan processes, worker errors surface."""
+"""Multi-process pool behind AbsEmbedder (FlagModel as the carrier): same result as one device, no orphan
+processes, worker errors surface."""
 import gc
 
 import numpy as np
