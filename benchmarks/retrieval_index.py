@@ -61,9 +61,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from FlagEmbedding.abc.evaluation.arguments import AbsEvalModelArgs
-    from FlagEmbedding.abc.evaluation.data_loader import read_corpus, read_qrels_tsv, read_queries
     from FlagEmbedding.abc.evaluation.runner import AbsEvalRunner
-    from FlagEmbedding.abc.evaluation.utils import passage_text
+    from FlagEmbedding.abc.evaluation.naming import passage_text
+    from FlagEmbedding.abc.evaluation.readers import read_corpus, read_qrels_tsv, read_queries
     from FlagEmbedding.retrieval import BM25Index, DenseIndex, RetrievalIndex, SearchOptions, SparseIndex
     from FlagEmbedding.retrieval.sparse import csr_from_dicts
 

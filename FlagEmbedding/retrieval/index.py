@@ -276,7 +276,7 @@ class RetrievalIndex:
             corpus_path = os.path.join(folder, CORPUS_FILE)
             if not os.path.exists(corpus_path):
                 raise ValueError(f"{folder}: the index was built with store_corpus=False; pass docids and texts.")
-            from FlagEmbedding.abc.evaluation.data_loader import iter_jsonl
+            from FlagEmbedding.utils.files import iter_jsonl
 
             rows = [row for _, row in iter_jsonl(corpus_path)]
             docids, texts = [r["id"] for r in rows], [r["text"] for r in rows]

@@ -31,9 +31,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[float, float]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from FlagEmbedding.abc.evaluation.arguments import AbsEvalModelArgs
-    from FlagEmbedding.abc.evaluation.data_loader import read_corpus, read_qrels_tsv, read_queries
     from FlagEmbedding.abc.evaluation.runner import AbsEvalRunner
-    from FlagEmbedding.abc.evaluation.utils import evaluate_metrics, passage_text
+    from FlagEmbedding.abc.evaluation.metrics import evaluate_metrics
+    from FlagEmbedding.abc.evaluation.naming import passage_text
+    from FlagEmbedding.abc.evaluation.readers import read_corpus, read_qrels_tsv, read_queries
     from FlagEmbedding.retrieval import RetrievalIndex, SearchOptions
 
     corpus = read_corpus(os.path.join(args.dataset_dir, "corpus.jsonl"))

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from FlagEmbedding.abc.evaluation import AbsEvaluator
-from FlagEmbedding.abc.evaluation.utils import summary_markdown
+from FlagEmbedding.abc.evaluation.summary import summary_markdown
 from FlagEmbedding.evaluation.beir import BEIREvalDataLoader
 from FlagEmbedding.evaluation.custom import CustomEvalDataLoader
 from FlagEmbedding.evaluation.mkqa import MKQAEvaluator

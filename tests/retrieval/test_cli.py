@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from FlagEmbedding.abc.evaluation.utils import passage_text
+from FlagEmbedding.abc.evaluation.naming import passage_text
 from FlagEmbedding.evaluation.beir.__main__ import main
 from tests.evaluation.helpers import CORPUS, QUERIES, read_json, write_beir_layout
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from FlagEmbedding.abc.evaluation.utils import evaluate_metrics, passage_text
+from FlagEmbedding.abc.evaluation.metrics import evaluate_metrics
+from FlagEmbedding.abc.evaluation.naming import passage_text
 from FlagEmbedding.abc.finetune.common.cli import parse_args
 from FlagEmbedding.finetune.embedder.encoder_only.base import (
     EncoderOnlyEmbedderDataArguments,

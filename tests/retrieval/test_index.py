@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from FlagEmbedding.abc.evaluation.utils import passage_text
+from FlagEmbedding.abc.evaluation.naming import passage_text
 from FlagEmbedding.retrieval import RetrievalIndex, SearchOptions, rrf_fusion, weighted_fusion
 from tests import tiny_models
 from tests.evaluation.helpers import CORPUS, QUERIES

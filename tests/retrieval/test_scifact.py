@@ -5,8 +5,9 @@ import os
 
 import pytest
 
-from FlagEmbedding.abc.evaluation.data_loader import read_corpus, read_qrels_tsv, read_queries
-from FlagEmbedding.abc.evaluation.utils import evaluate_metrics, passage_text
+from FlagEmbedding.abc.evaluation.metrics import evaluate_metrics
+from FlagEmbedding.abc.evaluation.naming import passage_text
+from FlagEmbedding.abc.evaluation.readers import read_corpus, read_qrels_tsv, read_queries
 from tests.evaluation.helpers import read_json
 
 

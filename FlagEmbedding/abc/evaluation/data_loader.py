@@ -8,168 +8,34 @@ Local layouts accepted in a dataset folder (every id is read as ``str``):
   queries named by the split's qrels are kept) and ``qrels/<split>.tsv`` (``query-id corpus-id score``).
 
 Remote data is saved in this library's layout when ``dataset_dir`` is set.
+
+The file readers live in :mod:`~FlagEmbedding.abc.evaluation.readers` and the download helpers in
+:mod:`~FlagEmbedding.abc.evaluation.downloads`; their names are still importable from here.
 """
 from __future__ import annotations
 
-import gzip
 import logging
 import os
-import shutil
-import urllib.request
-import zipfile
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from FlagEmbedding.utils.errors import InputError, MissingFileError
-from FlagEmbedding.utils.hub import offline_if_unreachable
-from FlagEmbedding.utils.files import atomic_write, atomic_write_jsonl, iter_jsonl, iter_lines
+from FlagEmbedding.abc.evaluation.downloads import REMOTE_ERRORS, DatasetUnavailableError, RemoteFilesMixin
+from FlagEmbedding.abc.evaluation.readers import (Corpus, Qrels, Queries, iter_objects, read_corpus, read_qrels_jsonl,
+                                                  read_qrels_tsv, read_queries, read_tsv_queries)
+from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.files import atomic_write_jsonl
+
+__all__ = [
+    "AbsEvalDataLoader", "CORPUS_FILE", "BEIR_QUERIES_FILE", "as_list",
+    # moved to readers / downloads, re-exported for existing imports
+    "Corpus", "Queries", "Qrels", "iter_objects", "read_corpus", "read_queries", "read_qrels_jsonl", "read_qrels_tsv",
+    "read_tsv_queries", "REMOTE_ERRORS", "DatasetUnavailableError", "RemoteFilesMixin",
+]
 
 logger = logging.getLogger(__name__)
 
-Corpus = Dict[str, Dict[str, str]]
-Queries = Dict[str, str]
-Qrels = Dict[str, Any]
-
 CORPUS_FILE = "corpus.jsonl"
 BEIR_QUERIES_FILE = "queries.jsonl"
-#: errors that mean "the remote source could not be reached or read"
-REMOTE_ERRORS = (OSError, zipfile.BadZipFile, EOFError)
-
-
-class DatasetUnavailableError(MissingFileError):
-    """The data is neither local nor downloadable; the message says where to get it and where to put it."""
-
-
-# ---------------------------------------------------------------------------------------------- local readers
-def iter_objects(path: str) -> Iterator[Tuple[int, Dict[str, Any]]]:
-    """Yield ``(line number, object)`` for each non-blank line; a bad line raises naming file and line."""
-    for number, row in iter_jsonl(path):
-        if not isinstance(row, dict):
-            raise InputError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}.")
-        yield number, row
-
-
-def _field(row: Dict[str, Any], names: Sequence[str], path: str, number: int) -> Any:
-    for name in names:
-        if name in row and row[name] is not None:
-            return row[name]
-    wanted = " or ".join(f"'{name}'" for name in names)
-    raise InputError(f"{path}, line {number}: missing field {wanted}.")
-
-
-def _id(row: Dict[str, Any], names: Sequence[str], path: str, number: int) -> str:
-    """An id field as ``str`` (ids may be written as JSON numbers); other types are rejected."""
-    value = _field(row, names, path, number)
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise InputError(f"{path}, line {number}: '{names[0]}' must be a string, got {type(value).__name__}.")
-    return str(value)
-
-
-def _text(row: Dict[str, Any], name: str, path: str, number: int, required: bool = True) -> str:
-    """A text field; must be a JSON string (a number or list is an error, never its Python repr)."""
-    value = _field(row, (name,), path, number) if required else row.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InputError(f"{path}, line {number}: '{name}' must be a string, got {type(value).__name__} "
-                         f"({value!r:.40}).")
-    return value
-
-
-def _add_unique(mapping: Dict[str, Any], key: str, value: Any, path: str, number: int) -> None:
-    if key in mapping:
-        raise InputError(f"{path}, line {number}: duplicate id '{key}'.")
-    mapping[key] = value
-
-
-def read_corpus(path: str) -> Corpus:
-    """Read ``corpus.jsonl`` (``id`` or BEIR's ``_id``; ``title`` defaults to ``""``)."""
-    corpus: Corpus = {}
-    for number, row in iter_objects(path):
-        doc = {"title": _text(row, "title", path, number, required=False), "text": _text(row, "text", path, number)}
-        _add_unique(corpus, _id(row, ("id", "_id"), path, number), doc, path, number)
-    if not corpus:
-        raise InputError(f"{path}: the corpus is empty.")
-    return corpus
-
-
-def read_queries(path: str, keep: Optional[set] = None) -> Queries:
-    """Read a queries JSONL file (``id`` or ``_id``, ``text``), optionally keeping only ids in ``keep``."""
-    queries: Queries = {}
-    for number, row in iter_objects(path):
-        qid = _id(row, ("id", "_id"), path, number)
-        if keep is None or qid in keep:
-            _add_unique(queries, qid, _text(row, "text", path, number), path, number)
-    return queries
-
-
-def _relevance(value: Any, path: str, number: int) -> int:
-    """A relevance grade: an integer, written as a JSON/TSV integer or an integral number (``1.0``).
-
-    The same rule for every qrels format; ``0.5``, ``"high"`` or ``true`` raise naming file and line.
-    """
-    grade: Any = value
-    if isinstance(value, str):
-        try:
-            grade = float(value) if any(c in value for c in ".eE") else int(value)
-        except ValueError:
-            grade = None
-    if isinstance(grade, bool) or not isinstance(grade, (int, float)) or \
-            (isinstance(grade, float) and not grade.is_integer()):
-        raise InputError(f"{path}, line {number}: relevance {value!r} is not an integer (grades are whole "
-                         f"numbers such as 0, 1, 2).")
-    return int(grade)
-
-
-class _QrelsBuilder:
-    """Collects judgements; the same (query, document) pair twice is an error naming both lines."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.qrels: Dict[str, Dict[str, int]] = {}
-        self.lines: Dict[Tuple[str, str], int] = {}
-
-    def add(self, qid: str, docid: str, relevance: Any, number: int) -> None:
-        if (qid, docid) in self.lines:
-            raise InputError(f"{self.path}, line {number}: query '{qid}' and document '{docid}' are already "
-                             f"judged on line {self.lines[qid, docid]}; keep one judgement per pair.")
-        self.lines[qid, docid] = number
-        self.qrels.setdefault(qid, {})[docid] = _relevance(relevance, self.path, number)
-
-
-def read_qrels_jsonl(path: str) -> Dict[str, Dict[str, int]]:
-    """Read ``<split>_qrels.jsonl`` (``qid``, ``docid``, ``relevance``)."""
-    builder = _QrelsBuilder(path)
-    for number, row in iter_objects(path):
-        builder.add(_id(row, ("qid",), path, number), _id(row, ("docid",), path, number),
-                    _field(row, ("relevance",), path, number), number)
-    return builder.qrels
-
-
-def read_qrels_tsv(path: str) -> Dict[str, Dict[str, int]]:
-    """Read BEIR ``qrels/<split>.tsv`` (``query-id corpus-id score``, header optional) or TREC ``qid Q0 docid rel``."""
-    builder = _QrelsBuilder(path)
-    for number, line in iter_lines(path):
-        parts = line.split()
-        if not parts or (number == 1 and parts[0] == "query-id"):
-            continue
-        if len(parts) not in (3, 4):
-            raise InputError(f"{path}, line {number}: expected 3 (or TREC's 4) columns, got {len(parts)}.")
-        builder.add(parts[0], parts[-2], parts[-1], number)
-    return builder.qrels
-
-
-def read_tsv_queries(path: str) -> Queries:
-    """Read ``qid<TAB>query`` lines."""
-    queries: Queries = {}
-    for number, line in iter_lines(path):
-        if not line.strip():
-            continue
-        parts = line.rstrip("\n").split("\t")
-        if len(parts) < 2:
-            raise InputError(f"{path}, line {number}: expected 'qid<TAB>query'.")
-        queries[parts[0]] = parts[1]
-    return queries
 
 
 def as_list(value: Union[None, str, Sequence[str]]) -> List[str]:
@@ -180,7 +46,7 @@ def as_list(value: Union[None, str, Sequence[str]]) -> List[str]:
 
 
 # ---------------------------------------------------------------------------------------------- loader
-class AbsEvalDataLoader(ABC):
+class AbsEvalDataLoader(RemoteFilesMixin, ABC):
     """Loads corpus, queries and qrels of a benchmark; see the module docstring for the local layouts.
 
     Args:
@@ -469,70 +335,6 @@ class AbsEvalDataLoader(ABC):
             ) from error
         self._forced.add(key)
         return data
-
-    # ------------------------------------------------------------------ download helpers
-    def _load_hf_dataset(self, path: str, name: Optional[str] = None, split: Optional[str] = None) -> Any:
-        """``datasets.load_dataset`` into the loader's cache (forced re-download when requested)."""
-        import datasets
-
-        offline_if_unreachable()
-        return datasets.load_dataset(
-            path, name, split=split, cache_dir=self.cache_dir, token=self.token,
-            download_mode="force_redownload" if self.force_redownload else None,
-        )
-
-    def _hf_file(self, repo_id: str, filename: str) -> str:
-        """Download one file of a Hugging Face dataset repository (honours ``$HF_ENDPOINT``)."""
-        from huggingface_hub import hf_hub_download
-
-        offline_if_unreachable()
-        return hf_hub_download(repo_id, filename, repo_type="dataset", cache_dir=self.cache_dir, token=self.token,
-                               force_download=self.force_redownload)
-
-    def _download_file(self, url: str, save_dir: str) -> str:
-        """Download ``url`` to ``save_dir/<basename>`` (again when missing, empty or forced); return the path."""
-        path = os.path.join(save_dir, os.path.basename(url))
-        forced = self.force_redownload and path not in self._forced
-        if os.path.exists(path) and os.path.getsize(path) > 0 and not forced:
-            return path
-        from huggingface_hub import constants
-
-        if constants.HF_HUB_OFFLINE:
-            raise ConnectionError(f"offline mode (HF_HUB_OFFLINE) forbids downloading {url}")
-
-        def fetch(out: Any) -> None:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                shutil.copyfileobj(response, out)
-            if out.tell() == 0:
-                raise FileNotFoundError(f"{url} downloaded as an empty file")
-
-        atomic_write(path, fetch, mode="wb")
-        self._forced.add(path)
-        return path
-
-    def _download_gz_file(self, url: str, save_dir: str) -> str:
-        """Download a ``.gz`` file and decompress it; return the path without ``.gz``."""
-        gz_path = self._download_file(url, save_dir)
-        path = gz_path[: -len(".gz")]
-        if not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(gz_path):
-            with gzip.open(gz_path, "rb") as src:
-                atomic_write(path, lambda dst: shutil.copyfileobj(src, dst), mode="wb")
-        return path
-
-    def _download_zip_file(self, url: str, save_dir: str) -> str:
-        """Download a ``.zip`` file and extract it into ``<zip path minus .zip>/``; return that folder."""
-        zip_path = self._download_file(url, save_dir)
-        return self._extract_zip(zip_path, zip_path[: -len(".zip")])
-
-    @staticmethod
-    def _extract_zip(zip_path: str, target: str) -> str:
-        """Extract ``zip_path`` into ``target`` unless an extraction newer than the archive is there."""
-        marker = os.path.join(target, ".extracted")
-        if not os.path.exists(marker) or os.path.getmtime(marker) < os.path.getmtime(zip_path):
-            with zipfile.ZipFile(zip_path) as archive:
-                archive.extractall(target)
-            open(marker, "w").close()
-        return target
 
 
 def _preview(ids: Sequence[str], limit: int = 5) -> str:

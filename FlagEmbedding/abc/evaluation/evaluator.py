@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, 
 from FlagEmbedding.abc.evaluation import distributed
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker, EvalRetriever, SearchResults
-from FlagEmbedding.abc.evaluation.utils import evaluate_metrics, evaluate_mrr, evaluate_recall_cap, write_summary
+from FlagEmbedding.abc.evaluation.metrics import evaluate_metrics, evaluate_mrr, evaluate_recall_cap
+from FlagEmbedding.abc.evaluation.summary import write_summary
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text
 
@@ -312,7 +313,7 @@ class AbsEvaluator:
     @staticmethod
     def output_eval_results_to_markdown(eval_results_dict: Mapping[str, Any], output_path: str,
                                         metrics: Sequence[str]) -> None:
-        """Write one markdown table per metric (see :func:`~FlagEmbedding.abc.evaluation.utils.summary_markdown`)."""
+        """Write one markdown table per metric (see :func:`~FlagEmbedding.abc.evaluation.summary.summary_markdown`)."""
         write_summary(eval_results_dict, "markdown", output_path, metrics)
 
     # ------------------------------------------------------------------ metrics

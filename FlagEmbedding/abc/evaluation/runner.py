@@ -13,7 +13,7 @@ from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader, as_list
 from FlagEmbedding.abc.evaluation.evaluator import EVAL_FOLDER, EVAL_RESULTS, AbsEvaluator
 from FlagEmbedding.abc.evaluation.models import load_embedder, load_reranker
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker
-from FlagEmbedding.abc.evaluation.utils import write_summary
+from FlagEmbedding.abc.evaluation.summary import write_summary
 from FlagEmbedding.retrieval.index import SearchOptions
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text

@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set
 import numpy as np
 
 from FlagEmbedding.abc.evaluation.embedding_cache import CorpusEmbeddingCache, embedder_fingerprint
-from FlagEmbedding.abc.evaluation.utils import display_name, passage_text
+from FlagEmbedding.abc.evaluation.naming import display_name, passage_text
 from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
 from FlagEmbedding.retrieval.index import RetrievalIndex, SearchOptions, is_m3
 

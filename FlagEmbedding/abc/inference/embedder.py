@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 import torch
@@ -15,6 +15,11 @@ from FlagEmbedding.abc.inference.validation import check_positive_int, check_tex
 logger = logging.getLogger(__name__)
 
 Embeddings = Union[np.ndarray, torch.Tensor]
+#: One input's vector, shape ``(dim,)``: what a ``str`` encodes to (a tensor when ``convert_to_numpy`` is False).
+Vector = Union[np.ndarray[Tuple[int], np.dtype[Any]], torch.Tensor]
+#: One row per input, shape ``(n, dim)``: what a sequence of ``str`` encodes to (a tensor when
+#: ``convert_to_numpy`` is False).
+Matrix = Union[np.ndarray[Tuple[int, int], np.dtype[Any]], torch.Tensor]
 
 
 class AbsEmbedder(AbsInferenceModel):
@@ -83,14 +88,22 @@ class AbsEmbedder(AbsInferenceModel):
         return unescape_newlines(instruction_format).format(instruction, sentence)
 
     # ------------------------------------------------------------------ public encode API
+    @overload
+    def encode_queries(self, queries: str, batch_size: Optional[int] = ..., max_length: Optional[int] = ...,
+                       convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> Vector: ...
+
+    @overload
+    def encode_queries(self, queries: Sequence[str], batch_size: Optional[int] = ..., max_length: Optional[int] = ...,
+                       convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> Matrix: ...
+
     def encode_queries(
         self,
-        queries: Union[str, List[str]],
+        queries: Union[str, Sequence[str]],
         batch_size: Optional[int] = None,
         max_length: Optional[int] = None,
         convert_to_numpy: Optional[bool] = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> Union[Vector, Matrix]:
         """Encode queries with the query instruction and ``query_max_length``."""
         return self.encode(
             check_texts(queries, "queries"),
@@ -102,14 +115,22 @@ class AbsEmbedder(AbsInferenceModel):
             **kwargs,
         )
 
+    @overload
+    def encode_corpus(self, corpus: str, batch_size: Optional[int] = ..., max_length: Optional[int] = ...,
+                      convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> Vector: ...
+
+    @overload
+    def encode_corpus(self, corpus: Sequence[str], batch_size: Optional[int] = ..., max_length: Optional[int] = ...,
+                      convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> Matrix: ...
+
     def encode_corpus(
         self,
-        corpus: Union[str, List[str]],
+        corpus: Union[str, Sequence[str]],
         batch_size: Optional[int] = None,
         max_length: Optional[int] = None,
         convert_to_numpy: Optional[bool] = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> Union[Vector, Matrix]:
         """Encode passages with the optional passage instruction and ``passage_max_length``."""
         return self.encode(
             check_texts(corpus, "corpus"),
@@ -121,16 +142,26 @@ class AbsEmbedder(AbsInferenceModel):
             **kwargs,
         )
 
+    @overload
+    def encode(self, sentences: str, batch_size: Optional[int] = ..., max_length: Optional[int] = ...,
+               convert_to_numpy: Optional[bool] = ..., instruction: Optional[str] = ...,
+               instruction_format: Optional[str] = ..., **kwargs: Any) -> Vector: ...
+
+    @overload
+    def encode(self, sentences: Sequence[str], batch_size: Optional[int] = ..., max_length: Optional[int] = ...,
+               convert_to_numpy: Optional[bool] = ..., instruction: Optional[str] = ...,
+               instruction_format: Optional[str] = ..., **kwargs: Any) -> Matrix: ...
+
     def encode(
         self,
-        sentences: Union[str, List[str]],
+        sentences: Union[str, Sequence[str]],
         batch_size: Optional[int] = None,
         max_length: Optional[int] = None,
         convert_to_numpy: Optional[bool] = None,
         instruction: Optional[str] = None,
         instruction_format: Optional[str] = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> Union[Vector, Matrix]:
         """Encode ``sentences``: one str gives one vector, a list gives a matrix (one row per input)."""
         sentences = check_texts(sentences, "sentences")
         call_kwargs = self.resolve_call_kwargs(

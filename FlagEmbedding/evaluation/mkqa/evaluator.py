@@ -6,7 +6,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 
 from FlagEmbedding.abc.evaluation.evaluator import AbsEvaluator
 from FlagEmbedding.abc.evaluation.searcher import SearchResults
-from FlagEmbedding.abc.evaluation.utils import passage_text
+from FlagEmbedding.abc.evaluation.naming import passage_text
 from FlagEmbedding.evaluation.mkqa.utils.compute_metrics import evaluate_qa_recall
 
 

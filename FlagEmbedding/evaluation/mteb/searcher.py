@@ -10,7 +10,7 @@ from mteb.models.model_meta import ModelMeta, ScoringFunction
 from mteb.types import PromptType
 
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker, dense_array
-from FlagEmbedding.abc.evaluation.utils import passage_text
+from FlagEmbedding.abc.evaluation.naming import passage_text
 
 logger = logging.getLogger(__name__)
 

@@ -218,7 +218,7 @@ def test_model_paths_are_normalised_so_nothing_is_written_outside_the_named_fold
 
 
 def test_a_model_path_that_names_no_folder_is_refused():
-    from FlagEmbedding.abc.evaluation.utils import display_name
+    from FlagEmbedding.abc.evaluation.naming import display_name
 
     assert display_name("BAAI/bge-m3/.") == "bge-m3"
     with pytest.raises(ValueError, match=r"^Model name or path 'org/\.\.' does not name a model folder"):

@@ -4,7 +4,8 @@ from math import log2
 import pytest
 
 from FlagEmbedding.abc.evaluation.evaluator import AbsEvaluator
-from FlagEmbedding.abc.evaluation.utils import evaluate_mrr, evaluate_recall_cap, summary_markdown
+from FlagEmbedding.abc.evaluation.metrics import evaluate_mrr, evaluate_recall_cap
+from FlagEmbedding.abc.evaluation.summary import summary_markdown
 from FlagEmbedding.evaluation.mkqa.utils import evaluate_qa_recall, has_answer, normalize
 
 # q1: ranks d2(0) d1(1) d5(unjudged) d3(2)   -> positives d1, d3

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker, model_name_or_path
-from FlagEmbedding.abc.evaluation.utils import display_name, index, search
+from FlagEmbedding.abc.evaluation.naming import display_name
+from FlagEmbedding.abc.evaluation.search import index, search
 from FlagEmbedding.evaluation.bright.searcher import BrightEvalDenseRetriever
 
 

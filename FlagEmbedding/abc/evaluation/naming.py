@@ -1,0 +1,29 @@
+"""How models and documents are named in evaluation: results-folder names and passage texts."""
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+from FlagEmbedding.utils.errors import InputError
+
+
+def display_name(name_or_path: str) -> str:
+    """The name shown for a model (and the name of its results folder): the last part of its normalised path.
+
+    ``.../model/1_Pooling/..``, ``model/.`` and trailing separators all name ``model``; a name that would still be
+    ``.`` or ``..`` (a folder outside the output folder) is an :class:`InputError`.
+    """
+    local = os.path.exists(name_or_path)
+    path = os.path.abspath(name_or_path) if local else os.path.normpath(name_or_path)
+    name = os.path.basename(path.rstrip("/\\")) or path.strip("/\\")
+    if name in ("", ".", ".."):
+        raise InputError(f"Model name or path {name_or_path!r} does not name a model folder; pass the folder itself "
+                         f"(results are written in a sub-folder named after it).")
+    return name
+
+
+def passage_text(doc: Mapping[str, str]) -> str:
+    """``"{title} {text}"`` stripped when the document has a title key, else its text unchanged."""
+    if "title" in doc:
+        return f"{doc['title']} {doc['text']}".strip()
+    return doc["text"]
