@@ -30,9 +30,13 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 
+from FlagEmbedding.utils.files import atomic_write_text, file_checksum
+
 logger = logging.getLogger("scifact_finetune")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 MAX_LENGTH = 256
+#: Search methods evaluated after ``--kind m3`` (dense first: it encodes the corpus for the others).
+M3_SEARCH_METHODS = ("dense", "sparse", "colbert", "hybrid", "all")
 
 
 def read_jsonl(path: str) -> List[dict]:
@@ -50,6 +54,14 @@ def read_qrels(path: str) -> Dict[str, Dict[str, int]]:
             query_id, doc_id, score = line.rstrip("\n").split("\t")
             qrels.setdefault(query_id, {})[doc_id] = int(score)
     return qrels
+
+
+def read_text(path: str) -> Optional[str]:
+    """The text of ``path``, or ``None`` when it does not exist."""
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
 
 
 def doc_text(doc: dict) -> str:
@@ -108,9 +120,11 @@ def mine_command(model: str, train: str, pool: str, output: str, args: argparse.
 
 
 def train_command(model: str, data: str, output_dir: str, args: argparse.Namespace) -> List[str]:
-    """One epoch of contrastive fine-tuning with in-batch and mined hard negatives."""
+    """One epoch of contrastive fine-tuning with in-batch and mined hard negatives; ``--kind m3`` adds the sparse
+    and ColBERT heads (new, on top of the MiniLM encoder) and self-distillation from their ensemble."""
+    unified = ["--unified_finetuning", "True", "--use_self_distill", "True"] if args.kind == "m3" else []
     return [
-        sys.executable, "-m", "FlagEmbedding.finetune.embedder.encoder_only.base",
+        sys.executable, "-m", f"FlagEmbedding.finetune.embedder.encoder_only.{args.kind}", *unified,
         "--model_name_or_path", model, "--train_data", data,
         "--train_group_size", str(args.train_group_size), "--query_max_len", "64",
         "--passage_max_len", str(args.passage_max_len), "--output_dir", output_dir, "--overwrite_output_dir",
@@ -122,27 +136,35 @@ def train_command(model: str, data: str, output_dir: str, args: argparse.Namespa
     ]
 
 
-def eval_command(model: str, scifact_dir: str, output_dir: str) -> List[str]:
-    """``python -m FlagEmbedding.evaluation.beir`` on SciFact test: mean pooling, normalized, 256 tokens, CPU."""
+def eval_command(model: str, scifact_dir: str, output_dir: str, kind: str = "base",
+                 search_method: str = "dense") -> List[str]:
+    """``python -m FlagEmbedding.evaluation.beir`` on SciFact test: mean pooling, normalized, 256 tokens, CPU.
+
+    The corpus representations are cached in ``output_dir/corpus_embd``, so every ``search_method`` after the
+    first reuses them."""
     scifact_dir = os.path.abspath(scifact_dir)
     return [
         sys.executable, "-m", "FlagEmbedding.evaluation.beir", "--eval_name", "beir",
         "--dataset_dir", os.path.dirname(scifact_dir), "--dataset_names", os.path.basename(scifact_dir),
-        "--splits", "test", "--embedder_name_or_path", model, "--embedder_model_class", "encoder-only-base",
+        "--splits", "test", "--embedder_name_or_path", model, "--embedder_model_class", f"encoder-only-{kind}",
         "--pooling_method", "mean", "--embedder_query_max_length", str(MAX_LENGTH),
         "--embedder_passage_max_length", str(MAX_LENGTH), "--embedder_batch_size", "64", "--devices", "cpu",
-        "--use_fp16", "False", "--k_values", "10", "--overwrite", "True",
+        "--use_fp16", "False", "--k_values", "10", "100", "--search_method", search_method,
+        "--corpus_embd_save_dir", os.path.join(output_dir, "corpus_embd"),
         "--output_dir", os.path.join(output_dir, "search_results"), "--eval_output_method", "json",
-        "--eval_output_path", os.path.join(output_dir, "eval.json"),
+        "--eval_output_path", os.path.join(output_dir, f"eval-{search_method}.json"),
     ]
 
 
-def ndcg_at_10(model: str, scifact_dir: str, output_dir: str) -> float:
-    """nDCG@10 (in points) of ``model`` on SciFact test, through the BEIR evaluation command line."""
-    run_command(eval_command(model, scifact_dir, output_dir))
-    with open(os.path.join(output_dir, "eval.json"), encoding="utf-8") as handle:
+def evaluate(model: str, scifact_dir: str, output_dir: str, kind: str = "base",
+             search_method: str = "dense") -> Dict[str, float]:
+    """nDCG@10, recall@100 (in points) and wall time of ``model`` on SciFact test, through the BEIR command line."""
+    seconds = run_command(eval_command(model, scifact_dir, output_dir, kind, search_method))
+    with open(os.path.join(output_dir, f"eval-{search_method}.json"), encoding="utf-8") as handle:
         (per_model,) = json.load(handle).values()
-    return 100.0 * per_model["NoReranker"][f"{os.path.basename(os.path.abspath(scifact_dir))}-test"]["ndcg_at_10"]
+    (metrics,) = per_model["NoReranker"].values()
+    return {"ndcg@10": 100.0 * metrics["ndcg_at_10"], "recall@100": 100.0 * metrics["recall_at_100"],
+            "seconds": seconds}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--passage_max_len", type=int, default=128)
     parser.add_argument("--learning_rate", type=float, default=5e-5)
     parser.add_argument("--temperature", type=float, default=0.05)
+    parser.add_argument("--kind", choices=["base", "m3"], default="base",
+                        help="base: dense fine-tuning; m3: unified dense + sparse + ColBERT fine-tuning "
+                             "(then every M3 search method is evaluated).")
     parser.add_argument("--skip_eval", action="store_true", help="Only mine and train.")
     parser.add_argument("--result_file", default=None, help="Write the numbers here as JSON.")
     return parser
@@ -176,16 +201,23 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     os.makedirs(args.work_dir, exist_ok=True)
     paths = prepare(args.scifact_dir, args.work_dir, args.max_train_queries, args.pool_size)
     mined = os.path.join(args.work_dir, "train_minedHN.jsonl")
-    output_dir = os.path.join(args.work_dir, "minilm_scifact")
-    result = {
-        "mine_seconds": run_command(mine_command(args.model, paths["train"], paths["pool"], mined, args)),
-        "train_seconds": run_command(train_command(args.model, mined, output_dir, args)),
-        "model_dir": output_dir,
-    }
+    output_dir = os.path.join(args.work_dir, "minilm_scifact" if args.kind == "base" else "minilm_scifact_m3")
+    result = {"mine_seconds": 0.0, "model_dir": output_dir}
+    command = mine_command(args.model, paths["train"], paths["pool"], mined, args)
+    # The mined file is reused only when mined from the same queries, pool, model and options.
+    mining_key = " ".join([file_checksum(paths["train"]), file_checksum(paths["pool"]), *command[1:]])
+    if not os.path.exists(mined) or read_text(mined + ".key") != mining_key:
+        result["mine_seconds"] = run_command(command)
+        atomic_write_text(mined + ".key", mining_key)
+    result["train_seconds"] = run_command(train_command(args.model, mined, output_dir, args))
     if not args.skip_eval:
         start = time.time()
-        result["ndcg@10_before"] = ndcg_at_10(args.model, args.scifact_dir, os.path.join(args.work_dir, "eval_before"))
-        result["ndcg@10_after"] = ndcg_at_10(output_dir, args.scifact_dir, os.path.join(args.work_dir, "eval_after"))
+        before = evaluate(args.model, args.scifact_dir, os.path.join(args.work_dir, "eval_before"))
+        result["ndcg@10_before"] = before["ndcg@10"]
+        methods = M3_SEARCH_METHODS if args.kind == "m3" else ("dense",)
+        after_dir = os.path.join(args.work_dir, f"eval_after_{args.kind}")
+        result["after"] = {m: evaluate(output_dir, args.scifact_dir, after_dir, args.kind, m) for m in methods}
+        result["ndcg@10_after"] = result["after"]["dense"]["ndcg@10"]
         result["eval_seconds"] = time.time() - start
     logger.info("Result: %s", json.dumps(result))
     if args.result_file:
