@@ -9,7 +9,8 @@ Layout of an index folder (every part is written atomically; a killed build resu
 
 Dense, sparse and ColBERT shards live in :class:`~FlagEmbedding.abc.evaluation.embedding_cache.CorpusEmbeddingCache`
 folders (fingerprinted by model, settings and corpus; sparse and ColBERT add a ``representation`` key), so the
-dense shards are the very ones the evaluation CLIs cache and reuse.
+dense shards are the very ones the evaluation CLIs cache and reuse. An M3 model encodes each shard once for all
+the representations still missing in it (see :mod:`FlagEmbedding.retrieval.corpus_rows`).
 """
 from __future__ import annotations
 
@@ -23,12 +24,13 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from FlagEmbedding.abc.evaluation.embedding_cache import CorpusEmbeddingCache, corpus_fingerprint, embedder_fingerprint
+from FlagEmbedding.abc.evaluation.embedding_cache import corpus_fingerprint, embedder_fingerprint
 from FlagEmbedding.abc.inference.validation import check_texts
 from FlagEmbedding.retrieval import colbert as colbert_rows
 from FlagEmbedding.retrieval import sparse as sparse_rows
 from FlagEmbedding.retrieval.bm25 import BM25Index, BM25Params
 from FlagEmbedding.retrieval.colbert import ColbertStore
+from FlagEmbedding.retrieval.corpus_rows import colbert_dim, load_or_encode_rows
 from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
 from FlagEmbedding.retrieval.fusion import FUSIONS, Run, ranked, rrf_fusion, weighted_fusion
 from FlagEmbedding.retrieval.sparse import SparseIndex
@@ -211,31 +213,20 @@ class RetrievalIndex:
                     faiss_factory: Optional[str], shard_rows: int, bm25_params: BM25Params, overwrite: bool,
                     encode_kwargs: Dict[str, Any]) -> Dict[str, Any]:
         parts: Dict[str, Any] = {}
-        model = embedder_fingerprint(embedder) if embedder is not None else None
-
-        def cached(fingerprint: Dict[str, Any], encode: Any) -> Tuple[CorpusEmbeddingCache, List[np.ndarray]]:
-            cache = CorpusEmbeddingCache(folder, fingerprint, docids, texts, shard_rows=shard_rows)
-            return cache, cache.load_or_encode(encode, overwrite=overwrite)
-
-        if "dense" in representations:
-            cache, blocks = cached(model, lambda batch: dense_array(embedder.encode_corpus(batch, **encode_kwargs)))
+        rows = load_or_encode_rows(folder, docids, texts, embedder, representations, is_m3(embedder), shard_rows,
+                                   overwrite, encode_kwargs)
+        if "dense" in rows:
+            cache, blocks = rows["dense"]
             faiss_path = (os.path.join(cache.path, DenseIndex.faiss_file_name(faiss_factory))
                           if faiss_factory not in (None, "", "Flat") else None)
             if overwrite and faiss_path and os.path.exists(faiss_path):
                 os.remove(faiss_path)
             parts["dense"] = DenseIndex(blocks, faiss_factory=faiss_factory, faiss_path=faiss_path)
-        if "sparse" in representations:
-            width = int(embedder.passage_max_length)
-            _, blocks = cached({**model, "representation": "sparse", "width": width},
-                               lambda batch: sparse_rows.padded_rows(sparse_rows.lexical_dicts(embedder.encode_corpus(
-                                   batch, return_dense=False, return_sparse=True, **encode_kwargs)), width))
-            parts["sparse"] = SparseIndex(sparse_rows.csr_from_padded(blocks, int(embedder.model.config.vocab_size)))
-        if "colbert" in representations:
-            dim = int(embedder.model.colbert_linear.out_features)
-            _, blocks = cached({**model, "representation": "colbert"}, lambda batch: colbert_rows.padded_rows(
-                colbert_rows.colbert_vectors(embedder.encode_corpus(batch, return_dense=False,
-                                                                    return_colbert_vecs=True, **encode_kwargs)), dim))
-            parts["colbert"] = ColbertStore(blocks, dim)
+        if "sparse" in rows:
+            parts["sparse"] = SparseIndex(sparse_rows.csr_from_padded(rows["sparse"][1],
+                                                                      int(embedder.model.config.vocab_size)))
+        if "colbert" in rows:
+            parts["colbert"] = ColbertStore(rows["colbert"][1], colbert_dim(embedder))
         if "bm25" in representations:
             path = os.path.join(folder, f"bm25-{bm25_params.fingerprint(corpus_fingerprint(docids, texts))[:16]}")
             if os.path.isdir(path) and not overwrite:
