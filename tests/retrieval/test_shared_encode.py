@@ -135,3 +135,17 @@ def test_the_evaluation_cli_encodes_the_corpus_once(tiny_xlmr_m3, tmp_path, monk
     monkeypatch.setattr(M3Embedder, "encode_corpus", encode_corpus)
     run_beir(tmp_path, tiny_xlmr_m3, "--embedder_model_class", "encoder-only-m3", "--search_method", "all")
     assert calls == [(len(CORPUS), True, True, True)]
+
+
+def test_in_memory_index_encodes_once_and_searches_like_a_built_one(m3, tmp_path, monkeypatch):
+    built = RetrievalIndex.build(str(tmp_path / "built"), DOCIDS, TEXTS, embedder=m3,
+                                 representations=M3_PARTS + ["bm25"], shard_rows=len(DOCIDS))
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    calls = count_calls(monkeypatch, m3)
+    memory = RetrievalIndex.in_memory(DOCIDS, TEXTS, m3, representations=M3_PARTS + ["bm25"])
+    assert calls == [(TEXTS, True, True, True)]
+    assert sorted(os.listdir(tmp_path)) == before  # nothing written
+    for method in ("dense", "sparse", "colbert", "bm25", "all"):
+        options = SearchOptions(method=method)
+        assert memory.search(list(QUERIES.values()), 5, options) == built.search(list(QUERIES.values()), 5, options)
