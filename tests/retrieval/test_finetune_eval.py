@@ -2,6 +2,8 @@
 sparse, ColBERT and "all")."""
 from __future__ import annotations
 
+import glob
+
 import numpy as np
 import pytest
 import torch
@@ -15,7 +17,7 @@ from FlagEmbedding.finetune.embedder.encoder_only.base import (
     EncoderOnlyEmbedderRunner,
     EncoderOnlyEmbedderTrainingArguments,
 )
-from tests.evaluation.helpers import CORPUS, QRELS, QUERIES, write_beir_layout
+from tests.evaluation.helpers import CORPUS, QRELS, QUERIES, read_json, write_beir_layout
 from tests.finetune.helpers import record, write_jsonl
 
 CLASSES = (EncoderOnlyEmbedderModelArguments, EncoderOnlyEmbedderDataArguments, EncoderOnlyEmbedderTrainingArguments)
@@ -111,6 +113,20 @@ def test_m3_trainer_logs_sparse_colbert_and_all_metrics(tiny_xlmr_m3, tmp_path):
             assert entry[prefix + "recall_at_100"] == pytest.approx(recall["Recall@100"], abs=1e-5), (step, method)
     best = max(logged, key=lambda step: (logged[step]["eval_all_ndcg_at_10"], -step))
     assert runner.trainer.state.best_model_checkpoint.endswith(f"checkpoint-{best}")
+    # the BEIR CLI's ``all`` search of the best checkpoint reports the logged values
+    from FlagEmbedding.evaluation.beir.__main__ import main
+
+    write_beir_layout(str(tmp_path / "data" / "scifact"))
+    main(["--eval_name", "beir", "--dataset_dir", str(tmp_path / "data"), "--dataset_names", "scifact",
+          "--splits", "test", "--output_dir", str(tmp_path / "cli"), "--eval_output_path", str(tmp_path / "cli.md"),
+          "--k_values", "10", "100", "--eval_metrics", "ndcg_at_10", "recall_at_100", "--devices", "cpu",
+          "--embedder_name_or_path", str(tmp_path / "out" / f"checkpoint-{best}"),
+          "--embedder_model_class", "encoder-only-m3", "--embedder_query_max_length", "32",
+          "--embedder_passage_max_length", "128", "--search_method", "all"])
+    (results,) = glob.glob(str(tmp_path / "cli" / "*@all*" / "NoReranker" / "EVAL" / "eval_results.json"))
+    cli = read_json(results)["scifact-test"]
+    assert cli["ndcg_at_10"] == pytest.approx(logged[best]["eval_all_ndcg_at_10"], abs=1e-5)
+    assert cli["recall_at_100"] == pytest.approx(logged[best]["eval_all_recall_at_100"], abs=1e-5)
 
 
 def test_training_m3_embedder_runs_the_given_modules_in_place(tiny_xlmr_m3):
