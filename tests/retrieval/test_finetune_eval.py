@@ -23,20 +23,27 @@ from tests.finetune.helpers import record, write_jsonl
 CLASSES = (EncoderOnlyEmbedderModelArguments, EncoderOnlyEmbedderDataArguments, EncoderOnlyEmbedderTrainingArguments)
 
 
+
+def train_with_evaluation(runner_class, classes, model, tmp_path, best_metric, *extra):
+    """Four training steps evaluated (and saved) every two, keeping the best by ``best_metric``; returns the
+    runner and ``{step: logged evaluation}``."""
+    beir = write_beir_layout(str(tmp_path / "beir"))
+    data = write_jsonl(str(tmp_path / "train.jsonl"), [record(i, num_neg=3) for i in range(8)])
+    argv = ["--model_name_or_path", model, "--train_data", data, "--output_dir", str(tmp_path / "out"),
+            "--train_group_size", "2", "--per_device_train_batch_size", "2", "--report_to", "none",
+            "--learning_rate", "1e-3", "--seed", "7", "--max_steps", "4",
+            "--eval_retrieval_dir", beir, "--eval_retrieval_split", "test", "--eval_strategy", "steps",
+            "--eval_steps", "2", "--save_strategy", "steps", "--save_steps", "2", "--load_best_model_at_end", "True",
+            "--metric_for_best_model", best_metric, *extra]
+    runner = runner_class(*parse_args(*classes, argv))
+    runner.run()
+    key = f"eval_{best_metric}"
+    return runner, {entry["step"]: entry for entry in runner.trainer.state.log_history if key in entry}
 def test_trainer_logs_retrieval_metrics_and_keeps_the_best(tiny_bert, tmp_path):
     from FlagEmbedding import FlagModel
 
-    beir = write_beir_layout(str(tmp_path / "beir"))
-    data = write_jsonl(str(tmp_path / "train.jsonl"), [record(i, num_neg=3) for i in range(8)])
-    argv = ["--model_name_or_path", tiny_bert, "--train_data", data, "--output_dir", str(tmp_path / "out"),
-            "--train_group_size", "2", "--per_device_train_batch_size", "2", "--report_to", "none",
-            "--learning_rate", "1e-3", "--seed", "7", "--max_steps", "4", "--sentence_pooling_method", "mean",
-            "--eval_retrieval_dir", beir, "--eval_retrieval_split", "test", "--eval_strategy", "steps",
-            "--eval_steps", "2", "--save_strategy", "steps", "--save_steps", "2", "--load_best_model_at_end", "True",
-            "--metric_for_best_model", "ndcg_at_10"]
-    runner = EncoderOnlyEmbedderRunner(*parse_args(*CLASSES, argv))
-    runner.run()
-    logged = {entry["step"]: entry for entry in runner.trainer.state.log_history if "eval_ndcg_at_10" in entry}
+    runner, logged = train_with_evaluation(EncoderOnlyEmbedderRunner, CLASSES, tiny_bert, tmp_path, "ndcg_at_10",
+                                           "--sentence_pooling_method", "mean")
     assert sorted(logged) == [2, 4]
     docids = list(CORPUS)
     for step, entry in logged.items():
@@ -80,19 +87,10 @@ def test_m3_trainer_logs_sparse_colbert_and_all_metrics(tiny_xlmr_m3, tmp_path):
         EncoderOnlyEmbedderM3TrainingArguments,
     )
 
-    beir = write_beir_layout(str(tmp_path / "beir"))
-    data = write_jsonl(str(tmp_path / "train.jsonl"), [record(i, num_neg=3) for i in range(8)])
-    argv = ["--model_name_or_path", tiny_xlmr_m3, "--train_data", data, "--output_dir", str(tmp_path / "out"),
-            "--train_group_size", "2", "--per_device_train_batch_size", "2", "--report_to", "none",
-            "--learning_rate", "1e-3", "--seed", "7", "--max_steps", "4", "--unified_finetuning", "True",
-            "--eval_retrieval_dir", beir, "--eval_retrieval_split", "test", "--eval_strategy", "steps",
-            "--eval_steps", "2", "--save_strategy", "steps", "--save_steps", "2", "--load_best_model_at_end", "True",
-            "--metric_for_best_model", "all_ndcg_at_10"]
-    runner = EncoderOnlyEmbedderM3Runner(*parse_args(EncoderOnlyEmbedderM3ModelArguments,
-                                                     EncoderOnlyEmbedderM3DataArguments,
-                                                     EncoderOnlyEmbedderM3TrainingArguments, argv))
-    runner.run()
-    logged = {entry["step"]: entry for entry in runner.trainer.state.log_history if "eval_all_ndcg_at_10" in entry}
+    runner, logged = train_with_evaluation(
+        EncoderOnlyEmbedderM3Runner, (EncoderOnlyEmbedderM3ModelArguments, EncoderOnlyEmbedderM3DataArguments,
+                                      EncoderOnlyEmbedderM3TrainingArguments),
+        tiny_xlmr_m3, tmp_path, "all_ndcg_at_10", "--unified_finetuning", "True")
     assert sorted(logged) == [2, 4]
     docids = list(CORPUS)
     texts = [passage_text(CORPUS[d]) for d in docids]
