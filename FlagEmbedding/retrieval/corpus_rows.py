@@ -4,7 +4,7 @@ Each representation has its own :class:`~FlagEmbedding.abc.evaluation.embedding_
 (dense: the evaluation's cache, keyed by :func:`embedder_fingerprint`; sparse and ColBERT add a
 ``representation`` key), and :func:`~FlagEmbedding.abc.evaluation.embedding_cache.load_or_encode_together`
 fills them: an M3 model encodes each shard once, asking ``encode_corpus`` for every representation still
-missing in that shard.
+missing in that shard (in distributed evaluations, each rank encodes its share of those shards the same way).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from FlagEmbedding.abc.evaluation.embedding_cache import (
     CorpusEmbeddingCache,
+    SharedShardEncoder,
     embedder_fingerprint,
     load_or_encode_together,
 )
@@ -64,15 +65,25 @@ def encode_rows(embedder: Any, texts: List[str], names: Sequence[str], m3: bool,
     return rows
 
 
+def representation_caches(folder: str, docids: Sequence[str], texts: Sequence[str], embedder: Any,
+                          names: Sequence[str], shard_rows: int) -> Dict[str, CorpusEmbeddingCache]:
+    """The caches of the model representations among ``names`` under ``folder`` (in :data:`ENCODED` order)."""
+    return {name: CorpusEmbeddingCache(folder, fingerprint(embedder, name), docids, texts, shard_rows=shard_rows)
+            for name in ENCODED if name in names}
+
+
+def shard_encoder(embedder: Any, m3: bool, encode_kwargs: Mapping[str, Any]) -> SharedShardEncoder:
+    """``(texts, names) -> rows`` of :func:`encode_rows` for the shared-pass cache functions."""
+    return lambda texts, names: encode_rows(embedder, texts, names, m3, encode_kwargs)
+
+
 def load_or_encode_rows(folder: str, docids: Sequence[str], texts: Sequence[str], embedder: Any,
                         names: Sequence[str], m3: bool, shard_rows: int, overwrite: bool,
                         encode_kwargs: Mapping[str, Any]) -> Dict[str, Tuple[CorpusEmbeddingCache, List[np.ndarray]]]:
     """``{name: (cache, memory-mapped shards)}`` of representations ``names`` under ``folder`` (shards missing
     anywhere are encoded once for all representations lacking them)."""
-    caches = {name: CorpusEmbeddingCache(folder, fingerprint(embedder, name), docids, texts, shard_rows=shard_rows)
-              for name in ENCODED if name in names}
+    caches = representation_caches(folder, docids, texts, embedder, names, shard_rows)
     if not caches:
         return {}
-    blocks = load_or_encode_together(
-        caches, lambda batch, missing: encode_rows(embedder, batch, missing, m3, encode_kwargs), overwrite=overwrite)
+    blocks = load_or_encode_together(caches, shard_encoder(embedder, m3, encode_kwargs), overwrite=overwrite)
     return {name: (cache, blocks[name]) for name, cache in caches.items()}

@@ -149,3 +149,34 @@ def test_in_memory_index_encodes_once_and_searches_like_a_built_one(m3, tmp_path
     for method in ("dense", "sparse", "colbert", "bm25", "all"):
         options = SearchOptions(method=method)
         assert memory.search(list(QUERIES.values()), 5, options) == built.search(list(QUERIES.values()), 5, options)
+
+
+def test_two_ranks_share_the_one_pass_encode(tmp_path, tiny_xlmr_m3):
+    """torchrun with 2 CPU processes and ``--search_method all``: the ranks split the shards, each encoded once
+    for dense, sparse and ColBERT; caches and metrics equal those of one process."""
+    import glob
+    import sys
+
+    from tests.evaluation import test_distributed as dist_tests
+    from tests.evaluation.helpers import read_json, write_library_layout
+
+    data = write_library_layout(str(tmp_path / "data"), corpus=dist_tests.CORPUS, queries=QUERIES,
+                                qrels=dist_tests.QRELS_30)
+
+    def argv(root):
+        return dist_tests.cli_args(data, root, tiny_xlmr_m3, embedder_model_class="encoder-only-m3",
+                                   search_method="all")
+
+    def results(root):
+        (path,) = glob.glob(os.path.join(root, "out", "bge-m3@all*", "NoReranker", "EVAL", "eval_results.json"))
+        return read_json(path)
+
+    single, two = str(tmp_path / "single"), str(tmp_path / "two")
+    dist_tests.run([sys.executable, "-m", "FlagEmbedding.evaluation.custom", *argv(single)])
+    result = dist_tests.run(dist_tests.torchrun(dist_tests.launcher(tmp_path), argv(two)))
+    files = dist_tests.cache_files(two)
+    assert files == dist_tests.cache_files(single)  # shards and manifests byte for byte, no leftover records
+    assert len([name for name in files if name.endswith(".npy")]) == 3 * 15  # dense, sparse, colbert
+    assert results(two) == results(single)
+    for rank, count in ((0, 8), (1, 7)):
+        assert result.stderr.count(f"Rank {rank} encoded {count} of 15 corpus shards") == 3

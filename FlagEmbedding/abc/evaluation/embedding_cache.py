@@ -244,19 +244,13 @@ class CorpusEmbeddingCache:
         ``world_size``-th of them, saving each shard with a record beside it (never touching the manifest,
         which rank 0 alone rewrites in :meth:`load_or_encode` after the ranks are done).
         """
-        rank, _ = distributed.world()
-        distributed.check_same(self.fingerprint, f"the fingerprint of the corpus-embedding cache in {self.path}")
-        missing = [False] * self.num_shards
-        if rank == 0:
-            for shard in self.missing_shards(self.prepare(overwrite)):
-                missing[shard] = True
-        missing = distributed.broadcast_flags(missing)
-        mine = distributed.assigned([shard for shard, flag in enumerate(missing) if flag])
-        for shard in mine:
-            record = self._save_shard(shard, encode(self.shard_texts(shard)))
-            atomic_write_json(self.record_path(shard), {"fingerprint": self.fingerprint, **record})
-        logger.info("Rank %d encoded %d of %d corpus shards into %s.", rank, len(mine), self.num_shards, self.path)
-        return mine
+        return encode_assigned_together({"rows": self}, lambda texts, names: {"rows": encode(texts)},
+                                        overwrite=overwrite)
+
+    def save_assigned(self, shard: int, array: Any) -> None:
+        """Save a shard encoded by a rank of a distributed run, with its record beside it."""
+        record = self._save_shard(shard, array)
+        atomic_write_json(self.record_path(shard), {"fingerprint": self.fingerprint, **record})
 
     # ------------------------------------------------------------------ main entry
     def load_or_encode(self, encode: Callable[[List[str]], np.ndarray], overwrite: bool = False) -> List[np.ndarray]:
@@ -272,6 +266,46 @@ class CorpusEmbeddingCache:
 SharedShardEncoder = Callable[[List[str], List[str]], Mapping[str, Any]]
 
 
+def check_same_layout(caches: Mapping[str, CorpusEmbeddingCache]) -> CorpusEmbeddingCache:
+    """``ValueError`` unless ``caches`` (at least one) hold the same corpus in the same shards; returns the first."""
+    layouts = {(cache.num_rows, cache.shard_rows, cache.identity["corpus"]) for cache in caches.values()}
+    if len(layouts) != 1:
+        raise ValueError(f"caches must hold the same corpus in the same shards, got {sorted(layouts)}.")
+    return next(iter(caches.values()))
+
+
+def encode_assigned_together(caches: Mapping[str, CorpusEmbeddingCache], encode: SharedShardEncoder,
+                             overwrite: bool = False) -> List[int]:
+    """Distributed runs: :meth:`CorpusEmbeddingCache.encode_assigned` for several caches of one corpus, each shard
+    encoded once for all the caches lacking it (``encode`` as in :func:`load_or_encode_together`).
+
+    Rank 0 decides which shards each cache lacks; the shards any cache lacks are dealt out to the ranks.
+    Returns the shards this rank encoded.
+    """
+    rank, _ = distributed.world()
+    first = check_same_layout(caches)
+    names, count = list(caches), first.num_shards
+    for cache in caches.values():
+        distributed.check_same(cache.fingerprint, f"the fingerprint of the corpus-embedding cache in {cache.path}")
+    flags = [False] * (len(names) * count)
+    if rank == 0:
+        for position, name in enumerate(names):
+            for shard in caches[name].missing_shards(caches[name].prepare(overwrite)):
+                flags[position * count + shard] = True
+    flags = distributed.broadcast_flags(flags)
+    lacking = {shard: [name for position, name in enumerate(names) if flags[position * count + shard]]
+               for shard in range(count)}
+    mine = distributed.assigned([shard for shard in range(count) if lacking[shard]])
+    for shard in mine:
+        rows = encode(first.shard_texts(shard), lacking[shard])
+        for name in lacking[shard]:
+            caches[name].save_assigned(shard, rows[name])
+    for name, cache in caches.items():
+        done = sum(name in lacking[shard] for shard in mine)
+        logger.info("Rank %d encoded %d of %d corpus shards into %s.", rank, done, count, cache.path)
+    return mine
+
+
 def load_or_encode_together(caches: Mapping[str, CorpusEmbeddingCache], encode: SharedShardEncoder,
                             overwrite: bool = False) -> Dict[str, List[np.ndarray]]:
     """Load or encode several caches of one corpus (e.g. the dense, sparse and ColBERT rows of an M3 model) with
@@ -284,14 +318,11 @@ def load_or_encode_together(caches: Mapping[str, CorpusEmbeddingCache], encode: 
     Returns:
         ``{name: memory-mapped shards}``.
     """
-    layouts = {(cache.num_rows, cache.shard_rows, cache.identity["corpus"]) for cache in caches.values()}
-    if len(layouts) != 1:
-        raise ValueError(f"caches must hold the same corpus in the same shards, got {sorted(layouts)}.")
+    first = check_same_layout(caches)
     records = {}
     for name, cache in caches.items():
         cache.encoded_shards = []
         records[name] = cache.prepare(overwrite)
-    first = next(iter(caches.values()))
     for shard in range(first.num_shards):
         missing = [name for name, cache in caches.items() if not cache.reuse_shard(shard, records[name])]
         if not missing:
