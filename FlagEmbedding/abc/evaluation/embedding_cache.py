@@ -11,7 +11,9 @@ setting that changes corpus vectors (class, pooling, passage length, dtype, inst
 normalization) and the exact corpus (ids and texts, in order). Each shard is written atomically and its
 checksum recorded in the manifest, so a run killed mid-corpus resumes with only the unfinished shards, and
 a truncated, corrupted, stale or foreign shard is re-encoded instead of reused. Loaded shards are
-memory-mapped.
+memory-mapped. Several caches of one corpus (e.g. the dense, sparse and ColBERT rows of an M3 model) are filled
+together by :func:`load_or_encode_together` / :func:`encode_assigned_together`: one encode call per shard for
+every cache that lacks it.
 """
 from __future__ import annotations
 
