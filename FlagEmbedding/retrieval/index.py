@@ -9,7 +9,8 @@ Layout of an index folder (every part is written atomically; a killed build resu
 
 Dense, sparse and ColBERT shards live in :class:`~FlagEmbedding.abc.evaluation.embedding_cache.CorpusEmbeddingCache`
 folders (fingerprinted by model, settings and corpus; sparse and ColBERT add a ``representation`` key), so the
-dense shards are the very ones the evaluation CLIs cache and reuse.
+dense shards are the very ones the evaluation CLIs cache and reuse. An M3 model encodes each shard once for all
+the representations still missing in it (see :mod:`FlagEmbedding.retrieval.corpus_rows`).
 """
 from __future__ import annotations
 
@@ -23,12 +24,13 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from FlagEmbedding.abc.evaluation.embedding_cache import CorpusEmbeddingCache, corpus_fingerprint, embedder_fingerprint
+from FlagEmbedding.abc.evaluation.embedding_cache import corpus_fingerprint, embedder_fingerprint
 from FlagEmbedding.abc.inference.validation import check_texts
 from FlagEmbedding.retrieval import colbert as colbert_rows
 from FlagEmbedding.retrieval import sparse as sparse_rows
 from FlagEmbedding.retrieval.bm25 import BM25Index, BM25Params
 from FlagEmbedding.retrieval.colbert import ColbertStore
+from FlagEmbedding.retrieval.corpus_rows import ENCODED, colbert_dim, encode_rows, load_or_encode_rows
 from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
 from FlagEmbedding.retrieval.fusion import FUSIONS, Run, ranked, rrf_fusion, weighted_fusion
 from FlagEmbedding.retrieval.sparse import SparseIndex
@@ -168,17 +170,7 @@ class RetrievalIndex:
             store_corpus: Write ``corpus.jsonl`` so :meth:`load` needs no corpus.
             encode_kwargs: Extra keyword arguments of ``encode_corpus``.
         """
-        docids, texts = [str(d) for d in docids], check_texts(texts, "texts")
-        if isinstance(texts, str):
-            raise TypeError("`texts` must be a sequence of str (the corpus), got a single str.")
-        if len(docids) != len(texts):
-            raise ValueError(f"docids has {len(docids)} entries but texts has {len(texts)}.")
-        if len(set(docids)) != len(docids):
-            raise ValueError("docids must be unique.")
-        bad = [r for r in representations if r not in REPRESENTATIONS]
-        if bad:
-            raise ValueError(f"representations must be among {', '.join(REPRESENTATIONS)}, got {bad[0]!r}.")
-        cls._check_embedder(embedder, representations)
+        docids, texts = cls._checked_corpus(docids, texts, embedder, representations)
         model = embedder_fingerprint(embedder) if embedder is not None else None
         settings = {"representations": sorted(set(representations)), "faiss_factory": faiss_factory,
                     "shard_rows": shard_rows, "bm25": asdict(bm25_params)}
@@ -195,6 +187,37 @@ class RetrievalIndex:
                            "corpus": corpus, "num_docs": len(docids), "store_corpus": store_corpus})
         return cls(docids, embedder, **parts)
 
+    @classmethod
+    def in_memory(cls, docids: Sequence[str], texts: Sequence[str], embedder: Any,
+                  representations: Sequence[str] = ("dense",),
+                  encode_kwargs: Optional[Mapping[str, Any]] = None) -> "RetrievalIndex":
+        """An index held in memory only (nothing written, no cache): the corpus is encoded in one pass for every
+        model representation (e.g. to evaluate a model while it is being trained); BM25 is built too if asked."""
+        docids, texts = cls._checked_corpus(docids, texts, embedder, representations)
+        names = [name for name in ENCODED if name in representations]
+        rows = encode_rows(embedder, texts, names, is_m3(embedder), dict(encode_kwargs or {})) if names else {}
+        parts = cls._model_parts(embedder, {name: [block] for name, block in rows.items()})
+        if "bm25" in representations:
+            parts["bm25"] = BM25Index.build(texts, BM25Params())
+        return cls(docids, embedder, **parts)
+
+    @classmethod
+    def _checked_corpus(cls, docids: Sequence[str], texts: Sequence[str], embedder: Any,
+                        representations: Sequence[str]) -> Tuple[List[str], List[str]]:
+        """``(docids, texts)`` as lists of str, after checking them, ``representations`` and ``embedder``."""
+        docids, texts = [str(d) for d in docids], check_texts(texts, "texts")
+        if isinstance(texts, str):
+            raise TypeError("`texts` must be a sequence of str (the corpus), got a single str.")
+        if len(docids) != len(texts):
+            raise ValueError(f"docids has {len(docids)} entries but texts has {len(texts)}.")
+        if len(set(docids)) != len(docids):
+            raise ValueError("docids must be unique.")
+        bad = [r for r in representations if r not in REPRESENTATIONS]
+        if bad:
+            raise ValueError(f"representations must be among {', '.join(REPRESENTATIONS)}, got {bad[0]!r}.")
+        cls._check_embedder(embedder, representations)
+        return docids, list(texts)
+
     @staticmethod
     def _check_embedder(embedder: Any, representations: Sequence[str]) -> None:
         needs_model = [r for r in representations if r != "bm25"]
@@ -207,35 +230,32 @@ class RetrievalIndex:
                              "vectors: use dense, bm25 or hybrid with --hybrid_methods dense bm25.")
 
     @staticmethod
+    def _model_parts(embedder: Any, blocks: Mapping[str, Sequence[np.ndarray]], faiss_factory: Optional[str] = None,
+                     faiss_path: Optional[str] = None) -> Dict[str, Any]:
+        """Searchable dense / sparse / ColBERT parts over their cache rows (row blocks, corpus order)."""
+        parts: Dict[str, Any] = {}
+        if "dense" in blocks:
+            parts["dense"] = DenseIndex(blocks["dense"], faiss_factory=faiss_factory, faiss_path=faiss_path)
+        if "sparse" in blocks:
+            parts["sparse"] = SparseIndex(sparse_rows.csr_from_padded(blocks["sparse"],
+                                                                      int(embedder.model.config.vocab_size)))
+        if "colbert" in blocks:
+            parts["colbert"] = ColbertStore(blocks["colbert"], colbert_dim(embedder))
+        return parts
+
+    @staticmethod
     def _open_parts(folder: str, docids: List[str], texts: List[str], embedder: Any, representations: Sequence[str],
                     faiss_factory: Optional[str], shard_rows: int, bm25_params: BM25Params, overwrite: bool,
                     encode_kwargs: Dict[str, Any]) -> Dict[str, Any]:
-        parts: Dict[str, Any] = {}
-        model = embedder_fingerprint(embedder) if embedder is not None else None
-
-        def cached(fingerprint: Dict[str, Any], encode: Any) -> Tuple[CorpusEmbeddingCache, List[np.ndarray]]:
-            cache = CorpusEmbeddingCache(folder, fingerprint, docids, texts, shard_rows=shard_rows)
-            return cache, cache.load_or_encode(encode, overwrite=overwrite)
-
-        if "dense" in representations:
-            cache, blocks = cached(model, lambda batch: dense_array(embedder.encode_corpus(batch, **encode_kwargs)))
-            faiss_path = (os.path.join(cache.path, DenseIndex.faiss_file_name(faiss_factory))
-                          if faiss_factory not in (None, "", "Flat") else None)
-            if overwrite and faiss_path and os.path.exists(faiss_path):
+        rows = load_or_encode_rows(folder, docids, texts, embedder, representations, is_m3(embedder), shard_rows,
+                                   overwrite, encode_kwargs)
+        faiss_path = None
+        if "dense" in rows and faiss_factory not in (None, "", "Flat"):
+            faiss_path = os.path.join(rows["dense"][0].path, DenseIndex.faiss_file_name(faiss_factory))
+            if overwrite and os.path.exists(faiss_path):
                 os.remove(faiss_path)
-            parts["dense"] = DenseIndex(blocks, faiss_factory=faiss_factory, faiss_path=faiss_path)
-        if "sparse" in representations:
-            width = int(embedder.passage_max_length)
-            _, blocks = cached({**model, "representation": "sparse", "width": width},
-                               lambda batch: sparse_rows.padded_rows(sparse_rows.lexical_dicts(embedder.encode_corpus(
-                                   batch, return_dense=False, return_sparse=True, **encode_kwargs)), width))
-            parts["sparse"] = SparseIndex(sparse_rows.csr_from_padded(blocks, int(embedder.model.config.vocab_size)))
-        if "colbert" in representations:
-            dim = int(embedder.model.colbert_linear.out_features)
-            _, blocks = cached({**model, "representation": "colbert"}, lambda batch: colbert_rows.padded_rows(
-                colbert_rows.colbert_vectors(embedder.encode_corpus(batch, return_dense=False,
-                                                                    return_colbert_vecs=True, **encode_kwargs)), dim))
-            parts["colbert"] = ColbertStore(blocks, dim)
+        parts = RetrievalIndex._model_parts(embedder, {name: blocks for name, (_, blocks) in rows.items()},
+                                            faiss_factory, faiss_path)
         if "bm25" in representations:
             path = os.path.join(folder, f"bm25-{bm25_params.fingerprint(corpus_fingerprint(docids, texts))[:16]}")
             if os.path.isdir(path) and not overwrite:

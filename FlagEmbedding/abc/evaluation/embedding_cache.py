@@ -11,7 +11,9 @@ setting that changes corpus vectors (class, pooling, passage length, dtype, inst
 normalization) and the exact corpus (ids and texts, in order). Each shard is written atomically and its
 checksum recorded in the manifest, so a run killed mid-corpus resumes with only the unfinished shards, and
 a truncated, corrupted, stale or foreign shard is re-encoded instead of reused. Loaded shards are
-memory-mapped.
+memory-mapped. Several caches of one corpus (e.g. the dense, sparse and ColBERT rows of an M3 model) are filled
+together by :func:`load_or_encode_together` / :func:`encode_assigned_together`: one encode call per shard for
+every cache that lacks it.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import logging
 import os
 import shutil
 import zipfile
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -192,60 +194,42 @@ class CorpusEmbeddingCache:
                 if not self._valid_shard(shard, records.get(str(shard)))
                 and not self._valid_shard(shard, self._pending_record(shard))]
 
-    def _encode_shard(self, shard: int, encode: Callable[[List[str]], np.ndarray]) -> Dict[str, Any]:
-        """Encode and atomically save one shard; return its record."""
+    def shard_texts(self, shard: int) -> List[str]:
+        """Passage texts of shard ``shard``."""
+        return [self.texts[i] for i in self.shard_bounds(shard)]
+
+    def _save_shard(self, shard: int, array: Any) -> Dict[str, Any]:
+        """Atomically save the rows of one shard; return its record."""
         rows = self.shard_bounds(shard)
-        array = np.asarray(encode([self.texts[i] for i in rows]))
+        array = np.asarray(array)
         if array.ndim != 2 or array.shape[0] != len(rows):
             raise ValueError(f"The embedder returned shape {array.shape} for {len(rows)} passages.")
         atomic_save_npy(self.shard_path(shard), array)
         return {"rows": len(rows), "checksum": file_checksum(self.shard_path(shard))}
 
-    def encode_assigned(self, encode: Callable[[List[str]], np.ndarray], overwrite: bool = False) -> List[int]:
-        """Distributed runs: encode this rank's share of the missing shards; return the shards it encoded.
+    def reuse_shard(self, shard: int, records: Dict[str, Dict[str, Any]]) -> bool:
+        """Whether shard ``shard`` has a valid file: under its manifest record, or under a record written by a
+        rank (then adopted into ``records`` and the manifest)."""
+        if self._valid_shard(shard, records.get(str(shard))):
+            return True
+        records.pop(str(shard), None)
+        pending = self._pending_record(shard)
+        if not self._valid_shard(shard, pending):
+            return False
+        records[str(shard)] = {"rows": pending["rows"], "checksum": pending["checksum"]}
+        self._write_manifest(records)
+        return True
 
-        Rank 0 prepares the folder and decides which shards are missing; every rank then encodes every
-        ``world_size``-th of them, saving each shard with a record beside it (never touching the manifest,
-        which rank 0 alone rewrites in :meth:`load_or_encode` after the ranks are done).
-        """
-        rank, _ = distributed.world()
-        distributed.check_same(self.fingerprint, f"the fingerprint of the corpus-embedding cache in {self.path}")
-        missing = [False] * self.num_shards
-        if rank == 0:
-            for shard in self.missing_shards(self.prepare(overwrite)):
-                missing[shard] = True
-        missing = distributed.broadcast_flags(missing)
-        mine = distributed.assigned([shard for shard, flag in enumerate(missing) if flag])
-        for shard in mine:
-            record = self._encode_shard(shard, encode)
-            atomic_write_json(self.record_path(shard), {"fingerprint": self.fingerprint, **record})
-        logger.info("Rank %d encoded %d of %d corpus shards into %s.", rank, len(mine), self.num_shards, self.path)
-        return mine
+    def store_shard(self, shard: int, array: Any, records: Dict[str, Dict[str, Any]]) -> None:
+        """Save a freshly encoded shard and record it in the manifest."""
+        records[str(shard)] = self._save_shard(shard, array)
+        self._write_manifest(records)
+        self.encoded_shards.append(shard)
 
-    # ------------------------------------------------------------------ main entry
-    def load_or_encode(self, encode: Callable[[List[str]], np.ndarray], overwrite: bool = False) -> List[np.ndarray]:
-        """Return the memory-mapped shards, encoding (with ``encode``) only missing or invalid ones.
-
-        Shards saved by the ranks of a distributed run (:meth:`encode_assigned`) are adopted into the manifest.
-        """
-        self.encoded_shards = []
-        records = self.prepare(overwrite)
-        adopted = []
+    def open_shards(self) -> List[np.ndarray]:
+        """Drop the rank records (adopted, or left over from a run stopped right after adopting) and return the
+        memory-mapped shards."""
         for shard in range(self.num_shards):
-            if self._valid_shard(shard, records.get(str(shard))):
-                continue
-            records.pop(str(shard), None)
-            pending = self._pending_record(shard)
-            if self._valid_shard(shard, pending):
-                records[str(shard)] = {"rows": pending["rows"], "checksum": pending["checksum"]}
-                adopted.append(shard)
-                continue
-            records[str(shard)] = self._encode_shard(shard, encode)
-            self._write_manifest(records)
-            self.encoded_shards.append(shard)
-        if adopted:
-            self._write_manifest(records)
-        for shard in range(self.num_shards):  # adopted, or left over from a run stopped right after adopting
             if os.path.exists(self.record_path(shard)):
                 os.remove(self.record_path(shard))
         shards = [np.load(self.shard_path(shard), mmap_mode="r") for shard in range(self.num_shards)]
@@ -254,3 +238,98 @@ class CorpusEmbeddingCache:
         else:
             logger.info("Reusing the corpus embeddings cached in %s.", self.path)
         return shards
+
+    def encode_assigned(self, encode: Callable[[List[str]], np.ndarray], overwrite: bool = False) -> List[int]:
+        """Distributed runs: encode this rank's share of the missing shards; return the shards it encoded.
+
+        Rank 0 prepares the folder and decides which shards are missing; every rank then encodes every
+        ``world_size``-th of them, saving each shard with a record beside it (never touching the manifest,
+        which rank 0 alone rewrites in :meth:`load_or_encode` after the ranks are done).
+        """
+        return encode_assigned_together({"rows": self}, lambda texts, names: {"rows": encode(texts)},
+                                        overwrite=overwrite)
+
+    def save_assigned(self, shard: int, array: Any) -> None:
+        """Save a shard encoded by a rank of a distributed run, with its record beside it."""
+        record = self._save_shard(shard, array)
+        atomic_write_json(self.record_path(shard), {"fingerprint": self.fingerprint, **record})
+
+    # ------------------------------------------------------------------ main entry
+    def load_or_encode(self, encode: Callable[[List[str]], np.ndarray], overwrite: bool = False) -> List[np.ndarray]:
+        """Return the memory-mapped shards, encoding (with ``encode``) only missing or invalid ones.
+
+        Shards saved by the ranks of a distributed run (:meth:`encode_assigned`) are adopted into the manifest.
+        """
+        return load_or_encode_together({"rows": self}, lambda texts, names: {"rows": encode(texts)},
+                                       overwrite=overwrite)["rows"]
+
+
+#: ``(shard texts, names of the caches missing the shard) -> {name: rows}`` (see :func:`load_or_encode_together`)
+SharedShardEncoder = Callable[[List[str], List[str]], Mapping[str, Any]]
+
+
+def check_same_layout(caches: Mapping[str, CorpusEmbeddingCache]) -> CorpusEmbeddingCache:
+    """``ValueError`` unless ``caches`` (at least one) hold the same corpus in the same shards; returns the first."""
+    layouts = {(cache.num_rows, cache.shard_rows, cache.identity["corpus"]) for cache in caches.values()}
+    if len(layouts) != 1:
+        raise ValueError(f"caches must hold the same corpus in the same shards, got {sorted(layouts)}.")
+    return next(iter(caches.values()))
+
+
+def encode_assigned_together(caches: Mapping[str, CorpusEmbeddingCache], encode: SharedShardEncoder,
+                             overwrite: bool = False) -> List[int]:
+    """Distributed runs: :meth:`CorpusEmbeddingCache.encode_assigned` for several caches of one corpus, each shard
+    encoded once for all the caches lacking it (``encode`` as in :func:`load_or_encode_together`).
+
+    Rank 0 decides which shards each cache lacks; the shards any cache lacks are dealt out to the ranks.
+    Returns the shards this rank encoded.
+    """
+    rank, _ = distributed.world()
+    first = check_same_layout(caches)
+    names, count = list(caches), first.num_shards
+    for cache in caches.values():
+        distributed.check_same(cache.fingerprint, f"the fingerprint of the corpus-embedding cache in {cache.path}")
+    flags = [False] * (len(names) * count)
+    if rank == 0:
+        for position, name in enumerate(names):
+            for shard in caches[name].missing_shards(caches[name].prepare(overwrite)):
+                flags[position * count + shard] = True
+    flags = distributed.broadcast_flags(flags)
+    lacking = {shard: [name for position, name in enumerate(names) if flags[position * count + shard]]
+               for shard in range(count)}
+    mine = distributed.assigned([shard for shard in range(count) if lacking[shard]])
+    for shard in mine:
+        rows = encode(first.shard_texts(shard), lacking[shard])
+        for name in lacking[shard]:
+            caches[name].save_assigned(shard, rows[name])
+    for name, cache in caches.items():
+        done = sum(name in lacking[shard] for shard in mine)
+        logger.info("Rank %d encoded %d of %d corpus shards into %s.", rank, done, count, cache.path)
+    return mine
+
+
+def load_or_encode_together(caches: Mapping[str, CorpusEmbeddingCache], encode: SharedShardEncoder,
+                            overwrite: bool = False) -> Dict[str, List[np.ndarray]]:
+    """Load or encode several caches of one corpus (e.g. the dense, sparse and ColBERT rows of an M3 model) with
+    one encode pass per shard: ``encode(texts, names)`` is called once per shard that any cache lacks, with the
+    names of those caches, and returns the rows of each; caches holding a valid shard are not recomputed.
+
+    Every cache keeps its own fingerprint, files and manifest (each shard written atomically, the manifest
+    after it), so a killed run resumes with exactly the shards each cache still lacks.
+
+    Returns:
+        ``{name: memory-mapped shards}``.
+    """
+    first = check_same_layout(caches)
+    records = {}
+    for name, cache in caches.items():
+        cache.encoded_shards = []
+        records[name] = cache.prepare(overwrite)
+    for shard in range(first.num_shards):
+        missing = [name for name, cache in caches.items() if not cache.reuse_shard(shard, records[name])]
+        if not missing:
+            continue
+        rows = encode(first.shard_texts(shard), missing)
+        for name in missing:
+            caches[name].store_shard(shard, rows[name], records[name])
+    return {name: cache.open_shards() for name, cache in caches.items()}

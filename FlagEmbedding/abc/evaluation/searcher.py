@@ -8,8 +8,13 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set
 
 import numpy as np
 
-from FlagEmbedding.abc.evaluation.embedding_cache import CorpusEmbeddingCache, embedder_fingerprint
+from FlagEmbedding.abc.evaluation.embedding_cache import (
+    CorpusEmbeddingCache,
+    embedder_fingerprint,
+    encode_assigned_together,
+)
 from FlagEmbedding.abc.evaluation.naming import display_name, passage_text
+from FlagEmbedding.retrieval.corpus_rows import representation_caches, shard_encoder
 from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
 from FlagEmbedding.retrieval.index import RetrievalIndex, SearchOptions, is_m3
 
@@ -127,12 +132,22 @@ class EvalDenseRetriever(EvalRetriever):
     def encode_corpus_share(self, corpus: Mapping[str, Mapping[str, str]], corpus_embd_save_dir: str,
                             **kwargs: Any) -> List[int]:
         """Distributed runs: encode this rank's share of the corpus shards missing from the cache (see
-        :meth:`CorpusEmbeddingCache.encode_assigned`); ``kwargs`` are those of :meth:`__call__`."""
+        :meth:`CorpusEmbeddingCache.encode_assigned`; other search methods: from the caches of every model
+        representation they need, each shard encoded once for all of them); ``kwargs`` are those of
+        :meth:`__call__`."""
         kwargs.pop("language", None)
         self.excluded_docids({}, kwargs)  # drops the search-only keyword arguments of subclasses
         docids = list(corpus)
-        cache = self.corpus_cache([passage_text(corpus[d]) for d in docids], corpus_embd_save_dir, docids)
-        return cache.encode_assigned(self.corpus_encoder(**kwargs), overwrite=self.overwrite)
+        texts = [passage_text(corpus[d]) for d in docids]
+        if self.plain_dense:
+            return self.corpus_cache(texts, corpus_embd_save_dir, docids).encode_assigned(
+                self.corpus_encoder(**kwargs), overwrite=self.overwrite)
+        m3 = is_m3(self.embedder)
+        caches = representation_caches(corpus_embd_save_dir, docids, texts, self.embedder,
+                                       self.search_options.representations(m3), self.cache_shard_rows)
+        if not caches:  # BM25 alone: nothing to encode
+            return []
+        return encode_assigned_together(caches, shard_encoder(self.embedder, m3, kwargs), overwrite=self.overwrite)
 
     def __call__(self, corpus: Mapping[str, Mapping[str, str]], queries: Mapping[str, str],
                  corpus_embd_save_dir: Optional[str] = None, ignore_identical_ids: bool = False,

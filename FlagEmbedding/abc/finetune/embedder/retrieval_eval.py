@@ -4,12 +4,13 @@ Every evaluation (``--eval_strategy steps --eval_steps N``, or ``trainer.evaluat
 corpus and the split's judged queries with the model being trained, searches exactly (the package's dense
 search) and returns ``eval_ndcg_at_10`` and ``eval_recall_at_100`` through the Trainer's logging, so
 ``--load_best_model_at_end --metric_for_best_model ndcg_at_10`` works. Only the main process evaluates; the
-metrics are broadcast to the other ranks.
+metrics are broadcast to the other ranks. M3 fine-tuning adds sparse, ColBERT and "all" metrics
+(:mod:`FlagEmbedding.finetune.embedder.encoder_only.m3.evaluation`).
 """
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 import torch
@@ -22,6 +23,8 @@ from FlagEmbedding.retrieval.dense import DenseIndex
 
 #: the logged metrics: ``(name, pytrec family key, k)``
 METRICS = (("ndcg_at_10", "NDCG@10", 10), ("recall_at_100", "Recall@100", 100))
+#: hits retrieved per query (the deepest metric cut-off)
+SEARCH_DEPTH = max(k for _, _, k in METRICS)
 
 
 class RetrievalEvaluation:
@@ -77,9 +80,12 @@ class RetrievalEvaluation:
             queries = self.encode(model, tokenizer, self.queries, self.query_max_len)
         finally:
             model.train(was_training)
-        scores, rows = DenseIndex([corpus]).search(queries, max(k for _, _, k in METRICS))
-        run = {qid: {self.docids[r]: float(s) for s, r in zip(row_scores, row_ids)}
-               for qid, row_scores, row_ids in zip(self.qids, scores.tolist(), rows.tolist())}
+        scores, rows = DenseIndex([corpus]).search(queries, SEARCH_DEPTH)
+        return self.run_metrics({qid: {self.docids[r]: float(s) for s, r in zip(row_scores, row_ids)}
+                                 for qid, row_scores, row_ids in zip(self.qids, scores.tolist(), rows.tolist())})
+
+    def run_metrics(self, run: Mapping[str, Mapping[str, float]]) -> Dict[str, float]:
+        """``{"ndcg_at_10", "recall_at_100"}`` of a run ``{qid: {docid: score}}`` against the split's qrels."""
         ndcg, _, recall, _ = evaluate_metrics(self.qrels, run, sorted({k for _, _, k in METRICS}))
         values = {**ndcg, **recall}
         return {name: values[key] for name, key, _ in METRICS}

@@ -35,6 +35,8 @@ class AbsEmbedderRunner(AbsRunner):
     same_dataset_class: Type[AbsEmbedderSameDatasetTrainDataset] = AbsEmbedderSameDatasetTrainDataset
     collator_class: Type[AbsEmbedderCollator] = AbsEmbedderCollator
     same_dataset_collator_class: Type[AbsEmbedderSameDatasetCollator] = AbsEmbedderSameDatasetCollator
+    #: the ``--eval_retrieval_dir`` evaluation
+    retrieval_evaluation_class: Type[RetrievalEvaluation] = RetrievalEvaluation
 
     model_args: AbsEmbedderModelArguments
     data_args: AbsEmbedderDataArguments
@@ -98,11 +100,10 @@ class AbsEmbedderRunner(AbsRunner):
         data = self.data_args
         if not data.eval_retrieval_dir:
             return None
-        return RetrievalEvaluation(data.eval_retrieval_dir, data.eval_retrieval_split, query_max_len=data.query_max_len,
-                                   passage_max_len=data.passage_max_len,
-                                   instruction=data.query_instruction_for_retrieval,
-                                   query_format=data.query_instruction_format,
-                                   batch_size=self.training_args.per_device_eval_batch_size)
+        return self.retrieval_evaluation_class(
+            data.eval_retrieval_dir, data.eval_retrieval_split, query_max_len=data.query_max_len,
+            passage_max_len=data.passage_max_len, instruction=data.query_instruction_for_retrieval,
+            query_format=data.query_instruction_format, batch_size=self.training_args.per_device_eval_batch_size)
 
     def load_trainer(self) -> Trainer:
         """``trainer_class`` over model, dataset and collator (+ the epoch refresh callback if same-dataset)."""

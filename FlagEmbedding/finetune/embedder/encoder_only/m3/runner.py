@@ -13,6 +13,7 @@ from FlagEmbedding.finetune.embedder.encoder_only.m3.arguments import (
     EncoderOnlyEmbedderM3ModelArguments,
     EncoderOnlyEmbedderM3TrainingArguments,
 )
+from FlagEmbedding.finetune.embedder.encoder_only.m3.evaluation import M3RetrievalEvaluation
 from FlagEmbedding.finetune.embedder.encoder_only.m3.modeling import EncoderOnlyEmbedderM3Model
 from FlagEmbedding.finetune.embedder.encoder_only.m3.trainer import EncoderOnlyEmbedderM3Trainer
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
@@ -24,6 +25,7 @@ class EncoderOnlyEmbedderM3Runner(AbsEmbedderRunner):
     """Fine-tune BGE-M3 (dense only, or unified dense + sparse + ColBERT)."""
 
     trainer_class = EncoderOnlyEmbedderM3Trainer
+    retrieval_evaluation_class = M3RetrievalEvaluation
     model_args: EncoderOnlyEmbedderM3ModelArguments
     training_args: EncoderOnlyEmbedderM3TrainingArguments
 

@@ -1,0 +1,89 @@
+"""Cached corpus rows of the model representations (dense, M3 sparse, M3 ColBERT), encoded in one pass.
+
+Each representation has its own :class:`~FlagEmbedding.abc.evaluation.embedding_cache.CorpusEmbeddingCache`
+(dense: the evaluation's cache, keyed by :func:`embedder_fingerprint`; sparse and ColBERT add a
+``representation`` key), and :func:`~FlagEmbedding.abc.evaluation.embedding_cache.load_or_encode_together`
+fills them: an M3 model encodes each shard once, asking ``encode_corpus`` for every representation still
+missing in that shard (in distributed evaluations, each rank encodes its share of those shards the same way).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
+
+import numpy as np
+
+from FlagEmbedding.abc.evaluation.embedding_cache import (
+    CorpusEmbeddingCache,
+    SharedShardEncoder,
+    embedder_fingerprint,
+    load_or_encode_together,
+)
+from FlagEmbedding.retrieval import colbert as colbert_rows
+from FlagEmbedding.retrieval import sparse as sparse_rows
+from FlagEmbedding.retrieval.dense import dense_array
+
+#: representations encoded by the model, in the order they are cached
+ENCODED = ("dense", "sparse", "colbert")
+
+
+def sparse_width(embedder: Any) -> int:
+    """Lexical weights per sparse cache row: the passage token limit."""
+    return int(embedder.passage_max_length)
+
+
+def colbert_dim(embedder: Any) -> int:
+    """Width of one ColBERT token vector."""
+    return int(embedder.model.colbert_linear.out_features)
+
+
+def fingerprint(embedder: Any, name: str) -> Dict[str, Any]:
+    """Cache fingerprint of representation ``name`` of ``embedder`` (dense: the evaluation cache's)."""
+    model = embedder_fingerprint(embedder)
+    if name == "dense":
+        return model
+    if name == "sparse":
+        return {**model, "representation": "sparse", "width": sparse_width(embedder)}
+    return {**model, "representation": "colbert"}
+
+
+def encode_rows(embedder: Any, texts: List[str], names: Sequence[str], m3: bool,
+                encode_kwargs: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+    """Cache rows of ``names`` for ``texts`` from one ``encode_corpus`` call (an M3 model is asked for exactly
+    those outputs; any other embedder gives dense vectors)."""
+    if m3:
+        output = embedder.encode_corpus(texts, return_dense="dense" in names, return_sparse="sparse" in names,
+                                        return_colbert_vecs="colbert" in names, **encode_kwargs)
+    else:
+        output = embedder.encode_corpus(texts, **encode_kwargs)
+    rows = {}
+    if "dense" in names:
+        rows["dense"] = dense_array(output)
+    if "sparse" in names:
+        rows["sparse"] = sparse_rows.padded_rows(sparse_rows.lexical_dicts(output), sparse_width(embedder))
+    if "colbert" in names:
+        rows["colbert"] = colbert_rows.padded_rows(colbert_rows.colbert_vectors(output), colbert_dim(embedder))
+    return rows
+
+
+def representation_caches(folder: str, docids: Sequence[str], texts: Sequence[str], embedder: Any,
+                          names: Sequence[str], shard_rows: int) -> Dict[str, CorpusEmbeddingCache]:
+    """The caches of the model representations among ``names`` under ``folder`` (in :data:`ENCODED` order)."""
+    return {name: CorpusEmbeddingCache(folder, fingerprint(embedder, name), docids, texts, shard_rows=shard_rows)
+            for name in ENCODED if name in names}
+
+
+def shard_encoder(embedder: Any, m3: bool, encode_kwargs: Mapping[str, Any]) -> SharedShardEncoder:
+    """``(texts, names) -> rows`` of :func:`encode_rows` for the shared-pass cache functions."""
+    return lambda texts, names: encode_rows(embedder, texts, names, m3, encode_kwargs)
+
+
+def load_or_encode_rows(folder: str, docids: Sequence[str], texts: Sequence[str], embedder: Any,
+                        names: Sequence[str], m3: bool, shard_rows: int, overwrite: bool,
+                        encode_kwargs: Mapping[str, Any]) -> Dict[str, Tuple[CorpusEmbeddingCache, List[np.ndarray]]]:
+    """``{name: (cache, memory-mapped shards)}`` of representations ``names`` under ``folder`` (shards missing
+    anywhere are encoded once for all representations lacking them)."""
+    caches = representation_caches(folder, docids, texts, embedder, names, shard_rows)
+    if not caches:
+        return {}
+    blocks = load_or_encode_together(caches, shard_encoder(embedder, m3, encode_kwargs), overwrite=overwrite)
+    return {name: (cache, blocks[name]) for name, cache in caches.items()}
