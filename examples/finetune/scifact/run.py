@@ -35,8 +35,9 @@ from FlagEmbedding.utils.files import atomic_write_text, file_checksum
 logger = logging.getLogger("scifact_finetune")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 MAX_LENGTH = 256
-#: Search methods evaluated after ``--kind m3`` (dense first: it encodes the corpus for the others).
-M3_SEARCH_METHODS = ("dense", "sparse", "colbert", "hybrid", "all")
+#: Search methods evaluated after ``--kind m3`` (``all`` first: it encodes dense, sparse and ColBERT in one pass
+#: into the cache the others reuse).
+M3_SEARCH_METHODS = ("all", "dense", "sparse", "colbert", "hybrid")
 
 
 def read_jsonl(path: str) -> List[dict]:
@@ -104,6 +105,19 @@ def run_command(command: List[str]) -> float:
     start = time.time()
     subprocess.run(command, cwd=REPO, check=True, env={**os.environ, "WANDB_MODE": "disabled"})
     return time.time() - start
+
+
+def run_once(command: List[str], output: str, inputs: Sequence[str]) -> float:
+    """Run ``command`` unless ``output`` was made by the same command from the same ``inputs`` (a rerun after an
+    interrupted evaluation reuses the mined negatives and the trained model); its wall time, 0 when reused."""
+    key_file = os.path.join(os.path.dirname(output), f".{os.path.basename(output)}.key")
+    key = " ".join([*(file_checksum(path) for path in inputs), *command[1:]])
+    if os.path.exists(output) and read_text(key_file) == key:
+        logger.info("Reusing %s (made by the same command from the same inputs).", output)
+        return 0.0
+    seconds = run_command(command)
+    atomic_write_text(key_file, key)
+    return seconds
 
 
 def mine_command(model: str, train: str, pool: str, output: str, args: argparse.Namespace) -> List[str]:
@@ -204,12 +218,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     output_dir = os.path.join(args.work_dir, "minilm_scifact" if args.kind == "base" else "minilm_scifact_m3")
     result = {"mine_seconds": 0.0, "model_dir": output_dir}
     command = mine_command(args.model, paths["train"], paths["pool"], mined, args)
-    # The mined file is reused only when mined from the same queries, pool, model and options.
-    mining_key = " ".join([file_checksum(paths["train"]), file_checksum(paths["pool"]), *command[1:]])
-    if not os.path.exists(mined) or read_text(mined + ".key") != mining_key:
-        result["mine_seconds"] = run_command(command)
-        atomic_write_text(mined + ".key", mining_key)
-    result["train_seconds"] = run_command(train_command(args.model, mined, output_dir, args))
+    result["mine_seconds"] = run_once(command, mined, [paths["train"], paths["pool"]])
+    result["train_seconds"] = run_once(train_command(args.model, mined, output_dir, args),
+                                       os.path.join(output_dir, "model.safetensors"), [mined])
     if not args.skip_eval:
         start = time.time()
         before = evaluate(args.model, args.scifact_dir, os.path.join(args.work_dir, "eval_before"))
