@@ -133,17 +133,21 @@ def _run_error(folder, tmp_path) -> str:
     return str(error.value)
 
 
+def _error_after_appending(folder: str, name: str, data, tmp_path) -> str:
+    """The run's error once ``data`` (text, or raw bytes) is appended to ``folder/name``."""
+    with open(os.path.join(folder, name), "ab") as f:
+        f.write(data if isinstance(data, bytes) else data.encode("utf-8"))
+    return _run_error(folder, tmp_path)
+
+
 def test_fractional_relevance_is_rejected_by_both_qrels_readers(tmp_path):
     own = write_library_layout(str(tmp_path / "own"))
-    with open(os.path.join(own, "test_qrels.jsonl"), "a", encoding="utf-8") as f:
-        f.write('{"qid": "q1", "docid": "d1", "relevance": 0.5}\n')
-    assert _run_error(own, tmp_path) == (f"{own}/test_qrels.jsonl, line 6: relevance 0.5 is not an integer (grades "
-                                         "are whole numbers such as 0, 1, 2).")
+    row = '{"qid": "q1", "docid": "d1", "relevance": 0.5}\n'
+    assert _error_after_appending(own, "test_qrels.jsonl", row, tmp_path) == (
+        f"{own}/test_qrels.jsonl, line 6: relevance 0.5 is not an integer (grades are whole numbers such as 0, 1, 2).")
     beir = write_beir_layout(str(tmp_path / "beir"))
-    with open(os.path.join(beir, "qrels", "test.tsv"), "a", encoding="utf-8") as f:
-        f.write("q1\td1\t0.5\n")
-    assert _run_error(beir, tmp_path) == (f"{beir}/qrels/test.tsv, line 7: relevance '0.5' is not an integer "
-                                          "(grades are whole numbers such as 0, 1, 2).")
+    assert _error_after_appending(beir, "qrels/test.tsv", "q1\td1\t0.5\n", tmp_path) == (
+        f"{beir}/qrels/test.tsv, line 7: relevance '0.5' is not an integer (grades are whole numbers such as 0, 1, 2).")
 
 
 def test_integral_relevance_reads_the_same_in_both_formats(tmp_path):
@@ -181,24 +185,19 @@ def test_header_only_qrels_blames_the_qrels_file(tmp_path):
 ])
 def test_non_string_fields_are_rejected_not_turned_into_reprs(tmp_path, row, message):
     folder = write_library_layout(str(tmp_path / "d"))
-    with open(os.path.join(folder, "corpus.jsonl"), "a", encoding="utf-8") as f:
-        f.write(json.dumps(row) + "\n")
-    assert _run_error(folder, tmp_path) == f"{folder}/corpus.jsonl, line 9: {message}"
+    assert _error_after_appending(folder, "corpus.jsonl", json.dumps(row) + "\n", tmp_path) == (
+        f"{folder}/corpus.jsonl, line 9: {message}")
 
 
 def test_non_utf8_bytes_and_lone_surrogates_name_file_and_line(tmp_path):
     folder = write_library_layout(str(tmp_path / "d"))
-    with open(os.path.join(folder, "corpus.jsonl"), "ab") as f:
-        f.write(b'{"id": "d9", "text": "caf\xe9"}\n')
-    assert _run_error(folder, tmp_path) == (f"{folder}/corpus.jsonl, line 9: not valid UTF-8 (byte 0xe9 at column "
-                                            "26); re-save the file as UTF-8.")
+    assert _error_after_appending(folder, "corpus.jsonl", b'{"id": "d9", "text": "caf\xe9"}\n', tmp_path) == (
+        f"{folder}/corpus.jsonl, line 9: not valid UTF-8 (byte 0xe9 at column 26); re-save the file as UTF-8.")
     folder = write_library_layout(str(tmp_path / "s"))
-    with open(os.path.join(folder, "test_queries.jsonl"), "a", encoding="utf-8") as f:
-        f.write('{"id": "q9", "text": "smile \\ud83d"}\n')
-    assert _run_error(folder, tmp_path) == (f"{folder}/test_queries.jsonl, line 4: the text holds a lone surrogate "
-                                            "('\\ud83d'), which is not a character; fix the escape in the file.")
+    row = '{"id": "q9", "text": "smile \\ud83d"}\n'
+    assert _error_after_appending(folder, "test_queries.jsonl", row, tmp_path) == (
+        f"{folder}/test_queries.jsonl, line 4: the text holds a lone surrogate ('\\ud83d'), which is not a character; "
+        "fix the escape in the file.")
     beir = write_beir_layout(str(tmp_path / "beir"))
-    with open(os.path.join(beir, "qrels", "test.tsv"), "ab") as f:
-        f.write(b"q1\td\xff1\t1\n")
-    assert _run_error(beir, tmp_path) == (f"{beir}/qrels/test.tsv, line 7: not valid UTF-8 (byte 0xff at column 5); "
-                                          "re-save the file as UTF-8.")
+    assert _error_after_appending(beir, "qrels/test.tsv", b"q1\td\xff1\t1\n", tmp_path) == (
+        f"{beir}/qrels/test.tsv, line 7: not valid UTF-8 (byte 0xff at column 5); re-save the file as UTF-8.")
