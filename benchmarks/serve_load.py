@@ -25,7 +25,7 @@ import numpy as np
 from _common import REPO, minilm_path, scifact_passages
 
 sys.path.insert(0, REPO)
-from tests.serve.helpers import ServerProcess  # noqa: E402  (the tests' bounded server launcher)
+from tests.helpers.server import ServerProcess  # noqa: E402  (the tests' bounded server launcher)
 
 
 def cpu_model() -> str:

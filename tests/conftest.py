@@ -57,3 +57,62 @@ def scifact() -> str:
     if path is None:
         pytest.skip("../shared/data/beir/scifact is not present next to the repository")
     return path
+
+
+# ---------------------------------------------------------------------------------------------- rerankers
+PAIRS = [
+    ["what is a panda?", "The giant panda is a bear species endemic to China."],
+    ["what is the capital of France?", "Paris is the capital of France."],
+    ["hi", "Hello there, how are you doing today?"],
+    ["Yes or No: does the passage answer the query?", "Deep learning models embed text into dense vectors."],
+    ["numbers", "0 1 2 3 4 5 6 7 8 9 and symbols , . ; : ! ?"],
+]
+
+
+@pytest.fixture(scope="session")
+def pairs() -> list:
+    """Five query-passage pairs of different lengths."""
+    return [list(p) for p in PAIRS]
+
+
+@pytest.fixture(scope="session")
+def xlmr_reranker_dir(tmp_path_factory) -> str:
+    """Random 1-label XLM-R classifier in a folder named ``bge-reranker-v2-m3``."""
+    folder = tmp_path_factory.mktemp("rerankers") / "bge-reranker-v2-m3"
+    return tiny_models.save_tiny_xlmr(str(folder), classifier=True, m3_heads=False)
+
+
+@pytest.fixture(scope="session")
+def bert_reranker_dir(tmp_path_factory) -> str:
+    """Random 1-label BERT classifier (token type ids) in a folder named ``bge-reranker-base``."""
+    return tiny_models.save_tiny_bert_classifier(str(tmp_path_factory.mktemp("rerankers") / "bge-reranker-base"))
+
+
+@pytest.fixture(scope="session")
+def llm_reranker_dir(tmp_path_factory) -> str:
+    """Random Llama causal LM (BOS ``<s>``, left padding) in a folder named ``bge-reranker-v2-gemma``."""
+    folder = tmp_path_factory.mktemp("rerankers") / "bge-reranker-v2-gemma"
+    return tiny_models.save_tiny_decoder(str(folder), causal_lm=True, arch="llama")
+
+
+@pytest.fixture(scope="session")
+def minicpm_dir(tmp_path_factory) -> str:
+    """Layer-wise MiniCPM (4 layers, heads for layers 2..4, unscaled residuals) as
+    ``bge-reranker-v2-minicpm-layerwise``."""
+    folder = tmp_path_factory.mktemp("rerankers") / "bge-reranker-v2-minicpm-layerwise"
+    return tiny_models.save_tiny_minicpm_layerwise(str(folder))
+
+
+@pytest.fixture(scope="session")
+def minicpm_scaled_dir(tmp_path_factory) -> str:
+    """Layer-wise MiniCPM with ``scale_emb=3`` and ``scale_depth=1.4`` (MiniCPM's real scaling)."""
+    folder = tmp_path_factory.mktemp("rerankers") / "minicpm-scaled"
+    return tiny_models.save_tiny_minicpm_layerwise(str(folder), scale_emb=3.0, scale_depth=1.4, seed=1)
+
+
+@pytest.fixture(scope="session")
+def gemma2_lightweight_dir(tmp_path_factory) -> str:
+    """Cost-wise Gemma2 (4 layers, heads for layers 1..4, soft-cap 0.5) as
+    ``bge-reranker-v2.5-gemma2-lightweight``."""
+    folder = tmp_path_factory.mktemp("rerankers") / "bge-reranker-v2.5-gemma2-lightweight"
+    return tiny_models.save_tiny_costwise_gemma(str(folder))

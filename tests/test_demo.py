@@ -3,7 +3,7 @@ import importlib.util
 import json
 import os
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import REPO
 
 
 def test_demo_end_to_end(minilm, tmp_path, capsys):

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import REPO
+
 
 TOP_LEVEL = ["AbsEmbedder", "AbsReranker", "FlagAutoModel", "FlagAutoReranker", "EmbedderModelClass",
              "RerankerModelClass", "FlagModel", "BGEM3FlagModel", "FlagICLModel", "FlagLLMModel", "FlagPseudoMoEModel",

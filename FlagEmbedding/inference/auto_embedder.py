@@ -6,8 +6,8 @@ import os
 from typing import Any, Optional, Union
 
 from FlagEmbedding.abc.inference.embedder import AbsEmbedder
-from FlagEmbedding.inference.registry import (model_class_choices, not_in_registry_message, parse_model_class,
-                                              registry_name)
+from FlagEmbedding.inference.registry import (AutoLoader, model_class_choices, not_in_registry_message,
+                                              parse_model_class, registry_name)
 from FlagEmbedding.inference.embedder.model_mapping import (AUTO_EMBEDDER_MAPPING, EMBEDDER_CLASS_MAPPING,
                                                              EmbedderModelClass)
 from FlagEmbedding.utils.errors import InputError
@@ -17,14 +17,8 @@ logger = logging.getLogger(__name__)
 FLAG = "--embedder_model_class"  # the command-line flag that sets model_class, named in errors
 
 
-class FlagAutoModel:
+class FlagAutoModel(AutoLoader):
     """Factory: ``FlagAutoModel.from_finetuned(name_or_path)`` returns the right embedder."""
-
-    def __init__(self) -> None:
-        raise EnvironmentError(
-            "FlagAutoModel is designed to be instantiated using the "
-            "`FlagAutoModel.from_finetuned(model_name_or_path)` method."
-        )
 
     @classmethod
     def from_finetuned(

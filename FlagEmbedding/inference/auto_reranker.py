@@ -5,8 +5,8 @@ import logging
 from typing import Any, Optional, Union
 
 from FlagEmbedding.abc.inference.reranker import AbsReranker
-from FlagEmbedding.inference.registry import (model_class_choices, not_in_registry_message, parse_model_class,
-                                              registry_name)
+from FlagEmbedding.inference.registry import (AutoLoader, model_class_choices, not_in_registry_message,
+                                              parse_model_class, registry_name)
 from FlagEmbedding.inference.reranker.model_mapping import (
     AUTO_RERANKER_MAPPING,
     RERANKER_CLASS_MAPPING,
@@ -18,14 +18,8 @@ logger = logging.getLogger(__name__)
 FLAG = "--reranker_model_class"  # the command-line flag that sets model_class, named in errors
 
 
-class FlagAutoReranker:
+class FlagAutoReranker(AutoLoader):
     """Factory: use :meth:`from_finetuned`; instantiating the class itself raises ``EnvironmentError``."""
-
-    def __init__(self) -> None:
-        raise EnvironmentError(
-            "FlagAutoReranker is designed to be instantiated using the "
-            "`FlagAutoReranker.from_finetuned(model_name_or_path)` method."
-        )
 
     @classmethod
     def from_finetuned(

@@ -1,4 +1,4 @@
-"""Name lookup shared by the auto-loaders (:class:`FlagAutoModel`, :class:`FlagAutoReranker`)."""
+"""Name lookup and the factory base shared by the auto-loaders (:class:`FlagAutoModel`, :class:`FlagAutoReranker`)."""
 from __future__ import annotations
 
 import os
@@ -8,6 +8,16 @@ from typing import List, Sequence, Type, TypeVar, Union
 from FlagEmbedding.utils.errors import InputError
 
 E = TypeVar("E", bound=Enum)
+
+
+class AutoLoader:
+    """Base of the auto-loaders: a namespace for ``from_finetuned``; instantiating it raises ``EnvironmentError``."""
+
+    def __init__(self) -> None:
+        name = type(self).__name__
+        raise EnvironmentError(
+            f"{name} is designed to be instantiated using the `{name}.from_finetuned(model_name_or_path)` method."
+        )
 
 
 def registry_name(model_name_or_path: str) -> str:

@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence
 
 from FlagEmbedding.serve.options import add_model_options, model_kwargs, registry_options
 from FlagEmbedding.serve.settings import ServeSettings
-from FlagEmbedding.utils.cli import OneLineArgumentParser, run_cli
+from FlagEmbedding.utils.cli import OneLineArgumentParser, configure_logging, run_cli
 from FlagEmbedding.utils.errors import InputError, UserError
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def run(argv: Optional[Sequence[str]] = None) -> None:
         failures.append(error)
         server.should_exit = True
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level.upper())
     app = create_app(settings, load, on_load_error=stop_on_load_error)
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
     # uvicorn re-raises the signal that stopped it once it has drained; a no-op handler turns that into exit 0

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from tests import tiny_models
-from tests.evaluation.helpers import scifact_argv
+from tests.helpers.benchmarks import scifact_argv
 
 
 @pytest.fixture(scope="session")

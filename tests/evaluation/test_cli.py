@@ -1,7 +1,6 @@
 """Argument parsing rules of the ``python -m FlagEmbedding.evaluation.<name>`` entry points."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -14,8 +13,7 @@ from FlagEmbedding.evaluation.bright import BrightEvalArgs
 from FlagEmbedding.evaluation.custom import CustomEvalArgs
 from FlagEmbedding.evaluation.mteb import MTEBEvalArgs
 from FlagEmbedding.utils.cli import ArgumentParser
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers import REPO
 
 
 def parse(argv, eval_class=BEIREvalArgs, model_class=BEIREvalModelArgs):

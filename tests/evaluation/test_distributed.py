@@ -13,9 +13,10 @@ import time
 import psutil
 import pytest
 
-from tests.evaluation.helpers import QRELS, QUERIES, flags, read_json, write_library_layout
+from tests.helpers import REPO
+from tests.helpers.benchmarks import QRELS, QUERIES, flags, write_library_layout
+from tests.helpers.files import read_json
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(REPO, "examples", "distributed", "eval_beir_torchrun.sh")
 CORPUS = {f"d{i}": {"title": f"T{i}", "text": f"passage {i} " + "word " * (i % 7)} for i in range(1, 31)}
 QRELS_30 = {**QRELS, "q3": {"d3": 2, "d24": 1}}

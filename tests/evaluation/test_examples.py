@@ -11,10 +11,11 @@ from typing import Dict, List
 import pytest
 
 from FlagEmbedding.utils.cli import ArgumentParser
-from tests.evaluation.helpers import QRELS, QUERIES, read_json, write_beir_layout, write_library_layout, write_mkqa_layout
+from tests.helpers import REPO
+from tests.helpers.benchmarks import QRELS, QUERIES, write_beir_layout, write_library_layout, write_mkqa_layout
+from tests.helpers.files import read_json
 from tests.evaluation.mteb_tasks import local_retrieval_task
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPTS = sorted(glob.glob(os.path.join(REPO, "examples", "evaluation", "*", "*.sh")))
 CAPTURE = 'python() { printf "%s\\0" "$@"; printf "\\036\\0"; }; source "$1"'
 RESULT_KEYS = ["eval_name", "model_name", "reranker_name", "split", "dataset_name"]
@@ -199,7 +200,7 @@ def test_documented_bright_commands_run_end_to_end(tmp_path, doc_models):
 
 def test_documented_mteb_command_runs_with_a_local_task(tmp_path, doc_models, monkeypatch):
     from FlagEmbedding.evaluation.mteb.runner import MTEBEvalRunner
-    from tests.evaluation.helpers import CORPUS
+    from tests.helpers.benchmarks import CORPUS
 
     (command,) = commands_of("mteb", tmp_path)
     seen = {}
@@ -224,7 +225,7 @@ def test_documented_air_bench_command_runs_with_a_fake_benchmark_data(tmp_path, 
     """air-benchmark downloads its data from the Hub; only its data loader is replaced here."""
     from air_benchmark.evaluation_utils.data_loader import DataLoader
 
-    from tests.evaluation.helpers import CORPUS
+    from tests.helpers.benchmarks import CORPUS
 
     monkeypatch.setattr(DataLoader, "load_corpus", lambda self, task_type, domain, language, dataset_name:
                         {d: {"text": doc["text"]} for d, doc in CORPUS.items()})

@@ -10,7 +10,8 @@ import pytest
 from FlagEmbedding.evaluation.mteb import MTEBEvalArgs, MTEBEvalRunner
 from FlagEmbedding.evaluation.mteb.prompts import get_task_def_by_task_name_and_type
 from FlagEmbedding.evaluation.mteb.runner import main_score, summarize
-from tests.evaluation.helpers import model_args, read_json, write_library_layout
+from tests.helpers.benchmarks import model_args, write_library_layout
+from tests.helpers.files import read_json
 from tests.evaluation.mteb_tasks import local_retrieval_task
 
 
@@ -55,7 +56,7 @@ def test_per_task_settings(tmp_path, bge_large):
 
 
 def test_runner_writes_results_and_markdown(tmp_path, bge_large, monkeypatch):
-    from tests.evaluation.helpers import CORPUS, QRELS, QUERIES
+    from tests.helpers.benchmarks import CORPUS, QRELS, QUERIES
 
     monkeypatch.setattr(MTEBEvalRunner, "load_tasks", lambda self: [local_retrieval_task("TinyRetrieval", CORPUS,
                                                                                            QUERIES, QRELS)])

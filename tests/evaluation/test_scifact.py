@@ -8,7 +8,8 @@ import os
 import pytest
 
 from FlagEmbedding.evaluation.beir.__main__ import main
-from tests.evaluation.helpers import read_json, scifact_argv, write_jsonl
+from tests.helpers.benchmarks import scifact_argv
+from tests.helpers.files import read_json, write_jsonl
 
 pytestmark = pytest.mark.slow
 

@@ -14,20 +14,9 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from tests.finetune.helpers import (
-    EMB,
-    EMBTR,
-    HEAD,
-    RRTR,
-    SAME_DATASET,
-    TR,
-    localize,
-    module_args,
-    shipped_script_args,
-    without,
-    without_missing_deepspeed,
-    write_jsonl,
-)
+from tests.helpers.files import write_jsonl
+from tests.helpers.training import (EMB, EMBTR, HEAD, RRTR, SAME_DATASET, TR, localize, module_args,
+                                    shipped_script_args, without, without_missing_deepspeed)
 
 LORA = " --use_lora True --lora_rank 32 --lora_alpha 64"
 TARGETS = " --target_modules q_proj k_proj v_proj o_proj gate_proj down_proj up_proj"

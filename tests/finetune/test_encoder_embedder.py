@@ -20,20 +20,9 @@ from FlagEmbedding.finetune.embedder.encoder_only.base import (
     EncoderOnlyEmbedderTrainer,
     EncoderOnlyEmbedderTrainingArguments,
 )
-from tests.finetune.helpers import (
-    HAS_DEEPSPEED,
-    COMMAND_1,
-    COMMAND_1_SD,
-    EXAMPLES,
-    localize,
-    module_args,
-    record,
-    run_subprocess,
-    runnable_here,
-    without_missing_deepspeed,
-    shipped_script_args,
-    write_jsonl,
-)
+from tests.helpers.files import write_jsonl
+from tests.helpers.training import (HAS_DEEPSPEED, COMMAND_1, COMMAND_1_SD, EXAMPLES, localize, module_args, record,
+                                    run_subprocess, runnable_here, without_missing_deepspeed, shipped_script_args)
 
 CLASSES = (EncoderOnlyEmbedderModelArguments, EncoderOnlyEmbedderDataArguments, EncoderOnlyEmbedderTrainingArguments)
 EXAMPLE_DATA_DIR = os.path.join(EXAMPLES, "embedder")

@@ -19,9 +19,9 @@ from FlagEmbedding.abc.finetune.reranker import (
     AbsRerankerTrainingArguments,
 )
 from FlagEmbedding.finetune.reranker.encoder_only.base import CrossEncoderModel, EncoderOnlyRerankerRunner
-from tests.finetune.helpers import (HAS_DEEPSPEED, COMMAND_5, EXAMPLES, PASSAGES, localize, module_args, record,
-                                   run_subprocess, runnable_here, shipped_script_args, without_missing_deepspeed,
-                                   write_jsonl)
+from tests.helpers.files import write_jsonl
+from tests.helpers.training import (HAS_DEEPSPEED, COMMAND_5, EXAMPLES, PASSAGES, localize, module_args, record,
+                                    run_subprocess, runnable_here, shipped_script_args, without_missing_deepspeed)
 
 CLASSES = (AbsRerankerModelArguments, AbsRerankerDataArguments, AbsRerankerTrainingArguments)
 EXAMPLE_DATA_DIR = os.path.join(EXAMPLES, "reranker")

@@ -12,7 +12,7 @@ import torch
 
 from tests.finetune import m3_decoder_only_commands as C
 from tests.finetune.m3_decoder_only_commands import one_torch_thread  # noqa: F401 - autouse fixture
-from tests.finetune.helpers import write_jsonl
+from tests.helpers.files import write_jsonl
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 SUFFIX = "\n<response>"

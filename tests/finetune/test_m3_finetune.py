@@ -356,7 +356,7 @@ def test_command_2_same_dataset_variant_completes(tiny_xlmr_m3, tmp_path):
 
 def test_command_2_through_torchrun(tiny_xlmr_m3, tmp_path):
     """The real launcher: ``torchrun --nproc_per_node 1 -m ...m3`` (GPU-only flags dropped on CPU)."""
-    from tests.finetune.helpers import localize, run_subprocess
+    from tests.helpers.training import localize, run_subprocess
 
     argv = localize(C.COMMAND_2, tiny_xlmr_m3, C.EMBEDDER_DATA, str(tmp_path))
     launcher = argv[:argv.index("-m", 3) + 2]

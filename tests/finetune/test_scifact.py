@@ -12,7 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from tests.finetune.helpers import REPO, run_subprocess
+from tests.helpers import REPO
+from tests.helpers.training import run_subprocess
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from FlagEmbedding.finetune.data_scripts.add_reranker_score import add_scores, main
-from tests.finetune.helpers import record, write_jsonl
+from tests.helpers.files import write_jsonl
+from tests.helpers.training import record
 
 
 class CountingReranker:

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from FlagEmbedding.finetune.data_scripts.hn_mine import main, mine_hard_negatives, parse_range
-from tests.finetune.helpers import REPO, record, run_subprocess, write_jsonl
+from tests.helpers import REPO
+from tests.helpers.files import write_jsonl
+from tests.helpers.training import record, run_subprocess
 
 
 class RankedEmbedder:

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from FlagEmbedding.finetune.data_scripts.split_data_by_length import length_ranges, main
-from tests.finetune.helpers import write_jsonl
+from tests.helpers.files import write_jsonl
 
 
 def rows_of(path):

@@ -8,7 +8,8 @@ import pytest
 
 from FlagEmbedding.abc.evaluation.naming import passage_text
 from FlagEmbedding.evaluation.beir.__main__ import main
-from tests.evaluation.helpers import CORPUS, QUERIES, read_json, write_beir_layout
+from tests.helpers.benchmarks import CORPUS, QUERIES, write_beir_layout
+from tests.helpers.files import read_json
 
 DOCIDS = list(CORPUS)
 

@@ -5,7 +5,7 @@ import importlib.util
 import json
 import os
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers import REPO
 
 
 def test_index_demo(tmp_path, minilm):

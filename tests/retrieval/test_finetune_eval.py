@@ -17,8 +17,9 @@ from FlagEmbedding.finetune.embedder.encoder_only.base import (
     EncoderOnlyEmbedderRunner,
     EncoderOnlyEmbedderTrainingArguments,
 )
-from tests.evaluation.helpers import CORPUS, QRELS, QUERIES, read_json, write_beir_layout
-from tests.finetune.helpers import record, write_jsonl
+from tests.helpers.benchmarks import CORPUS, QRELS, QUERIES, write_beir_layout
+from tests.helpers.files import read_json, write_jsonl
+from tests.helpers.training import record
 
 CLASSES = (EncoderOnlyEmbedderModelArguments, EncoderOnlyEmbedderDataArguments, EncoderOnlyEmbedderTrainingArguments)
 

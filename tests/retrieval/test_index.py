@@ -10,7 +10,7 @@ import pytest
 from FlagEmbedding.abc.evaluation.naming import passage_text
 from FlagEmbedding.retrieval import RetrievalIndex, SearchOptions, rrf_fusion, weighted_fusion
 from tests import tiny_models
-from tests.evaluation.helpers import CORPUS, QUERIES
+from tests.helpers.benchmarks import CORPUS, QUERIES
 
 DOCIDS = list(CORPUS)
 TEXTS = [passage_text(CORPUS[d]) for d in DOCIDS]

@@ -8,7 +8,7 @@ import pytest
 from FlagEmbedding.abc.evaluation.metrics import evaluate_metrics
 from FlagEmbedding.abc.evaluation.naming import passage_text
 from FlagEmbedding.abc.evaluation.readers import read_corpus, read_qrels_tsv, read_queries
-from tests.evaluation.helpers import read_json
+from tests.helpers.files import read_json
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from FlagEmbedding.abc.evaluation.naming import passage_text
 from FlagEmbedding.retrieval import RetrievalIndex, SearchOptions
 from FlagEmbedding.retrieval import colbert as colbert_rows
 from FlagEmbedding.retrieval import sparse as sparse_rows
-from tests.evaluation.helpers import CORPUS, QUERIES
+from tests.helpers.benchmarks import CORPUS, QUERIES
 
 DOCIDS = list(CORPUS)
 TEXTS = [passage_text(CORPUS[d]) for d in DOCIDS]
@@ -158,7 +158,8 @@ def test_two_ranks_share_the_one_pass_encode(tmp_path, tiny_xlmr_m3):
     import sys
 
     from tests.evaluation import test_distributed as dist_tests
-    from tests.evaluation.helpers import read_json, write_library_layout
+    from tests.helpers.benchmarks import write_library_layout
+    from tests.helpers.files import read_json
 
     data = write_library_layout(str(tmp_path / "data"), corpus=dist_tests.CORPUS, queries=QUERIES,
                                 qrels=dist_tests.QRELS_30)

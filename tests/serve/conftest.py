@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests import tiny_models
-from tests.serve.helpers import ServerProcess
+from tests.helpers.server import ServerProcess
 
 QUERY_INSTRUCTION = "Represent this query: "
 API_KEY = "test-key-123"

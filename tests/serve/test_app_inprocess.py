@@ -14,7 +14,7 @@ import uvicorn
 
 from FlagEmbedding import FlagModel
 from FlagEmbedding.serve import EmbedderService, ServeSettings, Services, create_app
-from tests.serve.helpers import free_port
+from tests.helpers.server import free_port
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ import pytest
 
 from FlagEmbedding import BGEM3FlagModel, FlagModel
 from tests.serve.conftest import API_KEY, MAX_LENGTH, QUERY_INSTRUCTION
-from tests.serve.helpers import ServerProcess
+from tests.helpers.server import ServerProcess
 
 TEXTS = ["The quick brown fox jumps over the lazy dog.", "What is the capital of France?",
          "Deep learning models embed text into dense vectors for retrieval.", "Hi!"]

@@ -7,8 +7,8 @@ import os
 import numpy as np
 
 from FlagEmbedding import FlagModel, FlagReranker
+from tests.helpers import REPO
 from tests.serve.conftest import MAX_LENGTH, QUERY_INSTRUCTION
-from tests.serve.helpers import REPO
 
 
 def test_search_client_example(dense_server, tiny_bert, tiny_reranker, capsys):

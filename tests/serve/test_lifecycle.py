@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from FlagEmbedding import FlagModel
+from tests.helpers import REPO
 from tests.serve.conftest import MAX_LENGTH
-from tests.serve.helpers import REPO, ServerProcess
+from tests.helpers.server import ServerProcess
 
 
 def test_sigterm_finishes_in_flight_requests_and_exits_zero(tiny_bert):

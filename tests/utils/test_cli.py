@@ -12,9 +12,9 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from tests.evaluation.helpers import write_library_layout
+from tests.helpers import REPO
+from tests.helpers.benchmarks import write_library_layout
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BEIR_HELP = "(see `python -m FlagEmbedding.evaluation.beir --help`)"
 
 

@@ -221,9 +221,9 @@ def cli_main(runner_class: Type[Any], eval_args_class: Type[Any], model_args_cla
     ``description`` is the ``--help`` text; wrap the call in :func:`FlagEmbedding.utils.cli.run_cli` for one-line
     user errors.
     """
-    from FlagEmbedding.utils.cli import ArgumentParser
+    from FlagEmbedding.utils.cli import ArgumentParser, configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     parser = ArgumentParser((eval_args_class, model_args_class), description=description)
     eval_args, model_args = parser.parse_args_into_dataclasses(argv)
     try:

@@ -1,10 +1,12 @@
 """State and multi-device dispatch shared by :class:`AbsEmbedder` and :class:`AbsReranker`."""
 from __future__ import annotations
 
+import functools
 import gc
-from abc import ABC
+import inspect
 import logging
-from typing import Any, Dict, List, Optional, Sequence
+from abc import ABC
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence
 
 import torch
 
@@ -19,19 +21,46 @@ from FlagEmbedding.utils.hub import from_pretrained
 logger = logging.getLogger(__name__)
 
 
+@functools.lru_cache(maxsize=None)
+def package_options(cls: type) -> FrozenSet[str]:
+    """Names of the parameters the constructors of this package in ``cls``'s MRO declare.
+
+    Each of those classes stores its own options; :class:`AbsInferenceModel` stores every other keyword as an
+    attribute (a user's subclass that passes its options on as keywords still finds them on the instance).
+    """
+    return frozenset(
+        name
+        for klass in cls.__mro__
+        if klass.__module__.startswith("FlagEmbedding.") and "__init__" in vars(klass)
+        for name, parameter in inspect.signature(vars(klass)["__init__"]).parameters.items()
+        if parameter.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    )
+
+
 class AbsInferenceModel(ABC):
     """Holds the model, its tokenizer, the target devices and the per-device worker pools.
 
     Pools are keyed by the single-device method their workers run (``pool_method`` for ``encode`` /
     ``compute_score``, other methods for other entry points); they start lazily in :meth:`run_on_devices`,
     at most one runs at a time (each holds the model on every device), and :meth:`stop_pools` is the one
-    way to stop them. The loading and batching helpers read the ``use_fp16``, ``use_bf16``,
-    ``trust_remote_code`` and ``cache_dir`` attributes the subclasses store.
+    way to stop them. The loading and batching helpers read ``use_fp16``, which the subclasses store.
 
-    Keyword options read here: ``backend`` (``"torch"`` or ``"onnx"``: ONNX Runtime on CPU for classes that set
-    :attr:`onnx_output`), ``quantize`` (``None`` or ``"int8"``: dynamic int8 ONNX weights) and
-    ``onnx_cache_dir`` (where exported graphs are kept; default
-    :func:`~FlagEmbedding.abc.inference.onnx_backend.default_onnx_cache_dir`).
+    Every option is a declared parameter, stored by the class that declares it. A keyword that no constructor
+    of this package declares is stored as an attribute of the same name, as FlagEmbedding 1.4.2 stored every
+    extra keyword (subclasses written against it read their own options that way); see
+    :func:`package_options`.
+
+    Args:
+        model_name_or_path: Hub id or local folder of the model.
+        devices: See :func:`~FlagEmbedding.abc.inference.devices.get_target_devices`.
+        use_bf16: bfloat16 on every device, the CPU included (opt-in; faster, slightly less exact).
+        trust_remote_code: Passed to ``from_pretrained``.
+        cache_dir: Hugging Face download cache.
+        backend: ``"torch"`` or ``"onnx"`` (ONNX Runtime on CPU, for classes that set :attr:`onnx_output`).
+        quantize: ``None`` or ``"int8"`` (dynamic int8 ONNX weights).
+        onnx_cache_dir: Where exported graphs are kept (default
+            :func:`~FlagEmbedding.abc.inference.onnx_backend.default_onnx_cache_dir`).
+        **kwargs: Keywords no constructor here declares: stored as attributes.
     """
 
     pool_method: str = ""
@@ -41,16 +70,32 @@ class AbsInferenceModel(ABC):
     _cpu_bf16_checked: bool = False
     #: the model output field an ONNX export returns (``None``: this class runs on torch only)
     onnx_output: Optional[str] = None
-    backend: str = "torch"
-    quantize: Optional[str] = None
-    onnx_cache_dir: Optional[str] = None
 
-    def __init__(self, model_name_or_path: str, devices: DevicesArg = None, **kwargs: Any):
+    def __init__(
+        self,
+        model_name_or_path: str,
+        devices: DevicesArg = None,
+        *,
+        use_bf16: bool = False,
+        trust_remote_code: bool = False,
+        cache_dir: Optional[str] = None,
+        backend: str = "torch",
+        quantize: Optional[str] = None,
+        onnx_cache_dir: Optional[str] = None,
+        **kwargs: Any,
+    ):
         self.pools: Dict[str, MultiProcessPool] = {}
         self.model_name_or_path = model_name_or_path
-        self.kwargs: Dict[str, Any] = kwargs
+        self.use_bf16 = use_bf16
+        self.trust_remote_code = trust_remote_code
+        self.cache_dir = cache_dir
+        self.backend = backend
+        self.quantize = quantize
+        self.onnx_cache_dir = onnx_cache_dir
+        declared = package_options(type(self))
         for key, value in kwargs.items():
-            setattr(self, key, value)
+            if key not in declared:
+                setattr(self, key, value)
         self.target_devices = self.get_target_devices(devices)
         check_backend(self.backend, self.quantize, self.target_devices,
                       None if self.onnx_output else type(self).__name__)

@@ -38,8 +38,16 @@ class AbsEmbedder(AbsInferenceModel):
         passage_max_length: Token limit for passages and for :meth:`encode`.
         convert_to_numpy: Return numpy arrays instead of torch tensors.
         truncate_dim: Keep only the first ``truncate_dim`` features (before normalization).
-        **kwargs: Stored as attributes and in ``self.kwargs`` (e.g. ``pooling_method``,
-            ``passage_instruction_for_retrieval``); the rest reach the tokenizer.
+        **kwargs: The options of :class:`~FlagEmbedding.abc.inference.base.AbsInferenceModel` (``trust_remote_code``,
+            ``cache_dir``, ``backend``, ``quantize``, ``onnx_cache_dir``) and of the subclass. As in FlagEmbedding
+            1.4.2, all of them are kept in :attr:`kwargs` (subclasses forward theirs) and a keyword nothing
+            declares becomes an attribute. :meth:`encode_corpus` reads ``passage_instruction_for_retrieval`` and
+            ``passage_instruction_format`` (default ``"{}{}"``) from :attr:`kwargs`, as 1.4.2 did, so that
+            changing them there takes effect.
+
+    Attributes:
+        kwargs: Every keyword given beyond the parameters above, by name (FlagEmbedding 1.4.2's record; the
+            evaluation's embedding cache keys corpus vectors by it).
     """
 
     pool_method = "encode_single_device"
@@ -61,10 +69,10 @@ class AbsEmbedder(AbsInferenceModel):
         truncate_dim: Optional[int] = None,
         **kwargs: Any,
     ):
-        super().__init__(model_name_or_path, devices=devices, **kwargs)
+        super().__init__(model_name_or_path, devices=devices, use_bf16=use_bf16, **kwargs)
+        self.kwargs: Dict[str, Any] = kwargs
         self.normalize_embeddings = normalize_embeddings
         self.use_fp16 = use_fp16
-        self.use_bf16 = use_bf16
         self.query_instruction_for_retrieval = query_instruction_for_retrieval
         self.query_instruction_format = query_instruction_format
         self.batch_size = check_positive_int(batch_size, "batch_size")

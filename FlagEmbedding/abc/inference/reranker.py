@@ -48,8 +48,13 @@ class AbsReranker(AbsInferenceModel):
         query_max_length: Token limit for the query (default: :data:`DEFAULT_QUERY_SHARE` of ``max_length``).
         max_length: Token limit for the passage and for the assembled pair.
         normalize: Map scores through a sigmoid to (0, 1).
-        **kwargs: Stored as attributes and in ``self.kwargs`` (``use_bf16=True`` opts into bfloat16 compute,
-            on CPU too).
+        **kwargs: The options of :class:`~FlagEmbedding.abc.inference.base.AbsInferenceModel` (``use_bf16=True``
+            opts into bfloat16 compute, on CPU too; ``trust_remote_code``, ``cache_dir``, ``backend``, ...) and of
+            the subclass. As in FlagEmbedding 1.4.2, all of them are kept in :attr:`kwargs` (subclasses forward
+            theirs) and a keyword nothing declares becomes an attribute.
+
+    Attributes:
+        kwargs: Every keyword given beyond the parameters above, by name (FlagEmbedding 1.4.2's record).
     """
 
     pool_method = "compute_score_single_gpu"
@@ -72,8 +77,8 @@ class AbsReranker(AbsInferenceModel):
         **kwargs: Any,
     ):
         super().__init__(model_name_or_path, devices=devices, **kwargs)
+        self.kwargs: Dict[str, Any] = kwargs
         self.use_fp16 = use_fp16
-        self.use_bf16 = bool(kwargs.get("use_bf16", False))
         self.query_instruction_for_rerank = query_instruction_for_rerank
         self.query_instruction_format = query_instruction_format
         self.passage_instruction_for_rerank = passage_instruction_for_rerank

@@ -15,7 +15,7 @@ from FlagEmbedding.finetune.data_scripts.common import read_records
 from FlagEmbedding.finetune.data_scripts.hn_mine import check_input_records
 from FlagEmbedding.inference.registry import model_class_choices
 from FlagEmbedding.inference.reranker.model_mapping import RerankerModelClass
-from FlagEmbedding.utils.cli import ArgumentParser, run_cli
+from FlagEmbedding.utils.cli import ArgumentParser, configure_logging, run_cli
 from FlagEmbedding.utils.files import atomic_write_jsonl
 from FlagEmbedding.utils.errors import InputError
 
@@ -102,7 +102,7 @@ def run(score_args: ScoreArgs, model_args: ModelArgs) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command-line entry point (``scripts/add_reranker_score.py``)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
+    configure_logging()
     parser = ArgumentParser((ScoreArgs, ModelArgs), description=__doc__)
     score_args, model_args = parser.parse_args_into_dataclasses(argv)
     run(score_args, model_args)

@@ -22,7 +22,7 @@ from FlagEmbedding.finetune.data_scripts.common import read_records
 from FlagEmbedding.inference.embedder.model_mapping import EmbedderModelClass
 from FlagEmbedding.inference.registry import model_class_choices
 from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
-from FlagEmbedding.utils.cli import ArgumentParser, run_cli
+from FlagEmbedding.utils.cli import ArgumentParser, configure_logging, run_cli
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write_jsonl
 
@@ -223,7 +223,7 @@ def run(data_args: DataArgs, model_args: ModelArgs) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command-line entry point (``scripts/hn_mine.py``)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
+    configure_logging()
     parser = ArgumentParser((DataArgs, ModelArgs), description=__doc__)
     data_args, model_args = parser.parse_args_into_dataclasses(argv)
     warn_unused(data_args, model_args)

@@ -16,7 +16,7 @@ import datasets
 from transformers import AutoTokenizer
 
 from FlagEmbedding.utils.hub import from_pretrained
-from FlagEmbedding.utils.cli import ArgumentParser, run_cli
+from FlagEmbedding.utils.cli import ArgumentParser, configure_logging, run_cli
 from FlagEmbedding.utils.files import atomic_write_jsonl
 from FlagEmbedding.utils.errors import InputError, MissingFileError
 
@@ -128,7 +128,7 @@ def run(args: SplitArgs) -> List[Dict[str, Any]]:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command-line entry point (``scripts/split_data_by_length.py``)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
+    configure_logging()
     (args,) = ArgumentParser([SplitArgs], description=__doc__).parse_args_into_dataclasses(argv)
     run(args)
 

@@ -15,9 +15,10 @@ import pytest
 
 from FlagEmbedding.abc.evaluation.arguments import AbsEvalArgs
 from FlagEmbedding.evaluation.custom import CustomEvalRunner
-from tests.evaluation.helpers import CORPUS, QUERIES, flags, model_args, read_json, write_library_layout
+from tests.helpers import REPO
+from tests.helpers.benchmarks import CORPUS, QUERIES, flags, model_args, write_library_layout
+from tests.helpers.files import read_json
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SHARD = 3  # 8 documents -> shards of 3, 3 and 2 rows
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.abc.finetune import cross_device_worker as worker
-from tests.finetune.helpers import run_subprocess
+from tests.helpers.training import run_subprocess
 
 
 @pytest.fixture(scope="module")

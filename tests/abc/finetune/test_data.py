@@ -15,7 +15,8 @@ from FlagEmbedding.abc.finetune.embedder import (
     AbsEmbedderSameDatasetTrainDataset,
     AbsEmbedderTrainDataset,
 )
-from tests.finetune.helpers import PASSAGES, record, write_jsonl
+from tests.helpers.files import write_jsonl
+from tests.helpers.training import PASSAGES, record
 
 
 def data_args(paths, **kwargs) -> AbsEmbedderDataArguments:

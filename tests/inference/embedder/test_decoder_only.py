@@ -15,8 +15,8 @@ from transformers import AutoModel, AutoTokenizer
 
 from FlagEmbedding import FlagICLModel, FlagLLMModel, FlagPseudoMoEModel
 from tests import tiny_models
+from tests.helpers import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 INSTRUCTION = "Given a query, retrieve relevant passages."
 QUERIES = [
     "what is a panda?",

@@ -9,6 +9,7 @@ from typing import Any, Dict, Tuple
 from torch import nn
 from transformers import AutoConfig, AutoTokenizer, PreTrainedConfig, PreTrainedTokenizerBase, Trainer, set_seed
 
+from FlagEmbedding.utils.cli import configure_logging
 from FlagEmbedding.utils.hub import from_pretrained
 from FlagEmbedding.utils.errors import InputError
 
@@ -63,11 +64,7 @@ class AbsRunner(ABC):
     def setup_logging(self) -> None:
         """INFO on the main local process, WARNING elsewhere; log the arguments."""
         local_rank = self.training_args.local_rank
-        logging.basicConfig(
-            format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
-            datefmt="%m/%d/%Y %H:%M:%S",
-            level=logging.INFO if local_rank in (-1, 0) else logging.WARN,
-        )
+        configure_logging(logging.INFO if local_rank in (-1, 0) else logging.WARN)
         logging.getLogger("FlagEmbedding").setLevel(logging.INFO if local_rank in (-1, 0) else logging.WARN)
         logger.warning(
             "Process rank: %s, device: %s, n_gpu: %s, distributed training: %s, 16-bits training: %s",

@@ -258,16 +258,21 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
         teacher_scores: Optional[Sequence[float]] = None,
         no_in_batch_neg_flag: bool = False,
     ) -> EmbedderOutput:
-        """Loss of one batch (``loss`` is None in eval mode)."""
+        """Loss of one batch (:meth:`batch_loss` of the encoded texts; ``loss`` is None in eval mode)."""
         q_reps, p_reps = self.encode(queries), self.encode(passages)
         if not self.training:
             return EmbedderOutput(loss=None)
+        return EmbedderOutput(loss=self.batch_loss(q_reps, p_reps, teacher_scores, bool(no_in_batch_neg_flag)))
+
+    def batch_loss(self, q_reps: Any, p_reps: Any, teacher_scores: Optional[Sequence[float]],
+                   no_in_batch_neg_flag: bool) -> Tensor:
+        """The loss of one encoded batch: :meth:`compute_path_loss` averaged over the MRL views."""
         num_queries = self.num_rows(q_reps)
         group_size = self.num_rows(p_reps) // num_queries
         targets = self.teacher_targets(teacher_scores, num_queries, self.device_of(q_reps))
-        losses = [self.compute_path_loss(q, p, targets, bool(no_in_batch_neg_flag), group_size)[1]
+        losses = [self.compute_path_loss(q, p, targets, no_in_batch_neg_flag, group_size)[1]
                   for q, p in self.mrl_views(q_reps, p_reps)]
-        return EmbedderOutput(loss=torch.stack(losses).mean())
+        return torch.stack(losses).mean()
 
     @staticmethod
     def num_rows(reps: Any) -> int:

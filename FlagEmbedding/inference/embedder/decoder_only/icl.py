@@ -1,8 +1,9 @@
 """In-context-learning embedder (``FlagICLModel``, bge-en-icl): queries carry few-shot examples."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, overload
 
+from FlagEmbedding.abc.inference.embedder import Matrix, Vector
 from FlagEmbedding.abc.inference.pool import MultiProcessPool
 from FlagEmbedding.abc.inference.validation import check_texts, unescape_newlines
 from FlagEmbedding.inference.embedder.decoder_only.base import BaseLLMEmbedder
@@ -100,14 +101,22 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
         return list(examples)
 
     # ------------------------------------------------------------------ queries
+    @overload
+    def encode_queries(self, queries: str, batch_size: Optional[int] = ..., max_length: Optional[int] = ...,
+                       convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> Vector: ...
+
+    @overload
+    def encode_queries(self, queries: Sequence[str], batch_size: Optional[int] = ..., max_length: Optional[int] = ...,
+                       convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> Matrix: ...
+
     def encode_queries(
         self,
-        queries: Union[str, List[str]],
+        queries: Union[str, Sequence[str]],
         batch_size: Optional[int] = None,
         max_length: Optional[int] = None,
         convert_to_numpy: Optional[bool] = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> Union[Vector, Matrix]:
         """Encode queries with the examples prefix, the instruction and the suffix (see :meth:`build_queries`)."""
         queries = check_texts(queries, "queries")
         call_kwargs = self.resolve_call_kwargs(batch_size, max_length, convert_to_numpy, self.query_max_length, kwargs)

@@ -26,7 +26,8 @@ class PseudoMoELLMEmbedder(BaseLLMEmbedder):
     ``use_bf16=True`` and ``trust_remote_code=True``.
 
     Args:
-        domain_for_pseudo_moe: Default domain, e.g. ``"general"``, ``"coding"`` or ``"reasoning"``.
+        domain_for_pseudo_moe: Default domain, e.g. ``"general"``, ``"coding"`` or ``"reasoning"`` (also kept in
+            :attr:`kwargs`, so the evaluation's embedding cache tells domains apart).
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class PseudoMoELLMEmbedder(BaseLLMEmbedder):
             use_fp16=use_fp16,
             use_bf16=use_bf16,
             trust_remote_code=trust_remote_code,
+            domain_for_pseudo_moe=domain_for_pseudo_moe,
             **kwargs,
         )
         self.domain_for_pseudo_moe = domain_for_pseudo_moe

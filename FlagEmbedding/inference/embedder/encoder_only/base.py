@@ -19,6 +19,8 @@ class BaseEmbedder(AbsEmbedder):
         pooling_method: ``"cls"`` (default), ``"mean"`` or ``"last_token"``.
         trust_remote_code: Passed to ``from_pretrained``.
         cache_dir: Hugging Face download cache.
+
+    All three are also kept in :attr:`kwargs`, as in FlagEmbedding 1.4.2.
     """
 
     DEFAULT_POOLING_METHOD = "cls"
@@ -42,6 +44,7 @@ class BaseEmbedder(AbsEmbedder):
             **kwargs,
         )
         self.check_pooling_method(pooling_method)
+        self.pooling_method = pooling_method
         self.tokenizer = self.load_tokenizer()
         self.model = self.load_model()
         self.model.eval()

@@ -32,6 +32,9 @@ class BaseLLMReranker(AbsReranker):
         cache_dir: Hugging Face download cache.
         trust_remote_code: Passed to ``from_pretrained``.
         prompt: The instruction appended after the passage (default :attr:`DEFAULT_PROMPT`).
+        attn_implementation: Passed to ``from_pretrained`` (None: the transformers default for the model).
+
+    The options of this class are also kept in :attr:`kwargs`, as in FlagEmbedding 1.4.2.
     """
 
     call_options = ("prompt",)
@@ -39,8 +42,6 @@ class BaseLLMReranker(AbsReranker):
     DEFAULT_PROMPT = DEFAULT_LLM_PROMPT
     #: prepend BOS even when it is the pad token (the layer-wise models)
     ALWAYS_BOS = False
-    #: ``attn_implementation`` passed to ``from_pretrained`` (None: the transformers default for the model)
-    attn_implementation: Optional[str] = None
     #: add ``query_lengths`` / ``prompt_lengths`` to the features (token compression needs them)
     needs_span_lengths = False
 
@@ -55,6 +56,7 @@ class BaseLLMReranker(AbsReranker):
         cache_dir: Optional[str] = None,
         trust_remote_code: bool = False,
         prompt: Optional[str] = None,
+        attn_implementation: Optional[str] = None,
         **kwargs: Any,
     ):
         super().__init__(
@@ -66,8 +68,12 @@ class BaseLLMReranker(AbsReranker):
             cache_dir=cache_dir,
             trust_remote_code=trust_remote_code,
             prompt=prompt,
+            attn_implementation=attn_implementation,
             **kwargs,
         )
+        self.peft_path = peft_path
+        self.prompt = prompt
+        self.attn_implementation = attn_implementation
         self.check_precision()
         self.tokenizer = self.load_tokenizer()
         self.configure_tokenizer()

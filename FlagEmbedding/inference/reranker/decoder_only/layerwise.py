@@ -39,6 +39,7 @@ class LayerWiseLLMReranker(BaseLLMReranker):
 
     def __init__(self, model_name_or_path: str, *, cutoff_layers: CutoffLayers = None, **kwargs: Any):
         super().__init__(model_name_or_path, cutoff_layers=cutoff_layers, **kwargs)
+        self.cutoff_layers = cutoff_layers
 
     def check_precision(self) -> None:
         """Warn and turn ``use_fp16`` on when neither ``use_fp16`` nor ``use_bf16`` is set."""

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Union
 
 import torch
 
@@ -27,11 +27,10 @@ class LightweightLLMReranker(LayerWiseLLMReranker):
     Args (beyond :class:`LayerWiseLLMReranker`):
         compress_layers: Layer indices before which passage tokens are compressed (default: layer 8).
         compress_ratio: Tokens per compressed group; 1 (default) disables compression.
-        attn_implementation: ``"sdpa"`` reproduces the original's scores (see below).
 
     By default Gemma2's attention applies its logit soft-cap (eager, the architecture). The original, on the
     transformers version it pins, ran Gemma2 through SDPA, which skips the cap: ``attn_implementation="sdpa"``
-    does the same.
+    (an option of :class:`BaseLLMReranker`) does the same and reproduces the original's scores.
     """
 
     call_options = ("prompt", "cutoff_layers", "compress_layers", "compress_layer", "compress_ratio")
@@ -45,16 +44,13 @@ class LightweightLLMReranker(LayerWiseLLMReranker):
         *,
         compress_layers: Union[int, List[int]] = DEFAULT_COMPRESS_LAYERS,
         compress_ratio: int = 1,
-        attn_implementation: Optional[str] = None,
         **kwargs: Any,
     ):
-        super().__init__(
-            model_name_or_path,
-            compress_layers=list(compress_layers) if isinstance(compress_layers, (list, tuple)) else compress_layers,
-            compress_ratio=compress_ratio,
-            attn_implementation=attn_implementation,
-            **kwargs,
-        )
+        if isinstance(compress_layers, (list, tuple)):
+            compress_layers = list(compress_layers)
+        super().__init__(model_name_or_path, compress_layers=compress_layers, compress_ratio=compress_ratio, **kwargs)
+        self.compress_layers = compress_layers
+        self.compress_ratio = compress_ratio
 
     def load_model(self, dtype: torch.dtype) -> torch.nn.Module:
         """The bundled model; with ``attn_implementation="sdpa"`` its attention soft-cap is dropped, since

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from transformers import PreTrainedTokenizerBase
 
 from FlagEmbedding.abc.finetune.common.modeling import cpu_state_dict, soft_cross_entropy
-from FlagEmbedding.abc.finetune.embedder import AbsEmbedderModel, EmbedderOutput
+from FlagEmbedding.abc.finetune.embedder import AbsEmbedderModel
 from FlagEmbedding.abc.finetune.embedder.modeling import group_scores
 from FlagEmbedding.finetune.embedder.encoder_only.m3.arguments import M3_HEADS, resolve_heads
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
@@ -224,20 +224,12 @@ class EncoderOnlyEmbedderM3Model(AbsEmbedderModel):
         return sum(ENSEMBLE_WEIGHTS[head] * value for head, value in scores.items())
 
     # ---- loss -----------------------------------------------------------------------------------------------
-    def forward(
-        self,
-        queries: Any = None,
-        passages: Any = None,
-        teacher_scores: Optional[Sequence[float]] = None,
-        no_in_batch_neg_flag: bool = False,
-    ) -> EmbedderOutput:
-        """Loss of one batch (see the class docstring); ``loss`` is None in eval mode."""
-        q_reps, p_reps = self.encode(queries), self.encode(passages)
-        if not self.training:
-            return EmbedderOutput(loss=None)
-        loss = self.unified_loss(q_reps, p_reps, teacher_scores, bool(no_in_batch_neg_flag))
+    def batch_loss(self, q_reps: M3Reps, p_reps: M3Reps, teacher_scores: Optional[Sequence[float]],
+                   no_in_batch_neg_flag: bool) -> Tensor:
+        """:meth:`unified_loss` of one training batch (see the class docstring); counts the step."""
+        loss = self.unified_loss(q_reps, p_reps, teacher_scores, no_in_batch_neg_flag)
         self.step += 1
-        return EmbedderOutput(loss=loss)
+        return loss
 
     def unified_loss(self, q_reps: M3Reps, p_reps: M3Reps, teacher_scores: Optional[Sequence[float]],
                      no_in_batch_neg_flag: bool) -> Tensor:

@@ -1,7 +1,6 @@
-"""Helpers shared by the fine-tuning tests: tiny data files and the documented example commands."""
+"""Fine-tuning records, the documented fine-tuning commands made runnable here, and subprocess runs."""
 from __future__ import annotations
 
-import json
 import importlib.util
 import os
 import shlex
@@ -9,7 +8,8 @@ import subprocess
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers import REPO
+
 EXAMPLES = os.path.join(REPO, "examples", "finetune")
 PASSAGES = [
     "The giant panda is a bear species endemic to China.",
@@ -21,15 +21,6 @@ PASSAGES = [
     "Yes or No: does the passage answer the query?",
     "numbers 0 1 2 3 4 5 6 7 8 9",
 ]
-
-
-def write_jsonl(path: str, records: Sequence[Any]) -> str:
-    """Write records (dicts, or raw strings written as-is) one per line; return ``path``."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write((record if isinstance(record, str) else json.dumps(record)) + "\n")
-    return path
 
 
 def record(index: int, num_neg: int = 3, scores: bool = False, **extra: Any) -> Dict[str, Any]:

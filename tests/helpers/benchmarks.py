@@ -1,9 +1,13 @@
 """Tiny benchmark datasets in every layout the evaluation reads, and argument builders."""
 from __future__ import annotations
 
-import json
 import os
-from typing import Dict, Iterable, List, Mapping, Optional
+from typing import Any, Iterable, List, Mapping, Optional
+
+from tests.helpers.files import write_jsonl
+
+#: a model path that is never loaded: the runs that use it must fail before loading a model
+NO_MODEL = "/nonexistent/model/never-loaded"
 
 CORPUS = {
     "d1": {"title": "Fox", "text": "The quick brown fox jumps over the lazy dog."},
@@ -17,13 +21,6 @@ CORPUS = {
 }
 QUERIES = {"q1": "what is the capital of france?", "q2": "what is a panda?", "q3": "dense vectors for retrieval"}
 QRELS = {"q1": {"d2": 1}, "q2": {"d6": 1, "d7": 0}, "q3": {"d3": 2, "d4": 1}}
-
-
-def write_jsonl(path: str, rows: Iterable[Mapping]) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def write_library_layout(folder: str, corpus: Mapping = CORPUS, splits: Iterable[str] = ("test",),
@@ -63,11 +60,6 @@ def write_mkqa_layout(root: str, languages: Iterable[str]) -> str:
     return root
 
 
-def read_json(path: str) -> Dict:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
 def model_args(embedder: str, **overrides) -> "object":
     """``AbsEvalModelArgs`` for a tiny CPU model."""
     from FlagEmbedding.abc.evaluation.arguments import AbsEvalModelArgs
@@ -76,6 +68,27 @@ def model_args(embedder: str, **overrides) -> "object":
                   embedder_query_max_length=64, embedder_passage_max_length=64)
     values.update(overrides)
     return AbsEvalModelArgs(**values)
+
+
+def run_beir(tmp_path: Any, **overrides: Any) -> None:
+    """A BEIR run of ``scifact`` from ``tmp_path/data`` with :data:`NO_MODEL` (``overrides`` change the arguments)."""
+    from FlagEmbedding.evaluation.beir import BEIREvalArgs, BEIREvalRunner
+
+    values = dict(eval_name="beir", dataset_dir=str(tmp_path / "data"), dataset_names=["scifact"],
+                  output_dir=str(tmp_path / "out"), eval_output_path=str(tmp_path / "s.md"))
+    values.update(overrides)
+    BEIREvalRunner(BEIREvalArgs(**values), model_args(NO_MODEL)).run()
+
+
+def run_custom(folder: str, tmp_path: Any, **overrides: Any) -> None:
+    """A custom-data run of ``folder`` with :data:`NO_MODEL` (``overrides`` change the arguments)."""
+    from FlagEmbedding.abc.evaluation.arguments import AbsEvalArgs
+    from FlagEmbedding.evaluation.custom import CustomEvalRunner
+
+    values = dict(eval_name="mine", dataset_dir=folder, output_dir=str(tmp_path / "out"),
+                  eval_output_path=str(tmp_path / "s.md"))
+    values.update(overrides)
+    CustomEvalRunner(AbsEvalArgs(**values), model_args(NO_MODEL)).run()
 
 
 def flags(mapping: Mapping[str, object]) -> List[str]:

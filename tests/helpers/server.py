@@ -12,7 +12,9 @@ from typing import Any, Dict, List, Optional
 
 import httpx
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers import REPO
+
+
 START_TIMEOUT_S = 180
 
 

@@ -1,4 +1,5 @@
-"""Several devices: same scores as one device, errors surface from workers, no orphan processes."""
+"""Multi-process pool behind AbsReranker (FlagReranker and LayerWiseFlagLLMReranker as the carriers): same scores
+as one device, per-layer lists merged layer by layer, worker errors surface, no orphan processes."""
 from __future__ import annotations
 
 import gc
