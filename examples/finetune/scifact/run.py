@@ -107,10 +107,11 @@ def run_command(command: List[str]) -> float:
     return time.time() - start
 
 
-def run_once(command: List[str], output: str, inputs: Sequence[str]) -> float:
-    """Run ``command`` unless ``output`` was made by the same command from the same ``inputs`` (a rerun after an
-    interrupted evaluation reuses the mined negatives and the trained model); its wall time, 0 when reused."""
-    key_file = os.path.join(os.path.dirname(output), f".{os.path.basename(output)}.key")
+def run_once(command: List[str], output: str, inputs: Sequence[str], key_file: str) -> float:
+    """Run ``command`` unless ``output`` was made by the same command from the same ``inputs``, as recorded in
+    ``key_file`` (a rerun after an interrupted evaluation reuses the mined negatives and the trained model; the
+    record stays outside the model folder, whose files identify the model in the embedding cache); its wall
+    time, 0 when reused."""
     key = " ".join([*(file_checksum(path) for path in inputs), *command[1:]])
     if os.path.exists(output) and read_text(key_file) == key:
         logger.info("Reusing %s (made by the same command from the same inputs).", output)
@@ -165,7 +166,7 @@ def eval_command(model: str, scifact_dir: str, output_dir: str, kind: str = "bas
         "--embedder_passage_max_length", str(MAX_LENGTH), "--embedder_batch_size", "64", "--devices", "cpu",
         "--use_fp16", "False", "--k_values", "10", "100", "--search_method", search_method,
         "--corpus_embd_save_dir", os.path.join(output_dir, "corpus_embd"),
-        "--output_dir", os.path.join(output_dir, "search_results"), "--eval_output_method", "json",
+        "--output_dir", os.path.join(output_dir, "search_results", search_method), "--eval_output_method", "json",
         "--eval_output_path", os.path.join(output_dir, f"eval-{search_method}.json"),
     ]
 
@@ -218,9 +219,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     output_dir = os.path.join(args.work_dir, "minilm_scifact" if args.kind == "base" else "minilm_scifact_m3")
     result = {"mine_seconds": 0.0, "model_dir": output_dir}
     command = mine_command(args.model, paths["train"], paths["pool"], mined, args)
-    result["mine_seconds"] = run_once(command, mined, [paths["train"], paths["pool"]])
+    result["mine_seconds"] = run_once(command, mined, [paths["train"], paths["pool"]], f"{mined}.key")
     result["train_seconds"] = run_once(train_command(args.model, mined, output_dir, args),
-                                       os.path.join(output_dir, "model.safetensors"), [mined])
+                                       os.path.join(output_dir, "model.safetensors"), [mined], f"{output_dir}.key")
     if not args.skip_eval:
         start = time.time()
         before = evaluate(args.model, args.scifact_dir, os.path.join(args.work_dir, "eval_before"))
