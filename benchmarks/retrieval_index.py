@@ -8,7 +8,11 @@ each passage's (at most 256) unique tokenizer ids weighted by ``log(1 + tf) * id
 brute-force dictionary dot product of every query with every passage (``compute_lexical_matching_score``);
 ``pyseismic-lsr`` (approximate) is measured beside them when installed.
 
-    python benchmarks/retrieval_index.py --cache_dir /tmp/rt/corpus_embd/model/scifact
+    python benchmarks/retrieval_index.py --cache_dir /tmp/rt/corpus_embd/model/scifact \
+        [--m3_model /tmp/m3ft/minilm_scifact_m3 --m3_cache_dir /tmp/m3ft/eval_after_m3/corpus_embd/minilm_scifact_m3/scifact]
+
+``--m3_model`` adds the real M3 figures (size on disk per representation, queries/s of dense, sparse, colbert,
+hybrid and all, query encoding included) of a fine-tuned M3 model's index.
 """
 from __future__ import annotations
 
@@ -58,6 +62,11 @@ def main() -> None:
     parser.add_argument("--cache_dir", required=True, help="index folder (the CLI's corpus cache folder to reuse it)")
     parser.add_argument("--factories", nargs="+", default=["IVF64,Flat", "HNSW32", "IVF64,PQ16x8"])
     parser.add_argument("--top_k", type=int, default=100)
+    parser.add_argument("--m3_model", default=None,
+                        help="an M3 model folder (e.g. the MiniLM fine-tuned by examples/finetune/scifact/run.py "
+                             "--kind m3): adds its dense / sparse / colbert / hybrid / all figures")
+    parser.add_argument("--m3_cache_dir", default=None,
+                        help="the M3 model's index folder (the CLI's <corpus_embd_save_dir>/<model>/scifact)")
     args = parser.parse_args()
 
     from FlagEmbedding.abc.evaluation.arguments import AbsEvalModelArgs
@@ -149,7 +158,43 @@ def main() -> None:
                                "brute_force_queries_per_s": len(query_texts) / brute_seconds,
                                "speedup": brute_seconds / csr_seconds, "same_top10_scores": float(same)}
     report["sparse search"].update(seismic_figures(doc_weights, query_weights, sparse_rows))
+    if args.m3_model:
+        report.update(m3_figures(args, docids, texts, query_texts))
     print(json.dumps(report, indent=2))
+
+
+def m3_figures(args: argparse.Namespace, docids: List[str], texts: List[str],
+               query_texts: List[str]) -> Dict[str, Dict[str, float]]:
+    """Index load time, size on disk per representation and queries/s per method (query encoding included) of
+    an M3 model's index, built (or reused) in ``--m3_cache_dir`` with the evaluation's settings."""
+    from FlagEmbedding.abc.evaluation.arguments import AbsEvalModelArgs
+    from FlagEmbedding.abc.evaluation.runner import AbsEvalRunner
+    from FlagEmbedding.retrieval import RetrievalIndex, SearchOptions
+
+    embedder, _ = AbsEvalRunner.get_models(AbsEvalModelArgs(
+        embedder_name_or_path=args.m3_model, embedder_model_class="encoder-only-m3", pooling_method="mean",
+        devices=["cpu"], use_fp16=False, embedder_batch_size=64, embedder_query_max_length=256,
+        embedder_passage_max_length=256))
+    representations = ["dense", "sparse", "colbert"]
+    start = time.perf_counter()
+    index = RetrievalIndex.build(args.m3_cache_dir, docids, texts, embedder=embedder,
+                                 representations=representations, store_corpus=False)
+    report: Dict[str, Dict[str, float]] = {"m3 index build (cached shards)": {"seconds": time.perf_counter() - start}}
+    for folder in sorted(os.listdir(args.m3_cache_dir)):
+        manifest = os.path.join(args.m3_cache_dir, folder, "manifest.json")
+        if os.path.isfile(manifest):
+            with open(manifest, encoding="utf-8") as handle:
+                model = json.load(handle)["identity"]["model"]
+            name = model.get("representation", "dense")
+            report[f"m3 {name} disk"] = {"disk_mib": folder_mib(os.path.join(args.m3_cache_dir, folder))}
+    start = time.perf_counter()
+    index.encode_queries(query_texts, representations)
+    report["m3 query encoding (all three)"] = {"queries_per_s": len(query_texts) / (time.perf_counter() - start)}
+    for method in ("dense", "sparse", "colbert", "hybrid", "all"):
+        start = time.perf_counter()
+        index.search(query_texts, args.top_k, SearchOptions(method=method))
+        report[f"m3 search {method}"] = {"queries_per_s": len(query_texts) / (time.perf_counter() - start)}
+    return report
 
 
 def seismic_figures(doc_weights: List[Dict[str, float]], query_weights: List[Dict[str, float]],
