@@ -5,8 +5,11 @@ Layout of the cache (``onnx_cache_dir``, default ``$HF_HOME/flagembedding/onnx``
     onnx_cache_dir/<fingerprint[:16]>/model.onnx      # fp32 export, or its dynamic-int8 quantization
     onnx_cache_dir/<fingerprint[:16]>/manifest.json   # the fingerprint's identity and model.onnx's checksum
 
+The exported graph is rewritten with the transformer fusions of ``onnxscript.rewriter.ort_fusions`` (fused
+attention, skip-LayerNorm, bias-GELU: ONNX Runtime's contrib operators) before an int8 quantization, if any.
 The fingerprint hashes the model files (path, size and mtime, as for the corpus embedding cache), the network
-class, its inputs and output, the quantization and the torch / exporter versions. An entry is built in a
+class, its inputs and output, the graph optimization, the quantization and the torch / exporter / runtime
+versions. An entry is built in a
 temporary folder and renamed into place, so a killed export leaves nothing half-written; an entry whose
 manifest or checksum does not match is rebuilt. ONNX files are protobuf graphs: nothing is unpickled.
 """
@@ -30,7 +33,9 @@ logger = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx")
 QUANTIZATIONS = (None, "int8")
-ONNX_FORMAT = 1
+ONNX_FORMAT = 2
+#: the graph rewrite applied after export (part of the cache fingerprint)
+OPTIMIZATION = "onnxscript.ort_fusions"
 OPSET = 18
 MODEL_FILE = "model.onnx"
 MANIFEST = "manifest.json"
@@ -83,6 +88,7 @@ class _Exportable(torch.nn.Module):
 def onnx_identity(model_name_or_path: str, model: torch.nn.Module, input_names: List[str], output: str,
                   quantize: Optional[str]) -> Dict[str, Any]:
     """Everything the exported graph depends on, as a JSON-able dict."""
+    import onnxruntime
     import onnxscript
 
     path = model_name_or_path
@@ -93,10 +99,12 @@ def onnx_identity(model_name_or_path: str, model: torch.nn.Module, input_names: 
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
         "inputs": list(input_names),
         "output": output,
+        "optimization": OPTIMIZATION,
         "quantize": quantize,
         "opset": OPSET,
         "torch": torch.__version__,
         "onnxscript": onnxscript.__version__,
+        "onnxruntime": onnxruntime.__version__,
     }
 
 
@@ -111,6 +119,11 @@ def _valid_entry(folder: str, identity: Dict[str, Any]) -> bool:
 
 
 def _export(model: torch.nn.Module, input_names: List[str], output: str, path: str) -> None:
+    """Export ``model`` with the dynamo exporter (dynamic batch and sequence axes) and fuse its transformer
+    blocks for ONNX Runtime (see :data:`OPTIMIZATION`) into ``path``."""
+    import onnx_ir
+    from onnxscript.rewriter.ort_fusions import optimize_for_ort
+
     example = {"input_ids": torch.full((2, 8), 5), "attention_mask": torch.ones(2, 8, dtype=torch.long),
                "token_type_ids": torch.zeros(2, 8, dtype=torch.long)}
     example["attention_mask"][1, 4:] = 0  # a padded row, so no all-ones shortcut is traced
@@ -121,11 +134,14 @@ def _export(model: torch.nn.Module, input_names: List[str], output: str, path: s
     model.eval()
     try:
         with torch.no_grad():
-            torch.onnx.export(_Exportable(model, input_names, output).eval(), tuple(example), path, dynamo=True,
-                              input_names=list(input_names), output_names=[output], dynamic_shapes=dynamic,
-                              opset_version=OPSET, external_data=False, verbose=False)
+            program = torch.onnx.export(_Exportable(model, input_names, output).eval(), tuple(example), dynamo=True,
+                                        input_names=list(input_names), output_names=[output], dynamic_shapes=dynamic,
+                                        opset_version=OPSET, verbose=False)
     finally:
         model.train(was_training)
+    fused, counts = optimize_for_ort(program.model)
+    logger.info("ONNX Runtime fusions: %s", {name: count for name, count in counts.items() if count})
+    onnx_ir.save(fused, path)
 
 
 def export_onnx(model_name_or_path: str, model: torch.nn.Module, input_names: List[str], output: str,
@@ -173,7 +189,8 @@ class OnnxEncoder(torch.nn.Module):
 
     ``encoder(input_ids=..., attention_mask=..., return_dict=True)`` returns a ``ModelOutput`` whose ``output``
     field is a CPU float tensor, so the torch inference loops (pooling, heads, scoring) run unchanged. The
-    session uses as many threads as torch and is rebuilt lazily after pickling.
+    session runs its operators sequentially, each on as many threads as torch, with every graph optimization
+    enabled, and is rebuilt lazily after pickling.
     """
 
     def __init__(self, path: str, input_names: List[str], output: str, config: Any):
@@ -188,6 +205,8 @@ class OnnxEncoder(torch.nn.Module):
 
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = torch.get_num_threads()
+            options.inter_op_num_threads = 1
+            options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
             self._session = onnxruntime.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
         return self._session

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import builtins
+import json
 import os
 import shutil
 
@@ -50,6 +51,23 @@ def test_flagmodel_onnx_fp32_equals_torch_and_is_exported_once(tiny_bert, onnx_c
     np.testing.assert_allclose(again.encode(TEXTS), FlagModel(tiny_bert, devices="cpu").encode(TEXTS), atol=1e-5)
     assert exports == []  # the cached graph was reused (pooling is not part of it)
     assert cache_entries(onnx_cache) == entries
+
+
+def test_exported_graph_is_fused_for_onnx_runtime_and_keyed_by_the_optimization(tiny_bert, tmp_path, monkeypatch):
+    import onnx
+
+    FlagModel(tiny_bert, devices="cpu", backend="onnx", onnx_cache_dir=str(tmp_path)).encode(TEXTS[:1])
+    (entry,) = cache_entries(tmp_path)
+    graph = onnx.load(str(tmp_path / entry / "model.onnx")).graph
+    fused = {node.op_type for node in graph.node if node.domain == "com.microsoft"}
+    assert {"Attention", "SkipLayerNormalization", "BiasGelu"} <= fused  # tiny BERT: 2 layers, 4 heads
+    assert "Softmax" not in {node.op_type for node in graph.node}  # no unfused attention left
+    with open(tmp_path / entry / "manifest.json", encoding="utf-8") as f:
+        assert json.load(f)["identity"]["optimization"] == "onnxscript.ort_fusions"
+
+    monkeypatch.setattr(onnx_backend, "OPTIMIZATION", "none")  # another rewrite: another entry, not a reuse
+    FlagModel(tiny_bert, devices="cpu", backend="onnx", onnx_cache_dir=str(tmp_path)).encode(TEXTS[:1])
+    assert len(cache_entries(tmp_path)) == 2
 
 
 def test_corrupted_cache_entry_is_rebuilt(tiny_bert, onnx_cache, tmp_path):
