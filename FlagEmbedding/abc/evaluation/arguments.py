@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from FlagEmbedding.abc.inference.onnx_backend import BACKENDS, QUANTIZATIONS
 from FlagEmbedding.abc.inference.validation import unescape_newlines
 from FlagEmbedding.abc.evaluation.compare import pytrec_measure
 from FlagEmbedding.retrieval.fusion import FUSIONS
@@ -16,6 +17,8 @@ from FlagEmbedding.utils.errors import InputError
 
 EMBEDDER_MODEL_CLASSES = model_class_choices(EmbedderModelClass)
 RERANKER_MODEL_CLASSES = model_class_choices(RerankerModelClass)
+#: ``--*_quantize`` values (``none`` is ``quantize=None``)
+QUANTIZE_CHOICES = [value or "none" for value in QUANTIZATIONS]
 
 
 @dataclass
@@ -156,8 +159,32 @@ class AbsEvalModelArgs:
     compress_ratio: int = field(default=1, metadata={"help": "Compression ratio of lightweight rerankers."})
     compress_layers: List[int] = field(default=None, metadata={"help": "Compressed layers of lightweight rerankers."})
     devices: Optional[str] = field(default=None, metadata={"help": "Devices, e.g. cuda:0 cuda:1 or cpu.", "nargs": "+"})
+    embedder_backend: str = field(
+        default="torch", metadata={"help": "Embedder runtime: torch, or onnx (ONNX Runtime on the CPU; encoder-only "
+                                           "embedders; exported once to --onnx_cache_dir).", "choices": list(BACKENDS)}
+    )
+    embedder_quantize: str = field(
+        default="none", metadata={"help": "Embedder weights: none, or int8 (dynamic int8; needs --embedder_backend "
+                                          "onnx).", "choices": QUANTIZE_CHOICES}
+    )
+    reranker_backend: str = field(
+        default="torch", metadata={"help": "Reranker runtime: torch, or onnx (ONNX Runtime on the CPU; encoder-only "
+                                           "rerankers).", "choices": list(BACKENDS)}
+    )
+    reranker_quantize: str = field(
+        default="none", metadata={"help": "Reranker weights: none, or int8 (dynamic int8; needs --reranker_backend "
+                                          "onnx).", "choices": QUANTIZE_CHOICES}
+    )
+    onnx_cache_dir: Optional[str] = field(
+        default=None, metadata={"help": "Folder of the exported ONNX graphs (default $HF_HOME/flagembedding/onnx)."}
+    )
 
     def __post_init__(self) -> None:
+        for model in ("embedder", "reranker"):
+            quantize, backend = getattr(self, f"{model}_quantize", "none"), getattr(self, f"{model}_backend", "torch")
+            if quantize != "none" and backend == "torch":
+                raise InputError(f"--{model}_quantize {quantize} needs --{model}_backend onnx (int8 weights run "
+                                 f"in ONNX Runtime).")
         for name in ("embedder_name_or_path", "reranker_name_or_path"):  # '.../1_Pooling/..', 'model/.' -> 'model'
             value = getattr(self, name, None)
             if isinstance(value, str) and os.path.exists(value):
