@@ -111,3 +111,17 @@ def test_int8_without_onnx_is_a_one_line_error(tmp_path, bge_large, capsys):
     assert capsys.readouterr().err == ("error: --embedder_quantize int8 needs --embedder_backend onnx (int8 weights "
                                        "run in ONNX Runtime).\n")
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_example_script_runs_the_three_runtimes(tmp_path):
+    from tests.evaluation.test_examples import parse, script_commands
+
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "onnx", "eval_scifact_backends.sh")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "SCIFACT_ROOT": "/data/beir", "MINILM": "/m/minilm"}
+    runtimes = []
+    for command in script_commands(script, env):
+        (eval_args, model_args), _ = parse(command)
+        assert (eval_args.dataset_dir, eval_args.dataset_names, model_args.embedder_name_or_path) == (
+            "/data/beir", ["scifact"], "/m/minilm")
+        runtimes.append((model_args.embedder_backend, model_args.embedder_quantize))
+    assert runtimes == [("torch", "none"), ("onnx", "none"), ("onnx", "int8")]
