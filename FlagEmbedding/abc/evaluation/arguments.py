@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from FlagEmbedding.abc.inference.onnx_backend import BACKENDS, QUANTIZATIONS
 from FlagEmbedding.abc.inference.validation import unescape_newlines
@@ -118,6 +118,20 @@ class AbsEvalArgs:
                              rerank_top_k=self.rerank_top_k)
 
 
+def _backend_field(model: str) -> Any:
+    """``--{model}_backend``: the runtime of the embedder or reranker."""
+    return field(default="torch", metadata={
+        "help": f"{model.capitalize()} runtime: torch, or onnx (ONNX Runtime on the CPU; encoder-only {model}s; "
+                f"exported once to --onnx_cache_dir).", "choices": list(BACKENDS)})
+
+
+def _quantize_field(model: str) -> Any:
+    """``--{model}_quantize``: the weights of the embedder or reranker."""
+    return field(default="none", metadata={
+        "help": f"{model.capitalize()} weights: none, or int8 (dynamic int8; needs --{model}_backend onnx).",
+        "choices": QUANTIZE_CHOICES})
+
+
 @dataclass
 class AbsEvalModelArgs:
     """Embedder and (optional) reranker settings; see ``FlagAutoModel`` / ``FlagAutoReranker``."""
@@ -159,22 +173,10 @@ class AbsEvalModelArgs:
     compress_ratio: int = field(default=1, metadata={"help": "Compression ratio of lightweight rerankers."})
     compress_layers: List[int] = field(default=None, metadata={"help": "Compressed layers of lightweight rerankers."})
     devices: Optional[str] = field(default=None, metadata={"help": "Devices, e.g. cuda:0 cuda:1 or cpu.", "nargs": "+"})
-    embedder_backend: str = field(
-        default="torch", metadata={"help": "Embedder runtime: torch, or onnx (ONNX Runtime on the CPU; encoder-only "
-                                           "embedders; exported once to --onnx_cache_dir).", "choices": list(BACKENDS)}
-    )
-    embedder_quantize: str = field(
-        default="none", metadata={"help": "Embedder weights: none, or int8 (dynamic int8; needs --embedder_backend "
-                                          "onnx).", "choices": QUANTIZE_CHOICES}
-    )
-    reranker_backend: str = field(
-        default="torch", metadata={"help": "Reranker runtime: torch, or onnx (ONNX Runtime on the CPU; encoder-only "
-                                           "rerankers).", "choices": list(BACKENDS)}
-    )
-    reranker_quantize: str = field(
-        default="none", metadata={"help": "Reranker weights: none, or int8 (dynamic int8; needs --reranker_backend "
-                                          "onnx).", "choices": QUANTIZE_CHOICES}
-    )
+    embedder_backend: str = _backend_field("embedder")
+    embedder_quantize: str = _quantize_field("embedder")
+    reranker_backend: str = _backend_field("reranker")
+    reranker_quantize: str = _quantize_field("reranker")
     onnx_cache_dir: Optional[str] = field(
         default=None, metadata={"help": "Folder of the exported ONNX graphs (default $HF_HOME/flagembedding/onnx)."}
     )
