@@ -4,8 +4,7 @@ Kinds: ``embedder`` (``FlagModel``, mean pooling) and ``m3`` (``BGEM3FlagModel``
 same encoder with seeded heads). The baseline is the original FlagEmbedding 1.4.2 run in its own interpreter
 (``--orig_python``: a venv with ``FlagEmbedding==1.4.2 'transformers<4.57'``); without one the embedder baseline
 is sentence-transformers (said in the output). ``--extra`` adds our opt-in engines (bf16, ONNX Runtime fp32 and
-int8) and ``openvino`` (not a backend of the package: our exported ONNX graph compiled by OpenVINO with f32
-inference precision, when ``openvino`` is installed); ``--fastembed_python`` adds fastembed (its own venv) running
+int8, OpenVINO f32 when ``openvino`` is installed); ``--fastembed_python`` adds fastembed (its own venv) running
 our exported ONNX graph with its own tokenization, batching and pooling. Engines run interleaved (A B A B ...),
 best of ``--repeats``.
 Prints the CPU model and ISA flags, passages/s, the ratio against the baseline, and the output deviation
@@ -56,25 +55,6 @@ def build_m3_folder(folder: str) -> str:
     return folder
 
 
-class OpenVinoEncoder(torch.nn.Module):
-    """The ONNX graph at ``path`` compiled by OpenVINO for the CPU (f32 inference precision, as many threads as
-    torch), called like the Hugging Face encoder (returns ``last_hidden_state``)."""
-
-    def __init__(self, path: str):
-        super().__init__()
-        import openvino
-
-        self.compiled = openvino.Core().compile_model(path, "CPU", {
-            "INFERENCE_NUM_THREADS": torch.get_num_threads(), "INFERENCE_PRECISION_HINT": "f32",
-            "PERFORMANCE_HINT": "LATENCY"})
-
-    def forward(self, return_dict: bool = True, **inputs: torch.Tensor) -> Any:
-        from transformers.modeling_outputs import ModelOutput
-
-        result = self.compiled({name: tensor.numpy() for name, tensor in inputs.items()})
-        return ModelOutput(last_hidden_state=torch.from_numpy(result[0]))
-
-
 def fastembed_folder(folder: str, onnx_path: str, max_length: int) -> str:
     """A fastembed model folder: all-MiniLM-L6-v2's tokenizer files (truncating at ``max_length``) and the ONNX
     graph at ``onnx_path`` as ``onnx/model.onnx``."""
@@ -99,7 +79,7 @@ def main() -> None:
     parser.add_argument("--orig_python", default=ORIGINAL_PYTHON)
     parser.add_argument("--extra", nargs="*", default=["bf16", "onnx", "onnx-int8"],
                         choices=["bf16", "onnx", "onnx-int8", "openvino"],
-                        help="opt-in engines to add (embedder only; openvino needs `pip install openvino`)")
+                        help="our opt-in engines to add (embedder only; openvino needs FlagEmbedding[openvino])")
     parser.add_argument("--fastembed_python", default=None,
                         help=f"interpreter of a venv with fastembed and onnxruntime (e.g. {FASTEMBED_PYTHON}): adds "
                              "fastembed on our exported ONNX graph (embedder only)")
@@ -136,15 +116,12 @@ def main() -> None:
                             texts, batch_size=args.batch_size, normalize_embeddings=True))
                     engines["ours fp32"] = lambda: timed(lambda: ours.encode_corpus(texts, max_length=max_length))
                     options = {"bf16": dict(use_bf16=True), "onnx": dict(backend="onnx"),
-                               "onnx-int8": dict(backend="onnx", quantize="int8"), "openvino": dict(backend="onnx")}
+                               "onnx-int8": dict(backend="onnx", quantize="int8"), "openvino": dict(backend="openvino")}
                     for name in args.extra:
                         model = FlagModel(path, pooling_method="mean", devices="cpu", onnx_cache_dir=work,
                                           **size, **options[name])
                         model.encode(texts[:4])  # export outside the timing
-                        if name == "openvino":
-                            model.onnx_model = OpenVinoEncoder(model.onnx_model.path)
-                            model.encode(texts[:4])
-                        engines[name if name == "openvino" else f"ours {name}"] = (lambda m: lambda: timed(
+                        engines[f"ours {name}"] = (lambda m: lambda: timed(
                             lambda: m.encode_corpus(texts, max_length=max_length)))(model)
                     if args.fastembed_python:
                         graph = FlagModel(path, pooling_method="mean", devices="cpu", onnx_cache_dir=work,

@@ -121,8 +121,8 @@ class AbsEvalArgs:
 def _backend_field(model: str) -> Any:
     """``--{model}_backend``: the runtime of the embedder or reranker."""
     return field(default="torch", metadata={
-        "help": f"{model.capitalize()} runtime: torch, or onnx (ONNX Runtime on the CPU; encoder-only {model}s; "
-                f"exported once to --onnx_cache_dir).", "choices": list(BACKENDS)})
+        "help": f"{model.capitalize()} runtime: torch, onnx (ONNX Runtime) or openvino (OpenVINO, f32), both on "
+                f"the CPU for encoder-only {model}s, exported once to --onnx_cache_dir.", "choices": list(BACKENDS)})
 
 
 def _quantize_field(model: str) -> Any:
@@ -184,7 +184,7 @@ class AbsEvalModelArgs:
     def __post_init__(self) -> None:
         for model in ("embedder", "reranker"):
             quantize, backend = getattr(self, f"{model}_quantize", "none"), getattr(self, f"{model}_backend", "torch")
-            if quantize != "none" and backend == "torch":
+            if quantize != "none" and backend != "onnx":
                 raise InputError(f"--{model}_quantize {quantize} needs --{model}_backend onnx (int8 weights run "
                                  f"in ONNX Runtime).")
         for name in ("embedder_name_or_path", "reranker_name_or_path"):  # '.../1_Pooling/..', 'model/.' -> 'model'
