@@ -44,7 +44,8 @@ def main() -> None:
 
     loader = BEIREvalDataLoader("beir", dataset_dir=os.path.dirname(os.path.abspath(args.scifact_dir)))
     name = os.path.basename(os.path.abspath(args.scifact_dir))
-    corpus, queries, qrels = loader.load_corpus(name), loader.load_queries(name, "test"), loader.load_qrels(name, "test")
+    corpus = loader.load_corpus(name)
+    queries, qrels = loader.load_queries(name, split="test"), loader.load_qrels(name, split="test")
     docids, qids = list(corpus), list(queries)
     if args.corpus_limit:
         judged = {d for rels in qrels.values() for d in rels}
