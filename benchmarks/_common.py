@@ -67,6 +67,8 @@ def measure(result: Dict[str, float]) -> Iterator[None]:
 
 
 ORIGINAL_PYTHON = "/work/venv-orig/bin/python"
+#: a venv with ``fastembed`` and ``onnxruntime`` (fastembed pins another huggingface_hub: never our venv)
+FASTEMBED_PYTHON = "/work/venv-fastembed/bin/python"
 
 
 def original_available(python: str) -> bool:
@@ -83,15 +85,22 @@ def run_original(python: str, kind: str, model: str, inputs: list, max_length: i
                  devices: Any = "cpu", use_fp16: bool = False) -> Tuple[float, Dict[str, Any]]:
     """Time one ``kind`` call (``embedder``, ``m3`` or ``reranker``) of the original FlagEmbedding in ``python``
     (a subprocess, outside this source tree) on ``devices``; returns the seconds and the outputs (no pickles read)."""
+    return run_worker(python, "_original.py", inputs, kind=kind, model=model, max_length=max_length,
+                      batch_size=batch_size, devices=devices, use_fp16=use_fp16)
+
+
+def run_worker(python: str, worker: str, inputs: list, **spec: Any) -> Tuple[float, Dict[str, Any]]:
+    """Run ``benchmarks/<worker> spec.json`` in the interpreter ``python`` (another venv, outside this source tree)
+    on ``inputs`` with the fields of ``spec``; returns its timed seconds and the outputs it wrote (``dense.npy``,
+    ``scores.npy``, ``colbert.npz``, ``sparse.json``; no pickles read)."""
     with tempfile.TemporaryDirectory() as out:
         with open(os.path.join(out, "inputs.json"), "w", encoding="utf-8") as f:
             json.dump(inputs, f)
-        spec = {"kind": kind, "model": model, "inputs": os.path.join(out, "inputs.json"), "out": out,
-                "max_length": max_length, "batch_size": batch_size, "devices": devices, "use_fp16": use_fp16}
+        spec = {**spec, "inputs": os.path.join(out, "inputs.json"), "out": out}
         with open(os.path.join(out, "spec.json"), "w", encoding="utf-8") as f:
             json.dump(spec, f)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        subprocess.run([python, os.path.join(REPO, "benchmarks", "_original.py"), os.path.join(out, "spec.json")],
+        subprocess.run([python, os.path.join(REPO, "benchmarks", worker), os.path.join(out, "spec.json")],
                        cwd=out, env=env, check=True, capture_output=True)
         with open(os.path.join(out, "seconds.json"), encoding="utf-8") as f:
             seconds = json.load(f)["seconds"]

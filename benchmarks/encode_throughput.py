@@ -3,7 +3,10 @@
 Kinds: ``embedder`` (``FlagModel``, mean pooling) and ``m3`` (``BGEM3FlagModel`` dense + sparse + ColBERT on the
 same encoder with seeded heads). The baseline is the original FlagEmbedding 1.4.2 run in its own interpreter
 (``--orig_python``: a venv with ``FlagEmbedding==1.4.2 'transformers<4.57'``); without one the embedder baseline
-is sentence-transformers (said in the output). Engines run interleaved (A B A B ...), best of ``--repeats``.
+is sentence-transformers (said in the output). ``--extra`` adds our opt-in engines (bf16, ONNX Runtime fp32 and
+int8, OpenVINO f32 when ``openvino`` is installed); ``--fastembed_python`` adds fastembed (its own venv) running
+our exported ONNX graph with its own tokenization, batching and pooling. Engines run interleaved (A B A B ...),
+best of ``--repeats``.
 Prints the CPU model and ISA flags, passages/s, the ratio against the baseline, and the output deviation
 (max |cos-1| of dense and ColBERT vectors, max |diff| of sparse weights).
 
@@ -12,6 +15,7 @@ Prints the CPU model and ISA flags, passages/s, the ratio against the baseline, 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -21,8 +25,8 @@ from typing import Any, Callable, Dict, Tuple
 import numpy as np
 import torch
 
-from _common import (ORIGINAL_PYTHON, interleaved_best, minilm_path, original_available, print_ratio_table,
-                     run_original, scifact_passages, timed)
+from _common import (FASTEMBED_PYTHON, ORIGINAL_PYTHON, interleaved_best, minilm_path, original_available,
+                     print_ratio_table, run_original, run_worker, scifact_passages, timed)
 
 
 def cosine_deviation(a: np.ndarray, b: np.ndarray) -> float:
@@ -51,6 +55,20 @@ def build_m3_folder(folder: str) -> str:
     return folder
 
 
+def fastembed_folder(folder: str, onnx_path: str, max_length: int) -> str:
+    """A fastembed model folder: all-MiniLM-L6-v2's tokenizer files (truncating at ``max_length``) and the ONNX
+    graph at ``onnx_path`` as ``onnx/model.onnx``."""
+    os.makedirs(os.path.join(folder, "onnx"), exist_ok=True)
+    for name in ("config.json", "special_tokens_map.json", "tokenizer.json", "vocab.txt"):
+        shutil.copy(os.path.join(minilm_path(), name), folder)
+    with open(os.path.join(minilm_path(), "tokenizer_config.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    with open(os.path.join(folder, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump({**config, "model_max_length": max_length}, f)
+    shutil.copy(onnx_path, os.path.join(folder, "onnx", "model.onnx"))
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num_passages", type=int, default=400)
@@ -60,7 +78,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds; best per engine")
     parser.add_argument("--orig_python", default=ORIGINAL_PYTHON)
     parser.add_argument("--extra", nargs="*", default=["bf16", "onnx", "onnx-int8"],
-                        choices=["bf16", "onnx", "onnx-int8"], help="our opt-in engines to add (embedder only)")
+                        choices=["bf16", "onnx", "onnx-int8", "openvino"],
+                        help="our opt-in engines to add (embedder only; openvino needs FlagEmbedding[openvino])")
+    parser.add_argument("--fastembed_python", default=None,
+                        help=f"interpreter of a venv with fastembed and onnxruntime (e.g. {FASTEMBED_PYTHON}): adds "
+                             "fastembed on our exported ONNX graph (embedder only)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -94,13 +116,22 @@ def main() -> None:
                             texts, batch_size=args.batch_size, normalize_embeddings=True))
                     engines["ours fp32"] = lambda: timed(lambda: ours.encode_corpus(texts, max_length=max_length))
                     options = {"bf16": dict(use_bf16=True), "onnx": dict(backend="onnx"),
-                               "onnx-int8": dict(backend="onnx", quantize="int8")}
+                               "onnx-int8": dict(backend="onnx", quantize="int8"), "openvino": dict(backend="openvino")}
                     for name in args.extra:
                         model = FlagModel(path, pooling_method="mean", devices="cpu", onnx_cache_dir=work,
                                           **size, **options[name])
                         model.encode(texts[:4])  # export outside the timing
                         engines[f"ours {name}"] = (lambda m: lambda: timed(
                             lambda: m.encode_corpus(texts, max_length=max_length)))(model)
+                    if args.fastembed_python:
+                        graph = FlagModel(path, pooling_method="mean", devices="cpu", onnx_cache_dir=work,
+                                          backend="onnx", **size)
+                        graph.encode(texts[:1])
+                        folder = fastembed_folder(os.path.join(work, f"fastembed-{max_length}"),
+                                                  graph.onnx_model.path, max_length)
+                        engines["fastembed"] = (lambda f: lambda: (lambda r: (r[0], r[1]["dense"]))(run_worker(
+                            args.fastembed_python, "_fastembed.py", texts, model=f, dim=384,
+                            threads=torch.get_num_threads(), batch_size=args.batch_size)))(folder)
                     deviation = lambda a, b: f"max |cos-1| {cosine_deviation(a, b):.1e}"  # noqa: E731
                 else:
                     ours = BGEM3FlagModel(path, devices="cpu", **size)

@@ -54,7 +54,8 @@ def main() -> None:
     parser.add_argument("--batch_size", type=int, default=128, help="the original's default")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds; best per engine")
     parser.add_argument("--orig_python", default=ORIGINAL_PYTHON)
-    parser.add_argument("--extra", nargs="*", default=["bf16", "onnx", "onnx-int8"], choices=["bf16", "onnx", "onnx-int8"])
+    parser.add_argument("--extra", nargs="*", default=["bf16", "onnx", "onnx-int8"],
+                        choices=["bf16", "onnx", "onnx-int8", "openvino"])
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -68,7 +69,8 @@ def main() -> None:
           f"{'original FlagEmbedding 1.4.2' if has_original else 'sentence-transformers CrossEncoder (no original venv)'}")
     with tempfile.TemporaryDirectory() as folder:
         model_dir = build_cross_encoder(os.path.join(folder, "model"))
-        options = {"bf16": dict(use_bf16=True), "onnx": dict(backend="onnx"), "onnx-int8": dict(backend="onnx", quantize="int8")}
+        options = {"bf16": dict(use_bf16=True), "onnx": dict(backend="onnx"), "onnx-int8": dict(backend="onnx", quantize="int8"),
+               "openvino": dict(backend="openvino")}
         for max_length in args.max_lengths:
             size = dict(batch_size=args.batch_size, max_length=max_length)
             engines = {}

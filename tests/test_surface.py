@@ -134,6 +134,10 @@ KEPT: List[Kept] = [
     Kept("cli.flag_extra[own]", r"^__(search_method|hybrid_methods|fusion|fusion_weights|rrf_k|m3_weights|"
                                 r"faiss_index_factory|compare_to|eval_retrieval_dir|eval_retrieval_split) ",
          _ADDED + " (search methods of the evaluation CLIs; retrieval evaluation while fine-tuning)"),
+    Kept("fields.extra[own]", r"\.(embedder_backend|embedder_quantize|reranker_backend|reranker_quantize|"
+                              r"onnx_cache_dir) ", _ADDED + " (ONNX Runtime backend of the evaluation CLIs)"),
+    Kept("cli.flag_extra[own]", r"^__(embedder_backend|embedder_quantize|reranker_backend|reranker_quantize|"
+                                r"onnx_cache_dir) ", _ADDED + " (ONNX Runtime backend of the evaluation CLIs)"),
     Kept("cli.flag_missing[transformers]", r".",
          "removed by transformers 5; their mapping or rejection is handled by the fine-tuning CLI change",
          may_vanish=True),

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Any, List, Optional
 
+from FlagEmbedding.abc.inference.onnx_backend import BACKENDS, QUANTIZATIONS
 from FlagEmbedding.abc.inference.validation import unescape_newlines
 from FlagEmbedding.abc.evaluation.compare import pytrec_measure
 from FlagEmbedding.retrieval.fusion import FUSIONS
@@ -16,6 +17,8 @@ from FlagEmbedding.utils.errors import InputError
 
 EMBEDDER_MODEL_CLASSES = model_class_choices(EmbedderModelClass)
 RERANKER_MODEL_CLASSES = model_class_choices(RerankerModelClass)
+#: ``--*_quantize`` values (``none`` is ``quantize=None``)
+QUANTIZE_CHOICES = [value or "none" for value in QUANTIZATIONS]
 
 
 @dataclass
@@ -115,6 +118,20 @@ class AbsEvalArgs:
                              rerank_top_k=self.rerank_top_k)
 
 
+def _backend_field(model: str) -> Any:
+    """``--{model}_backend``: the runtime of the embedder or reranker."""
+    return field(default="torch", metadata={
+        "help": f"{model.capitalize()} runtime: torch, onnx (ONNX Runtime) or openvino (OpenVINO, f32), both on "
+                f"the CPU for encoder-only {model}s, exported once to --onnx_cache_dir.", "choices": list(BACKENDS)})
+
+
+def _quantize_field(model: str) -> Any:
+    """``--{model}_quantize``: the weights of the embedder or reranker."""
+    return field(default="none", metadata={
+        "help": f"{model.capitalize()} weights: none, or int8 (dynamic int8; needs --{model}_backend onnx).",
+        "choices": QUANTIZE_CHOICES})
+
+
 @dataclass
 class AbsEvalModelArgs:
     """Embedder and (optional) reranker settings; see ``FlagAutoModel`` / ``FlagAutoReranker``."""
@@ -156,8 +173,20 @@ class AbsEvalModelArgs:
     compress_ratio: int = field(default=1, metadata={"help": "Compression ratio of lightweight rerankers."})
     compress_layers: List[int] = field(default=None, metadata={"help": "Compressed layers of lightweight rerankers."})
     devices: Optional[str] = field(default=None, metadata={"help": "Devices, e.g. cuda:0 cuda:1 or cpu.", "nargs": "+"})
+    embedder_backend: str = _backend_field("embedder")
+    embedder_quantize: str = _quantize_field("embedder")
+    reranker_backend: str = _backend_field("reranker")
+    reranker_quantize: str = _quantize_field("reranker")
+    onnx_cache_dir: Optional[str] = field(
+        default=None, metadata={"help": "Folder of the exported ONNX graphs (default $HF_HOME/flagembedding/onnx)."}
+    )
 
     def __post_init__(self) -> None:
+        for model in ("embedder", "reranker"):
+            quantize, backend = getattr(self, f"{model}_quantize", "none"), getattr(self, f"{model}_backend", "torch")
+            if quantize != "none" and backend != "onnx":
+                raise InputError(f"--{model}_quantize {quantize} needs --{model}_backend onnx (int8 weights run "
+                                 f"in ONNX Runtime).")
         for name in ("embedder_name_or_path", "reranker_name_or_path"):  # '.../1_Pooling/..', 'model/.' -> 'model'
             value = getattr(self, name, None)
             if isinstance(value, str) and os.path.exists(value):

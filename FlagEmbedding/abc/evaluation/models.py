@@ -16,11 +16,23 @@ _OPTIONAL_EMBEDDER_OPTIONS = {"use_bf16": "use_bf16", "truncate_dim": "truncate_
                               "domain_for_pseudo_moe": "domain_for_pseudo_moe"}
 
 
+def backend_options(model_args: Any, model: str) -> Dict[str, Any]:
+    """``backend``, ``quantize`` and ``onnx_cache_dir`` of ``model`` (``embedder`` / ``reranker``) from
+    ``--{model}_backend`` / ``--{model}_quantize`` / ``--onnx_cache_dir``; nothing for the torch default, so
+    torch runs keep their corpus-cache and result fingerprints."""
+    backend = getattr(model_args, f"{model}_backend", "torch")
+    if backend == "torch":
+        return {}
+    quantize = getattr(model_args, f"{model}_quantize", "none")
+    return {"backend": backend, "quantize": None if quantize == "none" else quantize,
+            "onnx_cache_dir": getattr(model_args, "onnx_cache_dir", None)}
+
+
 def load_embedder(model_args: Any) -> Any:
     """``FlagAutoModel.from_finetuned`` over ``model_args.embedder_name_or_path`` and the matching options
     (``embedder_model_class``, pooling, precision, instructions, in-context examples — a JSON file path is read —,
     devices (this rank's under torchrun), lengths, ``embedder_batch_size``, and where present ``use_bf16``, ``truncate_dim``,
-    ``domain_for_pseudo_moe``)."""
+    ``domain_for_pseudo_moe`` and the runtime of :func:`backend_options`)."""
     from FlagEmbedding.inference.auto_embedder import FlagAutoModel
 
     examples = getattr(model_args, "examples_for_task", None)
@@ -31,6 +43,7 @@ def load_embedder(model_args: Any) -> Any:
                                if getattr(model_args, name, None) is not None}
     if examples is not None:
         options.update(examples_for_task=examples, examples_instruction_format=model_args.examples_instruction_format)
+    options.update(backend_options(model_args, "embedder"))
     return FlagAutoModel.from_finetuned(
         model_args.embedder_name_or_path,
         model_class=model_args.embedder_model_class,
@@ -52,7 +65,8 @@ def load_embedder(model_args: Any) -> Any:
 def load_reranker(model_args: Any) -> Any:
     """``FlagAutoReranker.from_finetuned`` over ``model_args.reranker_name_or_path`` and the matching options
     (``reranker_model_class``, ``reranker_peft_path``, precision, instructions, devices, lengths, batch size,
-    ``normalize``, ``prompt``, ``cutoff_layers``, ``compress_ratio`` / ``compress_layers``)."""
+    ``normalize``, ``prompt``, ``cutoff_layers``, ``compress_ratio`` / ``compress_layers``, and the runtime of
+    :func:`backend_options`)."""
     from FlagEmbedding.inference.auto_reranker import FlagAutoReranker
 
     return FlagAutoReranker.from_finetuned(
@@ -76,4 +90,5 @@ def load_reranker(model_args: Any) -> Any:
         cutoff_layers=model_args.cutoff_layers,
         compress_ratio=model_args.compress_ratio,
         compress_layers=model_args.compress_layers,
+        **backend_options(model_args, "reranker"),
     )

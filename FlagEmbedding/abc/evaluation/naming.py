@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from typing import Any, Mapping
 
 from FlagEmbedding.utils.errors import InputError
 
@@ -20,6 +20,16 @@ def display_name(name_or_path: str) -> str:
         raise InputError(f"Model name or path {name_or_path!r} does not name a model folder; pass the folder itself "
                          f"(results are written in a sub-folder named after it).")
     return name
+
+
+def backend_suffix(model: Any) -> str:
+    """What a model's runtime adds to its display name: nothing on torch, else ``+<backend>`` and
+    ``-<quantization>`` (``+onnx``, ``+onnx-int8``), so results of another runtime get a folder of their own."""
+    backend = getattr(model, "backend", "torch")
+    if backend == "torch":
+        return ""
+    quantize = getattr(model, "quantize", None)
+    return f"+{backend}" + (f"-{quantize}" if quantize else "")
 
 
 def passage_text(doc: Mapping[str, str]) -> str:

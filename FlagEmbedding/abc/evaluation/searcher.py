@@ -13,7 +13,7 @@ from FlagEmbedding.abc.evaluation.embedding_cache import (
     embedder_fingerprint,
     encode_assigned_together,
 )
-from FlagEmbedding.abc.evaluation.naming import display_name, passage_text
+from FlagEmbedding.abc.evaluation.naming import backend_suffix, display_name, passage_text
 from FlagEmbedding.retrieval.corpus_rows import representation_caches, shard_encoder
 from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
 from FlagEmbedding.retrieval.index import RetrievalIndex, SearchOptions, is_m3
@@ -56,7 +56,8 @@ class EvalRetriever(ABC):
         return display_name(self.name_or_path)
 
     def __str__(self) -> str:
-        return self.cache_name
+        """The model's display name and its runtime (see :func:`backend_suffix`): the results folder."""
+        return self.cache_name + backend_suffix(self.embedder)
 
     def stop_multi_process_pool(self) -> None:
         """Stop the embedder's worker pools (query pool included) and free accelerator memory."""
@@ -95,13 +96,13 @@ class EvalDenseRetriever(EvalRetriever):
         return self.search_options.method == "dense" and self.faiss_factory is None
 
     def __str__(self) -> str:
-        """The model's display name, plus ``@<method tag>`` unless :attr:`plain_dense`."""
+        """The model's display name and runtime, plus ``@<method tag>`` unless :attr:`plain_dense`."""
         if self.plain_dense:
-            return self.cache_name
+            return super().__str__()
         tag = self.search_options.tag(is_m3(self.embedder))
         if self.faiss_factory is not None:
             tag += f"-faiss-{self.faiss_factory}"
-        return f"{self.cache_name}@{tag}"
+        return f"{super().__str__()}@{tag}"
 
     def excluded_docids(self, queries: Mapping[str, str], kwargs: Dict[str, Any]) -> Dict[str, Set[str]]:
         """Documents never returned for each query (none by default; subclasses pop their kwargs here)."""
@@ -227,7 +228,8 @@ class EvalReranker:
         return model_name_or_path(self.reranker)
 
     def __str__(self) -> str:
-        return display_name(self.name_or_path)
+        """The reranker's display name and runtime (see :func:`backend_suffix`)."""
+        return display_name(self.name_or_path) + backend_suffix(self.reranker)
 
     def stop_multi_process_pool(self) -> None:
         """Stop the reranker's worker pool and free accelerator memory."""

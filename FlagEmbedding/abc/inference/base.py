@@ -56,8 +56,9 @@ class AbsInferenceModel(ABC):
         use_bf16: bfloat16 on every device, the CPU included (opt-in; faster, slightly less exact).
         trust_remote_code: Passed to ``from_pretrained``.
         cache_dir: Hugging Face download cache.
-        backend: ``"torch"`` or ``"onnx"`` (ONNX Runtime on CPU, for classes that set :attr:`onnx_output`).
-        quantize: ``None`` or ``"int8"`` (dynamic int8 ONNX weights).
+        backend: ``"torch"``, ``"onnx"`` (ONNX Runtime) or ``"openvino"`` (OpenVINO), both on CPU for classes
+            that set :attr:`onnx_output`.
+        quantize: ``None`` or ``"int8"`` (dynamic int8 ONNX weights, ONNX Runtime only).
         onnx_cache_dir: Where exported graphs are kept (default
             :func:`~FlagEmbedding.abc.inference.onnx_backend.default_onnx_cache_dir`).
         **kwargs: Keywords no constructor here declares: stored as attributes.
@@ -120,8 +121,8 @@ class AbsInferenceModel(ABC):
 
     def model_on(self, device: str) -> torch.nn.Module:
         """The model moved to ``device`` in the dtype that device computes in (nothing else changes); with
-        ``backend="onnx"`` the ONNX Runtime counterpart (see :meth:`build_onnx_model`)."""
-        if self.backend == "onnx":
+        ``backend="onnx"`` / ``"openvino"`` the exported counterpart (see :meth:`build_onnx_model`)."""
+        if self.backend != "torch":
             if self.onnx_model is None:
                 self.onnx_model = self.build_onnx_model()
             return self.onnx_model
@@ -133,10 +134,11 @@ class AbsInferenceModel(ABC):
         return self.model
 
     def onnx_encoder(self, network: torch.nn.Module, input_names: List[str]) -> OnnxEncoder:
-        """``network`` exported once to the ONNX cache (int8 with ``quantize="int8"``) and opened in ONNX Runtime."""
+        """``network`` exported once to the ONNX cache (int8 with ``quantize="int8"``) and opened in the
+        ``backend`` runtime."""
         path = export_onnx(self.model_name_or_path, network, input_names, self.onnx_output,
                            self.onnx_cache_dir or default_onnx_cache_dir(), self.quantize)
-        return OnnxEncoder(path, input_names, self.onnx_output, network.config)
+        return OnnxEncoder(path, input_names, self.onnx_output, network.config, runtime=self.backend)
 
     def build_onnx_model(self) -> torch.nn.Module:
         """The ONNX Runtime model the inference loops call instead of :attr:`model` (all tokenizer inputs)."""

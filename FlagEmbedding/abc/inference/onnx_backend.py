@@ -1,18 +1,23 @@
-"""ONNX Runtime backend: export an encoder once to a fingerprinted cache folder, then run it with onnxruntime.
+"""ONNX backends: export an encoder once to a fingerprinted cache folder, then run it with ONNX Runtime
+(``backend="onnx"``) or OpenVINO (``backend="openvino"``, the same graph compiled with f32 inference precision).
 
 Layout of the cache (``onnx_cache_dir``, default ``$HF_HOME/flagembedding/onnx``)::
 
     onnx_cache_dir/<fingerprint[:16]>/model.onnx      # fp32 export, or its dynamic-int8 quantization
     onnx_cache_dir/<fingerprint[:16]>/manifest.json   # the fingerprint's identity and model.onnx's checksum
 
+The exported graph is rewritten with the transformer fusions of ``onnxscript.rewriter.ort_fusions`` (fused
+attention, skip-LayerNorm, bias-GELU: ONNX Runtime's contrib operators) before an int8 quantization, if any.
 The fingerprint hashes the model files (path, size and mtime, as for the corpus embedding cache), the network
-class, its inputs and output, the quantization and the torch / exporter versions. An entry is built in a
+class, its inputs and output, the graph optimization, the quantization and the torch / exporter / runtime
+versions. An entry is built in a
 temporary folder and renamed into place, so a killed export leaves nothing half-written; an entry whose
 manifest or checksum does not match is rebuilt. ONNX files are protobuf graphs: nothing is unpickled.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -28,38 +33,43 @@ from FlagEmbedding.utils.files import atomic_write_json, file_checksum, model_fi
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("torch", "onnx", "openvino")
 QUANTIZATIONS = (None, "int8")
-ONNX_FORMAT = 1
+ONNX_FORMAT = 2
+#: the graph rewrite applied after export (part of the cache fingerprint)
+OPTIMIZATION = "onnxscript.ort_fusions"
 OPSET = 18
 MODEL_FILE = "model.onnx"
 MANIFEST = "manifest.json"
-MISSING_RUNTIME = ("backend='onnx' needs onnxruntime, onnx and onnxscript, which are not installed: "
-                   "pip install 'FlagEmbedding[onnx]'")
+#: the packages each backend imports, and the extra that installs them
+RUNTIMES = {"onnx": (("onnxruntime", "onnx", "onnxscript"), "onnx"),
+            "openvino": (("openvino", "onnxruntime", "onnx", "onnxscript"), "openvino")}
 
 
 def check_backend(backend: Any, quantize: Any, devices: Sequence[str], unsupported_class: Optional[str] = None) -> None:
-    """Reject an unknown ``backend`` / ``quantize``, int8 without ONNX, ONNX for ``unsupported_class`` (the name
-    of a class that cannot export, if it is one) or off the CPU, and a missing runtime."""
+    """Reject an unknown ``backend`` / ``quantize``, int8 off ONNX Runtime, an ONNX backend for
+    ``unsupported_class`` (the name of a class that cannot export, if it is one) or off the CPU, and a missing
+    runtime."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}.")
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {list(QUANTIZATIONS)}, got {quantize!r}.")
+    if quantize is not None and backend != "onnx":
+        raise ValueError(f"quantize={quantize!r} needs backend='onnx'.")
     if backend == "torch":
-        if quantize is not None:
-            raise ValueError(f"quantize={quantize!r} needs backend='onnx'.")
         return
     if unsupported_class is not None:
-        raise ValueError(f"backend='onnx' is not available for {unsupported_class}: it serves encoder embedders (FlagModel, "
-                         f"BGEM3FlagModel) and cross-encoder rerankers (FlagReranker); use backend='torch'.")
+        raise ValueError(f"backend={backend!r} is not available for {unsupported_class}: it serves encoder embedders "
+                         f"(FlagModel, BGEM3FlagModel) and cross-encoder rerankers (FlagReranker); use backend='torch'.")
     if any(torch.device(device).type != "cpu" for device in devices):
-        raise ValueError(f"backend='onnx' runs on the CPU only; got devices={list(devices)}: pass devices='cpu'.")
+        raise ValueError(f"backend={backend!r} runs on the CPU only; got devices={list(devices)}: pass devices='cpu'.")
+    packages, extra = RUNTIMES[backend]
     try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-        import onnxscript  # noqa: F401
+        for package in packages:
+            importlib.import_module(package)
     except ImportError as error:
-        raise ImportError(MISSING_RUNTIME) from error
+        raise ImportError(f"backend={backend!r} needs {', '.join(packages[:-1])} and {packages[-1]}, which are not "
+                          f"installed: pip install 'FlagEmbedding[{extra}]'") from error
 
 
 def default_onnx_cache_dir() -> str:
@@ -83,6 +93,7 @@ class _Exportable(torch.nn.Module):
 def onnx_identity(model_name_or_path: str, model: torch.nn.Module, input_names: List[str], output: str,
                   quantize: Optional[str]) -> Dict[str, Any]:
     """Everything the exported graph depends on, as a JSON-able dict."""
+    import onnxruntime
     import onnxscript
 
     path = model_name_or_path
@@ -93,10 +104,12 @@ def onnx_identity(model_name_or_path: str, model: torch.nn.Module, input_names: 
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
         "inputs": list(input_names),
         "output": output,
+        "optimization": OPTIMIZATION,
         "quantize": quantize,
         "opset": OPSET,
         "torch": torch.__version__,
         "onnxscript": onnxscript.__version__,
+        "onnxruntime": onnxruntime.__version__,
     }
 
 
@@ -111,6 +124,11 @@ def _valid_entry(folder: str, identity: Dict[str, Any]) -> bool:
 
 
 def _export(model: torch.nn.Module, input_names: List[str], output: str, path: str) -> None:
+    """Export ``model`` with the dynamo exporter (dynamic batch and sequence axes) and fuse its transformer
+    blocks for ONNX Runtime (see :data:`OPTIMIZATION`) into ``path``."""
+    import onnx_ir
+    from onnxscript.rewriter.ort_fusions import optimize_for_ort
+
     example = {"input_ids": torch.full((2, 8), 5), "attention_mask": torch.ones(2, 8, dtype=torch.long),
                "token_type_ids": torch.zeros(2, 8, dtype=torch.long)}
     example["attention_mask"][1, 4:] = 0  # a padded row, so no all-ones shortcut is traced
@@ -121,11 +139,14 @@ def _export(model: torch.nn.Module, input_names: List[str], output: str, path: s
     model.eval()
     try:
         with torch.no_grad():
-            torch.onnx.export(_Exportable(model, input_names, output).eval(), tuple(example), path, dynamo=True,
-                              input_names=list(input_names), output_names=[output], dynamic_shapes=dynamic,
-                              opset_version=OPSET, external_data=False, verbose=False)
+            program = torch.onnx.export(_Exportable(model, input_names, output).eval(), tuple(example), dynamo=True,
+                                        input_names=list(input_names), output_names=[output], dynamic_shapes=dynamic,
+                                        opset_version=OPSET, verbose=False)
     finally:
         model.train(was_training)
+    fused, counts = optimize_for_ort(program.model)
+    logger.info("ONNX Runtime fusions: %s", {name: count for name, count in counts.items() if count})
+    onnx_ir.save(fused, path)
 
 
 def export_onnx(model_name_or_path: str, model: torch.nn.Module, input_names: List[str], output: str,
@@ -169,27 +190,40 @@ def export_onnx(model_name_or_path: str, model: torch.nn.Module, input_names: Li
 
 
 class OnnxEncoder(torch.nn.Module):
-    """An ONNX Runtime session called like the Hugging Face model it was exported from.
+    """An exported graph, run by ONNX Runtime or OpenVINO, called like the Hugging Face model it came from.
 
     ``encoder(input_ids=..., attention_mask=..., return_dict=True)`` returns a ``ModelOutput`` whose ``output``
-    field is a CPU float tensor, so the torch inference loops (pooling, heads, scoring) run unchanged. The
-    session uses as many threads as torch and is rebuilt lazily after pickling.
+    field is a CPU float tensor, so the torch inference loops (pooling, heads, scoring) run unchanged.
+    ``runtime="onnx"``: an ONNX Runtime session running its operators sequentially, each on as many threads as
+    torch, with every graph optimization enabled. ``runtime="openvino"``: the graph compiled by OpenVINO for the
+    CPU with f32 inference precision (never a silent bf16) on as many threads as torch. Either is built lazily,
+    and again after pickling.
     """
 
-    def __init__(self, path: str, input_names: List[str], output: str, config: Any):
+    def __init__(self, path: str, input_names: List[str], output: str, config: Any, runtime: str = "onnx"):
         super().__init__()
         self.path, self.input_names, self.output, self.config = path, list(input_names), output, config
+        self.runtime = runtime
         self._session: Any = None
 
     def session(self) -> Any:
-        """The ``onnxruntime.InferenceSession`` (created on first use)."""
+        """The ``onnxruntime.InferenceSession`` or OpenVINO ``CompiledModel`` (created on first use)."""
         if self._session is None:
-            import onnxruntime
+            if self.runtime == "openvino":
+                import openvino
 
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = torch.get_num_threads()
-            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-            self._session = onnxruntime.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
+                self._session = openvino.Core().compile_model(self.path, "CPU", {
+                    "INFERENCE_NUM_THREADS": torch.get_num_threads(), "INFERENCE_PRECISION_HINT": "f32",
+                    "PERFORMANCE_HINT": "LATENCY"})
+            else:
+                import onnxruntime
+
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = torch.get_num_threads()
+                options.inter_op_num_threads = 1
+                options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+                options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+                self._session = onnxruntime.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
         return self._session
 
     def __getstate__(self) -> Dict[str, Any]:
@@ -199,5 +233,8 @@ class OnnxEncoder(torch.nn.Module):
 
     def forward(self, return_dict: bool = True, **inputs: torch.Tensor) -> ModelOutput:
         feed = {name: np.ascontiguousarray(inputs[name].cpu().numpy(), dtype=np.int64) for name in self.input_names}
-        (result,) = self.session().run([self.output], feed)
-        return ModelOutput({self.output: torch.from_numpy(result)})
+        if self.runtime == "openvino":
+            result = self.session()(feed)[self.output]
+        else:
+            (result,) = self.session().run([self.output], feed)
+        return ModelOutput({self.output: torch.from_numpy(np.ascontiguousarray(result))})
