@@ -13,7 +13,8 @@ import pytest
 from FlagEmbedding.evaluation.custom.__main__ import main
 from FlagEmbedding.utils.cli import run_cli
 from tests import tiny_models
-from tests.evaluation.helpers import flags, read_json, write_library_layout
+from tests.helpers.benchmarks import flags, write_library_layout
+from tests.helpers.files import read_json
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
