@@ -12,15 +12,24 @@ Usage::
 Reports examples/s (queries per second; each query carries ``group_size`` passages), passages/s, the
 mean seconds per step, and peak RSS in MiB.
 
-``--compare_plain`` adds, per kind, a step-by-step comparison on the same collated batches from our data
-pipeline, starting from the same weights, with the same AdamW settings: our training model's forward + loss
-against a plain transformers + torch loop written here (mean pooling, L2 normalization, in-batch-negative
-cross-entropy / grouped cross-entropy over the classifier logit). Each loop takes one untimed warm-up step, then
-restarts from the initial weights. It prints tokens/s, the peak RSS increase of each timed loop (plain first, in
-the same process: the second loop can reuse memory the first freed, so compare memory with care) and the largest
-loss difference over the steps (the losses must be equal). The
-original FlagEmbedding 1.4.2 is not run here: its training code needs transformers 4.x and a distributed
-launch.
+``--compare_plain`` and ``--orig_python PATH`` add, per kind, a step-by-step comparison on the same collated
+batches from our data pipeline (same tokenized tensors, group size and lengths), starting from the same weights,
+with the same temperature and AdamW settings, each loop taking one untimed warm-up step and then restarting from
+the initial weights with ``torch.manual_seed(0)`` (so the dropout masks match):
+
+* ``--compare_plain``: our training model's forward + loss + backward + optimizer step against a plain
+  transformers + torch loop written here (mean pooling, L2 normalization, in-batch-negative cross-entropy /
+  grouped cross-entropy over the classifier logit), plain first in the same process (the second loop can reuse
+  memory the first freed, so compare memory with care).
+* ``--orig_python``: against the ORIGINAL FlagEmbedding 1.4.2 (transformers 4.x) installed in another venv,
+  e.g. ``--orig_python /work/venv-orig/bin/python``. ``_original_train.py`` runs there and builds its
+  ``BiEncoderOnlyEmbedderModel`` / ``CrossEncoderModel`` directly on one process (``negatives_cross_device``
+  False: no distributed launch), with our initial backbone weights and our batches passed as safetensors files.
+  ``--repeats`` interleaved rounds (original in a fresh process, then ours in this one); the fastest round of
+  each is compared, the largest peak RSS increase of each is reported.
+
+Each prints tokens/s (non-padding tokens) and their ratio ours/baseline, the peak RSS increase of the timed
+steps and the largest loss difference over the steps (the losses must be equal).
 """
 from __future__ import annotations
 
