@@ -234,7 +234,7 @@ class OnnxEncoder(torch.nn.Module):
     def forward(self, return_dict: bool = True, **inputs: torch.Tensor) -> ModelOutput:
         feed = {name: np.ascontiguousarray(inputs[name].cpu().numpy(), dtype=np.int64) for name in self.input_names}
         if self.runtime == "openvino":
-            result = self.session()(feed)[self.output]
+            result = self.session()(feed, share_inputs=False, share_outputs=False)[self.output]  # copies, no aliasing
         else:
             (result,) = self.session().run([self.output], feed)
         return ModelOutput({self.output: torch.from_numpy(np.ascontiguousarray(result))})
