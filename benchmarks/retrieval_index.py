@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import numpy as np
 
@@ -45,6 +45,17 @@ def cpu_model() -> str:
         return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
     except (OSError, subprocess.CalledProcessError, StopIteration):
         return platform.processor()
+
+
+def load_embedder(path: str, model_class: str) -> Any:
+    """The embedder the BEIR CLI builds for ``path`` (mean pooling, 256 tokens, fp32 on CPU, batch 64)."""
+    from FlagEmbedding.abc.evaluation.arguments import AbsEvalModelArgs
+    from FlagEmbedding.abc.evaluation.runner import AbsEvalRunner
+
+    embedder, _ = AbsEvalRunner.get_models(AbsEvalModelArgs(
+        embedder_name_or_path=path, embedder_model_class=model_class, pooling_method="mean", devices=["cpu"],
+        use_fp16=False, embedder_batch_size=64, embedder_query_max_length=256, embedder_passage_max_length=256))
+    return embedder
 
 
 def synthetic_lexical(tokenizer, texts: List[str], max_length: int, idf: Dict[str, float]) -> List[Dict[str, float]]:
@@ -69,8 +80,6 @@ def main() -> None:
                         help="the M3 model's index folder (the CLI's <corpus_embd_save_dir>/<model>/scifact)")
     args = parser.parse_args()
 
-    from FlagEmbedding.abc.evaluation.arguments import AbsEvalModelArgs
-    from FlagEmbedding.abc.evaluation.runner import AbsEvalRunner
     from FlagEmbedding.abc.evaluation.naming import passage_text
     from FlagEmbedding.abc.evaluation.readers import read_corpus, read_qrels_tsv, read_queries
     from FlagEmbedding.retrieval import BM25Index, DenseIndex, RetrievalIndex, SearchOptions, SparseIndex
@@ -82,10 +91,7 @@ def main() -> None:
     queries = read_queries(os.path.join(args.scifact_dir, "queries.jsonl"), keep=set(qrels))
     docids, texts = list(corpus), [passage_text(corpus[d]) for d in corpus]
     query_texts = list(queries.values())
-    embedder, _ = AbsEvalRunner.get_models(AbsEvalModelArgs(
-        embedder_name_or_path=minilm_path(), embedder_model_class="encoder-only-base", pooling_method="mean",
-        devices=["cpu"], use_fp16=False, embedder_batch_size=64, embedder_query_max_length=256,
-        embedder_passage_max_length=256))
+    embedder = load_embedder(minilm_path(), "encoder-only-base")
     report: Dict[str, Dict[str, float]] = {}
 
     start = time.perf_counter()
@@ -167,14 +173,9 @@ def m3_figures(args: argparse.Namespace, docids: List[str], texts: List[str],
                query_texts: List[str]) -> Dict[str, Dict[str, float]]:
     """Index load time, size on disk per representation and queries/s per method (query encoding included) of
     an M3 model's index, built (or reused) in ``--m3_cache_dir`` with the evaluation's settings."""
-    from FlagEmbedding.abc.evaluation.arguments import AbsEvalModelArgs
-    from FlagEmbedding.abc.evaluation.runner import AbsEvalRunner
     from FlagEmbedding.retrieval import RetrievalIndex, SearchOptions
 
-    embedder, _ = AbsEvalRunner.get_models(AbsEvalModelArgs(
-        embedder_name_or_path=args.m3_model, embedder_model_class="encoder-only-m3", pooling_method="mean",
-        devices=["cpu"], use_fp16=False, embedder_batch_size=64, embedder_query_max_length=256,
-        embedder_passage_max_length=256))
+    embedder = load_embedder(args.m3_model, "encoder-only-m3")
     representations = ["dense", "sparse", "colbert"]
     start = time.perf_counter()
     index = RetrievalIndex.build(args.m3_cache_dir, docids, texts, embedder=embedder,
