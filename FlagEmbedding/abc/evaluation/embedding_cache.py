@@ -209,7 +209,8 @@ class CorpusEmbeddingCache:
 
     def reuse_shard(self, shard: int, records: Dict[str, Dict[str, Any]]) -> bool:
         """Whether shard ``shard`` has a valid file: under its manifest record, or under a record written by a
-        rank (then adopted into ``records`` and the manifest)."""
+        rank (then adopted into ``records``; the manifest is written by the next :meth:`store_shard` or by
+        :meth:`open_shards`, and the rank's record stays until then)."""
         if self._valid_shard(shard, records.get(str(shard))):
             return True
         records.pop(str(shard), None)
@@ -217,7 +218,6 @@ class CorpusEmbeddingCache:
         if not self._valid_shard(shard, pending):
             return False
         records[str(shard)] = {"rows": pending["rows"], "checksum": pending["checksum"]}
-        self._write_manifest(records)
         return True
 
     def store_shard(self, shard: int, array: Any, records: Dict[str, Dict[str, Any]]) -> None:
@@ -226,12 +226,15 @@ class CorpusEmbeddingCache:
         self._write_manifest(records)
         self.encoded_shards.append(shard)
 
-    def open_shards(self) -> List[np.ndarray]:
-        """Drop the rank records (adopted, or left over from a run stopped right after adopting) and return the
-        memory-mapped shards."""
-        for shard in range(self.num_shards):
-            if os.path.exists(self.record_path(shard)):
-                os.remove(self.record_path(shard))
+    def open_shards(self, records: Dict[str, Dict[str, Any]]) -> List[np.ndarray]:
+        """Write the manifest if rank records were adopted into ``records``, drop the rank records (adopted, or
+        left over from a run stopped right after adopting) and return the memory-mapped shards."""
+        rank_records = [self.record_path(shard) for shard in range(self.num_shards)
+                        if os.path.exists(self.record_path(shard))]
+        if rank_records:
+            self._write_manifest(records)
+        for path in rank_records:
+            os.remove(path)
         shards = [np.load(self.shard_path(shard), mmap_mode="r") for shard in range(self.num_shards)]
         if self.encoded_shards:
             logger.info("Encoded %d of %d corpus shards into %s.", len(self.encoded_shards), self.num_shards, self.path)
@@ -332,4 +335,4 @@ def load_or_encode_together(caches: Mapping[str, CorpusEmbeddingCache], encode: 
         rows = encode(first.shard_texts(shard), missing)
         for name in missing:
             caches[name].store_shard(shard, rows[name], records[name])
-    return {name: cache.open_shards() for name, cache in caches.items()}
+    return {name: cache.open_shards(records[name]) for name, cache in caches.items()}
