@@ -6,19 +6,23 @@ import gc
 import inspect
 import logging
 from abc import ABC
-from typing import Any, Dict, FrozenSet, List, Optional, Sequence
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple, TypeVar
 
 import torch
 
 from transformers import AutoTokenizer
 
+from FlagEmbedding.abc.inference.batching import run_length_sorted
 from FlagEmbedding.abc.inference.cpu_info import warn_if_cpu_bf16_slow
 from FlagEmbedding.abc.inference.devices import DevicesArg, compute_dtype, empty_device_cache, get_target_devices, is_cpu
+from FlagEmbedding.abc.inference.onednn import onednn_linears
 from FlagEmbedding.abc.inference.onnx_backend import OnnxEncoder, check_backend, default_onnx_cache_dir, export_onnx
 from FlagEmbedding.abc.inference.pool import MultiProcessPool
 from FlagEmbedding.utils.hub import from_pretrained
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @functools.lru_cache(maxsize=None)
@@ -144,6 +148,18 @@ class AbsInferenceModel(ABC):
         """The ONNX Runtime model the inference loops call instead of :attr:`model` (all tokenizer inputs)."""
         names = [n for n in self.tokenizer.model_input_names if n in ("input_ids", "attention_mask", "token_type_ids")]
         return self.onnx_encoder(self.model, names)
+
+    def run_batches(self, model: torch.nn.Module, lengths: Sequence[int], batch_size: int,
+                    run_batch: Callable[[List[int]], T], desc: str,
+                    device: str) -> Tuple[List[T], List[List[int]]]:
+        """:func:`~FlagEmbedding.abc.inference.batching.run_length_sorted` over inputs of ``lengths`` with the CPU
+        token budget of ``model``'s feed-forward width, its linears on oneDNN on an fp32 CPU (see
+        :func:`~FlagEmbedding.abc.inference.onednn.onednn_linears`)."""
+        config = getattr(model, "config", None)
+        width = getattr(config, "intermediate_size", None) or 4 * (getattr(config, "hidden_size", None) or 0)
+        with onednn_linears(model, device):
+            return run_length_sorted(lengths, batch_size, run_batch, desc=desc, device=device,
+                                     activation_width=width or None)
 
     def pad_batch(self, features: Dict[str, List[Any]], indices: List[int], device: str,
                   **kwargs: Any) -> Dict[str, torch.Tensor]:

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import functools
+import glob
 import logging
+import os
 import platform
 import time
-from typing import List
+from typing import List, Optional
 
 import torch
 
@@ -36,6 +38,26 @@ def cpu_speed_flags() -> List[str]:
     """Which of :data:`SPEED_FLAGS` this CPU reports (empty where ``/proc/cpuinfo`` is unavailable)."""
     flags = set(_cpuinfo_field("flags").split())
     return [flag for flag in SPEED_FLAGS if flag in flags]
+
+
+@functools.lru_cache(maxsize=None)
+def last_level_cache_bytes(sysfs_cache: str = "/sys/devices/system/cpu/cpu0/cache") -> Optional[int]:
+    """Size of the largest data cache of CPU 0 (its L3 on x86) from ``sysfs_cache``; None where it does not say."""
+    sizes = []
+    for folder in glob.glob(os.path.join(sysfs_cache, "index*")):
+        try:
+            with open(os.path.join(folder, "type"), encoding="utf-8") as f:
+                if f.read().strip() == "Instruction":
+                    continue
+            with open(os.path.join(folder, "size"), encoding="utf-8") as f:
+                text = f.read().strip().upper()
+        except OSError:
+            continue
+        units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+        number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
+        if number.isdigit():
+            sizes.append(int(number) * unit)
+    return max(sizes) if sizes else None
 
 
 def cpu_description() -> str:

@@ -16,7 +16,7 @@ import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
 from FlagEmbedding.abc.inference.base import AbsInferenceModel
-from FlagEmbedding.abc.inference.batching import restore_order, run_length_sorted
+from FlagEmbedding.abc.inference.batching import restore_order
 from FlagEmbedding.abc.inference.devices import DevicesArg, get_target_devices as _get_target_devices
 from FlagEmbedding.abc.inference.validation import check_pairs, check_positive_int, is_single_pair, unescape_newlines
 
@@ -221,7 +221,7 @@ class AbsReranker(AbsInferenceModel):
         def run_batch(indices: List[int]) -> torch.Tensor:
             return self.score_batch(model, self.pad_batch(features, indices, device, **kwargs), options).float()
 
-        outputs, index_batches = run_length_sorted(lengths, batch_size, run_batch, desc="Compute Scores", device=device)
+        outputs, index_batches = self.run_batches(model, lengths, batch_size, run_batch, "Compute Scores", device)
         scores = restore_order(torch.cat(outputs, dim=0), index_batches).cpu()
         if normalize:
             scores = torch.sigmoid(scores)

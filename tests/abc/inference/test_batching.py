@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from FlagEmbedding.abc.inference import batching
-from FlagEmbedding.abc.inference.batching import (CPU_TOKEN_BUDGET, OOM_BACKOFF, is_out_of_memory, restore_list_order,
-                                                  restore_order, run_length_sorted, token_budget)
+from FlagEmbedding.abc.inference.batching import (CPU_TOKEN_BUDGET_RANGE, OOM_BACKOFF, cpu_token_budget,
+                                                  is_out_of_memory, restore_list_order, restore_order,
+                                                  run_length_sorted, token_budget)
 
 
 def batches_for(lengths, batch_size, device=None):
@@ -62,14 +63,35 @@ def test_random_lengths_sorted_longest_first_and_within_the_budget(batch_size, d
         assert len(batch) * max(lengths[i] for i in batch) <= max(budget, max(lengths[i] for i in batch))
 
 
-def test_cpu_budget_caps_rows_accelerators_keep_batch_size():
-    assert token_budget(256, 512, "cpu") == CPU_TOKEN_BUDGET
+def test_cpu_budget_caps_rows_accelerators_keep_batch_size(monkeypatch):
+    monkeypatch.setattr(batching, "last_level_cache_bytes", lambda: None)
+    high = CPU_TOKEN_BUDGET_RANGE[1]
+    assert token_budget(256, 512, "cpu") == high
     assert token_budget(256, 512, "cuda:0") == 256 * 512
     assert token_budget(4, 10, "cpu") == 40
     assert token_budget(1, 100_000, "cpu") == 100_000  # never below one row of the longest input
     lengths = [512] * 100
     assert [len(b) for b in batches_for(lengths, 256, "cpu")] == [32, 32, 32, 4]
     assert [len(b) for b in batches_for(lengths, 256, "cuda:0")] == [100]
+
+
+@pytest.mark.parametrize("cache_mib, width, expected", [
+    (32, 1536, 4096),     # all-MiniLM-L6-v2 on a 32 MiB L3: 5461 tokens fit, rounded down to a power of two
+    (32, 3072, 2048),     # BERT-base width
+    (105, 1536, 16384),   # larger caches stop at the upper bound
+    (2, 4096, 1024),      # and small ones at the lower bound
+    (None, 1536, 16384),  # cache size unknown
+    (32, None, 16384),    # width unknown
+])
+def test_cpu_budget_is_the_power_of_two_whose_activations_fit_the_cache(monkeypatch, cache_mib, width, expected):
+    monkeypatch.setattr(batching, "last_level_cache_bytes", lambda: cache_mib and cache_mib << 20)
+    assert cpu_token_budget(width) == expected
+    assert token_budget(256, 256, "cpu", width) == expected
+    assert token_budget(256, 256, "cuda:0", width) == 256 * 256
+    lengths = [256] * 40
+    _, index_batches = run_length_sorted(lengths, 64, lambda indices: None, show_progress=False, device="cpu",
+                                         activation_width=width)
+    assert len(index_batches[0]) == min(40, expected // 256)
 
 
 def test_restore_list_order_inverts_the_batches():

@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional, Union
 import torch
 from transformers import AutoModel
 
-from FlagEmbedding.abc.inference.batching import restore_order, run_length_sorted
+from FlagEmbedding.abc.inference.batching import restore_order
 from FlagEmbedding.abc.inference.embedder import AbsEmbedder
 from FlagEmbedding.utils.hub import from_pretrained
 from FlagEmbedding.utils.pooling import POOLING_METHODS, check_pooling_method, pool
@@ -111,7 +111,7 @@ class BaseEmbedder(AbsEmbedder):
             return self.embed_batch(model, self.pad_batch(features, indices, device, **kwargs))
 
         lengths = [len(ids) for ids in features["input_ids"]]
-        outputs, index_batches = run_length_sorted(lengths, batch_size, run_batch, desc="Inference Embeddings",
-                                                        device=device)
+        outputs, index_batches = self.run_batches(model, lengths, batch_size, run_batch, "Inference Embeddings",
+                                                  device)
         embeddings = restore_order(torch.cat(outputs, dim=0), index_batches)
         return self.to_output(embeddings, single, convert_to_numpy)

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from FlagEmbedding.abc.inference.batching import restore_list_order, restore_order, run_length_sorted
+from FlagEmbedding.abc.inference.batching import restore_list_order, restore_order
 from FlagEmbedding.abc.inference.validation import check_pairs, check_positive_int, is_single_pair
 from FlagEmbedding.inference.embedder.encoder_only.base import BaseEmbedder
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
@@ -167,8 +167,8 @@ class M3Embedder(BaseEmbedder):
             return out
 
         lengths = [len(ids) for ids in features["input_ids"]]
-        outputs, index_batches = run_length_sorted(lengths, batch_size, run_batch, desc="Inference Embeddings",
-                                                        device=device)
+        outputs, index_batches = self.run_batches(model, lengths, batch_size, run_batch, "Inference Embeddings",
+                                                  device)
         result: Dict[str, Any] = dict.fromkeys(OUTPUT_KEYS)
         if return_dense:
             dense = (restore_order(torch.cat([o["dense"] for o in outputs]), index_batches) if outputs
