@@ -1,17 +1,22 @@
-"""Where fp32 CPU encode time goes: tokenization, padding waste and the operator breakdown of the forward pass.
+"""Where fp32 CPU encode time goes: tokenization, padding waste, token budgets and the operator breakdown.
 
 all-MiniLM-L6-v2 (mean pooling) on SciFact passages at each ``--max_lengths``: the tokenization time against
 the encode time, the padded-token waste of fixed-count batches against token-budget batches (the default),
-and the ``torch.profiler`` self-CPU time per operator of one encode. The CPU model and ISA flags are printed.
+the forward-pass time of the length-sorted passages cut into each of ``--budgets`` padded tokens per batch with
+the stock torch linears and with oneDNN linears (:func:`~FlagEmbedding.abc.inference.onednn.onednn_linears`,
+the default), best of ``--repeats`` interleaved rounds, beside the budget
+:func:`~FlagEmbedding.abc.inference.batching.cpu_token_budget` picks on this CPU, and the ``torch.profiler``
+self-CPU time per operator of one encode. The CPU model, ISA flags and last-level cache size are printed.
 
     nice python benchmarks/profile_encode.py --num_passages 200 --max_lengths 256 512
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import time
-from typing import List
+from typing import Dict, List
 
 from _common import minilm_path, scifact_passages
 
@@ -21,26 +26,57 @@ def padded_tokens(batches: List[List[int]], lengths: List[int]) -> int:
     return sum(len(batch) * max(lengths[i] for i in batch) for batch in batches)
 
 
+def forward_seconds_by_budget(model, features, lengths: List[int], budgets: List[int],
+                              repeats: int) -> Dict[str, Dict[int, float]]:
+    """Best-of-``repeats`` forward time of all inputs, longest first, in batches of each padded-token budget,
+    with the stock linears and with oneDNN linears."""
+    import torch
+
+    from FlagEmbedding.abc.inference.onednn import onednn_linears
+
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    timings: Dict[str, Dict[int, float]] = {"stock": {}, "oneDNN": {}}
+    for _ in range(repeats):
+        for budget in budgets:
+            rows = max(1, budget // lengths[order[0]])
+            batches = [model.pad_batch(features, order[i:i + rows], "cpu") for i in range(0, len(order), rows)]
+            for path, context in (("stock", contextlib.nullcontext), ("oneDNN", onednn_linears)):
+                with torch.inference_mode(), (context(model.model, "cpu") if path == "oneDNN" else context()):
+                    start = time.perf_counter()
+                    for batch in batches:
+                        model.model(**batch)
+                    seconds = time.perf_counter() - start
+                timings[path][budget] = min(seconds, timings[path].get(budget, float("inf")))
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num_passages", type=int, default=200)
     parser.add_argument("--max_lengths", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--batch_sizes", type=int, nargs="+", default=[32, 256])
+    parser.add_argument("--budgets", type=int, nargs="*", default=[1024, 2048, 4096, 8192, 16384],
+                        help="padded tokens per forward pass to time (none: skip)")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds of the budget timings")
     parser.add_argument("--rows", type=int, default=14, help="operators shown")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     from torch.profiler import ProfilerActivity, profile
 
     from FlagEmbedding import FlagModel
-    from FlagEmbedding.abc.inference.batching import run_length_sorted
-    from FlagEmbedding.abc.inference.cpu_info import cpu_description
+    from FlagEmbedding.abc.inference.batching import cpu_token_budget, run_length_sorted
+    from FlagEmbedding.abc.inference.cpu_info import cpu_description, last_level_cache_bytes
 
     texts = scifact_passages(args.num_passages)
     model = FlagModel(minilm_path(), pooling_method="mean", devices="cpu")
-    print(f"CPU: {cpu_description()}; {len(texts)} SciFact passages")
+    cache = last_level_cache_bytes()
+    width = model.model.config.intermediate_size
+    print(f"CPU: {cpu_description()}; last-level cache {cache and cache >> 20} MiB; {len(texts)} SciFact passages")
+    print(f"CPU token budget for feed-forward width {width}: {cpu_token_budget(width)}")
     for max_length in args.max_lengths:
         start = time.perf_counter()
-        lengths = [len(ids) for ids in model.tokenize(texts, max_length)["input_ids"]]
+        features = model.tokenize(texts, max_length)
+        lengths = [len(ids) for ids in features["input_ids"]]
         tokenize_seconds = time.perf_counter() - start
         print(f"\nmax_length={max_length}: {sum(lengths)} real tokens")
         for batch_size in args.batch_sizes:
@@ -52,6 +88,13 @@ def main() -> None:
                 padded = padded_tokens(batches, lengths)
                 print(f"  batch_size={batch_size:<4} {name:<13} padded tokens {padded:>8}  "
                       f"waste {100 * (padded - sum(lengths)) / padded:5.1f}%  batches {len(batches)}")
+        if args.budgets:
+            timings = forward_seconds_by_budget(model, features, lengths, args.budgets, args.repeats)
+            base = timings["stock"][max(args.budgets)]
+            print(f"  forward seconds by padded tokens per batch (speed-up against stock at {max(args.budgets)}):")
+            for path, by_budget in timings.items():
+                print(f"    {path:<7}" + "".join(f"  {budget:>6}: {seconds:6.2f} ({base / seconds:.2f}x)"
+                                              for budget, seconds in by_budget.items()))
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             start = time.perf_counter()
             model.encode_corpus(texts, max_length=max_length)

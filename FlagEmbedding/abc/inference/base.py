@@ -15,7 +15,7 @@ from transformers import AutoTokenizer
 from FlagEmbedding.abc.inference.batching import run_length_sorted
 from FlagEmbedding.abc.inference.cpu_info import warn_if_cpu_bf16_slow
 from FlagEmbedding.abc.inference.devices import DevicesArg, compute_dtype, empty_device_cache, get_target_devices, is_cpu
-from FlagEmbedding.abc.inference.onednn import onednn_linears
+from FlagEmbedding.abc.inference.onednn import PREPACK_MIN_TOKENS, onednn_linears
 from FlagEmbedding.abc.inference.onnx_backend import OnnxEncoder, check_backend, default_onnx_cache_dir, export_onnx
 from FlagEmbedding.abc.inference.pool import MultiProcessPool
 from FlagEmbedding.utils.hub import from_pretrained
@@ -154,10 +154,11 @@ class AbsInferenceModel(ABC):
                     device: str) -> Tuple[List[T], List[List[int]]]:
         """:func:`~FlagEmbedding.abc.inference.batching.run_length_sorted` over inputs of ``lengths`` with the CPU
         token budget of ``model``'s feed-forward width, its linears on oneDNN on an fp32 CPU (see
-        :func:`~FlagEmbedding.abc.inference.onednn.onednn_linears`)."""
+        :func:`~FlagEmbedding.abc.inference.onednn.onednn_linears`; weights prepacked for calls of at least
+        :data:`~FlagEmbedding.abc.inference.onednn.PREPACK_MIN_TOKENS` tokens)."""
         config = getattr(model, "config", None)
         width = getattr(config, "intermediate_size", None) or 4 * (getattr(config, "hidden_size", None) or 0)
-        with onednn_linears(model, device):
+        with onednn_linears(model, device, prepack=sum(lengths) >= PREPACK_MIN_TOKENS):
             return run_length_sorted(lengths, batch_size, run_batch, desc=desc, device=device,
                                      activation_width=width or None)
 

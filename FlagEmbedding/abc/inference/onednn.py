@@ -12,12 +12,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import types
-from typing import Callable, Iterator, List, Tuple
+from typing import Callable, Iterator, List, Set, Tuple
 
 import torch
 from torch import nn
 
 from FlagEmbedding.abc.inference.devices import is_cpu
+
+
+#: Tokens an inference call must cover before its weights are prepacked (``onednn_linears(prepack=True)``):
+#: packing costs about a forward pass over 300 tokens (all-MiniLM-L6-v2 and a BGE-M3-sized encoder alike) and
+#: saves about 4% of every forward, so past this many tokens it repays itself several times.
+PREPACK_MIN_TOKENS = 65536
 
 
 def onednn_available() -> bool:
@@ -35,16 +41,18 @@ def _runs_on_onednn(inputs: torch.Tensor, linear: nn.Linear) -> bool:
     )
 
 
-def _linear_forward(module: nn.Linear, inputs: torch.Tensor) -> torch.Tensor:
-    if not _runs_on_onednn(inputs, module):
-        return type(module).forward(module, inputs)
-    return torch.ops.mkldnn._linear_pointwise(inputs, module.weight, module.bias, "none", [], "")
+class _OneDNNForward:
+    """The forward of a patched module: oneDNN's linear of ``linear`` with ``attr`` fused after it, on
+    ``weight`` (the linear's own or its prepacked copy); the module's own forward outside fp32 CPU inference."""
 
+    def __init__(self, module: nn.Module, linear: nn.Linear, weight: torch.Tensor, attr: str, algorithm: str):
+        self.module, self.linear, self.weight, self.attr, self.algorithm = module, linear, weight, attr, algorithm
 
-def _dense_gelu_forward(module: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    if not _runs_on_onednn(inputs, module.dense):
-        return type(module).forward(module, inputs)
-    return torch.ops.mkldnn._linear_pointwise(inputs, module.dense.weight, module.dense.bias, "gelu", [], "none")
+    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
+        if not _runs_on_onednn(inputs, self.linear):
+            return type(self.module).forward(self.module, inputs)
+        return torch.ops.mkldnn._linear_pointwise(inputs, self.weight, self.linear.bias, self.attr, [],
+                                                  self.algorithm)
 
 
 def _code_signature(function: Callable) -> Tuple:
@@ -78,27 +86,35 @@ def _fusable_dense_gelu(module: nn.Module) -> bool:
 
 
 @contextlib.contextmanager
-def onednn_linears(model: nn.Module, device: str) -> Iterator[None]:
+def onednn_linears(model: nn.Module, device: str, prepack: bool = False) -> Iterator[None]:
     """Within the block, ``model``'s ``nn.Linear`` layers on an fp32 CPU ``device`` run oneDNN's linear, and
     each BERT-style intermediate block (``dense`` then erf GELU) runs as one fused call.
 
+    ``prepack=True`` also reorders each fp32 weight once into oneDNN's blocked layout for the block's duration
+    (a copy of the linear weights, freed on exit; about 4% faster forwards, worth it for calls of many tokens).
     Only inference takes the new path (no autograd, fp32 CPU tensors); anything else inside the block runs the
-    modules' own forwards. Nothing is copied or stored: the forwards are instance attributes removed on exit, so
-    the model pickles, trains and saves as before. A no-op on other devices and builds without oneDNN.
+    modules' own forwards. The forwards are instance attributes removed on exit, so the model pickles, trains and
+    saves as before. A no-op on other devices and builds without oneDNN.
     """
     if not (is_cpu(device) and onednn_available()):
         yield
         return
     patched: List[nn.Module] = []
+    fused: Set[int] = set()  # ids of the linears inside fused blocks (blocks come before their children)
     for module in model.modules():
-        if "forward" in vars(module):  # already patched by an enclosing block, or by the user
+        if "forward" in vars(module) or id(module) in fused:  # patched by an enclosing block or the user; fused
             continue
         if type(module) is nn.Linear:
-            module.forward = types.MethodType(_linear_forward, module)
+            linear, attr, algorithm = module, "none", ""
         elif _fusable_dense_gelu(module):
-            module.forward = types.MethodType(_dense_gelu_forward, module)
+            linear, attr, algorithm = module.dense, "gelu", "none"
+            fused.add(id(linear))
         else:
             continue
+        weight = linear.weight
+        if prepack and weight.dtype == torch.float32 and weight.device.type == "cpu":
+            weight = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), None)
+        module.forward = _OneDNNForward(module, linear, weight, attr, algorithm)
         patched.append(module)
     try:
         yield

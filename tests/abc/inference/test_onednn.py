@@ -2,6 +2,7 @@
 nothing is left on the model afterwards (against the unpatched model as the reference)."""
 from __future__ import annotations
 
+import contextlib
 import pickle
 
 import pytest
@@ -11,6 +12,7 @@ from transformers import BertConfig, BertModel, XLMRobertaConfig, XLMRobertaMode
 from transformers.models.bert.modeling_bert import BertIntermediate
 
 from FlagEmbedding import FlagModel
+from FlagEmbedding.abc.inference import base
 from FlagEmbedding.abc.inference.cpu_info import last_level_cache_bytes
 from FlagEmbedding.abc.inference.onednn import onednn_available, onednn_linears
 
@@ -49,13 +51,18 @@ def patched_modules(model: torch.nn.Module) -> list:
     return [name for name, module in model.named_modules() if "forward" in vars(module)]
 
 
+@pytest.mark.parametrize("prepack", [False, True])
 @pytest.mark.parametrize("arch", ["bert", "xlm-roberta"])
-def test_outputs_equal_stock_and_every_linear_runs_on_onednn_with_gelu_fused(arch):
+def test_outputs_equal_stock_and_every_linear_runs_on_onednn_with_gelu_fused(arch, prepack):
     model, batch = small_model(arch), inputs()
     reference, stock_names = run_profiled(model, batch)
     assert "mkldnn::_linear_pointwise" not in stock_names
-    with onednn_linears(model, "cpu"):
+    with contextlib.ExitStack() as block:
+        with profile() as packing:
+            block.enter_context(onednn_linears(model, "cpu", prepack=prepack))
         output, names = run_profiled(model, batch)
+    reorders = [event.name for event in packing.events()].count("mkldnn::_reorder_linear_weight")
+    assert reorders == (linear_count(model) if prepack else 0)  # each weight once, fused or not
     torch.testing.assert_close(output, reference, atol=1e-5, rtol=1e-5)
     # each intermediate block is one fused call in place of its dense + GELU; every other linear one call
     assert names.count("mkldnn::_linear_pointwise") == linear_count(model)
@@ -113,8 +120,8 @@ def test_block_removes_its_forwards_on_error_and_is_a_no_op_off_cpu():
     model = small_model("bert")
     with pytest.raises(RuntimeError, match="boom"):
         with onednn_linears(model, "cpu"):
-            # every linear and every intermediate block
-            assert len(patched_modules(model)) == linear_count(model) + model.config.num_hidden_layers
+            # every intermediate block in place of its dense linear, every other linear
+            assert len(patched_modules(model)) == linear_count(model)
             raise RuntimeError("boom")
     assert patched_modules(model) == []
     pickle.dumps(model)  # nothing unpicklable left behind
@@ -122,14 +129,19 @@ def test_block_removes_its_forwards_on_error_and_is_a_no_op_off_cpu():
         assert patched_modules(model) == []
 
 
-def test_flagmodel_encode_runs_on_onednn(tiny_bert):
+@pytest.mark.parametrize("prepack_min_tokens, reorders", [(10_000, 0), (10, 1)])
+def test_flagmodel_encode_runs_on_onednn_and_prepacks_long_calls(tiny_bert, monkeypatch, prepack_min_tokens,
+                                                                 reorders):
+    monkeypatch.setattr(base, "PREPACK_MIN_TOKENS", prepack_min_tokens)
     model = FlagModel(tiny_bert, devices="cpu")
     texts = ["a short text", "another, somewhat longer text for the encoder"]
     expected = torch.nn.functional.normalize(
         model.model(**model.tokenizer(texts, padding=True, return_tensors="pt")).last_hidden_state[:, 0], dim=-1)
     with profile() as prof:
         embeddings = model.encode(texts)
-    assert "mkldnn::_linear_pointwise" in [event.name for event in prof.events()]
+    names = [event.name for event in prof.events()]
+    assert "mkldnn::_linear_pointwise" in names
+    assert names.count("mkldnn::_reorder_linear_weight") == reorders * linear_count(model.model)
     torch.testing.assert_close(torch.from_numpy(embeddings), expected.detach(), atol=1e-5, rtol=1e-5)
     assert patched_modules(model.model) == []
 

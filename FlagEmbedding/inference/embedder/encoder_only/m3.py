@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from FlagEmbedding.abc.inference.batching import restore_list_order, restore_order
+from FlagEmbedding.abc.inference.onednn import onednn_linears
 from FlagEmbedding.abc.inference.validation import check_pairs, check_positive_int, is_single_pair
 from FlagEmbedding.inference.embedder.encoder_only.base import BaseEmbedder
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
@@ -266,32 +267,34 @@ class M3Embedder(BaseEmbedder):
         model = self.model_on(device)
         vocab_size = model.config.vocab_size
         scores: Dict[str, List[float]] = {key: [] for key in SCORE_KEYS}
-        for start in range(0, len(sentence_pairs), batch_size):
-            batch = sentence_pairs[start:start + batch_size]
-            reps = []
-            for texts, max_len in (([q for q, _ in batch], max_query_length), ([p for _, p in batch], max_passage_length)):
-                inputs = self.tokenizer(texts, padding=True, truncation=True, max_length=max_len,
-                                        return_token_type_ids=False, return_tensors="pt", **kwargs).to(device)
-                mask = inputs["attention_mask"]
-                hidden = model.hidden_states(inputs["input_ids"], mask)
-                reps.append(dict(
-                    mask=mask,
-                    dense=self.finish_embeddings(model.dense(hidden, mask, self.pooling_method)),
-                    sparse=model.sparse_embedding(model.token_weights(hidden), inputs["input_ids"], vocab_size,
-                                                  self.unused_token_ids),
-                    colbert=self.finish_embeddings(model.colbert_vectors(hidden, mask)),
-                ))
-            q, p = reps
-            dense = (q["dense"] * p["dense"]).sum(-1).float()
-            sparse = (q["sparse"] * p["sparse"]).sum(-1).float()
-            colbert = model.colbert_scores(q["colbert"], p["colbert"], q["mask"]).float()
-            hybrid = {
-                "colbert": colbert,
-                "sparse": sparse,
-                "dense": dense,
-                "sparse+dense": (w[1] * sparse + w[0] * dense) / (w[1] + w[0]),
-                "colbert+sparse+dense": (w[2] * colbert + w[1] * sparse + w[0] * dense) / (w[0] + w[1] + w[2]),
-            }
-            for key in SCORE_KEYS:
-                scores[key].extend(hybrid[key].cpu().tolist())
+        with onednn_linears(model, device):
+            for start in range(0, len(sentence_pairs), batch_size):
+                batch = sentence_pairs[start:start + batch_size]
+                reps = []
+                for texts, max_len in (([q for q, _ in batch], max_query_length),
+                                       ([p for _, p in batch], max_passage_length)):
+                    inputs = self.tokenizer(texts, padding=True, truncation=True, max_length=max_len,
+                                            return_token_type_ids=False, return_tensors="pt", **kwargs).to(device)
+                    mask = inputs["attention_mask"]
+                    hidden = model.hidden_states(inputs["input_ids"], mask)
+                    reps.append(dict(
+                        mask=mask,
+                        dense=self.finish_embeddings(model.dense(hidden, mask, self.pooling_method)),
+                        sparse=model.sparse_embedding(model.token_weights(hidden), inputs["input_ids"], vocab_size,
+                                                      self.unused_token_ids),
+                        colbert=self.finish_embeddings(model.colbert_vectors(hidden, mask)),
+                    ))
+                q, p = reps
+                dense = (q["dense"] * p["dense"]).sum(-1).float()
+                sparse = (q["sparse"] * p["sparse"]).sum(-1).float()
+                colbert = model.colbert_scores(q["colbert"], p["colbert"], q["mask"]).float()
+                hybrid = {
+                    "colbert": colbert,
+                    "sparse": sparse,
+                    "dense": dense,
+                    "sparse+dense": (w[1] * sparse + w[0] * dense) / (w[1] + w[0]),
+                    "colbert+sparse+dense": (w[2] * colbert + w[1] * sparse + w[0] * dense) / (w[0] + w[1] + w[2]),
+                }
+                for key in SCORE_KEYS:
+                    scores[key].extend(hybrid[key].cpu().tolist())
         return scores
