@@ -4,8 +4,9 @@ PyTorch's CPU ``nn.Linear`` on a ``[batch, seq, hidden]`` input copies the bias 
 MKL GEMM over it; BERT-style encoders then run GELU as a separate pass over the ``[batch, seq, 4 * hidden]``
 intermediate. oneDNN's linear (``torch.ops.mkldnn._linear_pointwise``, the kernel ``torch.compile`` emits for
 CPU linears) applies the bias and the erf GELU inside the GEMM instead. Same operations in fp32: the outputs agree
-with the stock path to float32 rounding (relative 1e-6), and an encode is about 1.2x faster on AVX-512 CPUs (see
-``benchmarks/encode_throughput.py``). :func:`onednn_linears` switches this on for one block of inference code.
+with the stock path to float32 rounding (relative 1e-6), and the forward pass is faster (timings by CPU token
+budget in ``benchmarks/profile_encode.py``). :func:`onednn_linears` switches this on for one block of inference
+code; ``AbsInferenceModel.run_batches`` runs every single-device encode and ``compute_score`` inside it.
 """
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def _is_dense_then_act(cls: type) -> bool:
 def _is_erf_gelu(activation: nn.Module) -> bool:
     from transformers.activations import GELUActivation
 
-    if isinstance(activation, nn.GELU):
+    if type(activation) is nn.GELU:
         return activation.approximate == "none"
     return type(activation) is GELUActivation and activation.act is nn.functional.gelu
 
