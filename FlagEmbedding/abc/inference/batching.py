@@ -35,8 +35,8 @@ def cpu_token_budget(activation_width: Optional[int]) -> int:
     :data:`CPU_TOKEN_BUDGET_RANGE`; its upper bound when the cache size or the width is unknown.
 
     Past that size the activations of one layer leave the cache between the GEMMs that read them, and tokens/s
-    drops: all-MiniLM-L6-v2 (width 1536) on a 32 MiB L3 runs 1.2x faster in 4k-token batches than in 16k ones,
-    a BERT-base-shaped model (width 3072) best in 2k ones (see docs/guides/speed.rst).
+    drops: all-MiniLM-L6-v2 (width 1536) on a 32 MiB L3 runs about 1.1x faster in 4k-token batches than in 16k
+    ones, a BERT-base-shaped model (width 3072) fastest in 2k ones (see docs/guides/speed.rst).
     """
     low, high = CPU_TOKEN_BUDGET_RANGE
     cache = last_level_cache_bytes()
