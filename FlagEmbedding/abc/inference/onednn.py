@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import types
 from typing import Callable, Iterator, List, Set, Tuple
 
@@ -20,6 +21,10 @@ from torch import nn
 
 from FlagEmbedding.abc.inference.devices import is_cpu
 
+
+#: Serialises patching and unpatching: concurrent blocks on one model (threads of a server) never patch a
+#: module twice, and each block removes only the forwards it set (a call then runs the stock forward).
+_PATCH_LOCK = threading.Lock()
 
 #: Tokens an inference call must cover before its weights are prepacked (``onednn_linears(prepack=True)``):
 #: packing costs about a forward pass over 300 tokens (all-MiniLM-L6-v2 and a BGE-M3-sized encoder alike) and
@@ -95,30 +100,33 @@ def onednn_linears(model: nn.Module, device: str, prepack: bool = False) -> Iter
     (a copy of the linear weights, freed on exit; about 4% faster forwards, worth it for calls of many tokens).
     Only inference takes the new path (no autograd, fp32 CPU tensors); anything else inside the block runs the
     modules' own forwards. The forwards are instance attributes removed on exit, so the model pickles, trains and
-    saves as before. A no-op on other devices and builds without oneDNN.
+    saves as before. Blocks on one model in several threads share the first block's forwards until it exits, then
+    run the stock ones. A no-op on other devices and builds without oneDNN.
     """
     if not (is_cpu(device) and onednn_available()):
         yield
         return
     patched: List[nn.Module] = []
     fused: Set[int] = set()  # ids of the linears inside fused blocks (blocks come before their children)
-    for module in model.modules():
-        if "forward" in vars(module) or id(module) in fused:  # patched by an enclosing block or the user; fused
-            continue
-        if type(module) is nn.Linear:
-            linear, attr, algorithm = module, "none", ""
-        elif _fusable_dense_gelu(module):
-            linear, attr, algorithm = module.dense, "gelu", "none"
-            fused.add(id(linear))
-        else:
-            continue
-        weight = linear.weight
-        if prepack and weight.dtype == torch.float32 and weight.device.type == "cpu":
-            weight = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), None)
-        module.forward = _OneDNNForward(module, linear, weight, attr, algorithm)
-        patched.append(module)
+    with _PATCH_LOCK:  # another thread's block on the same model: its forwards are used, never replaced
+        for module in model.modules():
+            if "forward" in vars(module) or id(module) in fused:  # patched by another block or the user; fused
+                continue
+            if type(module) is nn.Linear:
+                linear, attr, algorithm = module, "none", ""
+            elif _fusable_dense_gelu(module):
+                linear, attr, algorithm = module.dense, "gelu", "none"
+                fused.add(id(linear))
+            else:
+                continue
+            weight = linear.weight
+            if prepack and weight.dtype == torch.float32 and weight.device.type == "cpu":
+                weight = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), None)
+            module.forward = _OneDNNForward(module, linear, weight, attr, algorithm)
+            patched.append(module)
     try:
         yield
     finally:
-        for module in patched:
-            del module.forward
+        with _PATCH_LOCK:
+            for module in patched:
+                del module.forward

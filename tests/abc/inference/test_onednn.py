@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import threading
 
 import pytest
 import torch
@@ -127,6 +128,36 @@ def test_block_removes_its_forwards_on_error_and_is_a_no_op_off_cpu():
     pickle.dumps(model)  # nothing unpicklable left behind
     with onednn_linears(model, "cuda:0"):
         assert patched_modules(model) == []
+
+
+def test_overlapping_blocks_in_two_threads_share_the_forwards_and_exit_cleanly():
+    model, batch = small_model("bert"), inputs()
+    reference, _ = run_profiled(model, batch)
+    first_inside, second_done, errors, outputs = threading.Event(), threading.Event(), [], []
+
+    def first():
+        with onednn_linears(model, "cpu"):
+            first_inside.set()
+            second_done.wait(timeout=60)
+
+    def second():
+        first_inside.wait(timeout=60)
+        try:
+            with onednn_linears(model, "cpu"):  # finds the first block's forwards and leaves them alone
+                with torch.inference_mode():
+                    outputs.append(model(**batch).last_hidden_state)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        second_done.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and len(outputs) == 1
+    torch.testing.assert_close(outputs[0], reference, atol=1e-5, rtol=1e-5)
+    assert patched_modules(model) == []
 
 
 @pytest.mark.parametrize("prepack_min_tokens, reorders", [(10_000, 0), (10, 1)])
