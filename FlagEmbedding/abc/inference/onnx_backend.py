@@ -16,14 +16,17 @@ manifest or checksum does not match is rebuilt. ONNX files are protobuf graphs: 
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import importlib
 import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -189,6 +192,46 @@ def export_onnx(model_name_or_path: str, model: torch.nn.Module, input_names: Li
     return os.path.join(target, MODEL_FILE)
 
 
+class _SignalStack(ctypes.Structure):
+    """``stack_t`` of ``sigaltstack(2)``."""
+
+    _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t)]
+
+
+_SS_DISABLE = 2
+
+
+@contextlib.contextmanager
+def preserved_signal_stack() -> Iterator[None]:
+    """Give this thread back the alternate signal stack it had before the block (Linux; elsewhere a no-op).
+
+    OpenVINO's CPU plugin (2025.x) installs a signal stack of its own on the thread that compiles a model and,
+    when that compiled model is destroyed, puts back the stack it replaced. Two models destroyed in the order
+    they were compiled leave the thread on the first one's unmapped stack, and the next signal handled there
+    (a child process's SIGCHLD once torch's DataLoader has installed its handler, Ctrl-C) crashes the process or
+    overwrites memory. Restoring the previous stack right after compiling keeps the thread on its own stack
+    (Python's faulthandler stack, or none), which OpenVINO's destructor then leaves alone.
+    """
+    if not sys.platform.startswith("linux"):
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    previous = _SignalStack()
+    if libc.sigaltstack(None, ctypes.byref(previous)) != 0:
+        yield
+        return
+    try:
+        yield
+    finally:
+        current = _SignalStack()
+        libc.sigaltstack(None, ctypes.byref(current))
+        if (current.ss_sp, current.ss_size) != (previous.ss_sp, previous.ss_size):
+            restore = _SignalStack(previous.ss_sp, previous.ss_flags & _SS_DISABLE, previous.ss_size)
+            if libc.sigaltstack(ctypes.byref(restore), None) != 0:
+                logger.warning("Could not restore the alternate signal stack after compiling with OpenVINO "
+                               "(errno %d).", ctypes.get_errno())
+
+
 class OnnxEncoder(torch.nn.Module):
     """An exported graph, run by ONNX Runtime or OpenVINO, called like the Hugging Face model it came from.
 
@@ -212,9 +255,10 @@ class OnnxEncoder(torch.nn.Module):
             if self.runtime == "openvino":
                 import openvino
 
-                self._session = openvino.Core().compile_model(self.path, "CPU", {
-                    "INFERENCE_NUM_THREADS": torch.get_num_threads(), "INFERENCE_PRECISION_HINT": "f32",
-                    "PERFORMANCE_HINT": "LATENCY"})
+                with preserved_signal_stack():
+                    self._session = openvino.Core().compile_model(self.path, "CPU", {
+                        "INFERENCE_NUM_THREADS": torch.get_num_threads(), "INFERENCE_PRECISION_HINT": "f32",
+                        "PERFORMANCE_HINT": "LATENCY"})
             else:
                 import onnxruntime
 

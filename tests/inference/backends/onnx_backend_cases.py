@@ -1,9 +1,14 @@
 """ONNX Runtime backend: same outputs as torch, int8 close, one export per fingerprint, clear errors."""
 from __future__ import annotations
 
+import ctypes
+import faulthandler
+import gc
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 
 import numpy as np
@@ -134,6 +139,42 @@ def test_openvino_runs_the_same_graph_and_equals_torch(tiny_bert, bert_classifie
     np.testing.assert_allclose(got["dense_vecs"], want["dense_vecs"], atol=1e-5)
     for a, b in zip(got["colbert_vecs"], want["colbert_vecs"]):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def signal_stack():
+    """This thread's alternate signal stack (address, size) and whether its memory is mapped."""
+    stack = onnx_backend._SignalStack()
+    ctypes.CDLL(None).sigaltstack(None, ctypes.byref(stack))
+    address = stack.ss_sp or 0
+    with open("/proc/self/maps", encoding="utf-8") as f:
+        ranges = [[int(bound, 16) for bound in line.split()[0].split("-")] for line in f]
+    return address, stack.ss_size, any(low <= address < high for low, high in ranges)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sigaltstack and /proc/self/maps are Linux's")
+def test_openvino_models_freed_in_creation_order_leave_the_signal_stack_alone(tiny_bert, bert_classifier, tmp_path):
+    pytest.importorskip("openvino")
+    faulthandler.enable()  # pytest's faulthandler already did: the thread has Python's stack
+    before = signal_stack()
+    assert before[0] and before[2]
+    first = FlagModel(tiny_bert, devices="cpu", backend="openvino", onnx_cache_dir=str(tmp_path))
+    first.encode(TEXTS)
+    assert signal_stack() == before  # OpenVINO's compile installed its own stack; it was given back
+    second = FlagReranker(bert_classifier, devices="cpu", backend="openvino", onnx_cache_dir=str(tmp_path))
+    second.compute_score(PAIRS)
+    assert signal_stack() == before
+    del first  # freed in creation order: without the fix the thread ends on the first model's unmapped stack
+    gc.collect()
+    del second
+    gc.collect()
+    assert signal_stack() == before
+    hits = []
+    previous = signal.signal(signal.SIGCHLD, lambda signum, frame: hits.append(signum))
+    try:
+        subprocess.run([sys.executable, "-c", "pass"], check=True)  # a signal handled on that stack
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+    assert hits
 
 
 def test_bad_backend_options_raise(tiny_bert, tiny_decoder):
