@@ -1,8 +1,217 @@
-"""ONNX Runtime / OpenVINO backend cases (``onnx_backend_cases.py``), run in a fresh interpreter."""
+"""ONNX Runtime backend: same outputs as torch, int8 close, one export per fingerprint, clear errors."""
+from __future__ import annotations
+
+import ctypes
+import faulthandler
+import gc
+import json
 import os
+import shutil
+import signal
+import subprocess
+import sys
 
-from tests.helpers.isolated import run_isolated
+import numpy as np
+import pytest
+
+from FlagEmbedding import BGEM3FlagModel, FlagLLMModel, FlagModel, FlagReranker
+from FlagEmbedding.abc.inference import onnx_backend
+from tests import tiny_models
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+TEXTS = ["a panda is a bear", "hello world", "the quick brown fox jumps over the lazy dog " * 3, "x"]
+PAIRS = [["what is a panda?", "The giant panda is a bear species endemic to China."],
+         ["hi", "Hello there, how are you doing today?"],
+         ["numbers", "0 1 2 3 4 5 6 7 8 9 and symbols , . ; : ! ?"]]
 
 
-def test_onnx_backend_cases():
-    run_isolated(os.path.join("tests", "inference", "backends", "onnx_backend_cases.py"))
+@pytest.fixture(scope="module")
+def bert_classifier(tmp_path_factory) -> str:
+    return tiny_models.save_tiny_bert_classifier(str(tmp_path_factory.mktemp("rerankers") / "bge-reranker-base"))
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory):
+    """One ONNX cache shared by the tests of this module (each export costs seconds)."""
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+def cache_entries(folder) -> list:
+    return sorted(name for name in os.listdir(folder) if not name.startswith("."))
+
+
+def test_flagmodel_onnx_fp32_equals_torch_and_is_exported_once(tiny_bert, onnx_cache, monkeypatch):
+    reference = FlagModel(tiny_bert, devices="cpu", pooling_method="mean").encode(TEXTS)
+    onnx = FlagModel(tiny_bert, devices="cpu", pooling_method="mean", backend="onnx", onnx_cache_dir=str(onnx_cache))
+    np.testing.assert_allclose(onnx.encode(TEXTS), reference, atol=1e-5)
+    entries = cache_entries(onnx_cache)
+    assert len(entries) == 1
+    assert sorted(os.listdir(onnx_cache / entries[0])) == ["manifest.json", "model.onnx"]
+
+    exports = []
+    monkeypatch.setattr(onnx_backend, "_export", lambda *args: exports.append(args))
+    again = FlagModel(tiny_bert, devices="cpu", backend="onnx", onnx_cache_dir=str(onnx_cache))  # cls pooling
+    np.testing.assert_allclose(again.encode(TEXTS), FlagModel(tiny_bert, devices="cpu").encode(TEXTS), atol=1e-5)
+    assert exports == []  # the cached graph was reused (pooling is not part of it)
+    assert cache_entries(onnx_cache) == entries
+
+
+def test_exported_graph_is_fused_for_onnx_runtime_and_keyed_by_the_optimization(tiny_bert, tmp_path, monkeypatch):
+    import onnx
+
+    FlagModel(tiny_bert, devices="cpu", backend="onnx", onnx_cache_dir=str(tmp_path)).encode(TEXTS[:1])
+    (entry,) = cache_entries(tmp_path)
+    graph = onnx.load(str(tmp_path / entry / "model.onnx")).graph
+    fused = {node.op_type for node in graph.node if node.domain == "com.microsoft"}
+    assert {"Attention", "SkipLayerNormalization", "BiasGelu"} <= fused  # tiny BERT: 2 layers, 4 heads
+    assert "Softmax" not in {node.op_type for node in graph.node}  # no unfused attention left
+    with open(tmp_path / entry / "manifest.json", encoding="utf-8") as f:
+        assert json.load(f)["identity"]["optimization"] == "onnxscript.ort_fusions"
+
+    monkeypatch.setattr(onnx_backend, "OPTIMIZATION", "none")  # another rewrite: another entry, not a reuse
+    FlagModel(tiny_bert, devices="cpu", backend="onnx", onnx_cache_dir=str(tmp_path)).encode(TEXTS[:1])
+    assert len(cache_entries(tmp_path)) == 2
+
+
+def test_corrupted_cache_entry_is_rebuilt(tiny_bert, onnx_cache, tmp_path):
+    reference = FlagModel(tiny_bert, devices="cpu").encode(TEXTS)
+    FlagModel(tiny_bert, devices="cpu", backend="onnx", onnx_cache_dir=str(onnx_cache)).encode(TEXTS[:1])
+    (entry,) = cache_entries(onnx_cache)
+    shutil.copytree(onnx_cache / entry, tmp_path / entry)
+    with open(tmp_path / entry / "model.onnx", "r+b") as f:
+        f.truncate(100)
+    rebuilt = FlagModel(tiny_bert, devices="cpu", backend="onnx", onnx_cache_dir=str(tmp_path)).encode(TEXTS)
+    np.testing.assert_allclose(rebuilt, reference, atol=1e-5)
+    assert cache_entries(tmp_path) == [entry]
+    assert os.path.getsize(tmp_path / entry / "model.onnx") == os.path.getsize(onnx_cache / entry / "model.onnx")
+
+
+def test_int8_is_close_and_cached_apart(tiny_bert, onnx_cache):
+    reference = FlagModel(tiny_bert, devices="cpu").encode(TEXTS)
+    FlagModel(tiny_bert, devices="cpu", backend="onnx", onnx_cache_dir=str(onnx_cache)).encode(TEXTS[:1])
+    int8 = FlagModel(tiny_bert, devices="cpu", backend="onnx", quantize="int8", onnx_cache_dir=str(onnx_cache))
+    vectors = int8.encode(TEXTS)
+    cosine = np.sum(vectors * reference, axis=1)  # both L2-normalized
+    assert cosine.min() > 0.99  # the documented int8 bound
+    assert not np.allclose(vectors, reference, atol=1e-5)  # it really ran quantized
+    assert len(cache_entries(onnx_cache)) == 2
+
+
+def test_m3_dense_sparse_colbert_on_onnx_equal_torch(tiny_xlmr_m3, tmp_path):
+    modes = dict(return_dense=True, return_sparse=True, return_colbert_vecs=True)
+    reference = BGEM3FlagModel(tiny_xlmr_m3, devices="cpu").encode(TEXTS, **modes)
+    onnx = BGEM3FlagModel(tiny_xlmr_m3, devices="cpu", backend="onnx", onnx_cache_dir=str(tmp_path)).encode(TEXTS, **modes)
+    np.testing.assert_allclose(onnx["dense_vecs"], reference["dense_vecs"], atol=1e-5)
+    for got, want in zip(onnx["colbert_vecs"], reference["colbert_vecs"]):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    for got, want in zip(onnx["lexical_weights"], reference["lexical_weights"]):
+        assert got.keys() == want.keys()
+        np.testing.assert_allclose([got[k] for k in want], [want[k] for k in want], atol=1e-5)
+
+
+def test_reranker_onnx_fp32_equals_torch(bert_classifier, tmp_path):
+    reference = FlagReranker(bert_classifier, devices="cpu").compute_score(PAIRS)
+    onnx = FlagReranker(bert_classifier, devices="cpu", backend="onnx", onnx_cache_dir=str(tmp_path))
+    np.testing.assert_allclose(onnx.compute_score(PAIRS), reference, atol=1e-5)
+
+
+def test_openvino_runs_the_same_graph_and_equals_torch(tiny_bert, bert_classifier, tiny_xlmr_m3, tmp_path):
+    pytest.importorskip("openvino")
+    reference = FlagModel(tiny_bert, devices="cpu", pooling_method="mean").encode(TEXTS)
+    model = FlagModel(tiny_bert, devices="cpu", pooling_method="mean", backend="openvino", onnx_cache_dir=str(tmp_path))
+    np.testing.assert_allclose(model.encode(TEXTS), reference, atol=1e-5)
+    assert type(model.onnx_model.session()).__module__.startswith("openvino")
+    entries = cache_entries(tmp_path)
+    onnx = FlagModel(tiny_bert, devices="cpu", pooling_method="mean", backend="onnx", onnx_cache_dir=str(tmp_path))
+    np.testing.assert_allclose(onnx.encode(TEXTS), reference, atol=1e-5)
+    assert cache_entries(tmp_path) == entries  # one exported graph serves both runtimes
+
+    scores = FlagReranker(bert_classifier, devices="cpu").compute_score(PAIRS)
+    openvino = FlagReranker(bert_classifier, devices="cpu", backend="openvino", onnx_cache_dir=str(tmp_path))
+    np.testing.assert_allclose(openvino.compute_score(PAIRS), scores, atol=1e-5)
+
+    modes = dict(return_dense=True, return_sparse=True, return_colbert_vecs=True)
+    want = BGEM3FlagModel(tiny_xlmr_m3, devices="cpu").encode(TEXTS, **modes)
+    got = BGEM3FlagModel(tiny_xlmr_m3, devices="cpu", backend="openvino", onnx_cache_dir=str(tmp_path)).encode(
+        TEXTS, **modes)
+    np.testing.assert_allclose(got["dense_vecs"], want["dense_vecs"], atol=1e-5)
+    for a, b in zip(got["colbert_vecs"], want["colbert_vecs"]):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def signal_stack():
+    """This thread's alternate signal stack (address, size) and whether its memory is mapped."""
+    stack = onnx_backend._SignalStack()
+    ctypes.CDLL(None).sigaltstack(None, ctypes.byref(stack))
+    address = stack.ss_sp or 0
+    with open("/proc/self/maps", encoding="utf-8") as f:
+        ranges = [[int(bound, 16) for bound in line.split()[0].split("-")] for line in f]
+    return address, stack.ss_size, any(low <= address < high for low, high in ranges)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sigaltstack and /proc/self/maps are Linux's")
+def test_openvino_models_freed_in_creation_order_leave_the_signal_stack_alone(tiny_bert, bert_classifier, tmp_path):
+    pytest.importorskip("openvino")
+    faulthandler.enable()  # pytest's faulthandler already did: the thread has Python's stack
+    before = signal_stack()
+    assert before[0] and before[2]
+    first = FlagModel(tiny_bert, devices="cpu", backend="openvino", onnx_cache_dir=str(tmp_path))
+    first.encode(TEXTS)
+    assert signal_stack() == before  # OpenVINO's compile installed its own stack; it was given back
+    second = FlagReranker(bert_classifier, devices="cpu", backend="openvino", onnx_cache_dir=str(tmp_path))
+    second.compute_score(PAIRS)
+    assert signal_stack() == before
+    del first  # freed in creation order: without the fix the thread ends on the first model's unmapped stack
+    gc.collect()
+    del second
+    gc.collect()
+    assert signal_stack() == before
+    hits = []
+    previous = signal.signal(signal.SIGCHLD, lambda signum, frame: hits.append(signum))
+    try:
+        subprocess.run([sys.executable, "-c", "pass"], check=True)  # a signal handled on that stack
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+    assert hits
+
+
+def test_bad_backend_options_raise(tiny_bert, tiny_decoder):
+    with pytest.raises(ValueError, match=r"^backend must be one of \['torch', 'onnx', 'openvino'\], got 'tensorrt'\.$"):
+        FlagModel(tiny_bert, devices="cpu", backend="tensorrt")
+    with pytest.raises(ValueError, match=r"^quantize must be one of \[None, 'int8'\], got 'int4'\.$"):
+        FlagModel(tiny_bert, devices="cpu", backend="onnx", quantize="int4")
+    with pytest.raises(ValueError, match=r"^quantize='int8' needs backend='onnx'\.$"):
+        FlagModel(tiny_bert, devices="cpu", quantize="int8")
+    with pytest.raises(ValueError, match=r"^quantize='int8' needs backend='onnx'\.$"):
+        FlagModel(tiny_bert, devices="cpu", backend="openvino", quantize="int8")
+    with pytest.raises(ValueError, match=r"^backend='openvino' runs on the CPU only; got devices=\['cuda:0'\]"):
+        FlagModel(tiny_bert, devices="cuda:0", backend="openvino")
+    with pytest.raises(ValueError, match=r"^backend='onnx' runs on the CPU only; got devices=\['cuda:0'\]"):
+        FlagModel(tiny_bert, devices="cuda:0", backend="onnx")
+    with pytest.raises(ValueError, match=r"^backend='onnx' is not available for BaseLLMEmbedder: "):
+        FlagLLMModel(tiny_decoder, devices="cpu", backend="onnx")
+
+
+@pytest.mark.parametrize("backend, missing, message", [
+    ("onnx", "onnxruntime", r"^backend='onnx' needs onnxruntime, onnx and onnxscript, which are not installed: "
+                            r"pip install 'FlagEmbedding\[onnx\]'$"),
+    ("openvino", "openvino", r"^backend='openvino' needs openvino, onnxruntime, onnx and onnxscript, which are not "
+                             r"installed: pip install 'FlagEmbedding\[openvino\]'$"),
+])
+def test_missing_runtime_is_a_clear_import_error(tiny_bert, monkeypatch, backend, missing, message):
+    monkeypatch.setitem(sys.modules, missing, None)  # what an uninstalled package looks like to import
+    with pytest.raises(ImportError, match=message):
+        FlagModel(tiny_bert, devices="cpu", backend=backend)
+
+
+def test_example_script_reports_a_tiny_deviation(tiny_bert, onnx_cache, capsys):
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples", "inference", "embedder", "onnx_backend.py")
+    spec = importlib.util.spec_from_file_location("onnx_backend_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    assert example.main([tiny_bert, "--onnx_cache_dir", str(onnx_cache)]) < 1e-5
+    assert "max |cos - 1| between the backends" in capsys.readouterr().out
