@@ -205,7 +205,7 @@ _SS_DISABLE = 2
 def preserved_signal_stack() -> Iterator[None]:
     """Give this thread back the alternate signal stack it had before the block (Linux; elsewhere a no-op).
 
-    OpenVINO's CPU plugin (2025.x) installs a signal stack of its own on the thread that compiles a model and,
+    OpenVINO's CPU plugin (2026.4) installs a signal stack of its own on the thread that compiles a model and,
     when that compiled model is destroyed, puts back the stack it replaced. Two models destroyed in the order
     they were compiled leave the thread on the first one's unmapped stack, and the next signal handled there
     (a child process's SIGCHLD once torch's DataLoader has installed its handler, Ctrl-C) crashes the process or
