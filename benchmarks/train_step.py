@@ -32,15 +32,13 @@ Each prints tokens/s (non-padding tokens) and their ratio ours/baseline, the pea
 steps and the largest loss difference over the steps (the losses must be equal).
 
 Measured (``--steps 6 --batch_size 4 --group_size 4 --max_len 128 --compare_plain --orig_python
-/work/venv-orig/bin/python``, default ``--repeats 2``, 2 torch threads, AMD EPYC, a machine shared with other jobs
-that started during the run): every loss equal to the original's and the plain loop's (difference 0.0 at each of the
-6 steps, both kinds). Tokens/s ours/original 1.80x (embedder) and 0.68x (reranker), ours/plain 0.51x and 1.88x in
-the same run: the same computation swings by 2x either way, so these ratios reflect the load more than the code. Both
-models run the same ops (the encoder's forward and backward, then one cross-entropy); a single-thread ad-hoc loop
-(not in the repository; interleaved, same load) of the bare transformers step (16 pairs x 128 tokens) took 1.98-2.08
-s with transformers 5.24 and 1.96-1.98 s with 4.56.2. Peak RSS increase of the timed steps: ours 140 vs original 410
-MiB (embedder), 202 vs 502 MiB (reranker); the original runs in a fresh process, ours after the warm-up and earlier
-loops in the same process, so part of that gap is memory ours reuses.
+/work/venv-orig/bin/python``, default ``--repeats 2``, 2 torch threads, AMD EPYC, no other job on the machine):
+every loss equal to the original's and the plain loop's (difference 0.0 at each of the 6 steps, both kinds).
+Tokens/s ours/original 1.03x (embedder) and 0.99x (reranker), ours/plain 0.94x and 1.01x in the same run: parity,
+within the spread between runs of the same computation (the encoder's forward and backward is nearly all of each
+step). An earlier run under heavy load swung 0.5x-1.9x for the same computations. Peak RSS increase of the timed
+steps: ours 134 vs original 421 MiB (embedder), 151 vs 451 MiB (reranker); the original runs in a fresh process,
+ours after the warm-up and earlier loops in the same process, so part of that gap is memory ours reuses.
 """
 from __future__ import annotations
 

@@ -40,6 +40,10 @@ def cpu_speed_flags() -> List[str]:
     return [flag for flag in SPEED_FLAGS if flag in flags]
 
 
+#: suffixes of sysfs cache sizes ("32768K")
+_SIZE_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
 @functools.lru_cache(maxsize=None)
 def last_level_cache_bytes(sysfs_cache: str = "/sys/devices/system/cpu/cpu0/cache") -> Optional[int]:
     """Size of the largest data cache of CPU 0 (its L3 on x86) from ``sysfs_cache``; None where it does not say."""
@@ -53,8 +57,7 @@ def last_level_cache_bytes(sysfs_cache: str = "/sys/devices/system/cpu/cpu0/cach
                 text = f.read().strip().upper()
         except OSError:
             continue
-        units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-        number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
+        number, unit = (text[:-1], _SIZE_UNITS[text[-1]]) if text and text[-1] in _SIZE_UNITS else (text, 1)
         if number.isdigit():
             sizes.append(int(number) * unit)
     return max(sizes) if sizes else None
