@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -69,6 +70,18 @@ def measure(result: Dict[str, float]) -> Iterator[None]:
 ORIGINAL_PYTHON = "/work/venv-orig/bin/python"
 #: a venv with ``fastembed`` and ``onnxruntime`` (fastembed pins another huggingface_hub: never our venv)
 FASTEMBED_PYTHON = "/work/venv-fastembed/bin/python"
+#: a venv with ``infinity-emb[torch,server]`` on torch 2.13.0 (infinity-emb pins numpy 1.x: never our venv)
+INFINITY_PYTHON = "/work/venv-infinity/bin/python"
+
+
+def sentence_transformers_folder(folder: str, max_length: int) -> str:
+    """all-MiniLM-L6-v2's sentence-transformers folder with ``max_seq_length`` set to ``max_length``."""
+    shutil.copytree(minilm_path(), folder, dirs_exist_ok=True)
+    with open(os.path.join(folder, "sentence_bert_config.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    with open(os.path.join(folder, "sentence_bert_config.json"), "w", encoding="utf-8") as f:
+        json.dump({**config, "max_seq_length": max_length}, f)
+    return folder
 
 
 def original_available(python: str) -> bool:

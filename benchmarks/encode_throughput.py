@@ -5,7 +5,8 @@ same encoder with seeded heads). The baseline is the original FlagEmbedding 1.4.
 (``--orig_python``: a venv with ``FlagEmbedding==1.4.2 'transformers<4.57'``); without one the embedder baseline
 is sentence-transformers (said in the output). ``--extra`` adds our opt-in engines (bf16, ONNX Runtime fp32 and
 int8, OpenVINO f32 when ``openvino`` is installed); ``--fastembed_python`` adds fastembed (its own venv) running
-our exported ONNX graph with its own tokenization, batching and pooling. Engines run interleaved (A B A B ...),
+our exported ONNX graph with its own tokenization, batching and pooling; ``--infinity_python`` adds infinity-emb
+(its own venv; torch engine, its defaults) on the same sentence-transformers folder. Engines run interleaved (A B A B ...),
 best of ``--repeats``.
 Prints the CPU model and ISA flags, passages/s, the ratio against the baseline, and the output deviation
 (max |cos-1| of dense and ColBERT vectors, max |diff| of sparse weights).
@@ -25,8 +26,8 @@ from typing import Any, Callable, Dict, Tuple
 import numpy as np
 import torch
 
-from _common import (FASTEMBED_PYTHON, ORIGINAL_PYTHON, interleaved_best, minilm_path, original_available,
-                     print_ratio_table, run_original, run_worker, scifact_passages, timed)
+from _common import (FASTEMBED_PYTHON, INFINITY_PYTHON, ORIGINAL_PYTHON, sentence_transformers_folder, interleaved_best, minilm_path,
+                     original_available, print_ratio_table, run_original, run_worker, scifact_passages, timed)
 
 
 def cosine_deviation(a: np.ndarray, b: np.ndarray) -> float:
@@ -83,6 +84,9 @@ def main() -> None:
     parser.add_argument("--fastembed_python", default=None,
                         help=f"interpreter of a venv with fastembed and onnxruntime (e.g. {FASTEMBED_PYTHON}): adds "
                              "fastembed on our exported ONNX graph (embedder only)")
+    parser.add_argument("--infinity_python", default=None,
+                        help=f"interpreter of a venv with infinity-emb[torch] (e.g. {INFINITY_PYTHON}): adds "
+                             "infinity's torch engine on the same model folder (embedder only)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -131,6 +135,11 @@ def main() -> None:
                                                   graph.onnx_model.path, max_length)
                         engines["fastembed"] = (lambda f: lambda: (lambda r: (r[0], r[1]["dense"]))(run_worker(
                             args.fastembed_python, "_fastembed.py", texts, model=f, dim=384,
+                            threads=torch.get_num_threads(), batch_size=args.batch_size)))(folder)
+                    if args.infinity_python:
+                        folder = sentence_transformers_folder(os.path.join(work, f"infinity-{max_length}"), max_length)
+                        engines["infinity-emb"] = (lambda f: lambda: (lambda r: (r[0], r[1]["dense"]))(run_worker(
+                            args.infinity_python, "_infinity.py", texts, model=f,
                             threads=torch.get_num_threads(), batch_size=args.batch_size)))(folder)
                     deviation = lambda a, b: f"max |cos-1| {cosine_deviation(a, b):.1e}"  # noqa: E731
                 else:

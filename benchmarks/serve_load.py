@@ -5,6 +5,8 @@ Starts the server on 127.0.0.1, then for each client count (default 1, 8, 32) se
 p50/p99 latency. The baseline is the same model called in-process (``FlagModel.encode`` on the same passages,
 ``--batch_size`` per call), timed in the same run; rounds are interleaved (baseline, then each client count)
 ``--rounds`` times and the best of each is kept. Prints the CPU model and the ratio server / in-process.
+``--infinity_python`` adds infinity-emb's ``v2`` server (its own venv, torch engine on the same model folder and
+length, ``--batch_size`` as its batch size) under the same load, each client count right after ours.
 
     nice python benchmarks/serve_load.py --requests 512 --rounds 2
 """
@@ -15,14 +17,16 @@ import asyncio
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Dict, List
 
 import numpy as np
 
-from _common import REPO, minilm_path, scifact_passages
+from _common import INFINITY_PYTHON, REPO, minilm_path, scifact_passages, sentence_transformers_folder
 
 sys.path.insert(0, REPO)
 from tests.helpers.server import ServerProcess  # noqa: E402  (the tests' bounded server launcher)
@@ -35,6 +39,20 @@ def cpu_model() -> str:
         return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
     except (OSError, subprocess.CalledProcessError, StopIteration):
         return platform.processor() or "unknown"
+
+
+class InfinityServer(ServerProcess):
+    """infinity-emb's ``v2`` server from another venv's ``python``, on 127.0.0.1 with the same bounded start/stop
+    and the OpenAI routes under ``/v1`` like ours."""
+
+    def __init__(self, python: str, model: str, batch_size: int):
+        super().__init__([], threads=None)
+        self.python, self.model, self.batch_size = python, model, batch_size
+
+    def command(self) -> List[str]:
+        return [self.python, "-m", "infinity_emb.cli", "v2", "--model-id", self.model, "--engine", "torch",
+                "--device", "cpu", "--batch-size", str(self.batch_size), "--host", "127.0.0.1", "--port",
+                str(self.port), "--url-prefix", "/v1", "--log-level", "warning"]
 
 
 async def load(url: str, bodies: List[dict], clients: int) -> Dict[str, float]:
@@ -73,6 +91,9 @@ def main() -> None:
     parser.add_argument("--max_wait_ms", type=float, default=5.0)
     parser.add_argument("--encoding_format", default="float", choices=["float", "base64"])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--infinity_python", default=None,
+                        help=f"interpreter of a venv with infinity-emb[torch,server] (e.g. {INFINITY_PYTHON}): adds "
+                             "its server under the same load")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -91,16 +112,21 @@ def main() -> None:
 
     model = FlagModel(path, pooling_method="mean", devices="cpu", batch_size=args.batch_size,
                       passage_max_length=args.max_length)
-    server = ServerProcess(["--embedder", path, "--embedder_model_class", "encoder-only-base", "--pooling_method",
-                            "mean", "--devices", "cpu", "--passage_max_length", str(args.max_length),
-                            "--max_batch_tokens", str(args.max_batch_tokens), "--max_wait_ms", str(args.max_wait_ms),
-                            "--max_inputs_per_request", str(max(args.texts_per_request, 1)),
-                            "--max_queue", str(max(8192, args.requests * args.texts_per_request))],
-                           threads=None)
-    server.start()
+    servers = {"ours": ServerProcess(
+        ["--embedder", path, "--embedder_model_class", "encoder-only-base", "--pooling_method", "mean", "--devices",
+         "cpu", "--passage_max_length", str(args.max_length), "--max_batch_tokens", str(args.max_batch_tokens),
+         "--max_wait_ms", str(args.max_wait_ms), "--max_inputs_per_request", str(max(args.texts_per_request, 1)),
+         "--max_queue", str(max(8192, args.requests * args.texts_per_request))], threads=None)}
+    work = tempfile.mkdtemp()
+    if args.infinity_python:
+        folder = sentence_transformers_folder(os.path.join(work, "model"), args.max_length)
+        servers["infinity-emb"] = InfinityServer(args.infinity_python, folder, args.batch_size)
     try:
-        model.encode(texts[:64])  # warm-up, both sides
-        asyncio.run(load(server.url, bodies[:64], 8))
+        for server in servers.values():
+            server.start()
+        model.encode(texts[:64])  # warm-up, every side
+        for server in servers.values():
+            asyncio.run(load(server.url, bodies[:64], 8))
         best: Dict[str, Dict[str, float]] = {}
         for _ in range(args.rounds):
             start = time.perf_counter()
@@ -109,20 +135,24 @@ def main() -> None:
             if "in-process" not in best or seconds < best["in-process"]["seconds"]:
                 best["in-process"] = {"seconds": seconds}
             for clients in args.clients:
-                stats = asyncio.run(load(server.url, bodies, clients))
-                name = f"server, {clients} client(s)"
-                if name not in best or stats["seconds"] < best[name]["seconds"]:
-                    best[name] = stats
+                for kind, server in servers.items():
+                    stats = asyncio.run(load(server.url, bodies, clients))
+                    name = f"{kind}, {clients} client(s)"
+                    if name not in best or stats["seconds"] < best[name]["seconds"]:
+                        best[name] = stats
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
     baseline = len(texts) / best["in-process"]["seconds"]
     print(f"\n{'engine':<26}{'requests/s':>12}{'passages/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}")
     print(f"{'in-process encode':<26}{'':>12}{baseline:>12.1f}{'':>9}{'':>9}{1.0:>8.2f}")
-    for clients in args.clients:
-        stats = best[f"server, {clients} client(s)"]
+    for name, stats in best.items():
+        if name == "in-process":
+            continue
         rate = len(texts) / stats["seconds"]
-        print(f"{f'server, {clients} client(s)':<26}{len(bodies) / stats['seconds']:>12.1f}{rate:>12.1f}"
+        print(f"{name:<26}{len(bodies) / stats['seconds']:>12.1f}{rate:>12.1f}"
               f"{stats['p50'] * 1000:>9.1f}{stats['p99'] * 1000:>9.1f}{rate / baseline:>8.2f}")
 
 

@@ -53,8 +53,7 @@ class ServerProcess:
             env.pop("OMP_NUM_THREADS", None)
         else:
             env["OMP_NUM_THREADS"] = str(self.threads)
-        self.process = subprocess.Popen([sys.executable, "-m", "FlagEmbedding.serve", *self.args], cwd=REPO, env=env,
-                                        stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(self.command(), cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -67,6 +66,10 @@ class ServerProcess:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"server not ready after {START_TIMEOUT_S}s:\n{self.output()}")
+
+    def command(self) -> List[str]:
+        """The server's argv: ``python -m FlagEmbedding.serve`` with this instance's arguments."""
+        return [sys.executable, "-m", "FlagEmbedding.serve", *self.args]
 
     def output(self) -> str:
         self.log.flush()
