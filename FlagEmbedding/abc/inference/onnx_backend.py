@@ -7,7 +7,9 @@ Layout of the cache (``onnx_cache_dir``, default ``$HF_HOME/flagembedding/onnx``
     onnx_cache_dir/<fingerprint[:16]>/manifest.json   # the fingerprint's identity and model.onnx's checksum
 
 The exported graph is rewritten with the transformer fusions of ``onnxscript.rewriter.ort_fusions`` (fused
-attention, skip-LayerNorm, bias-GELU: ONNX Runtime's contrib operators) before an int8 quantization, if any.
+attention, skip-LayerNorm, bias-GELU: ONNX Runtime's contrib operators) before an int8 quantization, if any; for
+int8 the fused attention also takes the attention mask as its mask index (:func:`mask_index_attention`), so the
+quantizer makes its Q/K/V projection int8 too.
 The fingerprint hashes the model files (path, size and mtime, as for the corpus embedding cache), the network
 class, its inputs and output, the graph optimization, the quantization and the torch / exporter / runtime
 versions. An entry is built in a
@@ -38,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx", "openvino")
 QUANTIZATIONS = (None, "int8")
-ONNX_FORMAT = 2
+ONNX_FORMAT = 3
 #: the graph rewrite applied after export (part of the cache fingerprint)
 OPTIMIZATION = "onnxscript.ort_fusions"
 OPSET = 18
@@ -126,9 +128,61 @@ def _valid_entry(folder: str, identity: Dict[str, Any]) -> bool:
         return False
 
 
-def _export(model: torch.nn.Module, input_names: List[str], output: str, path: str) -> None:
+def mask_index_attention(model: Any) -> int:
+    """Rewrite the fused ``Attention`` nodes of the ``onnx_ir`` model ``model`` into the form ONNX Runtime's dynamic
+    quantizer turns into ``QAttention`` (int8 Q/K/V projection): the graph's 2-D ``attention_mask`` as each node's
+    mask index in place of the additive bias the export traced from it, and no ``qkv_hidden_sizes`` (Q, K and V
+    equally wide). Returns the number of nodes rewritten: none when the bias depends on the values of any other
+    input, the widths differ, or a node is unidirectional or already has a mask index or past state."""
+    import onnx_ir
+    from onnx_ir.passes.common import RemoveUnusedNodesPass
+
+    nodes = [node for node in model.graph if node.op_type == "Attention" and node.domain == "com.microsoft"]
+    mask = next((value for value in model.graph.inputs if value.name == "attention_mask"), None)
+    if not nodes or mask is None:
+        return 0
+    for node in nodes:
+        inputs = list(node.inputs) + [None] * (6 - len(node.inputs))
+        sizes = node.attributes.get("qkv_hidden_sizes")
+        unidirectional = node.attributes.get("unidirectional")
+        if (inputs[3] is not None or inputs[4] is not None or inputs[5] is None
+                or (unidirectional is not None and unidirectional.as_int())
+                or (sizes is not None and len(set(sizes.as_ints())) != 1)
+                or _value_sources(inputs[5]) != {"attention_mask"}):
+            return 0
+    index = onnx_ir.node("Cast", [mask], {"to": onnx_ir.DataType.INT32}, name="attention_mask_index")
+    model.graph.insert_before(next(iter(model.graph)), index)
+    for node in nodes:
+        node.resize_inputs(6)
+        node.replace_input_with(3, index.outputs[0])
+        node.replace_input_with(5, None)
+        node.resize_inputs(4)
+        node.attributes.pop("qkv_hidden_sizes", None)
+    RemoveUnusedNodesPass()(model)
+    return len(nodes)
+
+
+def _value_sources(value: Any) -> set:
+    """Names of the graph inputs whose values ``value`` is computed from (inputs read only through ``Shape`` do not
+    count)."""
+    sources, stack, seen = set(), [value], set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if current.is_graph_input():
+            sources.add(current.name)
+        producer = current.producer()
+        if producer is not None and producer.op_type != "Shape":
+            stack.extend(v for v in producer.inputs if v is not None)
+    return sources
+
+
+def _export(model: torch.nn.Module, input_names: List[str], output: str, path: str, int8: bool = False) -> None:
     """Export ``model`` with the dynamo exporter (dynamic batch and sequence axes) and fuse its transformer
-    blocks for ONNX Runtime (see :data:`OPTIMIZATION`) into ``path``."""
+    blocks for ONNX Runtime (see :data:`OPTIMIZATION`) into ``path``; with ``int8``, in the form its quantizer
+    expects (:func:`mask_index_attention`)."""
     import onnx_ir
     from onnxscript.rewriter.ort_fusions import optimize_for_ort
 
@@ -148,6 +202,8 @@ def _export(model: torch.nn.Module, input_names: List[str], output: str, path: s
     finally:
         model.train(was_training)
     fused, counts = optimize_for_ort(program.model)
+    if int8:
+        counts["mask_index_attention"] = mask_index_attention(fused)
     logger.info("ONNX Runtime fusions: %s", {name: count for name, count in counts.items() if count})
     onnx_ir.save(fused, path)
 
@@ -174,7 +230,7 @@ def export_onnx(model_name_or_path: str, model: torch.nn.Module, input_names: Li
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             fp32 = os.path.join(work, "fp32.onnx")
-            _export(model, input_names, output, fp32)
+            _export(model, input_names, output, fp32, int8=True)
             quantize_dynamic(fp32, path, weight_type=QuantType.QInt8)
             os.remove(fp32)
         else:

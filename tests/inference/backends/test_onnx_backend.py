@@ -99,6 +99,74 @@ def test_int8_is_close_and_cached_apart(tiny_bert, onnx_cache):
     assert len(cache_entries(onnx_cache)) == 2
 
 
+def test_int8_graph_quantizes_the_attention_projection(tiny_bert, tmp_path):
+    import onnx
+
+    FlagModel(tiny_bert, devices="cpu", backend="onnx", quantize="int8", onnx_cache_dir=str(tmp_path)).encode(TEXTS[:1])
+    (entry,) = cache_entries(tmp_path)
+    ops = [node.op_type for node in onnx.load(str(tmp_path / entry / "model.onnx")).graph.node]
+    assert ops.count("QAttention") == 2 and "Attention" not in ops  # tiny BERT: 2 layers, all int8
+
+
+def test_int8_attention_form_keeps_the_padding_mask(tiny_bert, tmp_path, monkeypatch):
+    """The graph handed to the quantizer (attention mask as mask index), run unquantized, equals torch on a padded
+    batch: the rewrite itself changes nothing."""
+    import onnx
+    import onnxruntime.quantization
+
+    monkeypatch.setattr(onnxruntime.quantization, "quantize_dynamic", lambda source, target, **_: shutil.copy(source, target))
+    reference = FlagModel(tiny_bert, devices="cpu", pooling_method="mean").encode(TEXTS)
+    unquantized = FlagModel(tiny_bert, devices="cpu", pooling_method="mean", backend="onnx", quantize="int8",
+                            onnx_cache_dir=str(tmp_path))
+    np.testing.assert_allclose(unquantized.encode(TEXTS), reference, atol=1e-5)
+    (entry,) = cache_entries(tmp_path)
+    graph = onnx.load(str(tmp_path / entry / "model.onnx")).graph
+    casts = {node.output[0] for node in graph.node if node.op_type == "Cast" and node.input[0] == "attention_mask"}
+    attention = [node for node in graph.node if node.op_type == "Attention"]
+    assert len(attention) == 2
+    for node in attention:
+        assert len(node.input) == 4 and node.input[3] in casts
+        assert "qkv_hidden_sizes" not in {attribute.name for attribute in node.attribute}
+
+
+def _attention_model(bias_from: str):
+    """An onnx_ir model with one fused Attention whose additive bias is computed from the input ``bias_from``."""
+    import onnx
+    import onnx_ir
+    from onnx import TensorProto, helper
+
+    hidden = 8
+    nodes = [helper.make_node("Cast", [bias_from], ["mask_bool"], to=TensorProto.BOOL),
+             helper.make_node("Where", ["mask_bool", "zero", "minus"], ["bias"]),
+             helper.make_node("Attention", ["hidden", "weight", "qkv_bias", "", "", "bias"], ["out"],
+                              domain="com.microsoft", num_heads=2, qkv_hidden_sizes=[hidden] * 3)]
+    initializers = [helper.make_tensor("weight", TensorProto.FLOAT, [hidden, 3 * hidden], [0.1] * (3 * hidden * hidden)),
+                    helper.make_tensor("qkv_bias", TensorProto.FLOAT, [3 * hidden], [0.0] * (3 * hidden)),
+                    helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+                    helper.make_tensor("minus", TensorProto.FLOAT, [], [-1e9])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["b", "s", hidden]),
+                                           helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "s"]),
+                                           helper.make_tensor_value_info("other", TensorProto.INT64, ["b", "s"])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["b", "s", hidden])], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)])
+    return onnx_ir.from_proto(onnx.shape_inference.infer_shapes(model))
+
+
+def test_mask_index_attention_rewrites_only_a_bias_made_from_the_attention_mask():
+    model = _attention_model("attention_mask")
+    assert onnx_backend.mask_index_attention(model) == 1
+    (attention,) = [node for node in model.graph if node.op_type == "Attention"]
+    assert [value.name if value is not None else None for value in attention.inputs[:3]] == ["hidden", "weight", "qkv_bias"]
+    assert attention.inputs[3].producer().op_type == "Cast" and len(attention.inputs) == 4
+    assert "qkv_hidden_sizes" not in attention.attributes
+    assert {node.op_type for node in model.graph} == {"Cast", "Attention"}  # the traced bias is gone
+
+    other = _attention_model("other")  # a bias from another input's values: not the padding mask
+    assert onnx_backend.mask_index_attention(other) == 0
+    (attention,) = [node for node in other.graph if node.op_type == "Attention"]
+    assert attention.inputs[5].name == "bias" and "qkv_hidden_sizes" in attention.attributes
+
+
 def test_m3_dense_sparse_colbert_on_onnx_equal_torch(tiny_xlmr_m3, tmp_path):
     modes = dict(return_dense=True, return_sparse=True, return_colbert_vecs=True)
     reference = BGEM3FlagModel(tiny_xlmr_m3, devices="cpu").encode(TEXTS, **modes)
