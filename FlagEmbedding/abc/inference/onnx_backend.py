@@ -179,6 +179,18 @@ def _value_sources(value: Any) -> set:
     return sources
 
 
+@contextlib.contextmanager
+def _inference_mode_of(model: torch.nn.Module) -> Iterator[None]:
+    """``model`` in eval mode without autograd for the block; its training flag restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
 def _export(model: torch.nn.Module, input_names: List[str], output: str, path: str, int8: bool = False) -> None:
     """Export ``model`` with the dynamo exporter (dynamic batch and sequence axes) and fuse its transformer
     blocks for ONNX Runtime (see :data:`OPTIMIZATION`) into ``path``; with ``int8``, in the form its quantizer
@@ -192,20 +204,37 @@ def _export(model: torch.nn.Module, input_names: List[str], output: str, path: s
     example = [example[name] for name in input_names]
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
     dynamic = {"inputs": tuple({0: batch, 1: seq} for _ in input_names)}
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            program = torch.onnx.export(_Exportable(model, input_names, output).eval(), tuple(example), dynamo=True,
-                                        input_names=list(input_names), output_names=[output], dynamic_shapes=dynamic,
-                                        opset_version=OPSET, verbose=False)
-    finally:
-        model.train(was_training)
+    with _inference_mode_of(model):
+        program = torch.onnx.export(_Exportable(model, input_names, output).eval(), tuple(example), dynamo=True,
+                                    input_names=list(input_names), output_names=[output], dynamic_shapes=dynamic,
+                                    opset_version=OPSET, verbose=False)
     fused, counts = optimize_for_ort(program.model)
     if int8:
         counts["mask_index_attention"] = mask_index_attention(fused)
     logger.info("ONNX Runtime fusions: %s", {name: count for name, count in counts.items() if count})
     onnx_ir.save(fused, path)
+
+
+def _matches_model(model: torch.nn.Module, input_names: List[str], output: str, path: str) -> bool:
+    """True when the fp32 graph at ``path`` gives ``model``'s output (on the real tokens) for a batch of two random
+    rows of up to 256 tokens, the second padded after a third: long enough that a causal or windowed mask the
+    graph lost would show."""
+    import onnxruntime
+
+    length = min(256, int(getattr(model.config, "max_position_embeddings", 258)) - 2)
+    generator = torch.Generator().manual_seed(0)
+    features = {"input_ids": torch.randint(5, min(int(model.config.vocab_size), 1000), (2, length), generator=generator),
+                "attention_mask": torch.ones(2, length, dtype=torch.long),
+                "token_type_ids": torch.zeros(2, length, dtype=torch.long)}
+    features["attention_mask"][1, length // 3:] = 0
+    with _inference_mode_of(model):
+        reference = _Exportable(model, input_names, output)(*(features[name] for name in input_names)).numpy()
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    got = session.run(None, {name: features[name].numpy() for name in input_names})[0]
+    if reference.ndim == 3:  # per-token output: padded positions carry no meaning
+        keep = features["attention_mask"].numpy().astype(bool)
+        reference, got = reference[keep], got[keep]
+    return bool(np.abs(got - reference).max() <= 1e-3 * max(1.0, float(np.abs(reference).max())))
 
 
 def export_onnx(model_name_or_path: str, model: torch.nn.Module, input_names: List[str], output: str,
@@ -231,6 +260,10 @@ def export_onnx(model_name_or_path: str, model: torch.nn.Module, input_names: Li
 
             fp32 = os.path.join(work, "fp32.onnx")
             _export(model, input_names, output, fp32, int8=True)
+            if not _matches_model(model, input_names, output, fp32):
+                logger.warning("The attention mask as mask index changes the outputs of %s; quantizing it without "
+                               "(Q/K/V projections stay fp32).", model_name_or_path)
+                _export(model, input_names, output, fp32)
             quantize_dynamic(fp32, path, weight_type=QuantType.QInt8)
             os.remove(fp32)
         else:

@@ -129,6 +129,38 @@ def test_int8_attention_form_keeps_the_padding_mask(tiny_bert, tmp_path, monkeyp
         assert "qkv_hidden_sizes" not in {attribute.name for attribute in node.attribute}
 
 
+def test_int8_keeps_fp32_attention_when_the_mask_index_would_change_the_outputs(tiny_bert, tmp_path, monkeypatch,
+                                                                                caplog):
+    """A graph whose rewrite disagrees with the model (here: the check is made to fail) is quantized without it,
+    with a warning: the int8 graph is the one the previous form gave, never a silently different one."""
+    import onnx
+
+    monkeypatch.setattr(onnx_backend, "_matches_model", lambda *args: False)
+    with caplog.at_level("WARNING", logger=onnx_backend.__name__):
+        FlagModel(tiny_bert, devices="cpu", backend="onnx", quantize="int8", onnx_cache_dir=str(tmp_path)).encode(TEXTS)
+    assert "The attention mask as mask index changes the outputs of" in caplog.text
+    (entry,) = cache_entries(tmp_path)
+    ops = [node.op_type for node in onnx.load(str(tmp_path / entry / "model.onnx")).graph.node]
+    assert "QAttention" not in ops and ops.count("Attention") == 2
+
+
+def test_the_mask_index_check_catches_a_lost_mask(tiny_bert, tmp_path):
+    """``_matches_model`` accepts the rewritten graph and rejects one whose attention ignores the padding."""
+    import onnx
+
+    model = FlagModel(tiny_bert, devices="cpu").model
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    path = str(tmp_path / "model.onnx")
+    onnx_backend._export(model, names, "last_hidden_state", path, int8=True)
+    assert onnx_backend._matches_model(model, names, "last_hidden_state", path)
+    graph = onnx.load(path)
+    for node in graph.graph.node:
+        if node.op_type == "Attention":
+            del node.input[3:]
+    onnx.save(graph, path)
+    assert not onnx_backend._matches_model(model, names, "last_hidden_state", path)
+
+
 def _attention_model(bias_from: str):
     """An onnx_ir model with one fused Attention whose additive bias is computed from the input ``bias_from``."""
     import onnx
