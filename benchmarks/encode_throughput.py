@@ -6,8 +6,8 @@ same encoder with seeded heads). The baseline is the original FlagEmbedding 1.4.
 is sentence-transformers (said in the output). ``--extra`` adds our opt-in engines (bf16, ONNX Runtime fp32 and
 int8, OpenVINO f32 when ``openvino`` is installed); ``--fastembed_python`` adds fastembed (its own venv) running
 our exported ONNX graph with its own tokenization, batching and pooling; ``--infinity_python`` adds infinity-emb
-(its own venv; torch engine, its defaults) on the same sentence-transformers folder. Engines run interleaved (A B A B ...),
-best of ``--repeats``.
+(its own venv; torch engine, its defaults) on the same sentence-transformers folder. Engines run interleaved
+(A B A B ...), best of ``--repeats``.
 Prints the CPU model and ISA flags, passages/s, the ratio against the baseline, and the output deviation
 (max |cos-1| of dense and ColBERT vectors, max |diff| of sparse weights).
 
@@ -26,8 +26,9 @@ from typing import Any, Callable, Dict, Tuple
 import numpy as np
 import torch
 
-from _common import (FASTEMBED_PYTHON, INFINITY_PYTHON, ORIGINAL_PYTHON, sentence_transformers_folder, interleaved_best, minilm_path,
-                     original_available, print_ratio_table, run_original, run_worker, scifact_passages, timed)
+from _common import (FASTEMBED_PYTHON, INFINITY_PYTHON, ORIGINAL_PYTHON, interleaved_best, minilm_path,
+                     original_available, print_ratio_table, run_original, run_worker, scifact_passages,
+                     sentence_transformers_folder, timed)
 
 
 def cosine_deviation(a: np.ndarray, b: np.ndarray) -> float:

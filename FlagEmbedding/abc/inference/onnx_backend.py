@@ -223,7 +223,8 @@ def _matches_model(model: torch.nn.Module, input_names: List[str], output: str, 
 
     length = min(256, int(getattr(model.config, "max_position_embeddings", 258)) - 2)
     generator = torch.Generator().manual_seed(0)
-    features = {"input_ids": torch.randint(5, min(int(model.config.vocab_size), 1000), (2, length), generator=generator),
+    vocabulary = min(int(model.config.vocab_size), 1000)
+    features = {"input_ids": torch.randint(5, vocabulary, (2, length), generator=generator),
                 "attention_mask": torch.ones(2, length, dtype=torch.long),
                 "token_type_ids": torch.zeros(2, length, dtype=torch.long)}
     features["attention_mask"][1, length // 3:] = 0

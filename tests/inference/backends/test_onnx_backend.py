@@ -114,7 +114,8 @@ def test_int8_attention_form_keeps_the_padding_mask(tiny_bert, tmp_path, monkeyp
     import onnx
     import onnxruntime.quantization
 
-    monkeypatch.setattr(onnxruntime.quantization, "quantize_dynamic", lambda source, target, **_: shutil.copy(source, target))
+    monkeypatch.setattr(onnxruntime.quantization, "quantize_dynamic",
+                        lambda source, target, **_: shutil.copy(source, target))
     reference = FlagModel(tiny_bert, devices="cpu", pooling_method="mean").encode(TEXTS)
     unquantized = FlagModel(tiny_bert, devices="cpu", pooling_method="mean", backend="onnx", quantize="int8",
                             onnx_cache_dir=str(tmp_path))
@@ -172,15 +173,18 @@ def _attention_model(bias_from: str):
              helper.make_node("Where", ["mask_bool", "zero", "minus"], ["bias"]),
              helper.make_node("Attention", ["hidden", "weight", "qkv_bias", "", "", "bias"], ["out"],
                               domain="com.microsoft", num_heads=2, qkv_hidden_sizes=[hidden] * 3)]
-    initializers = [helper.make_tensor("weight", TensorProto.FLOAT, [hidden, 3 * hidden], [0.1] * (3 * hidden * hidden)),
-                    helper.make_tensor("qkv_bias", TensorProto.FLOAT, [3 * hidden], [0.0] * (3 * hidden)),
-                    helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
-                    helper.make_tensor("minus", TensorProto.FLOAT, [], [-1e9])]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["b", "s", hidden]),
-                                           helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "s"]),
-                                           helper.make_tensor_value_info("other", TensorProto.INT64, ["b", "s"])],
-                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["b", "s", hidden])], initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)])
+    initializers = [
+        helper.make_tensor("weight", TensorProto.FLOAT, [hidden, 3 * hidden], [0.1] * (3 * hidden * hidden)),
+        helper.make_tensor("qkv_bias", TensorProto.FLOAT, [3 * hidden], [0.0] * (3 * hidden)),
+        helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+        helper.make_tensor("minus", TensorProto.FLOAT, [], [-1e9])]
+    inputs = [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["b", "s", hidden]),
+              helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "s"]),
+              helper.make_tensor_value_info("other", TensorProto.INT64, ["b", "s"])]
+    outputs = [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["b", "s", hidden])]
+    graph = helper.make_graph(nodes, "g", inputs, outputs, initializers)
+    opsets = [helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)]
+    model = helper.make_model(graph, opset_imports=opsets)
     return onnx_ir.from_proto(onnx.shape_inference.infer_shapes(model))
 
 
@@ -188,7 +192,7 @@ def test_mask_index_attention_rewrites_only_a_bias_made_from_the_attention_mask(
     model = _attention_model("attention_mask")
     assert onnx_backend.mask_index_attention(model) == 1
     (attention,) = [node for node in model.graph if node.op_type == "Attention"]
-    assert [value.name if value is not None else None for value in attention.inputs[:3]] == ["hidden", "weight", "qkv_bias"]
+    assert [value.name for value in attention.inputs[:3]] == ["hidden", "weight", "qkv_bias"]
     assert attention.inputs[3].producer().op_type == "Cast" and len(attention.inputs) == 4
     assert "qkv_hidden_sizes" not in attention.attributes
     assert {node.op_type for node in model.graph} == {"Cast", "Attention"}  # the traced bias is gone
