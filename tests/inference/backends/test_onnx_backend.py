@@ -108,6 +108,25 @@ def test_int8_graph_quantizes_the_attention_projection(tiny_bert, tmp_path):
     assert ops.count("QAttention") == 2 and "Attention" not in ops  # tiny BERT: 2 layers, all int8
 
 
+def test_int8_m3_and_reranker_quantize_the_attention_projection_too(tiny_xlmr_m3, bert_classifier, tmp_path):
+    """XLM-R (BGE-M3) and the cross-encoder get QAttention as well and stay close to torch (the tiny random
+    classifier scores every pair about 0.01, so the graph form is the sharper check for the reranker)."""
+    import onnx
+
+    m3_cache, reranker_cache = tmp_path / "m3", tmp_path / "reranker"
+    dense = BGEM3FlagModel(tiny_xlmr_m3, devices="cpu").encode(TEXTS)["dense_vecs"]
+    int8 = BGEM3FlagModel(tiny_xlmr_m3, devices="cpu", backend="onnx", quantize="int8", onnx_cache_dir=str(m3_cache))
+    assert np.sum(int8.encode(TEXTS)["dense_vecs"] * dense, axis=1).min() > 0.99
+    scores = FlagReranker(bert_classifier, devices="cpu").compute_score(PAIRS)
+    reranker = FlagReranker(bert_classifier, devices="cpu", backend="onnx", quantize="int8",
+                            onnx_cache_dir=str(reranker_cache))
+    np.testing.assert_allclose(reranker.compute_score(PAIRS), scores, atol=1e-3)  # int8 error here: 3e-4
+    for cache in (m3_cache, reranker_cache):
+        (entry,) = cache_entries(cache)
+        ops = [node.op_type for node in onnx.load(str(cache / entry / "model.onnx")).graph.node]
+        assert ops.count("QAttention") == 2 and "Attention" not in ops
+
+
 def test_int8_attention_form_keeps_the_padding_mask(tiny_bert, tmp_path, monkeypatch):
     """The graph handed to the quantizer (attention mask as mask index), run unquantized, equals torch on a padded
     batch: the rewrite itself changes nothing."""
