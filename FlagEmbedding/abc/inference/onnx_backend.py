@@ -191,10 +191,10 @@ def _inference_mode_of(model: torch.nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def _export(model: torch.nn.Module, input_names: List[str], output: str, path: str, int8: bool = False) -> None:
+def _export(model: torch.nn.Module, input_names: List[str], output: str, path: str, int8: bool = False) -> int:
     """Export ``model`` with the dynamo exporter (dynamic batch and sequence axes) and fuse its transformer
     blocks for ONNX Runtime (see :data:`OPTIMIZATION`) into ``path``; with ``int8``, in the form its quantizer
-    expects (:func:`mask_index_attention`)."""
+    expects (:func:`mask_index_attention`). Returns the number of attention nodes that rewrite changed."""
     import onnx_ir
     from onnxscript.rewriter.ort_fusions import optimize_for_ort
 
@@ -209,10 +209,10 @@ def _export(model: torch.nn.Module, input_names: List[str], output: str, path: s
                                     input_names=list(input_names), output_names=[output], dynamic_shapes=dynamic,
                                     opset_version=OPSET, verbose=False)
     fused, counts = optimize_for_ort(program.model)
-    if int8:
-        counts["mask_index_attention"] = mask_index_attention(fused)
+    counts["mask_index_attention"] = mask_index_attention(fused) if int8 else 0
     logger.info("ONNX Runtime fusions: %s", {name: count for name, count in counts.items() if count})
     onnx_ir.save(fused, path)
+    return counts["mask_index_attention"]
 
 
 def _matches_model(model: torch.nn.Module, input_names: List[str], output: str, path: str) -> bool:
@@ -260,8 +260,8 @@ def export_onnx(model_name_or_path: str, model: torch.nn.Module, input_names: Li
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             fp32 = os.path.join(work, "fp32.onnx")
-            _export(model, input_names, output, fp32, int8=True)
-            if not _matches_model(model, input_names, output, fp32):
+            rewritten = _export(model, input_names, output, fp32, int8=True)
+            if rewritten and not _matches_model(model, input_names, output, fp32):
                 logger.warning("The attention mask as mask index changes the outputs of %s; quantizing it without "
                                "(Q/K/V projections stay fp32).", model_name_or_path)
                 _export(model, input_names, output, fp32)
