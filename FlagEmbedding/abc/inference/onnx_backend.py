@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from transformers.modeling_outputs import ModelOutput
 
+from FlagEmbedding.utils.eval_mode import eval_mode
 from FlagEmbedding.utils.files import atomic_write_json, file_checksum, model_files_identity
 
 logger = logging.getLogger(__name__)
@@ -179,18 +180,6 @@ def _value_sources(value: Any) -> set:
     return sources
 
 
-@contextlib.contextmanager
-def _inference_mode_of(model: torch.nn.Module) -> Iterator[None]:
-    """``model`` in eval mode without autograd for the block; its training flag restored after."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        model.train(was_training)
-
-
 def _export(model: torch.nn.Module, input_names: List[str], output: str, path: str, int8: bool = False) -> int:
     """Export ``model`` with the dynamo exporter (dynamic batch and sequence axes) and fuse its transformer
     blocks for ONNX Runtime (see :data:`OPTIMIZATION`) into ``path``; with ``int8``, in the form its quantizer
@@ -204,7 +193,7 @@ def _export(model: torch.nn.Module, input_names: List[str], output: str, path: s
     example = [example[name] for name in input_names]
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
     dynamic = {"inputs": tuple({0: batch, 1: seq} for _ in input_names)}
-    with _inference_mode_of(model):
+    with eval_mode(model), torch.no_grad():
         program = torch.onnx.export(_Exportable(model, input_names, output).eval(), tuple(example), dynamo=True,
                                     input_names=list(input_names), output_names=[output], dynamic_shapes=dynamic,
                                     opset_version=OPSET, verbose=False)
@@ -228,7 +217,7 @@ def _matches_model(model: torch.nn.Module, input_names: List[str], output: str, 
                 "attention_mask": torch.ones(2, length, dtype=torch.long),
                 "token_type_ids": torch.zeros(2, length, dtype=torch.long)}
     features["attention_mask"][1, length // 3:] = 0
-    with _inference_mode_of(model):
+    with eval_mode(model), torch.no_grad():
         reference = _Exportable(model, input_names, output)(*(features[name] for name in input_names)).numpy()
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     got = session.run(None, {name: features[name].numpy() for name in input_names})[0]

@@ -20,6 +20,7 @@ from FlagEmbedding.abc.evaluation.metrics import evaluate_metrics
 from FlagEmbedding.abc.evaluation.naming import passage_text
 from FlagEmbedding.abc.evaluation.readers import read_corpus, read_qrels_tsv, read_queries
 from FlagEmbedding.retrieval.dense import DenseIndex
+from FlagEmbedding.utils.eval_mode import eval_mode
 
 #: the logged metrics: ``(name, pytrec family key, k)``
 METRICS = (("ndcg_at_10", "NDCG@10", 10), ("recall_at_100", "Recall@100", 100))
@@ -73,13 +74,9 @@ class RetrievalEvaluation:
 
     def __call__(self, model: Any, tokenizer: Any) -> Dict[str, float]:
         """``{"ndcg_at_10", "recall_at_100"}`` of ``model`` (put in eval mode meanwhile)."""
-        was_training = model.training
-        model.eval()
-        try:
+        with eval_mode(model):
             corpus = self.encode(model, tokenizer, self.passages, self.passage_max_len)
             queries = self.encode(model, tokenizer, self.queries, self.query_max_len)
-        finally:
-            model.train(was_training)
         scores, rows = DenseIndex([corpus]).search(queries, SEARCH_DEPTH)
         return self.run_metrics({qid: {self.docids[r]: float(s) for s, r in zip(row_scores, row_ids)}
                                  for qid, row_scores, row_ids in zip(self.qids, scores.tolist(), rows.tolist())})

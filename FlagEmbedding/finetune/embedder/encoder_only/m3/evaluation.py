@@ -18,6 +18,7 @@ from FlagEmbedding.abc.finetune.embedder.retrieval_eval import SEARCH_DEPTH, Ret
 from FlagEmbedding.inference.embedder.encoder_only.m3 import M3Embedder
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
 from FlagEmbedding.retrieval.index import DEFAULT_M3_WEIGHTS, RetrievalIndex, SearchOptions
+from FlagEmbedding.utils.eval_mode import eval_mode
 
 #: the search methods evaluated; the metrics of ``dense`` keep their plain names
 M3_METHODS = ("dense", "sparse", "colbert", "all")
@@ -72,9 +73,7 @@ class M3RetrievalEvaluation(RetrievalEvaluation):
 
     def __call__(self, model: Any, tokenizer: Any) -> Dict[str, float]:
         """``ndcg_at_10``, ``recall_at_100`` and their ``sparse_``, ``colbert_`` and ``all_`` variants."""
-        was_training = model.training
-        model.eval()
-        try:
+        with eval_mode(model):
             index = RetrievalIndex.in_memory(self.docids, self.passages, self.embedder(model, tokenizer),
                                              representations=["dense", "sparse", "colbert"])
             metrics: Dict[str, float] = {}
@@ -84,6 +83,4 @@ class M3RetrievalEvaluation(RetrievalEvaluation):
                 run = {qid: dict(zip(row_ids, row_scores)) for qid, row_ids, row_scores in zip(self.qids, ids, scores)}
                 prefix = "" if method == "dense" else f"{method}_"
                 metrics.update({prefix + name: value for name, value in self.run_metrics(run).items()})
-        finally:
-            model.train(was_training)
         return metrics
