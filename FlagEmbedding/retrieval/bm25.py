@@ -1,15 +1,20 @@
-"""BM25 over raw passage texts with the ``bm25s`` library (saved and loaded atomically, memory-mapped)."""
+"""BM25 over raw passage texts with the ``bm25s`` library (saved and loaded atomically, memory-mapped).
+
+A query with no indexed term (empty, whitespace, stopwords only, unseen words) scores 0 against every passage:
+it finds nothing on its own and adds nothing to a fusion.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
-from typing import List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from FlagEmbedding.utils.errors import IntegrityError
+from FlagEmbedding.utils.files import folder_checksums, folder_lock, replace_folder
 
 
 @dataclass(frozen=True)
@@ -30,9 +35,11 @@ class BM25Params:
 class BM25Index:
     """A ``bm25s.BM25`` retriever plus the tokenizer settings it was built with."""
 
-    def __init__(self, retriever: object, params: BM25Params):
+    def __init__(self, retriever: object, params: BM25Params, checksums: Optional[Dict[str, str]] = None):
         self.retriever = retriever
         self.params = params
+        #: checksum of each file of the folder it was saved to or loaded from (``None``: in memory only)
+        self.checksums = checksums
 
     @classmethod
     def build(cls, texts: Sequence[str], params: BM25Params = BM25Params()) -> "BM25Index":
@@ -44,26 +51,36 @@ class BM25Index:
                         show_progress=False)
         return cls(retriever, params)
 
-    def save(self, folder: str) -> None:
-        """Write the index into ``folder`` atomically (a temporary sibling folder renamed into place)."""
-        parent = os.path.dirname(os.path.abspath(folder))
-        os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-bm25-")
-        try:
+    def save(self, folder: str) -> Dict[str, str]:
+        """Write the index into ``folder`` (a uniquely named temporary folder swapped into place, see
+        :func:`~FlagEmbedding.utils.files.replace_folder`); returns the checksum of each file written."""
+        written: Dict[str, str] = {}
+
+        def write(tmp: str) -> None:
             self.retriever.save(tmp, show_progress=False)
-            if os.path.isdir(folder):
-                shutil.rmtree(folder)
-            os.replace(tmp, folder)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            written.update(folder_checksums(tmp))
+
+        replace_folder(folder, write)
+        self.checksums = written
+        return written
 
     @classmethod
-    def load(cls, folder: str, params: BM25Params) -> "BM25Index":
-        """Load a saved index (arrays memory-mapped, no pickle)."""
+    def load(cls, folder: str, params: BM25Params,
+             trusted: Optional[Callable[[str, str], bool]] = None) -> "BM25Index":
+        """Load a saved index (arrays memory-mapped, no pickle) under the folder's lock.
+
+        ``trusted(file name, checksum)`` is asked for every file first; the first file it refuses raises
+        :class:`~FlagEmbedding.utils.errors.IntegrityError` naming it (nothing is loaded).
+        """
         import bm25s
 
-        return cls(bm25s.BM25.load(folder, mmap=True, allow_pickle=False, show_progress=False), params)
+        with folder_lock(folder):
+            checksums = folder_checksums(folder)
+            for name, checksum in checksums.items():
+                if trusted is not None and not trusted(name, checksum):
+                    raise IntegrityError(os.path.join(folder, name))
+            retriever = bm25s.BM25.load(folder, mmap=True, allow_pickle=False, show_progress=False)
+            return cls(retriever, params, checksums)
 
     @property
     def ntotal(self) -> int:
@@ -91,7 +108,9 @@ class BM25Index:
         return out_scores, out_rows
 
     def score(self, query_tokens: List[str], rows: Sequence[int]) -> np.ndarray:
-        """BM25 scores of one tokenized query for passages ``rows``."""
+        """BM25 scores of one tokenized query for passages ``rows`` (zeros when no query token is indexed)."""
         if len(rows) == 0:
             return np.zeros(0, dtype=np.float32)
+        if not self.retriever.get_tokens_ids(list(query_tokens)):
+            return np.zeros(len(rows), dtype=np.float32)
         return np.asarray(self.retriever.get_scores(query_tokens), dtype=np.float32)[np.asarray(rows)]

@@ -58,14 +58,16 @@ class DenseIndex:
         faiss_factory: ``None`` or ``"Flat"`` for exact search; else a faiss index factory string.
         faiss_path: Where the built faiss index is saved and reloaded from (atomic; optional).
         nprobe: ``nprobe`` of IVF faiss indexes (ignored otherwise).
+        reuse_saved: Load the faiss index saved at ``faiss_path`` if there is one (``False``: build it again and
+            replace the file; the caller decides, e.g. when the file fails its checksum).
     """
 
     def __init__(self, blocks: Sequence[np.ndarray], faiss_factory: Optional[str] = None,
-                 faiss_path: Optional[str] = None, nprobe: int = 8):
+                 faiss_path: Optional[str] = None, nprobe: int = 8, reuse_saved: bool = True):
         self.rows = RowBlocks(blocks)
         self.exact = exact_index(self.rows.blocks)
         self.faiss_factory = None if faiss_factory in (None, "", "Flat") else faiss_factory
-        self.faiss = self._load_or_build_faiss(faiss_path, nprobe) if self.faiss_factory else None
+        self.faiss = self._load_or_build_faiss(faiss_path, nprobe, reuse_saved) if self.faiss_factory else None
 
     @property
     def ntotal(self) -> int:
@@ -77,10 +79,10 @@ class DenseIndex:
         """File name of a saved faiss index for ``factory`` (keyed by the factory string)."""
         return f"faiss-{hashlib.sha256(factory.encode('utf-8')).hexdigest()[:12]}.index"
 
-    def _load_or_build_faiss(self, path: Optional[str], nprobe: int) -> Any:
+    def _load_or_build_faiss(self, path: Optional[str], nprobe: int, reuse_saved: bool) -> Any:
         import faiss
 
-        if path is not None and os.path.exists(path):
+        if path is not None and reuse_saved and os.path.exists(path):
             index = faiss.deserialize_index(np.fromfile(path, dtype=np.uint8))
             if index.ntotal != self.ntotal or index.d != self.exact.dim:
                 raise ValueError(f"{path}: the saved faiss index holds {index.ntotal} vectors of width {index.d}, "

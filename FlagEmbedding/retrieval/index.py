@@ -2,10 +2,17 @@
 
 Layout of an index folder (every part is written atomically; a killed build resumes)::
 
-    folder/index-<key[:16]>.json         # what was built: model fingerprint, settings, corpus fingerprint
+    folder/index-<key[:16]>.json         # the manifest: what was built, checksums of the files below
     folder/corpus.jsonl                  # docids and texts (unless built with store_corpus=False)
     folder/<fingerprint[:16]>/...        # dense / sparse / colbert shards: the evaluation's corpus cache
-    folder/bm25-<fingerprint[:16]>/...   # the bm25s index
+    folder/<fingerprint[:16]>/faiss-*.index  # a faiss index of the dense shards (with faiss_factory)
+    folder/bm25-<fingerprint[:16]>/...   # the bm25s index (swapped in whole under bm25-<...>.lock)
+
+Integrity (see :mod:`FlagEmbedding.retrieval.manifest`): the cache shards are checked against the cache's own
+manifest and re-encoded when damaged; the BM25 files and the faiss file against the checksums of the index
+manifests, and rebuilt (with a warning naming the file) when they do not match; a changed ``corpus.jsonl`` or an
+edited, damaged or unknown-format manifest is refused with an :class:`~FlagEmbedding.utils.errors.InputError`
+naming the file. Nothing is searched that was not checked.
 
 Dense, sparse and ColBERT shards live in :class:`~FlagEmbedding.abc.evaluation.embedding_cache.CorpusEmbeddingCache`
 folders (fingerprinted by model, settings and corpus; sparse and ColBERT add a ``representation`` key), so the
@@ -15,12 +22,10 @@ the representations still missing in it (see :mod:`FlagEmbedding.retrieval.corpu
 from __future__ import annotations
 
 import glob
-import hashlib
-import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -33,12 +38,15 @@ from FlagEmbedding.retrieval.colbert import ColbertStore
 from FlagEmbedding.retrieval.corpus_rows import ENCODED, colbert_dim, encode_rows, load_or_encode_rows
 from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
 from FlagEmbedding.retrieval.fusion import FUSIONS, Run, ranked, rrf_fusion, weighted_fusion
+from FlagEmbedding.retrieval.manifest import (INDEX_FORMAT, MANIFEST_PREFIX, read_manifest, recorded_checksums,
+                                              write_manifest)
 from FlagEmbedding.retrieval.sparse import SparseIndex
-from FlagEmbedding.utils.files import atomic_write_json, atomic_write_jsonl
+from FlagEmbedding.utils.errors import InputError, IntegrityError
+from FlagEmbedding.utils.files import atomic_write_jsonl, file_checksum
 
 logger = logging.getLogger(__name__)
 
-INDEX_FORMAT = 1
+
 CORPUS_FILE = "corpus.jsonl"
 #: representations an index can hold
 REPRESENTATIONS = ("dense", "sparse", "colbert", "bm25")
@@ -146,11 +154,6 @@ class RetrievalIndex:
                                       if part is not None}
 
     # ------------------------------------------------------------------ building
-    @staticmethod
-    def _key(model: Any, settings: Mapping[str, Any], corpus: str) -> str:
-        identity = {"format": INDEX_FORMAT, "model": model, "settings": settings, "corpus": corpus}
-        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()
-
     @classmethod
     def build(cls, folder: str, docids: Sequence[str], texts: Sequence[str], embedder: Any = None,
               representations: Sequence[str] = ("dense",), faiss_factory: Optional[str] = None,
@@ -176,15 +179,14 @@ class RetrievalIndex:
                     "shard_rows": shard_rows, "bm25": asdict(bm25_params)}
         corpus = corpus_fingerprint(docids, texts)
         os.makedirs(folder, exist_ok=True)
-        parts = cls._open_parts(folder, docids, texts, embedder, representations, faiss_factory, shard_rows,
-                                bm25_params, overwrite, dict(encode_kwargs or {}))
+        parts, files = cls._open_parts(folder, docids, texts, embedder, representations, faiss_factory, shard_rows,
+                                       bm25_params, overwrite, dict(encode_kwargs or {}),
+                                       cls._manifests(folder, strict=False))
         if store_corpus:
-            atomic_write_jsonl(os.path.join(folder, CORPUS_FILE),
-                               ({"id": d, "text": t} for d, t in zip(docids, texts)))
-        key = cls._key(model, settings, corpus)
-        atomic_write_json(os.path.join(folder, f"index-{key[:16]}.json"),
-                          {"format": INDEX_FORMAT, "key": key, "model": model, "settings": settings,
-                           "corpus": corpus, "num_docs": len(docids), "store_corpus": store_corpus})
+            corpus_path = os.path.join(folder, CORPUS_FILE)
+            atomic_write_jsonl(corpus_path, ({"id": d, "text": t} for d, t in zip(docids, texts)))
+            files[CORPUS_FILE] = file_checksum(corpus_path)
+        write_manifest(folder, model, settings, corpus, len(docids), store_corpus, files)
         return cls(docids, embedder, **parts)
 
     @classmethod
@@ -231,11 +233,12 @@ class RetrievalIndex:
 
     @staticmethod
     def _model_parts(embedder: Any, blocks: Mapping[str, Sequence[np.ndarray]], faiss_factory: Optional[str] = None,
-                     faiss_path: Optional[str] = None) -> Dict[str, Any]:
+                     faiss_path: Optional[str] = None, reuse_faiss: bool = True) -> Dict[str, Any]:
         """Searchable dense / sparse / ColBERT parts over their cache rows (row blocks, corpus order)."""
         parts: Dict[str, Any] = {}
         if "dense" in blocks:
-            parts["dense"] = DenseIndex(blocks["dense"], faiss_factory=faiss_factory, faiss_path=faiss_path)
+            parts["dense"] = DenseIndex(blocks["dense"], faiss_factory=faiss_factory, faiss_path=faiss_path,
+                                        reuse_saved=reuse_faiss)
         if "sparse" in blocks:
             parts["sparse"] = SparseIndex(sparse_rows.csr_from_padded(blocks["sparse"],
                                                                       int(embedder.model.config.vocab_size)))
@@ -244,29 +247,65 @@ class RetrievalIndex:
         return parts
 
     @staticmethod
+    def _manifests(folder: str, strict: bool) -> Dict[str, Dict[str, Any]]:
+        """``{path: content}`` of the manifests in ``folder``. ``strict``: an unreadable one raises (naming it);
+        otherwise it is skipped with a warning (a build writes its own manifest anew)."""
+        manifests = {}
+        for path in sorted(glob.glob(os.path.join(folder, f"{MANIFEST_PREFIX}*.json"))):
+            try:
+                manifests[path] = read_manifest(path)
+            except InputError as error:
+                if strict:
+                    raise
+                logger.warning("%s Its checksums are not used.", error)
+        return manifests
+
+    @staticmethod
     def _open_parts(folder: str, docids: List[str], texts: List[str], embedder: Any, representations: Sequence[str],
                     faiss_factory: Optional[str], shard_rows: int, bm25_params: BM25Params, overwrite: bool,
-                    encode_kwargs: Dict[str, Any]) -> Dict[str, Any]:
+                    encode_kwargs: Dict[str, Any],
+                    manifests: Mapping[str, Mapping[str, Any]]) -> Tuple[Dict[str, Any], Dict[str, str]]:
+        """The searchable parts and ``{path relative to folder: checksum}`` of the BM25 and faiss files they use.
+        A saved BM25 folder or faiss file is reused only when every file matches a checksum that ``manifests``
+        record; otherwise it is rebuilt from the corpus / the dense shards (a warning names the file)."""
+        def relative(path: str) -> str:
+            return os.path.relpath(path, folder).replace(os.sep, "/")
+
+        def trusted(path: str, checksum: str) -> bool:
+            return checksum in recorded_checksums(manifests.values(), relative(path))
+
         rows = load_or_encode_rows(folder, docids, texts, embedder, representations, is_m3(embedder), shard_rows,
                                    overwrite, encode_kwargs)
-        faiss_path = None
+        files: Dict[str, str] = {}
+        faiss_path, reuse_faiss = None, False
         if "dense" in rows and faiss_factory not in (None, "", "Flat"):
             faiss_path = os.path.join(rows["dense"][0].path, DenseIndex.faiss_file_name(faiss_factory))
-            if overwrite and os.path.exists(faiss_path):
-                os.remove(faiss_path)
+            reuse_faiss = not overwrite and os.path.exists(faiss_path)
+            if reuse_faiss and not trusted(faiss_path, file_checksum(faiss_path)):
+                logger.warning("%s; rebuilding the faiss index.", IntegrityError(faiss_path))
+                reuse_faiss = False
         parts = RetrievalIndex._model_parts(embedder, {name: blocks for name, (_, blocks) in rows.items()},
-                                            faiss_factory, faiss_path)
+                                            faiss_factory, faiss_path, reuse_faiss)
+        if faiss_path is not None:
+            files[relative(faiss_path)] = file_checksum(faiss_path)
         if "bm25" in representations:
             path = os.path.join(folder, f"bm25-{bm25_params.fingerprint(corpus_fingerprint(docids, texts))[:16]}")
+            bm25 = None
             if os.path.isdir(path) and not overwrite:
-                parts["bm25"] = BM25Index.load(path, bm25_params)
-            else:
-                parts["bm25"] = BM25Index.build(texts, bm25_params)
-                parts["bm25"].save(path)
-            if parts["bm25"].ntotal != len(docids):
-                raise ValueError(f"{path} indexes {parts['bm25'].ntotal} passages, the corpus has {len(docids)}; "
+                try:
+                    bm25 = BM25Index.load(path, bm25_params,
+                                          lambda name, checksum: trusted(os.path.join(path, name), checksum))
+                except IntegrityError as error:
+                    logger.warning("%s; rebuilding the BM25 index.", error)
+            if bm25 is None:
+                bm25 = BM25Index.build(texts, bm25_params)
+                bm25.save(path)
+            if bm25.ntotal != len(docids):
+                raise InputError(f"{path} indexes {bm25.ntotal} passages, the corpus has {len(docids)}; "
                                  "delete it to rebuild.")
-        return parts
+            parts["bm25"] = bm25
+            files.update({relative(os.path.join(path, name)): checksum for name, checksum in bm25.checksums.items()})
+        return parts, files
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -275,12 +314,14 @@ class RetrievalIndex:
         """Reopen an index built in ``folder`` for ``embedder`` (``None`` for a BM25-only index).
 
         The corpus is read from ``corpus.jsonl`` unless given. Raises ``ValueError`` when no index in the
-        folder was built with this embedder and these model settings.
+        folder was built with this embedder and these model settings, and
+        :class:`~FlagEmbedding.utils.errors.InputError` (a ``ValueError``) naming the file when a manifest is
+        unreadable, edited or of an unknown format, or ``corpus.jsonl`` changed since the build. BM25 / faiss
+        files that fail their checksum are rebuilt (logged) and the manifest rewritten; so is a manifest of the
+        previous format (1, without file checksums).
         """
-        descriptors = []
-        for path in sorted(glob.glob(os.path.join(folder, "index-*.json"))):
-            with open(path, encoding="utf-8") as f:
-                descriptors.append((path, json.load(f)))
+        manifests = cls._manifests(folder, strict=True)
+        descriptors = list(manifests.items())
         if not descriptors:
             raise ValueError(f"{folder}: no index found (no index-*.json); build one with RetrievalIndex.build.")
         model = embedder_fingerprint(embedder) if embedder is not None else None
@@ -296,6 +337,10 @@ class RetrievalIndex:
             corpus_path = os.path.join(folder, CORPUS_FILE)
             if not os.path.exists(corpus_path):
                 raise ValueError(f"{folder}: the index was built with store_corpus=False; pass docids and texts.")
+            recorded = descriptor.get("files", {}).get(CORPUS_FILE)
+            if recorded is not None and file_checksum(corpus_path) != recorded:
+                raise IntegrityError(corpus_path, f"does not match the checksum recorded in {path} (changed after "
+                                     "the build); restore it, or pass the corpus as docids and texts")
             from FlagEmbedding.utils.files import iter_jsonl
 
             rows = [row for _, row in iter_jsonl(corpus_path)]
@@ -306,9 +351,20 @@ class RetrievalIndex:
         docids, texts = [str(d) for d in docids], check_texts(texts, "texts")
         if isinstance(texts, str):
             raise TypeError("`texts` must be a sequence of str (the corpus), got a single str.")
-        parts = cls._open_parts(folder, docids, texts, embedder, settings["representations"],
-                                settings["faiss_factory"], settings["shard_rows"], BM25Params(**settings["bm25"]),
-                                overwrite=False, encode_kwargs={})
+        parts, files = cls._open_parts(folder, docids, texts, embedder, settings["representations"],
+                                       settings["faiss_factory"], settings["shard_rows"],
+                                       BM25Params(**settings["bm25"]), overwrite=False, encode_kwargs={},
+                                       manifests=manifests)
+        store_corpus = bool(descriptor.get("store_corpus", False))
+        corpus_path = os.path.join(folder, CORPUS_FILE)
+        if store_corpus and os.path.exists(corpus_path):
+            files[CORPUS_FILE] = descriptor.get("files", {}).get(CORPUS_FILE) or file_checksum(corpus_path)
+        if descriptor["format"] != INDEX_FORMAT or files != descriptor.get("files"):
+            new_path = write_manifest(folder, descriptor["model"], settings, descriptor["corpus"], len(docids),
+                                      store_corpus, files)
+            if os.path.abspath(new_path) != os.path.abspath(path):
+                os.remove(path)
+            logger.info("%s rewritten as %s (format %d, current checksums).", path, new_path, INDEX_FORMAT)
         return cls(docids, embedder, **parts)
 
     @staticmethod

@@ -37,6 +37,16 @@ class ModelNotFoundError(UserError, OSError):
     """A model that is neither a local folder nor downloadable."""
 
 
+class IntegrityError(InputError):
+    """A stored file does not match the checksum recorded when it was written (changed or damaged since);
+    ``path`` names the file. Callers that can rebuild it do so (logged); others refuse with this message."""
+
+    def __init__(self, path: str, problem: str = "does not match the checksum recorded when it was written "
+                                                 "(changed after it was built), or none is recorded"):
+        super().__init__(f"{path}: {problem}.")
+        self.path = path
+
+
 class NonFiniteLossError(UserError, FloatingPointError):
     """Training produced a NaN or infinite loss (the message says at which step and what to try)."""
 

@@ -2,6 +2,9 @@
 
 * Atomic writers: every output is written to a temporary file in its folder and ``os.replace``-d into place, so a
   killed run never leaves a half-written file.
+* Folders: :func:`replace_folder` writes a whole folder under a unique temporary name and swaps it into place under
+  the folder's lock (:func:`folder_lock`), so concurrent writers and readers of one folder never see it half
+  written or half removed.
 * Readers of line-based text files (JSON lines, TSV): each line is decoded on its own, so non-UTF-8 bytes, invalid
   JSON and lone surrogates (``"\\ud83d"``) raise :class:`~FlagEmbedding.utils.errors.InputError` naming the file and
   the line, before any model is loaded.
@@ -12,8 +15,9 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -46,6 +50,17 @@ def model_files_identity(model_name_or_path: str, model: Any) -> Any:
         return files
     config = getattr(model, "config", None)
     return getattr(config, "_commit_hash", None)
+
+
+def folder_checksums(folder: str) -> Dict[str, str]:
+    """``{relative path: checksum}`` of every file under ``folder`` (``/``-separated paths, sorted)."""
+    checksums = {}
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            checksums[os.path.relpath(path, folder).replace(os.sep, "/")] = file_checksum(path)
+    return checksums
 
 
 # ---------------------------------------------------------------------------------------------- writers
@@ -99,6 +114,54 @@ def atomic_write_jsonl(path: str, rows: Iterable[Mapping[str, Any]], ensure_asci
 def atomic_save_npy(path: str, array: np.ndarray) -> None:
     """Atomically ``np.save`` an array."""
     atomic_write(path, lambda f: np.save(f, array), mode="wb")
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str) -> Iterator[None]:
+    """Hold the inter-process lock of ``folder`` (the file ``<folder>.lock`` beside it): every process that swaps
+    the folder (:func:`replace_folder`) or reads it takes this lock, so no reader sees a folder half replaced."""
+    import filelock
+
+    path = os.path.abspath(folder).rstrip(os.sep)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with filelock.FileLock(path + ".lock"):
+        yield
+
+
+def replace_folder(folder: str, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp)`` on a new, uniquely named sibling folder, then swap it in as ``folder``: under
+    :func:`folder_lock`, an existing ``folder`` is renamed aside and the new one renamed into place (two atomic
+    renames), then the old one is removed. Concurrent writers each build their own folder and take turns at the
+    swap; on any error ``folder`` is left as it was."""
+    path = os.path.abspath(folder).rstrip(os.sep)
+    parent, name = os.path.split(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f".tmp-{name}-")
+    try:
+        write(tmp)
+        with folder_lock(path):
+            aside = None
+            if os.path.lexists(path):
+                aside = tempfile.mkdtemp(dir=parent, prefix=f".old-{name}-")
+                os.replace(path, os.path.join(aside, name))
+            os.replace(tmp, path)
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_json_file(path: str, what: str = "JSON file") -> Any:
+    """The JSON value of a whole file; :class:`InputError` naming ``path`` when it cannot be read, is not UTF-8 or
+    not valid JSON (``what`` names the kind of file in the message)."""
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not a valid {what} (not UTF-8 at byte {error.start}).") from None
+    except ValueError as error:
+        raise InputError(f"{path}: not a valid {what} ({getattr(error, 'msg', error)}).") from None
 
 
 # ---------------------------------------------------------------------------------------------- readers
