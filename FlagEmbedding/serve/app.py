@@ -18,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from FlagEmbedding.serve.auth import BearerAuthMiddleware
 from FlagEmbedding.serve.batcher import DynamicBatcher
 from FlagEmbedding.serve.docs import install_docs
-from FlagEmbedding.serve.errors import APIError, install_error_handlers
-from FlagEmbedding.serve.limits import RequestSizeMiddleware, check_inputs
+from FlagEmbedding.serve.errors import APIError, CancelledRequestMiddleware, install_error_handlers
+from FlagEmbedding.serve.limits import RequestBodyMiddleware, check_inputs
 from FlagEmbedding.serve.metrics import MetricsMiddleware, ServerMetrics
 from FlagEmbedding.serve.schemas import (Embedding, EmbeddingRequest, EmbeddingResponse, ErrorResponse, ModelCard,
                                          ModelList,
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 #: paths metrics are labelled with (others count as ``other``)
 ROUTES = ("/v1/embeddings", "/v1/rerank", "/v1/models", "/health", "/metrics", "/docs", "/openapi.json")
-_ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 422, 500, 503)}
+_ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 408, 413, 415, 422, 500, 503)}
 
 
 def package_version() -> str:
@@ -213,7 +213,8 @@ def create_app(settings: ServeSettings, load: Callable[[], Services],
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 
-    app.add_middleware(RequestSizeMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestBodyMiddleware, max_bytes=settings.max_request_bytes, timeout=settings.request_timeout)
+    app.add_middleware(CancelledRequestMiddleware)
     if settings.api_key is not None:
         app.add_middleware(BearerAuthMiddleware, api_key=settings.api_key)
     app.add_middleware(MetricsMiddleware, metrics=metrics, paths=ROUTES)

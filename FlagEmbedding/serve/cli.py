@@ -56,6 +56,7 @@ def run(argv: Optional[Sequence[str]] = None) -> None:
     args = parser.parse_args(argv)
     if not args.embedder and not args.reranker:
         parser.error("nothing to serve: give --embedder PATH_OR_NAME and/or --reranker PATH_OR_NAME")
+    configure_logging(args.log_level.upper())
     try:
         settings = ServeSettings(**{setting.name: getattr(args, setting.name)
                                     for setting in dataclasses.fields(ServeSettings)})
@@ -70,9 +71,11 @@ def run(argv: Optional[Sequence[str]] = None) -> None:
         failures.append(error)
         server.should_exit = True
 
-    configure_logging(args.log_level.upper())
     app = create_app(settings, load, on_load_error=stop_on_load_error)
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
+    # SIGTERM / SIGINT: uvicorn stops accepting, closes idle connections, waits up to --graceful_timeout for the
+    # requests in flight (a slow body ends in 408 after --request_timeout), then cancels what is left
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+                                           timeout_graceful_shutdown=settings.graceful_timeout))
     # uvicorn re-raises the signal that stopped it once it has drained; a no-op handler turns that into exit 0
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)

@@ -1,44 +1,95 @@
 """Request and response bodies (pydantic): the OpenAI embeddings shape and the Cohere/Jina rerank shape."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Literal, Optional, Union
+import json
+import math
+from typing import Annotated, Any, Callable, Dict, List, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictBool, StrictStr, field_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, StrictBool, StrictStr, ValidationInfo,
+                      field_validator)
+
+from FlagEmbedding.abc.inference.validation import check_text
+
+#: bounds on a rerank document object's fields besides ``text`` (echoed back with ``return_documents``):
+#: objects / arrays nested at most this deep (the document object is level 1) ...
+MAX_DOCUMENT_DEPTH = 16
+#: ... and at most this many characters of compact JSON for all of them together
+MAX_DOCUMENT_FIELDS_CHARS = 65_536
 
 
 class Strict(BaseModel):
-    """Unknown fields are errors (a misspelt option must not be ignored silently)."""
+    """Unknown fields are errors (a misspelt option must not be ignored silently) and no value is coerced
+    (``true`` or ``"8"`` is not an integer)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def _check_text_types(value: Any, field: str, objects: bool = False) -> Any:
-    """Before type coercion: a str or a list whose items are str (or, with ``objects``, ``{"text": str}``)."""
-    allowed = "a string or an object with a `text` string" if objects else "a string"
-    if isinstance(value, str) and not objects:
-        return value
+def _text(value: Any, param: str) -> str:
+    """An input text checked by the library's rule (:func:`check_text`: a str without lone surrogates), and not
+    empty; ``ValueError`` (a 422) naming ``param``."""
+    try:
+        return check_text(value, param, allow_empty=False)
+    except TypeError as error:
+        raise ValueError(str(error)) from None
+
+
+def _name(value: str, info: ValidationInfo) -> str:
+    """A name field checked by :func:`check_text` (may be empty)."""
+    return check_text(value, info.field_name)
+
+
+#: a string field that is not model input (``model``, ``user``): no lone surrogates either, may be empty
+Name = Annotated[StrictStr, AfterValidator(_name)]
+
+
+def _text_list(value: Any, field: str, kind: str, check_item: Callable[[Any, str], None]) -> List[Any]:
+    """A non-empty JSON array whose items pass ``check_item(item, "field[position]")``."""
     if not isinstance(value, list):
-        kind = "a list of strings or of objects with `text`" if objects else "a string or a list of strings"
         raise ValueError(f"`{field}` must be {kind}, got {type(value).__name__}")
-    for position, item in enumerate(value):
-        if not (isinstance(item, str) or (objects and isinstance(item, dict) and isinstance(item.get("text"), str))):
-            raise ValueError(f"`{field}[{position}]` must be {allowed}, got {type(item).__name__}"
-                             + ("" if objects else " (token arrays are not supported)"))
-    return value
-
-
-def _non_empty_texts(value: Union[str, List[Any]], field: str) -> Union[str, List[Any]]:
-    if isinstance(value, str):
-        if not value:
-            raise ValueError(f"`{field}` must not be an empty string")
-        return value
     if not value:
         raise ValueError(f"`{field}` must not be an empty list")
     for position, item in enumerate(value):
-        text = item if isinstance(item, str) else item.text
-        if not text:
-            raise ValueError(f"`{field}[{position}]` must not be an empty string")
+        check_item(item, f"{field}[{position}]")
     return value
+
+
+def _input_item(item: Any, param: str) -> None:
+    """One item of the embeddings ``input`` list: a text."""
+    if not isinstance(item, str):
+        raise ValueError(f"`{param}` must be a string, got {type(item).__name__} (token arrays are not supported)")
+    _text(item, param)
+
+
+def _document_item(item: Any, param: str) -> None:
+    """One rerank document: a text, or an object with a ``text`` whose other fields can be echoed (bounded)."""
+    if isinstance(item, str):
+        _text(item, param)
+        return
+    if not (isinstance(item, dict) and isinstance(item.get("text"), str)):
+        raise ValueError(f"`{param}` must be a string or an object with a `text` string, got {type(item).__name__}")
+    _text(item["text"], f"{param}.text")
+    fields = {name: value for name, value in item.items() if name != "text"}
+    _check_echoed(fields, param, depth=1)
+    size = len(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
+    if size > MAX_DOCUMENT_FIELDS_CHARS:
+        raise ValueError(f"`{param}` has {size} characters of fields besides `text`; at most "
+                         f"{MAX_DOCUMENT_FIELDS_CHARS} are allowed")
+
+
+def _check_echoed(value: Any, param: str, depth: int) -> None:
+    """A document field that can be echoed as JSON: objects / arrays nested at most :data:`MAX_DOCUMENT_DEPTH`
+    deep, strings (names too) without lone surrogates, no NaN / Infinity."""
+    if isinstance(value, (dict, list)):
+        if depth > MAX_DOCUMENT_DEPTH:
+            raise ValueError(f"`{param}` nests objects / arrays more than {MAX_DOCUMENT_DEPTH} levels deep")
+        for name, item in value.items() if isinstance(value, dict) else enumerate(value):
+            if isinstance(name, str):
+                check_text(name, param)
+            _check_echoed(item, param, depth + 1)
+    elif isinstance(value, str):
+        check_text(value, param)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"`{param}` holds {value}, which JSON cannot carry")
 
 
 # ---------------------------------------------------------------------------------------------- embeddings
@@ -46,7 +97,7 @@ class EmbeddingRequest(Strict):
     """``POST /v1/embeddings`` (OpenAI), plus ``input_type`` and the M3 outputs."""
 
     input: Union[StrictStr, List[StrictStr]] = Field(description="One text or a list of texts (token arrays are not supported).")
-    model: Optional[StrictStr] = Field(default=None, description="Served embedder id (see /v1/models); default: the embedder.")
+    model: Optional[Name] = Field(default=None, description="Served embedder id (see /v1/models); default: the embedder.")
     encoding_format: Literal["float", "base64"] = Field(
         default="float", description="`float` lists or `base64` of little-endian float32.")
     dimensions: Optional[PositiveInt] = Field(
@@ -56,17 +107,14 @@ class EmbeddingRequest(Strict):
                                   "unset: plain encode.")
     return_sparse: StrictBool = Field(default=False, description="M3 only: add lexical weights (`sparse`).")
     return_colbert: StrictBool = Field(default=False, description="M3 only: add ColBERT multi-vectors (`colbert`).")
-    user: Optional[StrictStr] = Field(default=None, description="Accepted for OpenAI compatibility; unused.")
+    user: Optional[Name] = Field(default=None, description="Accepted for OpenAI compatibility; unused.")
 
     @field_validator("input", mode="before")
     @classmethod
-    def _check_input_types(cls, value: Any) -> Any:
-        return _check_text_types(value, "input")
-
-    @field_validator("input")
-    @classmethod
-    def _check_input(cls, value: Union[str, List[str]]) -> Union[str, List[str]]:
-        return _non_empty_texts(value, "input")
+    def _check_input(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return _text(value, "input")
+        return _text_list(value, "input", "a string or a list of strings", _input_item)
 
     def texts(self) -> List[str]:
         """``input`` as a list."""
@@ -110,7 +158,8 @@ class EmbeddingResponse(BaseModel):
 
 # ---------------------------------------------------------------------------------------------- rerank
 class RerankDocument(BaseModel):
-    """A document given as an object; only ``text`` is read (other fields are echoed back)."""
+    """A document given as an object; only ``text`` is read (other fields are echoed back; their depth and size
+    are bounded, see :data:`MAX_DOCUMENT_DEPTH`)."""
 
     model_config = ConfigDict(extra="allow")
     text: StrictStr
@@ -119,21 +168,21 @@ class RerankDocument(BaseModel):
 class RerankRequest(Strict):
     """``POST /v1/rerank`` (Cohere / Jina)."""
 
-    query: StrictStr = Field(min_length=1)
+    query: StrictStr
     documents: List[Union[StrictStr, RerankDocument]]
-    model: Optional[StrictStr] = Field(default=None, description="Served reranker id; default: the reranker.")
+    model: Optional[Name] = Field(default=None, description="Served reranker id; default: the reranker.")
     top_n: Optional[PositiveInt] = Field(default=None, description="Return the best N (default: all).")
     return_documents: StrictBool = Field(default=False, description="Echo each document in its result.")
 
+    @field_validator("query", mode="before")
+    @classmethod
+    def _check_query(cls, value: Any) -> Any:
+        return _text(value, "query")
+
     @field_validator("documents", mode="before")
     @classmethod
-    def _check_document_types(cls, value: Any) -> Any:
-        return _check_text_types(value, "documents", objects=True)
-
-    @field_validator("documents")
-    @classmethod
-    def _check_documents(cls, value: List[Any]) -> List[Any]:
-        return _non_empty_texts(value, "documents")
+    def _check_documents(cls, value: Any) -> Any:
+        return _text_list(value, "documents", "a list of strings or of objects with `text`", _document_item)
 
     def texts(self) -> List[str]:
         """The document texts, in input order."""

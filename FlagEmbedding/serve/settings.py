@@ -1,8 +1,11 @@
 """Server settings: limits, batching and auth (each field is also a command-line flag)."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Optional
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -20,9 +23,16 @@ class ServeSettings:
     max_chars_per_input: int = field(default=100_000, metadata={
         "help": "Characters per text, query or document (else 413)."})
     max_request_bytes: int = field(default=64 * 1024 * 1024, metadata={
-        "help": "Largest declared request body (Content-Length; else 413)."})
+        "help": "Largest request body in bytes, declared (Content-Length) or streamed (chunked); else 413."})
+    request_timeout: float = field(default=30.0, metadata={
+        "help": "Seconds a client may take to send a request body after its head; else 408 and the connection "
+                "is closed."})
+    graceful_timeout: float = field(default=30.0, metadata={
+        "help": "Seconds SIGTERM / Ctrl-C waits for the requests in flight; then the rest are cancelled and the "
+                "server exits (status 0)."})
     api_key: Optional[str] = field(default=None, metadata={
-        "help": "Bearer token required on every path but /health (None: no auth)."})
+        "help": "Bearer token required on every path but /health (None: no auth); surrounding whitespace is "
+                "stripped."})
 
     def __post_init__(self) -> None:
         for name in ("max_batch_tokens", "max_queue", "max_inputs_per_request", "max_chars_per_input",
@@ -32,8 +42,19 @@ class ServeSettings:
                 raise ValueError(f"--{name} must be a positive integer, got {value!r}.")
         if not self.max_wait_ms >= 0:
             raise ValueError(f"--max_wait_ms must be >= 0, got {self.max_wait_ms!r}.")
+        if not 0 < self.request_timeout < float("inf"):
+            raise ValueError(f"--request_timeout must be a positive number of seconds, got {self.request_timeout!r}.")
+        if not 0 <= self.graceful_timeout < float("inf"):
+            raise ValueError(f"--graceful_timeout must be >= 0 seconds, got {self.graceful_timeout!r}.")
         if self.max_inputs_per_request > self.max_queue:
             raise ValueError(f"--max_inputs_per_request ({self.max_inputs_per_request}) must not exceed --max_queue "
                              f"({self.max_queue}): such a request could never be queued.")
-        if self.api_key is not None and not self.api_key:
-            raise ValueError("--api_key must not be empty.")
+        if self.api_key is not None:
+            key = self.api_key.strip()
+            if not key:
+                raise ValueError("--api_key must not be empty (or only whitespace).")
+            if key != self.api_key:
+                # typically the newline of a key file read into $FLAGEMBEDDING_API_KEY: no client would send it
+                logger.warning("The API key had leading or trailing whitespace; it was stripped (clients send the "
+                               "key without it).")
+                self.api_key = key

@@ -1,6 +1,8 @@
 """A real ``python -m FlagEmbedding.serve`` process on 127.0.0.1 (free port), started and stopped with bounds."""
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import signal
 import socket
@@ -8,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import httpx
 
@@ -28,10 +30,12 @@ def free_port() -> int:
 class ServerProcess:
     """``python -m FlagEmbedding.serve ARGS --port P`` in a subprocess; :meth:`start` waits for /health == 200."""
 
-    def __init__(self, args: List[str], api_key: Optional[str] = None, threads: Optional[int] = 1):
+    def __init__(self, args: List[str], api_key: Optional[str] = None, threads: Optional[int] = 1,
+                 env: Optional[Dict[str, str]] = None):
         self.port = free_port()
         self.api_key = api_key
         self.threads = threads
+        self.env = env or {}
         self.args = [*args, "--port", str(self.port), "--log_level", "warning"]
         if api_key:
             self.args += ["--api_key", api_key]
@@ -49,6 +53,7 @@ class ServerProcess:
     def start(self) -> "ServerProcess":
         env = {**os.environ, "PYTHONPATH": REPO, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         env.pop("FLAGEMBEDDING_API_KEY", None)
+        env.update(self.env)
         if self.threads is None:
             env.pop("OMP_NUM_THREADS", None)
         else:
@@ -96,3 +101,20 @@ class ServerProcess:
 
     def post(self, path: str, body: Any, **kwargs: Any) -> httpx.Response:
         return httpx.post(f"{self.url}{path}", json=body, headers=self.headers, timeout=60, **kwargs)
+
+
+def send_request_head(server: ServerProcess, path: str, headers: Dict[str, str], body: bytes = b"",
+                      timeout: float = 15) -> socket.socket:
+    """A raw socket to ``server`` that has sent ``POST path`` with ``headers`` and the start of a body."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{name}: {value}" for name, value in headers.items())]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    return sock
+
+
+def read_response(sock: socket.socket) -> Tuple[int, Dict[str, str], Any]:
+    """Status, lower-cased headers and JSON body of the HTTP response on ``sock`` (http.client parses it)."""
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    body = response.read()
+    return response.status, {name.lower(): value for name, value in response.getheaders()}, json.loads(body)

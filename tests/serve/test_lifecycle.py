@@ -79,6 +79,12 @@ def test_cli_user_errors_are_one_line(capsys, tiny_bert):
         (("--embedder", tiny_bert, "--embedder_model_class", "nope"), 2,
          "error: argument --embedder_model_class: invalid choice: 'nope' (choose from "),
         (("--embedder", tiny_bert, "--examples_for_task", "[{"), 2, "error: argument --examples_for_task: expected JSON"),
+        (("--embedder", tiny_bert, "--api_key", " \n"), 1, "error: --api_key must not be empty (or only whitespace)."),
+        (("--embedder", tiny_bert, "--request_timeout", "0"), 1,
+         "error: --request_timeout must be a positive number of seconds, got 0.0."),
+        (("--embedder", tiny_bert, "--graceful_timeout", "-1"), 1, "error: --graceful_timeout must be >= 0 seconds, got -1.0."),
+        (("--embedder", tiny_bert, "--request_timeout", "soon"), 2,
+         "error: argument --request_timeout: invalid float value: 'soon'"),
     ]
     for args, code, line in cases:
         try:
@@ -100,3 +106,32 @@ def test_cli_unloadable_model_is_one_error_line(tmp_path):
                                 "not found in the model mapping.")
     assert "--embedder_model_class" in lines[-1]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_api_key_with_a_trailing_newline_is_stripped_with_a_warning(tiny_bert, how):
+    key = "key-from-a-file"
+    args = ["--embedder", tiny_bert, "--devices", "cpu", "--passage_max_length", str(MAX_LENGTH)]
+    server = ServerProcess(args + ["--api_key", key + "\n"] if how == "flag" else args,
+                           env={"FLAGEMBEDDING_API_KEY": key + "\n"} if how == "env" else None).start()
+    try:
+        url = f"{server.url}/v1/embeddings"
+        authorized = httpx.post(url, json={"input": "x"}, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        assert authorized.status_code == 200
+        assert httpx.post(url, json={"input": "x"}, timeout=60).status_code == 401
+        assert ("WARNING - FlagEmbedding.serve.settings - The API key had leading or trailing whitespace; it was "
+                "stripped") in server.output()
+    finally:
+        server.stop()
+
+
+def test_api_key_settings_strip_whitespace(caplog):
+    from FlagEmbedding.serve.settings import ServeSettings
+
+    with caplog.at_level("WARNING", logger="FlagEmbedding.serve.settings"):
+        assert ServeSettings(api_key=" secret-xyz\r\n").api_key == "secret-xyz"
+        assert ServeSettings(api_key="secret-xyz").api_key == "secret-xyz"
+    assert len(caplog.records) == 1 and "whitespace" in caplog.records[0].getMessage()
+    assert "secret-xyz" not in caplog.records[0].getMessage()  # the key itself is not logged
+    with pytest.raises(ValueError, match=r"^--api_key must not be empty \(or only whitespace\)\.$"):
+        ServeSettings(api_key=" \n")

@@ -1,6 +1,7 @@
 """Input checks that turn bad user input into a clear error naming the argument and position."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, List, Union
 
@@ -8,6 +9,8 @@ import numpy as np
 
 #: containers a single pair may come in (indexable by position)
 _INDEXABLE = (Sequence, np.ndarray)
+#: UTF-16 surrogate code points: not characters, so no tokenizer (nor UTF-8) can take a text holding one
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _items(value: Any, arg_name: str, expected: str) -> List[Any]:
@@ -18,19 +21,30 @@ def _items(value: Any, arg_name: str, expected: str) -> List[Any]:
     return list(value)
 
 
+def check_text(text: Any, arg_name: str, allow_empty: bool = True) -> str:
+    """The rule every input text follows (library calls and the HTTP server alike): a ``str`` (else
+    ``TypeError``) holding no lone surrogate such as ``"\\udfff"`` (else ``ValueError``: it is not a character,
+    and tokenizers cannot take it); with ``allow_empty=False`` also non-empty (else ``ValueError``). Messages
+    name ``arg_name`` (give the position in it, e.g. ``texts[3]``). Returns a plain ``str``."""
+    if not isinstance(text, str):
+        raise TypeError(f"`{arg_name}` must be a str, got {type(text).__name__} ({text!r:.50}).")
+    if not text and not allow_empty:
+        raise ValueError(f"`{arg_name}` must not be an empty string.")
+    surrogate = _SURROGATE.search(text)
+    if surrogate is not None:
+        raise ValueError(f"`{arg_name}` holds a lone surrogate ({surrogate.group()!a}) at character "
+                         f"{surrogate.start()}, which is not a character; send valid Unicode text.")
+    return str(text)
+
+
 def check_texts(texts: Any, arg_name: str) -> Union[str, List[str]]:
     """Accept one ``str`` or any sequence of ``str`` (list, tuple, numpy string array, pandas Series, datasets
-    Column, other non-text iterables) and return a ``str`` or a list of plain ``str``; raise ``TypeError``
-    naming the bad position."""
+    Column, other non-text iterables) and return a ``str`` or a list of plain ``str``; each text must pass
+    :func:`check_text` (``TypeError`` / ``ValueError`` naming the bad position)."""
     if isinstance(texts, str):
-        return str(texts)
+        return check_text(texts, arg_name)
     items = _items(texts, arg_name, "a str or a sequence of str")
-    for position, text in enumerate(items):
-        if not isinstance(text, str):
-            raise TypeError(
-                f"`{arg_name}[{position}]` must be a str, got {type(text).__name__} ({text!r:.50})."
-            )
-    return [str(text) for text in items]
+    return [check_text(text, f"{arg_name}[{position}]") for position, text in enumerate(items)]
 
 
 def is_single_pair(sentence_pairs: Any) -> bool:
@@ -59,7 +73,7 @@ def check_pairs(pairs: Any, arg_name: str = "sentence_pairs") -> List[List[str]]
         for side, text in zip(("query", "passage"), pair):
             if not isinstance(text, str):
                 raise TypeError(f"`{arg_name}[{index}]` {side} must be a str, got {type(text).__name__}.")
-        checked.append([str(pair[0]), str(pair[1])])
+        checked.append([check_text(text, f"{arg_name}[{index}][{side}]") for side, text in enumerate(pair)])
     return checked
 
 

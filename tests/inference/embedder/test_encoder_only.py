@@ -85,6 +85,9 @@ def test_bad_input_errors(tiny_bert):
         model.encode_queries(["ok", 3])
     with pytest.raises(TypeError, match=r"^`corpus\[0\]` must be a str, got NoneType"):
         model.encode_corpus([None])
+    # the text rule the HTTP server applies too: a lone surrogate is not a character (the tokenizer cannot take it)
+    with pytest.raises(ValueError, match=r"^`sentences\[1\]` holds a lone surrogate \('\\udfff'\) at character 1, "):
+        model.encode(["ok", "a\udfff"])
     with pytest.raises(ValueError, match=r"^`batch_size` must be a positive integer, got 0\.$"):
         model.encode(["a"], batch_size=0)
 

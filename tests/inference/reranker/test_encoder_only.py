@@ -86,6 +86,7 @@ def test_single_pair_empty_and_tuple(reranker, xlmr_reranker_dir, pairs):
     ([[3, "p"]], TypeError, "`sentence_pairs[0]` query must be a str, got int."),
     ([["q", "p"], [None, "p"]], TypeError, "`sentence_pairs[1]` query must be a str"),
     ([["q", "p"], "oops"], TypeError, "`sentence_pairs[1]` must be a (query, passage) pair, got str."),
+    ([["q", "p"], ["q", "\ud83d"]], ValueError, "`sentence_pairs[1][1]` holds a lone surrogate ('\\ud83d')"),
 ])
 def test_malformed_pairs_name_the_index(reranker, bad, error, message):
     with pytest.raises(error) as info:
