@@ -297,3 +297,20 @@ def test_compare_to_needs_90_percent_of_the_query_ids_and_reports_the_overlap(ca
     line = next(l for l in table.splitlines() if "| ndcg_at_3 |" in l)
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[5:] == ["+0.000", "1", "3", "100.0%"]
+
+
+def test_the_auto_class_is_resolved_without_loading():
+    from FlagEmbedding.abc.evaluation.checks import embedder_is_m3
+    from FlagEmbedding.inference.auto_embedder import FlagAutoModel
+    from FlagEmbedding.inference.embedder.encoder_only import BGEM3FlagModel, FlagModel
+    from tests.helpers.benchmarks import model_args
+
+    assert FlagAutoModel.embedder_class(M3_NAME) is BGEM3FlagModel
+    assert FlagAutoModel.embedder_class(DENSE_NAME) is FlagModel
+    assert FlagAutoModel.embedder_class(M3_NAME, "encoder-only-base") is FlagModel
+    assert FlagAutoModel.embedder_class("/nonexistent/checkpoint-10", "encoder-only-m3") is BGEM3FlagModel
+    with pytest.raises(InputError, match="not found in the model mapping"):
+        FlagAutoModel.embedder_class("/nonexistent/unknown-model")
+    assert embedder_is_m3(model_args(M3_NAME)) is True
+    assert embedder_is_m3(model_args(DENSE_NAME)) is False
+    assert embedder_is_m3(model_args("/nonexistent/unknown-model")) is None  # left to the model loading
