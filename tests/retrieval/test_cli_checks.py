@@ -314,3 +314,27 @@ def test_the_auto_class_is_resolved_without_loading():
     assert embedder_is_m3(model_args(M3_NAME)) is True
     assert embedder_is_m3(model_args(DENSE_NAME)) is False
     assert embedder_is_m3(model_args("/nonexistent/unknown-model")) is None  # left to the model loading
+
+
+def test_benchmarks_without_per_query_judgements_refuse_compare_to(tmp_path, no_loading):
+    from FlagEmbedding.evaluation.mkqa import MKQAEvalArgs, MKQAEvalRunner
+    from tests.helpers.benchmarks import model_args, write_mkqa_layout
+
+    write_mkqa_layout(str(tmp_path / "mkqa"), ["en"])
+    baseline = tmp_path / "baseline"
+    write_result(str(baseline), "en-test.json", dataset_name="en", eval_name="mkqa")
+    args = MKQAEvalArgs(eval_name="mkqa", dataset_dir=str(tmp_path / "mkqa"), dataset_names=["en"],
+                        output_dir=str(tmp_path / "out"), eval_output_path=str(tmp_path / "s.md"),
+                        compare_to=str(baseline))
+    with pytest.raises(InputError, match=r"^--compare_to is not available for mkqa"):
+        MKQAEvalRunner(args, model_args(DENSE_NAME)).run()
+    assert not (tmp_path / "out").exists()
+
+
+def test_mteb_refuses_compare_to_before_loading(tmp_path, no_loading):
+    from FlagEmbedding.evaluation.mteb import MTEBEvalArgs, MTEBEvalRunner
+    from tests.helpers.benchmarks import model_args
+
+    args = MTEBEvalArgs(eval_name="mteb", output_dir=str(tmp_path / "out"), compare_to=str(tmp_path))
+    with pytest.raises(InputError, match=r"^--compare_to is not available for MTEB"):
+        MTEBEvalRunner(args, model_args(DENSE_NAME)).run()
