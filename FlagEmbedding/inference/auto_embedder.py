@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Optional, Union
+from typing import Any, Optional, Type, Union
 
 from FlagEmbedding.abc.inference.embedder import AbsEmbedder
 from FlagEmbedding.inference.registry import (AutoLoader, model_class_choices, not_in_registry_message,
@@ -45,7 +45,7 @@ class FlagAutoModel(AutoLoader):
         """
         name = registry_name(model_name_or_path)
         declared = declared_pooling(model_name_or_path) if os.path.isdir(model_name_or_path) else None
-        if model_class is None and name not in AUTO_EMBEDDER_MAPPING and declared is not None:
+        if model_class is None and cls._sentence_transformers_folder(name, declared):
             model_class = EmbedderModelClass.ENCODER_ONLY_BASE
             logger.info("'%s' is not in the registry; it is a sentence-transformers folder, so it is loaded as "
                         "'%s'.", name, model_class.value)
@@ -63,10 +63,7 @@ class FlagAutoModel(AutoLoader):
                 trust_remote_code = False
                 logger.warning("`trust_remote_code` is not specified, set to default value 'False'.")
         else:
-            if name not in AUTO_EMBEDDER_MAPPING:
-                raise InputError(not_in_registry_message(name, choices=model_class_choices(EmbedderModelClass),
-                                                         flag=FLAG))
-            config = AUTO_EMBEDDER_MAPPING[name]
+            config = cls._registry_entry(name)
             embedder_cls = config.model_class
             if pooling_method is None:
                 pooling_method = config.pooling_method.value
@@ -89,3 +86,31 @@ class FlagAutoModel(AutoLoader):
             **forwarded,
             **kwargs,
         )
+
+    @classmethod
+    def embedder_class(cls, model_name_or_path: str,
+                       model_class: Optional[Union[str, EmbedderModelClass]] = None) -> Type[AbsEmbedder]:
+        """The class :meth:`from_finetuned` builds for these arguments, found as it finds it but without loading
+        anything: ``model_class`` when given, else the registry entry of the checkpoint's name, else
+        ``encoder-only-base`` for a sentence-transformers folder; an :class:`InputError` (the one
+        :meth:`from_finetuned` raises) when none applies."""
+        name = registry_name(model_name_or_path)
+        if model_class is None:
+            declared = declared_pooling(model_name_or_path) if os.path.isdir(model_name_or_path) else None
+            if cls._sentence_transformers_folder(name, declared):
+                model_class = EmbedderModelClass.ENCODER_ONLY_BASE
+        if model_class is not None:
+            return EMBEDDER_CLASS_MAPPING[parse_model_class(EmbedderModelClass, model_class, FLAG)]
+        return cls._registry_entry(name).model_class
+
+    @staticmethod
+    def _sentence_transformers_folder(name: str, declared: Any) -> bool:
+        """Whether a checkpoint outside the registry is loaded as ``encoder-only-base`` (it declares its pooling)."""
+        return name not in AUTO_EMBEDDER_MAPPING and declared is not None
+
+    @staticmethod
+    def _registry_entry(name: str) -> Any:
+        """The registry entry of ``name`` (:class:`InputError` naming ``--embedder_model_class`` when missing)."""
+        if name not in AUTO_EMBEDDER_MAPPING:
+            raise InputError(not_in_registry_message(name, choices=model_class_choices(EmbedderModelClass), flag=FLAG))
+        return AUTO_EMBEDDER_MAPPING[name]

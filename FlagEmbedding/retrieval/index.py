@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
@@ -95,6 +96,14 @@ class SearchOptions:
                                  f"{len(self.hybrid_methods)} hybrid_methods.")
         if len(self.m3_weights) != 3:
             raise ValueError(f"m3_weights must be 3 values (dense, sparse, colbert), got {self.m3_weights}.")
+        for name in ("fusion_weights", "m3_weights"):
+            weights = getattr(self, name)
+            if weights is None:
+                continue
+            if not all(math.isfinite(float(w)) and float(w) >= 0 for w in weights):
+                raise ValueError(f"{name} must be finite numbers >= 0, got {' '.join(str(w) for w in weights)}.")
+            if not any(weights):
+                raise ValueError(f"{name} must not all be 0 (every fused score would be 0).")
         if self.rrf_k < 0 or self.rerank_top_k <= 0:
             raise ValueError(f"rrf_k must be >= 0 and rerank_top_k > 0, got {self.rrf_k} and {self.rerank_top_k}.")
 
@@ -105,8 +114,12 @@ class SearchOptions:
         return ["dense", "sparse"] if m3 else ["dense", "bm25"]
 
     def resolved_fusion_weights(self, methods: Sequence[str]) -> List[float]:
-        """``fusion_weights``, defaulting to :data:`DEFAULT_FUSION_WEIGHTS`."""
+        """``fusion_weights``, defaulting to :data:`DEFAULT_FUSION_WEIGHTS` (``ValueError`` when their count is not
+        the number of ``methods``, e.g. for the default ``hybrid_methods`` of the model)."""
         if self.fusion_weights is not None:
+            if len(self.fusion_weights) != len(methods):
+                raise ValueError(f"fusion_weights has {len(self.fusion_weights)} values for the {len(methods)} methods "
+                                 f"fused ({' '.join(methods)}).")
             return [float(w) for w in self.fusion_weights]
         return [DEFAULT_FUSION_WEIGHTS[m] for m in methods]
 
@@ -132,10 +145,18 @@ class SearchOptions:
             hybrid = f"hybrid-rrf{self.rrf_k}-" + "+".join(methods)
         else:
             weights = self.resolved_fusion_weights(methods)
-            hybrid = "hybrid-weighted-" + "+".join(f"{m}={w:g}" for m, w in zip(methods, weights))
+            hybrid = "hybrid-weighted-" + "+".join(f"{m}={self._number(w)}" for m, w in zip(methods, weights))
         if self.method == "hybrid":
             return hybrid
-        return f"all{'-'.join(f'{w:g}' for w in self.m3_weights)}-top{self.rerank_top_k}-{hybrid[len('hybrid-'):]}"
+        m3_weights = "-".join(self._number(w) for w in self.m3_weights)
+        return f"all{m3_weights}-top{self.rerank_top_k}-{hybrid[len('hybrid-'):]}"
+
+    @staticmethod
+    def _number(value: float) -> str:
+        """``value`` in a tag: ``%g`` (``1``, ``0.3``) when that is exact, else every digit (``0.30000001``), so two
+        settings that rank differently never share a name."""
+        short = f"{float(value):g}"
+        return short if float(short) == float(value) else repr(float(value))
 
 
 class RetrievalIndex:

@@ -75,8 +75,11 @@ def test_methods_get_their_own_folders_and_share_the_cache(tmp_path, tiny_xlmr_m
 
 
 def test_sparse_with_a_dense_only_model_is_refused(tmp_path, tiny_bert):
-    with pytest.raises(ValueError, match=r"^sparse search needs an M3 model"):
+    from FlagEmbedding.utils.errors import InputError
+
+    with pytest.raises(InputError, match=r"^--search_method sparse needs sparse vectors, which only an M3 model has"):
         run_beir(tmp_path, tiny_bert, "--search_method", "sparse")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("flags, message", [

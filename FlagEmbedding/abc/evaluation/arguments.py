@@ -104,12 +104,37 @@ class AbsEvalArgs:
         if not self.k_values or any(k <= 0 for k in self.k_values):
             raise InputError(f"--k_values must be positive integers, got {self.k_values}.")
         try:
-            self.search_options()
+            options = self.search_options()
         except ValueError as error:
             raise InputError(f"--{error}") from None
+        self._check_flags_apply(options)
         if self.compare_to:
             for metric in self.eval_metrics:
                 pytrec_measure(metric)
+
+    def _check_flags_apply(self, options: SearchOptions) -> None:
+        """Refuse a search flag that the chosen method would ignore (the run would not be what was asked)."""
+        fused = options.method in ("hybrid", "all")
+        if self.hybrid_methods is not None and not fused:
+            raise InputError(f"--hybrid_methods applies to --search_method hybrid or all, not {options.method}.")
+        if self.fusion_weights is not None and not (fused and options.fusion == "weighted"):
+            raise InputError("--fusion_weights applies to --search_method hybrid or all with --fusion weighted, not "
+                             f"--search_method {options.method} --fusion {options.fusion}.")
+        if self.rrf_k != 60 and not (fused and options.fusion == "rrf"):
+            raise InputError("--rrf_k applies to --search_method hybrid or all with --fusion rrf, not "
+                             f"--search_method {options.method} --fusion {options.fusion}.")
+        if [float(w) for w in self.m3_weights] != list(DEFAULT_M3_WEIGHTS) and options.method != "all":
+            raise InputError(f"--m3_weights applies to --search_method all, not {options.method}.")
+        factory = self.faiss_index_factory
+        if factory not in (None, "", "Flat"):
+            if os.sep in factory or (os.altsep and os.altsep in factory):
+                raise InputError(f"--faiss_index_factory {factory!r} must not contain a path separator (it names "
+                                 "the results folder).")
+            dense_first = options.method in ("dense", "colbert") or (
+                fused and "dense" in options.resolved_hybrid_methods(False))
+            if not dense_first:
+                raise InputError(f"--faiss_index_factory applies to a dense first-stage search; --search_method "
+                                 f"{options.method} does not use one.")
 
     def search_options(self) -> SearchOptions:
         """The search settings of these arguments (``ValueError`` naming the bad one)."""

@@ -5,6 +5,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -70,6 +71,8 @@ class AbsEvaluator:
 
     #: result files carry a ``sub_dataset_name`` key (BEIR)
     SUB_DATASET_KEY = False
+    #: qrels are per-query relevance judgements, so ``--compare_to`` can compare two runs query by query
+    PER_QUERY_COMPARISON = True
 
     def __init__(self, eval_name: str, data_loader: AbsEvalDataLoader, overwrite: bool = False):
         self.eval_name = eval_name
@@ -168,6 +171,16 @@ class AbsEvaluator:
                                  "use another --output_dir or rerun with --overwrite.")
         atomic_write_text(marker, identity)
 
+    @staticmethod
+    def remove_if_no_results(folder: str) -> bool:
+        """Remove ``folder`` when no result file was written in it (only the model marker and empty sub-folders:
+        a run that failed before its first result); return whether it was removed."""
+        for _, _, names in os.walk(folder):
+            if any(name != MODEL_MARKER and name != RESULT_SOURCES for name in names):
+                return False
+        shutil.rmtree(folder, ignore_errors=True)
+        return True
+
     # ------------------------------------------------------------------ the evaluation
     def __call__(self, splits: Sequence[str], search_results_save_dir: str, retriever: EvalRetriever,
                  reranker: Optional[EvalReranker] = None, corpus_embd_save_dir: Optional[str] = None,
@@ -180,12 +193,18 @@ class AbsEvaluator:
             return
         model_dir = os.path.join(search_results_save_dir, str(retriever))
         retrieval_dir = os.path.join(model_dir, "NoReranker")
+        new_folder = not os.path.exists(model_dir)
         self.claim_folder(model_dir, retriever.name_or_path)
         retrieved: Dict[Optional[str], Dict[str, SearchResults]] = {}
         fresh: Dict[Optional[str], List[str]] = {}
-        for sub in self.data_loader.sub_dataset_names(dataset_name):
-            retrieved[sub], fresh[sub] = self.retrieve(
-                splits, retrieval_dir, retriever, corpus_embd_save_dir, ignore_identical_ids, dataset_name, sub, **kwargs)
+        try:
+            for sub in self.data_loader.sub_dataset_names(dataset_name):
+                retrieved[sub], fresh[sub] = self.retrieve(splits, retrieval_dir, retriever, corpus_embd_save_dir,
+                                                           ignore_identical_ids, dataset_name, sub, **kwargs)
+        except BaseException:
+            if new_folder:
+                self.remove_if_no_results(model_dir)
+            raise
         retriever.stop_multi_process_pool()
         self.evaluate_results(retrieval_dir, k_values)
         if reranker is None:

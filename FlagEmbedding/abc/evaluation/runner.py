@@ -8,13 +8,14 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 
 from FlagEmbedding.abc.evaluation import distributed
 from FlagEmbedding.abc.evaluation.arguments import AbsEvalArgs, AbsEvalModelArgs
-from FlagEmbedding.abc.evaluation.compare import compare_folders, compare_markdown
+from FlagEmbedding.abc.evaluation.checks import check_search_flags, embedder_is_m3
+from FlagEmbedding.abc.evaluation.compare import check_baseline, compare_folders, compare_markdown
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader, as_list
 from FlagEmbedding.abc.evaluation.evaluator import EVAL_FOLDER, EVAL_RESULTS, AbsEvaluator
 from FlagEmbedding.abc.evaluation.models import load_embedder, load_reranker
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker
 from FlagEmbedding.abc.evaluation.summary import write_summary
-from FlagEmbedding.retrieval.index import SearchOptions
+from FlagEmbedding.retrieval.index import SearchOptions, is_m3
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text
 
@@ -39,6 +40,8 @@ class AbsEvalRunner:
         self.eval_args = eval_args
         self.model_args = model_args
         self._models: Optional[Tuple[EvalDenseRetriever, Optional[EvalReranker]]] = None
+        #: ``[(dataset, splits)]`` of the current :meth:`run` (set once its data is checked)
+        self._plan: Optional[List[Tuple[Optional[str], List[str]]]] = None
         self.data_loader = self.load_data_loader()
         self.evaluator = self.load_evaluator()
 
@@ -53,6 +56,7 @@ class AbsEvalRunner:
     def load_retriever_and_reranker(self) -> Tuple[EvalDenseRetriever, Optional[EvalReranker]]:
         """Wrap the models of :meth:`get_models` in the retrieval and reranking stages."""
         embedder, reranker = self.get_models(self.model_args)
+        self.check_search_flags(is_m3(embedder))  # the model as loaded (models of an overridden get_models too)
         shard_rows = getattr(self.eval_args, "corpus_embd_shard_size", AbsEvalArgs.corpus_embd_shard_size)
         retriever = self.RETRIEVER_CLASS(embedder, search_top_k=self.eval_args.search_top_k,
                                          overwrite=self.eval_args.overwrite, cache_shard_rows=shard_rows,
@@ -64,6 +68,39 @@ class AbsEvalRunner:
         """The search settings of the arguments (dense for argument classes without the search flags)."""
         options = getattr(self.eval_args, "search_options", None)
         return options() if options is not None else SearchOptions()
+
+    def embedder_is_m3(self) -> Optional[bool]:
+        """Whether the embedder is an M3 model, told from the model arguments before it loads (see
+        :func:`~FlagEmbedding.abc.evaluation.checks.embedder_is_m3`); ``None`` when unknown, or when a subclass
+        builds its own models (:meth:`get_models` overridden)."""
+        if type(self).get_models is not AbsEvalRunner.get_models or not hasattr(self.model_args,
+                                                                                 "embedder_name_or_path"):
+            return None
+        return embedder_is_m3(self.model_args)
+
+    def check_search_flags(self, m3: Optional[bool]) -> None:
+        """Refuse search flags the embedder cannot run (``m3``: whether it is an M3 model, ``None`` unknown);
+        see :func:`~FlagEmbedding.abc.evaluation.checks.check_search_flags`."""
+        name = getattr(self.model_args, "embedder_name_or_path", None)
+        check_search_flags(self.search_options(), m3, f"the embedder {name}" if name else "the embedder")
+
+    def compare_files(self, plan: Sequence[Tuple[Optional[str], Sequence[str]]]) -> Dict[str, Dict[str, Any]]:
+        """``{result file name: metadata}`` of every result file ``plan`` produces (what ``--compare_to`` needs)."""
+        files: Dict[str, Dict[str, Any]] = {}
+        for dataset_name, splits in plan:
+            for sub in self.data_loader.sub_dataset_names(dataset_name):
+                for split in splits:
+                    files[self.evaluator.result_file_name(dataset_name, sub, split)] = {
+                        "dataset_name": dataset_name, "split": split, **self.evaluator.sub_dataset_metadata(sub)}
+        return files
+
+    def check_compare_to(self, plan: Sequence[Tuple[Optional[str], Sequence[str]]]) -> None:
+        """Before the run: the ``--compare_to`` folder holds results of every dataset and split of ``plan`` (see
+        :func:`~FlagEmbedding.abc.evaluation.compare.check_baseline`)."""
+        if not getattr(self.evaluator, "PER_QUERY_COMPARISON", True):
+            raise InputError(f"--compare_to is not available for {self.eval_args.eval_name}: its metric is not a "
+                             "per-query relevance measure.")
+        check_baseline(self.eval_args.compare_to, self.compare_files(plan))
 
     def data_loader_class(self) -> Type[AbsEvalDataLoader]:
         """The loader class (:attr:`DATA_LOADER_CLASS` unless a benchmark picks one from its arguments)."""
@@ -147,7 +184,11 @@ class AbsEvalRunner:
         (:meth:`encode_corpora`); rank 0 alone then searches and writes results.
         """
         distributed.require_shared_folder(self.eval_args.corpus_embd_save_dir)
+        self.check_search_flags(self.embedder_is_m3())  # before any data or model loads
         plan = self.prepare()
+        self._plan = plan
+        if getattr(self.eval_args, "compare_to", None):
+            self.check_compare_to(plan)
         if distributed.is_distributed():
             self.encode_corpora(plan)
             if distributed.world()[0] != 0:
@@ -172,12 +213,15 @@ class AbsEvalRunner:
 
     def compare(self, other: str) -> Dict[str, Any]:
         """Compare this run's result folders with the results folder ``other`` (``--compare_to``); written next
-        to the summary as ``<eval_output_path>.compare-<retriever>.{json,md}``."""
+        to the summary as ``<eval_output_path>.compare-<retriever>.{json,md}``. After :meth:`run`, only the result
+        files of the datasets and splits it evaluated are compared."""
         model_dir = os.path.join(self.eval_args.output_dir, str(self.retriever))
         folders = [os.path.join(model_dir, "NoReranker")]
         if self.reranker is not None:
             folders.append(os.path.join(model_dir, str(self.reranker)))
-        comparisons = compare_folders(self.evaluator, folders, other, list(self.eval_args.eval_metrics))
+        plan = getattr(self, "_plan", None)
+        names = list(self.compare_files(plan)) if plan is not None else None
+        comparisons = compare_folders(self.evaluator, folders, other, list(self.eval_args.eval_metrics), names=names)
         readable = {os.path.relpath(folder, self.eval_args.output_dir): files for folder, files in comparisons.items()}
         stem = f"{self.eval_args.eval_output_path}.compare-{self.retriever}"
         if self.eval_args.eval_output_method == "json":

@@ -95,12 +95,24 @@ class EvalDenseRetriever(EvalRetriever):
         """Whether this is today's exact dense search (no other method, no faiss)."""
         return self.search_options.method == "dense" and self.faiss_factory is None
 
+    #: the ``search_top_k`` a results folder name leaves out
+    DEFAULT_SEARCH_TOP_K = 1000
+
     def __str__(self) -> str:
-        """The model's display name and runtime, plus ``@<method tag>`` unless :attr:`plain_dense`."""
+        """The model's display name and runtime, plus ``@<method tag>`` unless :attr:`plain_dense`: the tag of
+        :meth:`SearchOptions.tag` (method, fusion and weights, ``rrf_k``, ``m3_weights``, reranking depth), then
+        ``-depth<search_top_k>`` for a non-default candidate depth of the methods whose ranking it changes
+        (colbert, hybrid, all) and ``-faiss-<factory>`` when a faiss index serves a dense first stage."""
         if self.plain_dense:
             return super().__str__()
-        tag = self.search_options.tag(is_m3(self.embedder))
-        if self.faiss_factory is not None:
+        m3 = is_m3(self.embedder)
+        options = self.search_options
+        tag = options.tag(m3)
+        if options.method in ("colbert", "hybrid", "all") and self.search_top_k != self.DEFAULT_SEARCH_TOP_K:
+            tag += f"-depth{self.search_top_k}"
+        dense_first = options.method in ("dense", "colbert") or (
+            options.method in ("hybrid", "all") and "dense" in options.resolved_hybrid_methods(m3))
+        if self.faiss_factory is not None and dense_first:
             tag += f"-faiss-{self.faiss_factory}"
         return f"{super().__str__()}@{tag}"
 

@@ -13,6 +13,9 @@ from FlagEmbedding.evaluation.mkqa.utils.compute_metrics import evaluate_qa_reca
 class MKQAEvaluator(AbsEvaluator):
     """Scores a query as found at rank r when its r-th hit contains one of its answers."""
 
+    #: answers, not relevance judgements: no per-query comparison (``--compare_to``)
+    PER_QUERY_COMPARISON = False
+
     def get_corpus_embd_save_dir(self, retriever_name: str, corpus_embd_save_dir: Optional[str] = None,
                                  dataset_name: Optional[str] = None,
                                  sub_dataset_name: Optional[str] = None) -> Optional[str]:
