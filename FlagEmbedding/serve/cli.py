@@ -50,6 +50,7 @@ def run(argv: Optional[Sequence[str]] = None) -> None:
     import uvicorn
 
     from FlagEmbedding.serve.app import create_app
+    from FlagEmbedding.serve.protocol import RequestHeadTimeoutProtocol
     from FlagEmbedding.serve.services import load_services
 
     parser = build_parser()
@@ -74,8 +75,10 @@ def run(argv: Optional[Sequence[str]] = None) -> None:
     app = create_app(settings, load, on_load_error=stop_on_load_error)
     # SIGTERM / SIGINT: uvicorn stops accepting, closes idle connections, waits up to --graceful_timeout for the
     # requests in flight (a slow body ends in 408 after --request_timeout), then cancels what is left
+    # a request head (line + headers) must arrive within --request_timeout too: RequestHeadTimeoutProtocol
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
-                                           timeout_graceful_shutdown=settings.graceful_timeout))
+                                           timeout_graceful_shutdown=settings.graceful_timeout,
+                                           http=RequestHeadTimeoutProtocol.with_timeout(settings.request_timeout)))
     # uvicorn re-raises the signal that stopped it once it has drained; a no-op handler turns that into exit 0
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)

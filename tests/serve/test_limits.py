@@ -114,3 +114,30 @@ def test_sigterm_with_a_half_sent_request_exits_zero_after_graceful_timeout(tiny
         output = server.output()
         assert "Traceback" not in output
         assert "POST /v1/embeddings was cancelled (--graceful_timeout passed); answered 503." in output
+
+
+def test_a_slow_or_missing_request_head_is_closed_after_request_timeout(tiny_bert):
+    with serving(tiny_bert, "--request_timeout", "2") as server:
+        silent = socket.create_connection(("127.0.0.1", server.port), timeout=15)  # connects, sends nothing
+        trickle = socket.create_connection(("127.0.0.1", server.port), timeout=15)
+        trickle.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        started = time.monotonic()
+        closed_after = None
+        with contextlib.suppress(OSError):  # a header line every 0.25 s, never the blank line that ends the head
+            for number in range(40):
+                if select.select([trickle], [], [], 0.25)[0]:
+                    break
+                trickle.sendall(b"X-Slow-%d: x\r\n" % number)
+        assert trickle.recv(1) == b""  # closed by the server, no response to a request it never got
+        closed_after = time.monotonic() - started
+        assert 1.5 < closed_after < 8, closed_after
+        assert silent.recv(1) == b""
+        assert time.monotonic() - started < 8
+        trickle.close()
+        silent.close()
+        # a prompt client on a kept-alive connection is not affected, even across several requests
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            for _ in range(3):
+                assert client.post("/v1/embeddings", json={"input": ["prompt"]}).status_code == 200
+                time.sleep(1)
+        assert "no complete request head within 2 s (--request_timeout)" in server.output()
