@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 _ABC_FT = "FlagEmbedding.abc.finetune"
 _FT = "FlagEmbedding.finetune"
-_LORA = "FlagEmbedding.abc.finetune.common.lora"
+_LORA = "FlagEmbedding.finetune.common.lora"
 _MODELS = "FlagEmbedding.inference.reranker.decoder_only.models"
 _MINICPM = f"{_MODELS}.minicpm_layerwise"
 _GEMMA = f"{_MODELS}.gemma2_costwise"
@@ -44,6 +44,16 @@ MODULE_ALIASES: Dict[str, str] = {
     f"{_MODELS}.modeling_minicpm_reranker": _MINICPM,
     f"{_MODELS}.gemma_config": _GEMMA,
     f"{_MODELS}.gemma_model": _GEMMA,
+    # modules of earlier releases of this package that left abc (runtimes, storage and search, fine-tuning helpers)
+    **{f"FlagEmbedding.abc.{old}": f"FlagEmbedding.{new}" for old, new in (
+        ("inference.onnx_backend", "backends.onnx_backend"), ("inference.onednn", "backends.onednn"),
+        ("inference.cpu_info", "backends.cpu_info"), ("inference.validation", "utils.validation"),
+        ("evaluation.embedding_cache", "retrieval.embedding_cache"), ("evaluation.search", "retrieval.exact_search"),
+        ("evaluation.distributed", "retrieval.distributed"), ("evaluation.metrics", "retrieval.metrics"),
+        ("evaluation.readers", "retrieval.readers"), ("evaluation.compare", "retrieval.compare"),
+        ("evaluation.downloads", "utils.downloads"), ("finetune.embedder.retrieval_eval", "retrieval.training_eval"),
+        ("finetune.common.lora", "finetune.common.lora"), ("finetune.common.legacy_flags", "finetune.common.legacy_flags"),
+        ("finetune.common.cli", "finetune.common.cli"))},
 }
 
 

@@ -154,7 +154,7 @@ def print_ratio_table(title: str, best: Dict[str, Tuple[float, Any]], count: int
                       deviation: Callable[[Any, Any], Any]) -> None:
     """Print ``title`` (with the CPU description), then per engine ``count / seconds`` in ``unit``, the speed ratio
     against the first engine (the baseline) and ``deviation(output, baseline output)``."""
-    from FlagEmbedding.abc.inference.cpu_info import cpu_description
+    from FlagEmbedding.backends.cpu_info import cpu_description
 
     base_name = next(iter(best))
     base_seconds, base_output = best[base_name]

@@ -35,7 +35,7 @@ STAGES: Dict[str, List[str]] = {
     "  tokenize": ["transformers.tokenization_utils_base:PreTrainedTokenizerBase.__call__"],
     "  pad": ["transformers.tokenization_utils_base:PreTrainedTokenizerBase.pad"],
     "  forward": ["torch.nn.modules.module:Module.__call__"],
-    "cache write": ["numpy:save", "FlagEmbedding.abc.evaluation.embedding_cache:file_checksum"],
+    "cache write": ["numpy:save", "FlagEmbedding.retrieval.embedding_cache:file_checksum"],
     "search": ["FlagEmbedding.abc.evaluation.searcher:search"],
     "result files": ["FlagEmbedding.abc.evaluation.evaluator:AbsEvaluator.save_search_results",
                      "FlagEmbedding.evaluation.beir.evaluator:BEIREvaluator.save_search_results"],

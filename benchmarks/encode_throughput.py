@@ -92,7 +92,7 @@ def main() -> None:
     logging.disable(logging.WARNING)
 
     from FlagEmbedding import BGEM3FlagModel, FlagModel
-    from FlagEmbedding.abc.inference.cpu_info import cpu_bf16_speedup, cpu_description
+    from FlagEmbedding.backends.cpu_info import cpu_bf16_speedup, cpu_description
 
     texts = scifact_passages(args.num_passages)
     has_original = original_available(args.orig_python)

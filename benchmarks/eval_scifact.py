@@ -34,7 +34,7 @@ def run_once(dataset_dir: str, model: str, max_length: int, batch_size: int, dev
     from FlagEmbedding.abc.evaluation.runner import AbsEvalRunner
     from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, dense_array
     from FlagEmbedding.abc.evaluation.naming import passage_text
-    from FlagEmbedding.abc.evaluation.search import index, search
+    from FlagEmbedding.retrieval.exact_search import index, search
     from FlagEmbedding.evaluation.beir.data_loader import BEIREvalDataLoader
 
     phases: List[Dict[str, object]] = []

@@ -39,7 +39,7 @@ def main() -> None:
 
     from FlagEmbedding import FlagModel
     from FlagEmbedding.abc.evaluation.evaluator import AbsEvaluator
-    from FlagEmbedding.abc.inference.cpu_info import cpu_description
+    from FlagEmbedding.backends.cpu_info import cpu_description
     from FlagEmbedding.evaluation.beir.data_loader import BEIREvalDataLoader
 
     loader = BEIREvalDataLoader("beir", dataset_dir=os.path.dirname(os.path.abspath(args.scifact_dir)))

@@ -3,7 +3,7 @@
 all-MiniLM-L6-v2 (mean pooling) on SciFact passages at each ``--max_lengths``: the tokenization time against
 the encode time, the padded-token waste of fixed-count batches against token-budget batches (the default),
 the forward-pass time of the length-sorted passages cut into each of ``--budgets`` padded tokens per batch with
-the stock torch linears and with oneDNN linears (:func:`~FlagEmbedding.abc.inference.onednn.onednn_linears`,
+the stock torch linears and with oneDNN linears (:func:`~FlagEmbedding.backends.onednn.onednn_linears`,
 the default), best of ``--repeats`` interleaved rounds, beside the budget
 :func:`~FlagEmbedding.abc.inference.batching.cpu_token_budget` picks on this CPU, and the ``torch.profiler``
 self-CPU time per operator of one encode. The CPU model, ISA flags and last-level cache size are printed.
@@ -32,7 +32,7 @@ def forward_seconds_by_budget(model, features, lengths: List[int], budgets: List
     with the stock linears and with oneDNN linears."""
     import torch
 
-    from FlagEmbedding.abc.inference.onednn import onednn_linears
+    from FlagEmbedding.backends.onednn import onednn_linears
 
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     timings: Dict[str, Dict[int, float]] = {"stock": {}, "oneDNN": {}}
@@ -65,7 +65,7 @@ def main() -> None:
 
     from FlagEmbedding import FlagModel
     from FlagEmbedding.abc.inference.batching import cpu_token_budget, run_length_sorted
-    from FlagEmbedding.abc.inference.cpu_info import cpu_description, last_level_cache_bytes
+    from FlagEmbedding.backends.cpu_info import cpu_description, last_level_cache_bytes
 
     texts = scifact_passages(args.num_passages)
     model = FlagModel(minilm_path(), pooling_method="mean", devices="cpu")

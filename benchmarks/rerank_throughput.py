@@ -60,7 +60,7 @@ def main() -> None:
     logging.disable(logging.WARNING)
 
     from FlagEmbedding import FlagReranker
-    from FlagEmbedding.abc.inference.cpu_info import cpu_description
+    from FlagEmbedding.backends.cpu_info import cpu_description
 
     pairs = scifact_pairs(args.num_pairs)
     has_original = original_available(args.orig_python)

@@ -81,7 +81,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from FlagEmbedding.abc.evaluation.naming import passage_text
-    from FlagEmbedding.abc.evaluation.readers import read_corpus, read_qrels_tsv, read_queries
+    from FlagEmbedding.retrieval.readers import read_corpus, read_qrels_tsv, read_queries
     from FlagEmbedding.retrieval import BM25Index, DenseIndex, RetrievalIndex, SearchOptions, SparseIndex
     from FlagEmbedding.retrieval.sparse import csr_from_dicts
 

@@ -199,7 +199,7 @@ def compare_original(kind: str, runner: Any, args: argparse.Namespace, batches: 
 
 def run_child(kind: str, args: argparse.Namespace, data: str) -> Dict[str, float]:
     """Train ``kind`` in this process; return its measurements."""
-    from FlagEmbedding.abc.finetune.common.cli import parse_args
+    from FlagEmbedding.finetune.common.cli import parse_args
 
     if kind == "embedder":
         from FlagEmbedding.finetune.embedder.encoder_only.base import (
@@ -279,7 +279,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, float]]:
         raise SystemExit(f"error: --orig_python {args.orig_python} does not import an installed FlagEmbedding 1.4.2 "
                          "with transformers 4.x; pass the python of the venv where it is installed")
     if args.child:
-        from FlagEmbedding.abc.inference.cpu_info import cpu_description
+        from FlagEmbedding.backends.cpu_info import cpu_description
 
         print("RESULT " + json.dumps({**run_child(args.child, args, args.data), "cpu": cpu_description()}), flush=True)
         return []

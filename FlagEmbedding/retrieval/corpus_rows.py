@@ -1,8 +1,8 @@
 """Cached corpus rows of the model representations (dense, M3 sparse, M3 ColBERT), encoded in one pass.
 
-Each representation has its own :class:`~FlagEmbedding.abc.evaluation.embedding_cache.CorpusEmbeddingCache`
+Each representation has its own :class:`~FlagEmbedding.retrieval.embedding_cache.CorpusEmbeddingCache`
 (dense: the evaluation's cache, keyed by :func:`embedder_fingerprint`; sparse and ColBERT add a
-``representation`` key), and :func:`~FlagEmbedding.abc.evaluation.embedding_cache.load_or_encode_together`
+``representation`` key), and :func:`~FlagEmbedding.retrieval.embedding_cache.load_or_encode_together`
 fills them: an M3 model encodes each shard once, asking ``encode_corpus`` for every representation still
 missing in that shard (in distributed evaluations, each rank encodes its share of those shards the same way).
 """
@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
-from FlagEmbedding.abc.evaluation.embedding_cache import (
+from FlagEmbedding.retrieval.embedding_cache import (
     CorpusEmbeddingCache,
     SharedShardEncoder,
     embedder_fingerprint,

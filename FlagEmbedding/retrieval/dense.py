@@ -15,7 +15,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from FlagEmbedding.abc.evaluation.search import index as exact_index, search as exact_search
+from FlagEmbedding.retrieval.exact_search import index as exact_index, search as exact_search
 from FlagEmbedding.utils.files import atomic_write
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ manifests, and rebuilt (with a warning naming the file) when they do not match; 
 edited, damaged or unknown-format manifest is refused with an :class:`~FlagEmbedding.utils.errors.InputError`
 naming the file. Nothing is searched that was not checked.
 
-Dense, sparse and ColBERT shards live in :class:`~FlagEmbedding.abc.evaluation.embedding_cache.CorpusEmbeddingCache`
+Dense, sparse and ColBERT shards live in :class:`~FlagEmbedding.retrieval.embedding_cache.CorpusEmbeddingCache`
 folders (fingerprinted by model, settings and corpus; sparse and ColBERT add a ``representation`` key), so the
 dense shards are the very ones the evaluation CLIs cache and reuse. An M3 model encodes each shard once for all
 the representations still missing in it (see :mod:`FlagEmbedding.retrieval.corpus_rows`).
@@ -30,8 +30,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
-from FlagEmbedding.abc.evaluation.embedding_cache import corpus_fingerprint, embedder_fingerprint
-from FlagEmbedding.abc.inference.validation import check_texts
+from FlagEmbedding.retrieval.embedding_cache import corpus_fingerprint, embedder_fingerprint
+from FlagEmbedding.utils.validation import check_texts
 from FlagEmbedding.retrieval import colbert as colbert_rows
 from FlagEmbedding.retrieval import sparse as sparse_rows
 from FlagEmbedding.retrieval.bm25 import BM25Index, BM25Params

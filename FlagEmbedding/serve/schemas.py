@@ -8,7 +8,7 @@ from typing import Annotated, Any, Callable, Dict, List, Literal, Optional, Unio
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, StrictBool, StrictStr, ValidationInfo,
                       field_validator)
 
-from FlagEmbedding.abc.inference.validation import check_text
+from FlagEmbedding.utils.validation import check_text
 
 #: bounds on a rerank document object's fields besides ``text`` (echoed back with ``return_documents``):
 #: objects / arrays nested at most this deep (the document object is level 1) ...

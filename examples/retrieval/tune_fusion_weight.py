@@ -32,9 +32,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[float, float]:
 
     from FlagEmbedding.abc.evaluation.arguments import AbsEvalModelArgs
     from FlagEmbedding.abc.evaluation.runner import AbsEvalRunner
-    from FlagEmbedding.abc.evaluation.metrics import evaluate_metrics
+    from FlagEmbedding.retrieval.metrics import evaluate_metrics
     from FlagEmbedding.abc.evaluation.naming import passage_text
-    from FlagEmbedding.abc.evaluation.readers import read_corpus, read_qrels_tsv, read_queries
+    from FlagEmbedding.retrieval.readers import read_corpus, read_qrels_tsv, read_queries
     from FlagEmbedding.retrieval import RetrievalIndex, SearchOptions
 
     corpus = read_corpus(os.path.join(args.dataset_dir, "corpus.jsonl"))

@@ -208,7 +208,7 @@ def _collectives_worker(rank, init_file, out_dir):
 
     import torch.distributed as dist
 
-    from FlagEmbedding.abc.evaluation import distributed
+    from FlagEmbedding.retrieval import distributed
 
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
     try:

@@ -76,7 +76,7 @@ def test_runner_writes_results_and_markdown(tmp_path, bge_large, monkeypatch):
 @pytest.mark.slow
 def test_scifact_slice_through_mteb_matches_our_evaluator(tmp_path, scifact, minilm, monkeypatch):
     """mteb 2.x scores a SciFact slice with our model wrapper exactly as our own pipeline does."""
-    from FlagEmbedding.abc.evaluation.readers import read_corpus, read_qrels_tsv, read_queries
+    from FlagEmbedding.retrieval.readers import read_corpus, read_qrels_tsv, read_queries
     from FlagEmbedding.evaluation.custom.__main__ import main as custom_main
 
     corpus = read_corpus(os.path.join(scifact, "corpus.jsonl"))

@@ -137,7 +137,7 @@ def check_shipped_script(script: str, command: str, classes: Sequence[type], tmp
     """
     from shlex import split
 
-    from FlagEmbedding.abc.finetune.common.cli import parse_args
+    from FlagEmbedding.finetune.common.cli import parse_args
 
     side = EMBEDDER_DATA if "embedder" in module_of(command) else RERANKER_DATA
     from_script = shipped_script_args(os.path.join(side, script), side, tmp)

@@ -20,7 +20,7 @@ TEXTS = ["The giant panda is a bear species endemic to China.", "Paris is the ca
 
 
 def runner_for(model_dir: str, args: List[str]):
-    from FlagEmbedding.abc.finetune.common.cli import run_main
+    from FlagEmbedding.finetune.common.cli import run_main
     from FlagEmbedding.finetune.embedder.decoder_only.base import (
         DecoderOnlyEmbedderDataArguments,
         DecoderOnlyEmbedderModelArguments,
@@ -163,7 +163,7 @@ def test_embedding_file_formats(tmp_path, tiny_decoder):
     """emb.pth is written as a state dict; FlagEmbedding 1.4.2's pickled module is still read."""
     from transformers import AutoModel
 
-    from FlagEmbedding.abc.finetune.common.lora import load_embedding_state, restore_embedding, save_embedding
+    from FlagEmbedding.finetune.common.lora import load_embedding_state, restore_embedding, save_embedding
 
     model = AutoModel.from_pretrained(tiny_decoder)
     path = save_embedding(model, str(tmp_path))
@@ -189,7 +189,7 @@ class _RunsCode:
 
 
 def test_embedding_file_that_would_run_code_is_refused_not_unpickled(tmp_path):
-    from FlagEmbedding.abc.finetune.common.lora import load_embedding_state
+    from FlagEmbedding.finetune.common.lora import load_embedding_state
     from FlagEmbedding.utils.errors import InputError
 
     marker = tmp_path / "pwned"
@@ -211,7 +211,7 @@ def test_from_peft_raw_peft_and_only_merge(command_3_run, tiny_decoder, tmp_path
     from peft import PeftModel
     from transformers import AutoModel
 
-    from FlagEmbedding.abc.finetune.common.lora import latest_adapter_dir, merge_adapters
+    from FlagEmbedding.finetune.common.lora import latest_adapter_dir, merge_adapters
 
     runner, adapter = command_3_run
     data = C.write_overfit_data(str(tmp_path))

@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from FlagEmbedding.abc.finetune.common.cli import parse_args
+from FlagEmbedding.finetune.common.cli import parse_args
 from FlagEmbedding.finetune.embedder.encoder_only.base import (
     BiEncoderOnlyEmbedderModel,
     EncoderOnlyEmbedderDataArguments,

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from FlagEmbedding.abc.finetune.common.cli import parse_args
+from FlagEmbedding.finetune.common.cli import parse_args
 from FlagEmbedding.abc.finetune.reranker import (
     AbsLLMRerankerCollator,
     AbsLLMRerankerTrainDataset,

@@ -132,7 +132,7 @@ def test_retrieval_without_examples_and_the_example_budget(tokenizer, tmp_path):
 
 
 def test_icl_runner_requires_same_dataset_batches(tiny_decoder, tmp_path):
-    from FlagEmbedding.abc.finetune.common.cli import run_main
+    from FlagEmbedding.finetune.common.cli import run_main
     from FlagEmbedding.finetune.embedder.decoder_only.icl import (
         DecoderOnlyEmbedderICLDataArguments,
         DecoderOnlyEmbedderICLModelArguments,
@@ -149,7 +149,7 @@ def test_icl_runner_requires_same_dataset_batches(tiny_decoder, tmp_path):
 
 # ---------------------------------------------------------------------------------------------------- command 4
 def icl_runner(args: List[str]):
-    from FlagEmbedding.abc.finetune.common.cli import run_main
+    from FlagEmbedding.finetune.common.cli import run_main
     from FlagEmbedding.finetune.embedder.decoder_only.icl import (
         DecoderOnlyEmbedderICLDataArguments,
         DecoderOnlyEmbedderICLModelArguments,
@@ -223,7 +223,7 @@ class NoExamples(FirstChoices):
 
 def test_icl_overfits_eight_queries(tiny_decoder, tmp_path):
     """Queries carry (4-token) in-context examples drawn as in training; the tiny model is trained in full."""
-    from FlagEmbedding.abc.finetune.common.cli import parse_args
+    from FlagEmbedding.finetune.common.cli import parse_args
     from FlagEmbedding.finetune.embedder.decoder_only.icl import (
         DecoderOnlyEmbedderICLDataArguments,
         DecoderOnlyEmbedderICLModelArguments,

@@ -22,7 +22,7 @@ LAYERS = [2, 3, 4]  # the tiny model: 4 layers, heads from start_layer 2
 
 
 def layerwise_runner(args: List[str], run: bool = True):
-    from FlagEmbedding.abc.finetune.common.cli import parse_args
+    from FlagEmbedding.finetune.common.cli import parse_args
     from FlagEmbedding.abc.finetune.reranker import AbsRerankerDataArguments, AbsRerankerTrainingArguments
     from FlagEmbedding.finetune.reranker.decoder_only.layerwise import DecoderOnlyRerankerRunner, RerankerModelArguments
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from FlagEmbedding.abc.finetune.common.cli import parse_args
-from FlagEmbedding.abc.finetune.common.legacy_flags import LEGACY_TRAINING_FLAGS, translate_legacy_flags
+from FlagEmbedding.finetune.common.cli import parse_args
+from FlagEmbedding.finetune.common.legacy_flags import LEGACY_TRAINING_FLAGS, translate_legacy_flags
 from FlagEmbedding.finetune.embedder.encoder_only.base import (
     EncoderOnlyEmbedderDataArguments,
     EncoderOnlyEmbedderModelArguments,
@@ -50,7 +50,7 @@ def test_the_table_covers_exactly_the_flags_transformers_5_removed():
     (["--save_safetensors", "True", "--fp16_backend", "auto", "--past_index", "-1"], "save_strategy", "steps"),
 ])
 def test_flags_with_an_equivalent_are_translated_with_one_warning(tmp_path, caplog, flags, field, expected):
-    with caplog.at_level(logging.WARNING, logger="FlagEmbedding.abc.finetune.common.legacy_flags"):
+    with caplog.at_level(logging.WARNING, logger="FlagEmbedding.finetune.common.legacy_flags"):
         args = training(tmp_path, *flags)
     value = getattr(args, field)
     assert (value.value if hasattr(value, "value") else value) == expected

@@ -22,7 +22,7 @@ PAIRS = [[q, p] for q, group in zip(QUERIES, GROUPS) for p in group]
 
 
 def reranker_runner(args: List[str]):
-    from FlagEmbedding.abc.finetune.common.cli import run_main
+    from FlagEmbedding.finetune.common.cli import run_main
     from FlagEmbedding.abc.finetune.reranker import AbsRerankerDataArguments, AbsRerankerTrainingArguments
     from FlagEmbedding.finetune.reranker.decoder_only.base import DecoderOnlyRerankerRunner, RerankerModelArguments
 
@@ -145,7 +145,7 @@ def test_shipped_script_passes_the_documented_flags(tmp_path):
 # ---------------------------------------------------------------------------------------------------- overfit
 def test_llm_reranker_overfits_eight_queries(causal_lm, tmp_path):
     """Training accuracy: each query's positive outscores its three training negatives."""
-    from FlagEmbedding.abc.finetune.common.cli import parse_args
+    from FlagEmbedding.finetune.common.cli import parse_args
     from FlagEmbedding.abc.finetune.reranker import AbsRerankerDataArguments, AbsRerankerTrainingArguments
     from FlagEmbedding.finetune.reranker.decoder_only.base import DecoderOnlyRerankerRunner, RerankerModelArguments
 

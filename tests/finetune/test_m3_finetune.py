@@ -199,7 +199,7 @@ def test_resuming_restores_the_heads(m3_parts, tmp_path):
 
 
 def test_unified_heads_argument_is_validated(tmp_path):
-    from FlagEmbedding.abc.finetune.common.cli import parse_args
+    from FlagEmbedding.finetune.common.cli import parse_args
     from FlagEmbedding.finetune.embedder.encoder_only.m3 import (
         EncoderOnlyEmbedderM3DataArguments,
         EncoderOnlyEmbedderM3ModelArguments,
@@ -273,7 +273,7 @@ def test_for_inference_outputs(m3_parts):
 
 
 def test_fix_encoder_trains_only_the_heads(m3_parts, tmp_path):
-    from FlagEmbedding.abc.finetune.common.cli import parse_args
+    from FlagEmbedding.finetune.common.cli import parse_args
     from FlagEmbedding.finetune.embedder.encoder_only.m3 import (
         EncoderOnlyEmbedderM3DataArguments,
         EncoderOnlyEmbedderM3ModelArguments,
@@ -297,7 +297,7 @@ def test_fix_encoder_trains_only_the_heads(m3_parts, tmp_path):
 @pytest.fixture(scope="module")
 def command_2_run(tiny_xlmr_m3, tmp_path_factory):
     """Documented command 2 (unified + self-distill, cross-device negatives) run in this process."""
-    from FlagEmbedding.abc.finetune.common.cli import run_main
+    from FlagEmbedding.finetune.common.cli import run_main
     from FlagEmbedding.finetune.embedder.encoder_only.m3 import (
         EncoderOnlyEmbedderM3DataArguments,
         EncoderOnlyEmbedderM3ModelArguments,
@@ -380,7 +380,7 @@ def test_shipped_scripts_pass_the_documented_flags(script, command, tmp_path):
 
 # ---------------------------------------------------------------------------------------------------- overfit
 def test_m3_overfits_eight_queries(m3_parts, tmp_path):
-    from FlagEmbedding.abc.finetune.common.cli import run_main
+    from FlagEmbedding.finetune.common.cli import run_main
     from FlagEmbedding.finetune.embedder.encoder_only.m3 import (
         EncoderOnlyEmbedderM3DataArguments,
         EncoderOnlyEmbedderM3ModelArguments,

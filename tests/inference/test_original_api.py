@@ -9,7 +9,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from FlagEmbedding import BGEM3FlagModel, FlagModel, FlagReranker
-from FlagEmbedding.abc.evaluation.metrics import evaluate_mrr, evaluate_recall_cap
+from FlagEmbedding.retrieval.metrics import evaluate_mrr, evaluate_recall_cap
 from tests import tiny_models
 
 TEXTS = ["a quick brown fox", "jumps over the lazy dog", "hello world"]

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from FlagEmbedding import FlagModel
-from FlagEmbedding.abc.inference import cpu_info
+from FlagEmbedding.backends import cpu_info
 
 
 def test_token_budget_encode_equals_one_text_at_a_time(tiny_bert):

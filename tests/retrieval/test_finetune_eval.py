@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from FlagEmbedding.abc.evaluation.metrics import evaluate_metrics
+from FlagEmbedding.retrieval.metrics import evaluate_metrics
 from FlagEmbedding.abc.evaluation.naming import passage_text
-from FlagEmbedding.abc.finetune.common.cli import parse_args
+from FlagEmbedding.finetune.common.cli import parse_args
 from FlagEmbedding.finetune.embedder.encoder_only.base import (
     EncoderOnlyEmbedderDataArguments,
     EncoderOnlyEmbedderModelArguments,
@@ -67,7 +67,7 @@ def test_trainer_logs_retrieval_metrics_and_keeps_the_best(tiny_bert, tmp_path):
 
 
 def test_missing_qrels_is_a_clear_error(tmp_path):
-    from FlagEmbedding.abc.finetune.embedder.retrieval_eval import RetrievalEvaluation
+    from FlagEmbedding.retrieval.training_eval import RetrievalEvaluation
 
     beir = write_beir_layout(str(tmp_path / "beir"))
     with pytest.raises(ValueError, match=r"^--eval_retrieval_dir .*beir: .*qrels/dev\.tsv is missing \(a BEIR-layout "

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from FlagEmbedding.abc.evaluation.metrics import evaluate_metrics
+from FlagEmbedding.retrieval.metrics import evaluate_metrics
 from FlagEmbedding.abc.evaluation.naming import passage_text
-from FlagEmbedding.abc.evaluation.readers import read_corpus, read_qrels_tsv, read_queries
+from FlagEmbedding.retrieval.readers import read_corpus, read_qrels_tsv, read_queries
 from tests.helpers.files import read_json
 
 

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from FlagEmbedding.abc.evaluation.embedding_cache import CorpusEmbeddingCache, embedder_fingerprint
+from FlagEmbedding.retrieval.embedding_cache import CorpusEmbeddingCache, embedder_fingerprint
 from FlagEmbedding.abc.evaluation.naming import passage_text
 from FlagEmbedding.retrieval import RetrievalIndex, SearchOptions
 from FlagEmbedding.retrieval import colbert as colbert_rows

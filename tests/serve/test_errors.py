@@ -36,7 +36,7 @@ CASES = [
      "`documents[0]` must be a string or an object with a `text` string"),
     ("/v1/rerank", b'{"query": "q", "documents": ["d"], "top_n": -1}', "application/json", 422, "top_n", "greater"),
     ("/v1/rerank", b'{"query": "q", "documents": ["d"], "model": "nope"}', "application/json", 404, "model", "nope"),
-    # one text rule for every text field (FlagEmbedding.abc.inference.validation.check_text): no lone surrogate ...
+    # one text rule for every text field (FlagEmbedding.utils.validation.check_text): no lone surrogate ...
     ("/v1/embeddings", b'{"input": "\\udfff"}', "application/json", 422, "input",
      "`input` holds a lone surrogate ('\\udfff') at character 0, which is not a character"),
     ("/v1/embeddings", b'{"input": ["ok", "a\\ud83d"]}', "application/json", 422, "input",

@@ -5,18 +5,26 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
-from FlagEmbedding.abc.inference.onnx_backend import BACKENDS, QUANTIZATIONS
-from FlagEmbedding.abc.inference.validation import unescape_newlines
-from FlagEmbedding.abc.evaluation.compare import pytrec_measure
+from FlagEmbedding.backends.onnx_backend import BACKENDS, QUANTIZATIONS
+from FlagEmbedding.utils.validation import unescape_newlines
+from FlagEmbedding.retrieval.compare import pytrec_measure
 from FlagEmbedding.retrieval.fusion import FUSIONS
 from FlagEmbedding.retrieval.index import DEFAULT_M3_WEIGHTS, FIRST_STAGE, METHODS, SearchOptions
-from FlagEmbedding.inference.embedder.model_mapping import EmbedderModelClass
-from FlagEmbedding.inference.registry import model_class_choices
-from FlagEmbedding.inference.reranker.model_mapping import RerankerModelClass
 from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.lazy import LazyChoices
 
-EMBEDDER_MODEL_CLASSES = model_class_choices(EmbedderModelClass)
-RERANKER_MODEL_CLASSES = model_class_choices(RerankerModelClass)
+
+def _model_classes(kind: str) -> List[str]:
+    """The ``model_class`` values of the embedder or reranker registry (read when a parser first needs them)."""
+    from FlagEmbedding.inference.embedder.model_mapping import EmbedderModelClass
+    from FlagEmbedding.inference.registry import model_class_choices
+    from FlagEmbedding.inference.reranker.model_mapping import RerankerModelClass
+
+    return model_class_choices(EmbedderModelClass if kind == "embedder" else RerankerModelClass)
+
+
+EMBEDDER_MODEL_CLASSES = LazyChoices(lambda: _model_classes("embedder"))
+RERANKER_MODEL_CLASSES = LazyChoices(lambda: _model_classes("reranker"))
 #: ``--*_quantize`` values (``none`` is ``quantize=None``)
 QUANTIZE_CHOICES = [value or "none" for value in QUANTIZATIONS]
 

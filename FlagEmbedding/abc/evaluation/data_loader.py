@@ -9,8 +9,8 @@ Local layouts accepted in a dataset folder (every id is read as ``str``):
 
 Remote data is saved in this library's layout when ``dataset_dir`` is set.
 
-The file readers live in :mod:`~FlagEmbedding.abc.evaluation.readers` and the download helpers in
-:mod:`~FlagEmbedding.abc.evaluation.downloads`; their names are still importable from here.
+The file readers live in :mod:`~FlagEmbedding.retrieval.readers` and the download helpers in
+:mod:`~FlagEmbedding.utils.downloads`; their names are still importable from here.
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import os
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from FlagEmbedding.abc.evaluation.downloads import REMOTE_ERRORS, DatasetUnavailableError, RemoteFilesMixin
-from FlagEmbedding.abc.evaluation.readers import (Corpus, Qrels, Queries, iter_objects, read_corpus, read_qrels_jsonl,
+from FlagEmbedding.utils.downloads import REMOTE_ERRORS, DatasetUnavailableError, RemoteFilesMixin
+from FlagEmbedding.retrieval.readers import (Corpus, Qrels, Queries, iter_objects, read_corpus, read_qrels_jsonl,
                                                   read_qrels_tsv, read_queries, read_tsv_queries)
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write_jsonl

@@ -9,10 +9,10 @@ import shutil
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from FlagEmbedding.abc.evaluation import distributed
+from FlagEmbedding.retrieval import distributed
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker, EvalRetriever, SearchResults
-from FlagEmbedding.abc.evaluation.metrics import evaluate_metrics, evaluate_mrr, evaluate_recall_cap
+from FlagEmbedding.retrieval.metrics import evaluate_metrics, evaluate_mrr, evaluate_recall_cap
 from FlagEmbedding.abc.evaluation.summary import write_summary
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text
@@ -46,7 +46,7 @@ def results_key(stage: Any, model: Any, settings: Mapping[str, Any], corpus: Map
                 queries: Mapping[str, str]) -> str:
     """Key of one result file: the stage's model (weights identity and settings for embedders), its ``settings``,
     the exact corpus and the split's queries."""
-    from FlagEmbedding.abc.evaluation.embedding_cache import embedder_fingerprint
+    from FlagEmbedding.retrieval.embedding_cache import embedder_fingerprint
 
     try:
         identity: Any = embedder_fingerprint(model)

@@ -9,7 +9,7 @@ import json
 import os
 from typing import Any, Dict
 
-from FlagEmbedding.abc.evaluation import distributed
+from FlagEmbedding.retrieval import distributed
 
 #: embedder options only some argument sets have (``None`` / absent: the class default applies)
 _OPTIONAL_EMBEDDER_OPTIONS = {"use_bf16": "use_bf16", "truncate_dim": "truncate_dim",

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from typing import Any
 
+from FlagEmbedding.retrieval.readers import passage_text
 from FlagEmbedding.utils.errors import InputError
+
+__all__ = ["backend_suffix", "display_name", "passage_text"]
 
 
 def display_name(name_or_path: str) -> str:
@@ -30,10 +33,3 @@ def backend_suffix(model: Any) -> str:
         return ""
     quantize = getattr(model, "quantize", None)
     return f"+{backend}" + (f"-{quantize}" if quantize else "")
-
-
-def passage_text(doc: Mapping[str, str]) -> str:
-    """``"{title} {text}"`` stripped when the document has a title key, else its text unchanged."""
-    if "title" in doc:
-        return f"{doc['title']} {doc['text']}".strip()
-    return doc["text"]

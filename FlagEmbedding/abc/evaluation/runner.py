@@ -6,10 +6,10 @@ import logging
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 
-from FlagEmbedding.abc.evaluation import distributed
+from FlagEmbedding.retrieval import distributed
 from FlagEmbedding.abc.evaluation.arguments import AbsEvalArgs, AbsEvalModelArgs
 from FlagEmbedding.abc.evaluation.checks import check_search_flags, embedder_is_m3
-from FlagEmbedding.abc.evaluation.compare import check_baseline, compare_folders, compare_markdown
+from FlagEmbedding.retrieval.compare import check_baseline, compare_folders, compare_markdown
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader, as_list
 from FlagEmbedding.abc.evaluation.evaluator import EVAL_FOLDER, EVAL_RESULTS, AbsEvaluator
 from FlagEmbedding.abc.evaluation.models import load_embedder, load_reranker
@@ -96,7 +96,7 @@ class AbsEvalRunner:
 
     def check_compare_to(self, plan: Sequence[Tuple[Optional[str], Sequence[str]]]) -> None:
         """Before the run: the ``--compare_to`` folder holds results of every dataset and split of ``plan`` (see
-        :func:`~FlagEmbedding.abc.evaluation.compare.check_baseline`)."""
+        :func:`~FlagEmbedding.retrieval.compare.check_baseline`)."""
         if not getattr(self.evaluator, "PER_QUERY_COMPARISON", True):
             raise InputError(f"--compare_to is not available for {self.eval_args.eval_name}: its metric is not a "
                              "per-query relevance measure.")

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set
 
 import numpy as np
 
-from FlagEmbedding.abc.evaluation.embedding_cache import (
+from FlagEmbedding.retrieval.embedding_cache import (
     CorpusEmbeddingCache,
     embedder_fingerprint,
     encode_assigned_together,

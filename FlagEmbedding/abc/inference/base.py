@@ -13,10 +13,10 @@ import torch
 from transformers import AutoTokenizer
 
 from FlagEmbedding.abc.inference.batching import run_length_sorted
-from FlagEmbedding.abc.inference.cpu_info import warn_if_cpu_bf16_slow
+from FlagEmbedding.backends.cpu_info import warn_if_cpu_bf16_slow
 from FlagEmbedding.abc.inference.devices import DevicesArg, compute_dtype, empty_device_cache, get_target_devices, is_cpu
-from FlagEmbedding.abc.inference.onednn import PREPACK_MIN_TOKENS, onednn_linears
-from FlagEmbedding.abc.inference.onnx_backend import OnnxEncoder, check_backend, default_onnx_cache_dir, export_onnx
+from FlagEmbedding.backends.onednn import PREPACK_MIN_TOKENS, onednn_linears
+from FlagEmbedding.backends.onnx_backend import OnnxEncoder, check_backend, default_onnx_cache_dir, export_onnx
 from FlagEmbedding.abc.inference.pool import MultiProcessPool
 from FlagEmbedding.utils.hub import from_pretrained
 
@@ -64,7 +64,7 @@ class AbsInferenceModel(ABC):
             that set :attr:`onnx_output`.
         quantize: ``None`` or ``"int8"`` (dynamic int8 ONNX weights, ONNX Runtime only).
         onnx_cache_dir: Where exported graphs are kept (default
-            :func:`~FlagEmbedding.abc.inference.onnx_backend.default_onnx_cache_dir`).
+            :func:`~FlagEmbedding.backends.onnx_backend.default_onnx_cache_dir`).
         **kwargs: Keywords no constructor here declares: stored as attributes.
     """
 
@@ -154,8 +154,8 @@ class AbsInferenceModel(ABC):
                     device: str) -> Tuple[List[T], List[List[int]]]:
         """:func:`~FlagEmbedding.abc.inference.batching.run_length_sorted` over inputs of ``lengths`` with the CPU
         token budget of ``model``'s feed-forward width, its linears on oneDNN on an fp32 CPU (see
-        :func:`~FlagEmbedding.abc.inference.onednn.onednn_linears`; weights prepacked for calls of at least
-        :data:`~FlagEmbedding.abc.inference.onednn.PREPACK_MIN_TOKENS` tokens)."""
+        :func:`~FlagEmbedding.backends.onednn.onednn_linears`; weights prepacked for calls of at least
+        :data:`~FlagEmbedding.backends.onednn.PREPACK_MIN_TOKENS` tokens)."""
         config = getattr(model, "config", None)
         width = getattr(config, "intermediate_size", None) or 4 * (getattr(config, "hidden_size", None) or 0)
         with onednn_linears(model, device, prepack=sum(lengths) >= PREPACK_MIN_TOKENS):

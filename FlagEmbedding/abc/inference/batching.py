@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from FlagEmbedding.abc.inference.cpu_info import last_level_cache_bytes
+from FlagEmbedding.backends.cpu_info import last_level_cache_bytes
 from FlagEmbedding.abc.inference.devices import empty_device_cache, is_cpu
 
 logger = logging.getLogger(__name__)

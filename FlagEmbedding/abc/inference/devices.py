@@ -5,6 +5,8 @@ from typing import List, Optional, Union
 
 import torch
 
+from FlagEmbedding.backends.cpu_info import is_cpu
+
 DevicesArg = Optional[Union[str, int, List[str], List[int]]]
 
 DEVICES_ERROR = "devices should be a string or an integer or a list of strings or a list of integers."
@@ -52,11 +54,6 @@ def get_target_devices(devices: DevicesArg, mps_with_index: bool = True) -> List
         if all(isinstance(d, int) and not isinstance(d, bool) for d in devices):
             return [f"{prefix}:{d}" for d in devices]
     raise ValueError(DEVICES_ERROR)
-
-
-def is_cpu(device: Union[str, torch.device]) -> bool:
-    """True when ``device`` names the CPU."""
-    return torch.device(device).type == "cpu"
 
 
 def compute_dtype(device: Union[str, torch.device], use_fp16: bool, use_bf16: bool) -> torch.dtype:

@@ -10,7 +10,7 @@ import torch
 
 from FlagEmbedding.abc.inference.base import AbsInferenceModel
 from FlagEmbedding.abc.inference.devices import DevicesArg, load_dtype
-from FlagEmbedding.abc.inference.validation import check_positive_int, check_texts, unescape_newlines
+from FlagEmbedding.utils.validation import check_positive_int, check_texts, unescape_newlines
 
 logger = logging.getLogger(__name__)
 

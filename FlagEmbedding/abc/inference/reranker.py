@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from FlagEmbedding.abc.inference.base import AbsInferenceModel
 from FlagEmbedding.abc.inference.batching import restore_order
 from FlagEmbedding.abc.inference.devices import DevicesArg, get_target_devices as _get_target_devices
-from FlagEmbedding.abc.inference.validation import check_pairs, check_positive_int, is_single_pair, unescape_newlines
+from FlagEmbedding.utils.validation import check_pairs, check_positive_int, is_single_pair, unescape_newlines
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ import os
 from typing import List, Optional
 
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
-from FlagEmbedding.abc.evaluation.readers import Corpus, Qrels, Queries, read_corpus, read_qrels_tsv, read_queries
+from FlagEmbedding.retrieval.readers import Corpus, Qrels, Queries, read_corpus, read_qrels_tsv, read_queries
 
 BEIR_DATASETS = ["arguana", "climate-fever", "cqadupstack", "dbpedia-entity", "fever", "fiqa", "hotpotqa", "msmarco",
                  "nfcorpus", "nq", "quora", "scidocs", "scifact", "trec-covid", "webis-touche2020"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import List, Optional
 
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
-from FlagEmbedding.abc.evaluation.readers import Corpus, Qrels, Queries
+from FlagEmbedding.retrieval.readers import Corpus, Qrels, Queries
 
 SHORT_DATASETS = ["biology", "earth_science", "economics", "psychology", "robotics", "stackoverflow",
                   "sustainable_living", "leetcode", "pony", "aops", "theoremqa_questions", "theoremqa_theorems"]

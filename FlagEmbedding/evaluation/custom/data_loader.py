@@ -6,8 +6,8 @@ import re
 from typing import List, Optional
 
 from FlagEmbedding.abc.evaluation.data_loader import CORPUS_FILE, AbsEvalDataLoader
-from FlagEmbedding.abc.evaluation.downloads import DatasetUnavailableError
-from FlagEmbedding.abc.evaluation.readers import Corpus, Qrels, Queries
+from FlagEmbedding.utils.downloads import DatasetUnavailableError
+from FlagEmbedding.retrieval.readers import Corpus, Qrels, Queries
 from FlagEmbedding.utils.errors import InputError, MissingFileError
 
 _SPLIT_FILE = re.compile(r"^(.+)_queries\.jsonl$")

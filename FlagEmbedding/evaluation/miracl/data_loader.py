@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import List, Optional
 
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
-from FlagEmbedding.abc.evaluation.readers import Corpus, Qrels, Queries, read_qrels_tsv, read_tsv_queries
+from FlagEmbedding.retrieval.readers import Corpus, Qrels, Queries, read_qrels_tsv, read_tsv_queries
 
 MIRACL_LANGUAGES = ["ar", "bn", "en", "es", "fa", "fi", "fr", "hi", "id", "ja", "ko", "ru", "sw", "te", "th", "zh",
                     "de", "yo"]

@@ -5,7 +5,7 @@ import os
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
-from FlagEmbedding.abc.evaluation.readers import Corpus, Qrels, Queries, iter_objects
+from FlagEmbedding.retrieval.readers import Corpus, Qrels, Queries, iter_objects
 from FlagEmbedding.evaluation.mkqa.utils.normalize_text import normalize
 from FlagEmbedding.utils.errors import InputError, MissingFileError
 

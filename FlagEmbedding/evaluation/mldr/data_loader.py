@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import List, Optional
 
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
-from FlagEmbedding.abc.evaluation.readers import Corpus, Qrels, Queries
+from FlagEmbedding.retrieval.readers import Corpus, Qrels, Queries
 
 MLDR_LANGUAGES = ["ar", "de", "en", "es", "fr", "hi", "it", "ja", "ko", "pt", "ru", "th", "zh"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import List, Optional
 
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
-from FlagEmbedding.abc.evaluation.readers import Corpus, Qrels, Queries, read_qrels_tsv, read_tsv_queries
+from FlagEmbedding.retrieval.readers import Corpus, Qrels, Queries, read_qrels_tsv, read_tsv_queries
 
 TREC_QRELS = "https://trec.nist.gov/data/deep/{year}qrels-{kind}.txt"
 MSMARCO_FILES = "https://msmarco.z22.web.core.windows.net/msmarcoranking/"

@@ -12,12 +12,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from FlagEmbedding.abc.evaluation import distributed
-from FlagEmbedding.abc.evaluation.embedding_cache import CorpusEmbeddingCache, embedder_fingerprint
+from FlagEmbedding.retrieval import distributed
+from FlagEmbedding.retrieval.embedding_cache import CorpusEmbeddingCache, embedder_fingerprint
 from FlagEmbedding.abc.evaluation.models import load_embedder
 from FlagEmbedding.abc.finetune.common.arguments import unused_field, warn_unused
 from FlagEmbedding.abc.finetune.common.data import iter_json_records
-from FlagEmbedding.abc.inference.validation import unescape_newlines
+from FlagEmbedding.utils.validation import unescape_newlines
 from FlagEmbedding.finetune.data_scripts.common import read_records
 from FlagEmbedding.inference.embedder.model_mapping import EmbedderModelClass
 from FlagEmbedding.inference.registry import model_class_choices

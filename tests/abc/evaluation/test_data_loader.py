@@ -151,7 +151,7 @@ def test_fractional_relevance_is_rejected_by_both_qrels_readers(tmp_path):
 
 
 def test_integral_relevance_reads_the_same_in_both_formats(tmp_path):
-    from FlagEmbedding.abc.evaluation.readers import read_qrels_jsonl, read_qrels_tsv
+    from FlagEmbedding.retrieval.readers import read_qrels_jsonl, read_qrels_tsv
 
     jsonl, tsv = tmp_path / "q.jsonl", tmp_path / "q.tsv"
     _write_text(jsonl, '{"qid": "q", "docid": "a", "relevance": 2.0}\n{"qid": "q", "docid": "b", "relevance": "1"}\n')
@@ -160,7 +160,7 @@ def test_integral_relevance_reads_the_same_in_both_formats(tmp_path):
 
 
 def test_duplicated_qrels_pair_is_rejected_naming_both_lines(tmp_path):
-    from FlagEmbedding.abc.evaluation.readers import read_qrels_jsonl, read_qrels_tsv
+    from FlagEmbedding.retrieval.readers import read_qrels_jsonl, read_qrels_tsv
 
     jsonl, tsv = tmp_path / "q.jsonl", tmp_path / "q.tsv"
     _write_text(jsonl, '{"qid": "q", "docid": "a", "relevance": 1}\n\n{"qid": "q", "docid": "a", "relevance": 0}\n')

@@ -6,7 +6,7 @@ from dataclasses import fields
 
 import pytest
 
-from FlagEmbedding.abc.finetune.common.cli import parse_args
+from FlagEmbedding.finetune.common.cli import parse_args
 from FlagEmbedding.abc.finetune.embedder import (
     AbsEmbedderDataArguments,
     AbsEmbedderModelArguments,

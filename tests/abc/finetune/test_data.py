@@ -157,7 +157,7 @@ def test_mixed_teacher_scores_accepted_in_same_dataset_mode(tmp_path, bert_token
 
 
 def test_bad_record_stops_the_cli_before_training(tmp_path, tiny_bert):
-    from FlagEmbedding.abc.finetune.common.cli import run_main
+    from FlagEmbedding.finetune.common.cli import run_main
     from FlagEmbedding.finetune.embedder.encoder_only.base import (
         EncoderOnlyEmbedderDataArguments,
         EncoderOnlyEmbedderModelArguments,
@@ -340,7 +340,7 @@ def test_same_dataset_rows_of_one_batch_must_share_type(tmp_path):
 
 def test_non_finite_loss_stops_training_with_a_clear_error(tmp_path, tiny_bert):
     """Finite but huge teacher scores overflow the distillation softmax: training stops at step 1, saves nothing."""
-    from FlagEmbedding.abc.finetune.common.cli import run_main
+    from FlagEmbedding.finetune.common.cli import run_main
     from FlagEmbedding.finetune.embedder.encoder_only.base import (
         EncoderOnlyEmbedderDataArguments,
         EncoderOnlyEmbedderModelArguments,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from FlagEmbedding import FlagModel, FlagPseudoMoEModel
-from FlagEmbedding.abc.evaluation.embedding_cache import embedder_fingerprint
+from FlagEmbedding.retrieval.embedding_cache import embedder_fingerprint
 from FlagEmbedding.abc.inference.base import package_options
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from FlagEmbedding import BGEM3FlagModel, FlagLLMModel, FlagModel, FlagReranker
-from FlagEmbedding.abc.inference import onnx_backend
+from FlagEmbedding.backends import onnx_backend
 from tests import tiny_models
 
 pytest.importorskip("onnxruntime")

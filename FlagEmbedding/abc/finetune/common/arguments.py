@@ -9,7 +9,7 @@ from typing import Any, List, Optional, Sequence
 
 from transformers import TrainingArguments
 
-from FlagEmbedding.abc.inference.validation import unescape_newlines
+from FlagEmbedding.utils.validation import unescape_newlines
 from FlagEmbedding.utils.errors import InputError, MissingFileError, MissingPackageError
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from FlagEmbedding.abc.finetune.embedder.dataset import (
     AbsEmbedderTrainDataset,
     EmbedderTrainerCallbackForDataRefresh,
 )
-from FlagEmbedding.abc.finetune.embedder.retrieval_eval import RetrievalEvaluation
+from FlagEmbedding.retrieval.training_eval import RetrievalEvaluation
 from FlagEmbedding.abc.finetune.embedder.trainer import AbsEmbedderTrainer
 
 logger = logging.getLogger(__name__)

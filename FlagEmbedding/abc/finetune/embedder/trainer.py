@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from FlagEmbedding.abc.finetune.common.trainer import AbsTrainer
-from FlagEmbedding.abc.finetune.embedder.retrieval_eval import RetrievalEvaluation, evaluate_once
+from FlagEmbedding.retrieval.training_eval import RetrievalEvaluation, evaluate_once
 
 
 class AbsEmbedderTrainer(AbsTrainer):

@@ -5,7 +5,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, overload
 
 from FlagEmbedding.abc.inference.embedder import Matrix, Vector
 from FlagEmbedding.abc.inference.pool import MultiProcessPool
-from FlagEmbedding.abc.inference.validation import check_texts, unescape_newlines
+from FlagEmbedding.utils.validation import check_texts, unescape_newlines
 from FlagEmbedding.inference.embedder.decoder_only.base import BaseLLMEmbedder
 
 Example = Dict[str, str]

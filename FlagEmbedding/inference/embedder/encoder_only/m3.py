@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from FlagEmbedding.abc.inference.batching import restore_list_order, restore_order
-from FlagEmbedding.abc.inference.onednn import onednn_linears
-from FlagEmbedding.abc.inference.validation import check_pairs, check_positive_int, is_single_pair
+from FlagEmbedding.backends.onednn import onednn_linears
+from FlagEmbedding.utils.validation import check_pairs, check_positive_int, is_single_pair
 from FlagEmbedding.inference.embedder.encoder_only.base import BaseEmbedder
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from FlagEmbedding.abc.finetune.common.arguments import unused_field
-from FlagEmbedding.abc.finetune.common.lora import LoraArguments
+from FlagEmbedding.finetune.common.lora import LoraArguments
 from FlagEmbedding.abc.finetune.embedder import (
     AbsEmbedderDataArguments,
     AbsEmbedderModelArguments,
@@ -15,7 +15,7 @@ from FlagEmbedding.abc.finetune.embedder import (
 
 @dataclass
 class DecoderOnlyEmbedderModelArguments(AbsEmbedderModelArguments, LoraArguments):
-    """Model arguments plus LoRA (see :class:`~FlagEmbedding.abc.finetune.common.lora.LoraArguments`),
+    """Model arguments plus LoRA (see :class:`~FlagEmbedding.finetune.common.lora.LoraArguments`),
     ``raw_peft``, added special tokens and merging options."""
 
     peft_model_path: str = unused_field("", "continue from an adapter with --from_peft.")

@@ -6,7 +6,7 @@ from typing import Optional, Tuple
 
 from transformers import AutoModel, PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
-from FlagEmbedding.abc.finetune.common.lora import LoraRunnerMixin
+from FlagEmbedding.finetune.common.lora import LoraRunnerMixin
 from FlagEmbedding.abc.finetune.embedder import AbsEmbedderCollator, AbsEmbedderRunner
 from FlagEmbedding.finetune.embedder.decoder_only.base.arguments import DecoderOnlyEmbedderModelArguments
 from FlagEmbedding.finetune.embedder.decoder_only.base.dataset import (

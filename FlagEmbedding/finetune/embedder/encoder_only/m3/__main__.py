@@ -2,7 +2,7 @@
 
 Run with ``torchrun -m FlagEmbedding.finetune.embedder.encoder_only.m3`` (or ``python -m``).
 """
-from FlagEmbedding.abc.finetune.common.cli import run_main
+from FlagEmbedding.finetune.common.cli import run_main
 from FlagEmbedding.finetune.embedder.encoder_only.m3 import (
     EncoderOnlyEmbedderM3DataArguments,
     EncoderOnlyEmbedderM3ModelArguments,

@@ -14,7 +14,7 @@ from typing import Any, Dict, Sequence
 
 import torch
 
-from FlagEmbedding.abc.finetune.embedder.retrieval_eval import SEARCH_DEPTH, RetrievalEvaluation
+from FlagEmbedding.retrieval.training_eval import SEARCH_DEPTH, RetrievalEvaluation
 from FlagEmbedding.inference.embedder.encoder_only.m3 import M3Embedder
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
 from FlagEmbedding.retrieval.index import DEFAULT_M3_WEIGHTS, RetrievalIndex, SearchOptions

@@ -2,7 +2,7 @@
 
 Run with ``torchrun -m FlagEmbedding.finetune.reranker.decoder_only.base`` (or ``python -m``).
 """
-from FlagEmbedding.abc.finetune.common.cli import run_main
+from FlagEmbedding.finetune.common.cli import run_main
 from FlagEmbedding.abc.finetune.reranker import AbsRerankerDataArguments, AbsRerankerTrainingArguments
 from FlagEmbedding.finetune.reranker.decoder_only.base import DecoderOnlyRerankerRunner, RerankerModelArguments
 from FlagEmbedding.utils.cli import run_cli

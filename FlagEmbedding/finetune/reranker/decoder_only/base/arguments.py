@@ -4,13 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from FlagEmbedding.abc.finetune.common.lora import LoraArguments
+from FlagEmbedding.finetune.common.lora import LoraArguments
 from FlagEmbedding.abc.finetune.reranker import AbsRerankerModelArguments
 
 
 @dataclass
 class RerankerModelArguments(AbsRerankerModelArguments, LoraArguments):
-    """Model arguments plus LoRA (see :class:`~FlagEmbedding.abc.finetune.common.lora.LoraArguments`) and
+    """Model arguments plus LoRA (see :class:`~FlagEmbedding.finetune.common.lora.LoraArguments`) and
     ``raw_peft``. ``model_type`` keeps the default ``'encoder'``: pass ``--model_type decoder`` for the LLM
     data format."""
 

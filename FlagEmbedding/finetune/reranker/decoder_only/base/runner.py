@@ -6,7 +6,7 @@ from typing import Any, Tuple
 
 from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase
 
-from FlagEmbedding.abc.finetune.common.lora import LoraRunnerMixin
+from FlagEmbedding.finetune.common.lora import LoraRunnerMixin
 from FlagEmbedding.abc.finetune.reranker import AbsRerankerModel, AbsRerankerRunner
 from FlagEmbedding.finetune.reranker.decoder_only.base.arguments import RerankerModelArguments
 from FlagEmbedding.finetune.reranker.decoder_only.base.modeling import CrossDecoderModel

@@ -9,7 +9,7 @@ from typing import Optional, Tuple
 import torch
 from transformers import AutoModelForCausalLM, PreTrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from FlagEmbedding.abc.finetune.common.lora import merge_adapters, model_load_kwargs
+from FlagEmbedding.finetune.common.lora import merge_adapters, model_load_kwargs
 from FlagEmbedding.abc.finetune.reranker import AbsRerankerModel
 from FlagEmbedding.finetune.reranker.decoder_only.base.runner import (
     DecoderOnlyRerankerRunner as BaseDecoderOnlyRerankerRunner,

@@ -2,7 +2,7 @@
 
 Run with ``torchrun -m FlagEmbedding.finetune.reranker.encoder_only.base`` (or ``python -m``).
 """
-from FlagEmbedding.abc.finetune.common.cli import run_main
+from FlagEmbedding.finetune.common.cli import run_main
 from FlagEmbedding.abc.finetune.reranker import (
     AbsRerankerDataArguments,
     AbsRerankerModelArguments,

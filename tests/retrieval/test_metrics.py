@@ -4,7 +4,7 @@ from math import log2
 import pytest
 
 from FlagEmbedding.abc.evaluation.evaluator import AbsEvaluator
-from FlagEmbedding.abc.evaluation.metrics import evaluate_mrr, evaluate_recall_cap
+from FlagEmbedding.retrieval.metrics import evaluate_mrr, evaluate_recall_cap
 from FlagEmbedding.abc.evaluation.summary import summary_markdown
 from FlagEmbedding.evaluation.mkqa.utils import evaluate_qa_recall, has_answer, normalize
 

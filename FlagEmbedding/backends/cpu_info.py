@@ -13,6 +13,11 @@ import torch
 
 logger = logging.getLogger(__name__)
 
+
+def is_cpu(device: "str | torch.device") -> bool:
+    """True when ``device`` names the CPU."""
+    return torch.device(device).type == "cpu"
+
 #: ISA flags that decide CPU matmul speed in fp32, bf16 and int8
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
 

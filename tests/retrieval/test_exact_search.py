@@ -9,7 +9,7 @@ import pytest
 
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker, model_name_or_path
 from FlagEmbedding.abc.evaluation.naming import display_name
-from FlagEmbedding.abc.evaluation.search import index, search
+from FlagEmbedding.retrieval.exact_search import index, search
 from FlagEmbedding.evaluation.bright.searcher import BrightEvalDenseRetriever
 
 

@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from FlagEmbedding.abc.evaluation import distributed
+from FlagEmbedding.retrieval import distributed
 from FlagEmbedding.utils.files import atomic_save_npy, atomic_write_json, file_checksum, model_files_identity
 
 logger = logging.getLogger(__name__)

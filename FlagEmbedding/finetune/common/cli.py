@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Optional, Sequence
 
-from FlagEmbedding.abc.finetune.common.legacy_flags import translate_legacy_flags
+from FlagEmbedding.finetune.common.legacy_flags import translate_legacy_flags
 from FlagEmbedding.utils.cli import ArgumentParser
 
 from FlagEmbedding.abc.finetune.common.arguments import warn_unused
@@ -16,7 +16,7 @@ def parse_args(model_cls: type, data_cls: type, training_cls: type, argv: Option
     ``sys.argv``.
 
     ``TrainingArguments`` flags removed by transformers 5 are translated first (see
-    :mod:`~FlagEmbedding.abc.finetune.common.legacy_flags`).
+    :mod:`~FlagEmbedding.finetune.common.legacy_flags`).
     """
     parser = ArgumentParser((model_cls, data_cls, training_cls), description=description)
     parsed = parser.parse_args_into_dataclasses(translate_legacy_flags(sys.argv[1:] if argv is None else argv))

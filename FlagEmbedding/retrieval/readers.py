@@ -4,7 +4,7 @@ Every id is read as ``str``; a bad line raises :class:`~FlagEmbedding.utils.erro
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import iter_jsonl, iter_lines
@@ -143,3 +143,9 @@ def read_tsv_queries(path: str) -> Queries:
             raise InputError(f"{path}, line {number}: expected 'qid<TAB>query'.")
         queries[parts[0]] = parts[1]
     return queries
+
+def passage_text(doc: Mapping[str, str]) -> str:
+    """``"{title} {text}"`` stripped when the document has a title key, else its text unchanged."""
+    if "title" in doc:
+        return f"{doc['title']} {doc['text']}".strip()
+    return doc["text"]

@@ -19,7 +19,7 @@ from typing import Callable, Iterator, List, Set, Tuple
 import torch
 from torch import nn
 
-from FlagEmbedding.abc.inference.devices import is_cpu
+from FlagEmbedding.backends.cpu_info import is_cpu
 
 
 #: Serialises patching and unpatching: concurrent blocks on one model (threads of a server) never patch a

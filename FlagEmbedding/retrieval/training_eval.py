@@ -16,9 +16,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from FlagEmbedding.abc.evaluation.metrics import evaluate_metrics
-from FlagEmbedding.abc.evaluation.naming import passage_text
-from FlagEmbedding.abc.evaluation.readers import read_corpus, read_qrels_tsv, read_queries
+from FlagEmbedding.retrieval.metrics import evaluate_metrics
+from FlagEmbedding.retrieval.readers import passage_text, read_corpus, read_qrels_tsv, read_queries
 from FlagEmbedding.retrieval.dense import DenseIndex
 from FlagEmbedding.utils.eval_mode import eval_mode
 

@@ -14,8 +14,8 @@ from transformers.models.bert.modeling_bert import BertIntermediate
 
 from FlagEmbedding import FlagModel
 from FlagEmbedding.abc.inference import base
-from FlagEmbedding.abc.inference.cpu_info import last_level_cache_bytes
-from FlagEmbedding.abc.inference.onednn import onednn_available, onednn_linears
+from FlagEmbedding.backends.cpu_info import last_level_cache_bytes
+from FlagEmbedding.backends.onednn import onednn_available, onednn_linears
 
 pytestmark = pytest.mark.skipif(not onednn_available(), reason="this PyTorch build has no oneDNN linear kernel")
 

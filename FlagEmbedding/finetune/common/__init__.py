@@ -1,0 +1,2 @@
+"""What every fine-tuning kind shares beyond the abstract bases: the ``__main__`` body (:mod:`.cli`), the
+``TrainingArguments`` flags transformers 5 removed (:mod:`.legacy_flags`) and LoRA loading (:mod:`.lora`)."""
