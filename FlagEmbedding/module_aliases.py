@@ -4,7 +4,10 @@ Subclassing code written for the original imports deep paths such as
 ``FlagEmbedding.abc.finetune.embedder.AbsModeling``. Each old path below resolves to the module that holds
 the same names today: an import hook (installed by ``import FlagEmbedding``) answers the old name with a
 thin module object that forwards every attribute to the new module, so classes keep their identity
-(``AbsModeling.AbsEmbedderModel is modeling.AbsEmbedderModel``).
+(``AbsModeling.AbsEmbedderModel is modeling.AbsEmbedderModel``). An old module whose names went to several
+modules is listed in :data:`NAME_ALIASES` instead, name by name.
+
+With :mod:`FlagEmbedding.compat` (the old method names, as mixins) this is the whole 1.4.2-only surface.
 """
 from __future__ import annotations
 
@@ -56,6 +59,22 @@ MODULE_ALIASES: Dict[str, str] = {
         ("finetune.common.cli", "finetune.common.cli"))},
 }
 
+_METRICS = "FlagEmbedding.retrieval.metrics"
+_SEARCH = "FlagEmbedding.retrieval.exact_search"
+_NAMING = "FlagEmbedding.abc.evaluation.naming"
+_SUMMARY = "FlagEmbedding.abc.evaluation.summary"
+
+#: old module path -> {name: module that holds it now}, for old modules whose names went to several modules
+NAME_ALIASES: Dict[str, Dict[str, str]] = {
+    # the original's evaluation helpers (metrics, faiss search) and this package's earlier additions to them
+    "FlagEmbedding.abc.evaluation.utils": {
+        **dict.fromkeys(("Qrels", "Run", "evaluate_metrics", "evaluate_mrr", "evaluate_recall_cap"), _METRICS),
+        **dict.fromkeys(("display_name", "passage_text"), _NAMING),
+        **dict.fromkeys(("EmbeddingIndex", "index", "search"), _SEARCH),
+        **dict.fromkeys(("summary_markdown", "write_summary"), _SUMMARY),
+    },
+}
+
 
 class AliasModule(types.ModuleType):
     """A module object for an old path: every attribute is read from the module it now lives in."""
@@ -73,23 +92,46 @@ class AliasModule(types.ModuleType):
         return sorted(set(super().__dir__()) | set(dir(importlib.import_module(self.__alias_of__))))
 
 
+class NamesAliasModule(types.ModuleType):
+    """A module object for an old path whose names live in several modules (see :data:`NAME_ALIASES`)."""
+
+    def __init__(self, name: str, names: Dict[str, str]) -> None:
+        super().__init__(name, "Moved: each name forwards to the module that holds it now.")
+        self.__all__ = list(names)
+        self.__name_aliases__ = names
+
+    def __getattr__(self, attr: str) -> Any:
+        target = self.__name_aliases__.get(attr) if not attr.startswith("__") else None
+        if target is None:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {attr!r}")
+        return getattr(importlib.import_module(target), attr)
+
+    def __dir__(self) -> List[str]:
+        return sorted(set(super().__dir__()) | set(self.__name_aliases__))
+
+
 class AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Import hook answering the old paths of :data:`MODULE_ALIASES`."""
+    """Import hook answering the old paths of :data:`MODULE_ALIASES` and :data:`NAME_ALIASES`."""
 
     def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None,
                   target: Optional[types.ModuleType] = None) -> Optional[importlib.machinery.ModuleSpec]:
         """A spec for an old path, ``None`` for everything else."""
-        if fullname not in MODULE_ALIASES:
+        if fullname not in MODULE_ALIASES and fullname not in NAME_ALIASES:
             return None
         return importlib.machinery.ModuleSpec(fullname, self)
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> AliasModule:
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         """The forwarding module for ``spec.name``."""
+        if spec.name in NAME_ALIASES:
+            return NamesAliasModule(spec.name, NAME_ALIASES[spec.name])
         return AliasModule(spec.name, MODULE_ALIASES[spec.name])
 
     def exec_module(self, module: types.ModuleType) -> None:
-        """Import the new module now, so a broken install fails at the import line."""
-        importlib.import_module(MODULE_ALIASES[module.__name__])
+        """Import the new modules now, so a broken install fails at the import line."""
+        targets = set(NAME_ALIASES[module.__name__].values()) if module.__name__ in NAME_ALIASES \
+            else {MODULE_ALIASES[module.__name__]}
+        for target in sorted(targets):
+            importlib.import_module(target)
 
 
 _FINDER = AliasFinder()

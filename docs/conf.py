@@ -3,6 +3,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "_scripts"))
+
+import layer_diagram  # noqa: E402  (docs/_scripts: the layer figure of architecture.rst, drawn from the imports)
+
+layer_diagram.write(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_generated", "layers.svg"))
 
 project = "FlagEmbedding"
 author = "FlagEmbedding re-implementation authors"
@@ -14,4 +19,4 @@ napoleon_google_docstring = True
 suppress_warnings = ["autodoc.import_object"]
 nitpicky = False
 html_theme = "alabaster"
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_generated", "_scripts"]

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from FlagEmbedding.module_aliases import MODULE_ALIASES
+from FlagEmbedding.module_aliases import MODULE_ALIASES, NAME_ALIASES
 
 
 @pytest.mark.parametrize("old, new", sorted(MODULE_ALIASES.items()))
@@ -17,6 +17,28 @@ def test_old_path_forwards_to_the_module_that_holds_its_names(old, new):
     assert set(public) <= set(dir(module))
     with pytest.raises(AttributeError):
         module.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("old", sorted(NAME_ALIASES))
+def test_old_path_forwards_each_name_to_the_module_that_holds_it(old):
+    module = importlib.import_module(old)
+    assert module.__name__ == old and sorted(module.__all__) == sorted(NAME_ALIASES[old])
+    for name, target in NAME_ALIASES[old].items():
+        assert getattr(module, name) is getattr(importlib.import_module(target), name)
+    assert set(NAME_ALIASES[old]) <= set(dir(module))
+    with pytest.raises(AttributeError):
+        module.no_such_name  # noqa: B018
+
+
+def test_original_evaluation_helpers_import():
+    out = _run(
+        "from FlagEmbedding.abc.evaluation.utils import evaluate_metrics, evaluate_mrr, index, search\n"
+        "from FlagEmbedding.abc.evaluation.utils import *\n"
+        "import FlagEmbedding.abc.evaluation.utils as utils\n"
+        "print(evaluate_metrics.__module__, search.__module__, 'write_summary' in dir(), utils.__name__)\n"
+    )
+    assert out == ("FlagEmbedding.retrieval.metrics FlagEmbedding.retrieval.exact_search True "
+                   "FlagEmbedding.abc.evaluation.utils")
 
 
 def _run(code: str) -> str:

@@ -18,7 +18,7 @@ from typing import Callable, Dict, List, NamedTuple, Union
 
 import pytest
 
-from FlagEmbedding.module_aliases import MODULE_ALIASES
+from FlagEmbedding.module_aliases import MODULE_ALIASES, NAME_ALIASES
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -47,7 +47,7 @@ class Kept(NamedTuple):
 
 
 def _aliased(finding: str) -> bool:
-    return finding.split()[0] in MODULE_ALIASES
+    return finding.split()[0] in MODULE_ALIASES or finding.split()[0] in NAME_ALIASES
 
 
 _TRANSFORMERS = "transformers 5's TrainingArguments (the library's own changes, not ours)"

@@ -1,6 +1,7 @@
 """Encoder-only embedder: documented commands, saved checkpoints, resuming, runner checks."""
 from __future__ import annotations
 
+import functools
 import shlex
 import json
 import os
@@ -21,10 +22,13 @@ from FlagEmbedding.finetune.embedder.encoder_only.base import (
     EncoderOnlyEmbedderTrainingArguments,
 )
 from tests.helpers.files import write_jsonl
-from tests.helpers.training import (HAS_DEEPSPEED, COMMAND_1, COMMAND_1_SD, EXAMPLES, localize, module_args, record,
-                                    run_subprocess, runnable_here, without_missing_deepspeed, shipped_script_args)
+from tests.helpers.training import (HAS_DEEPSPEED, COMMAND_1, COMMAND_1_SD, EXAMPLES, build_runner, localize,
+                                    module_args, record, run_subprocess, runnable_here, without_missing_deepspeed,
+                                    shipped_script_args)
 
 CLASSES = (EncoderOnlyEmbedderModelArguments, EncoderOnlyEmbedderDataArguments, EncoderOnlyEmbedderTrainingArguments)
+build = functools.partial(build_runner, EncoderOnlyEmbedderRunner, CLASSES,
+                          flags=("--logging_steps", "1", "--temperature", "0.05", "--seed", "7"))
 EXAMPLE_DATA_DIR = os.path.join(EXAMPLES, "embedder")
 TEXTS = ["what is a panda?", "The giant panda is a bear species endemic to China.", "Paris is the capital of France."]
 
@@ -68,19 +72,11 @@ def small_data(tmp_path, count=8, num_neg=5):
     return write_jsonl(str(tmp_path / "data" / "train.jsonl"), [record(i, num_neg=num_neg) for i in range(count)])
 
 
-def build_runner(tiny_bert, data, output, *extra):
-    argv = ["--model_name_or_path", tiny_bert, "--train_data", data, "--output_dir", str(output),
-            "--train_group_size", "4", "--per_device_train_batch_size", "2", "--report_to", "none",
-            "--logging_steps", "1", "--temperature", "0.05", "--learning_rate", "1e-3", "--seed", "7", *extra]
-    model_args, data_args, training_args = parse_args(*CLASSES, argv)
-    return EncoderOnlyEmbedderRunner(model_args=model_args, data_args=data_args, training_args=training_args)
-
-
 def test_saved_checkpoints_load_with_flagmodel_and_match_the_trained_model(tiny_bert, tmp_path):
     from FlagEmbedding import FlagModel
 
-    runner = build_runner(tiny_bert, small_data(tmp_path), tmp_path / "out", "--max_steps", "3", "--save_steps", "3",
-                          "--sentence_pooling_method", "mean")
+    runner = build(tiny_bert, small_data(tmp_path), tmp_path / "out", "--max_steps", "3", "--save_steps", "3",
+                   "--sentence_pooling_method", "mean")
     runner.run()
     model = runner.trainer.model.eval()
     features = runner.tokenizer(TEXTS, padding=True, return_tensors="pt")
@@ -111,14 +107,14 @@ def step_losses(runner):
 def test_resume_from_checkpoint_reaches_the_same_final_loss(tiny_bert, tmp_path):
     data = small_data(tmp_path, count=12, num_neg=6)
     common = ("--max_steps", "5", "--save_steps", "2")
-    full = build_runner(tiny_bert, data, tmp_path / "full", *common)
+    full = build(tiny_bert, data, tmp_path / "full", *common)
     full.run()
-    interrupted = build_runner(tiny_bert, data, tmp_path / "resumed", *common)
+    interrupted = build(tiny_bert, data, tmp_path / "resumed", *common)
     interrupted.trainer.add_callback(StopAfter(2))
     interrupted.run()
     assert interrupted.trainer.state.global_step == 2 and (tmp_path / "resumed" / "checkpoint-2").is_dir()
-    resumed = build_runner(tiny_bert, data, tmp_path / "resumed", *common, "--resume_from_checkpoint",
-                           str(tmp_path / "resumed" / "checkpoint-2"))
+    resumed = build(tiny_bert, data, tmp_path / "resumed", *common, "--resume_from_checkpoint",
+                    str(tmp_path / "resumed" / "checkpoint-2"))
     resumed.run()
     expected, got = step_losses(full), step_losses(resumed)  # steps 1-2 come from the checkpoint's state
     assert sorted(got) == sorted(expected) == [1, 2, 3, 4, 5]
@@ -128,8 +124,8 @@ def test_resume_from_checkpoint_reaches_the_same_final_loss(tiny_bert, tmp_path)
 
 
 def test_fix_position_embedding_freezes_them(tiny_bert, tmp_path):
-    runner = build_runner(tiny_bert, small_data(tmp_path), tmp_path / "out", "--max_steps", "1",
-                          "--fix_position_embedding", "--save_strategy", "no")
+    runner = build(tiny_bert, small_data(tmp_path), tmp_path / "out", "--max_steps", "1",
+                   "--fix_position_embedding", "--save_strategy", "no")
     frozen = {n: p.detach().clone() for n, p in runner.model.named_parameters() if "position_embeddings" in n}
     assert frozen and all(not p.requires_grad for n, p in runner.model.named_parameters() if n in frozen)
     runner.run()
@@ -145,13 +141,13 @@ def test_output_dir_guard_only_with_do_train(tiny_bert, tmp_path):
     data = small_data(tmp_path)
     with pytest.raises(ValueError, match=r"Output directory \(.*out\) already exists and is not empty\. "
                                          r"Use --overwrite_output_dir to overcome\."):
-        build_runner(tiny_bert, data, output, "--do_train")
-    build_runner(tiny_bert, data, output, "--do_train", "--overwrite_output_dir")
-    build_runner(tiny_bert, data, output)
+        build(tiny_bert, data, output, "--do_train")
+    build(tiny_bert, data, output, "--do_train", "--overwrite_output_dir")
+    build(tiny_bert, data, output)
 
 
 def test_trainer_accepts_tokenizer_or_processing_class(tiny_bert, tmp_path):
-    runner = build_runner(tiny_bert, small_data(tmp_path), tmp_path / "out")
+    runner = build(tiny_bert, small_data(tmp_path), tmp_path / "out")
     for keyword in ("tokenizer", "processing_class"):
         trainer = EncoderOnlyEmbedderTrainer(model=runner.model, args=runner.training_args,
                                              train_dataset=runner.train_dataset, data_collator=runner.data_collator,

@@ -1,6 +1,7 @@
 """Encoder-only reranker: documented command, data formats, saved checkpoints."""
 from __future__ import annotations
 
+import functools
 import shlex
 import os
 
@@ -20,10 +21,13 @@ from FlagEmbedding.abc.finetune.reranker import (
 )
 from FlagEmbedding.finetune.reranker.encoder_only.base import CrossEncoderModel, EncoderOnlyRerankerRunner
 from tests.helpers.files import write_jsonl
-from tests.helpers.training import (HAS_DEEPSPEED, COMMAND_5, EXAMPLES, PASSAGES, localize, module_args, record,
-                                    run_subprocess, runnable_here, shipped_script_args, without_missing_deepspeed)
+from tests.helpers.training import (HAS_DEEPSPEED, COMMAND_5, EXAMPLES, PASSAGES, build_runner, localize, module_args,
+                                    record, run_subprocess, runnable_here, shipped_script_args,
+                                    without_missing_deepspeed)
 
 CLASSES = (AbsRerankerModelArguments, AbsRerankerDataArguments, AbsRerankerTrainingArguments)
+build = functools.partial(build_runner, EncoderOnlyRerankerRunner, CLASSES,
+                          flags=("--knowledge_distillation", "True"))
 EXAMPLE_DATA_DIR = os.path.join(EXAMPLES, "reranker")
 PAIRS = [["what is a panda?", PASSAGES[0]], ["what is a panda?", PASSAGES[1]], ["capital of France", PASSAGES[1]]]
 
@@ -53,19 +57,11 @@ def test_documented_command_trains_and_saves(tiny_reranker, tmp_path):
     assert len(scores) == 3 and all(isinstance(s, float) for s in scores)
 
 
-def build_runner(model, data, output, *extra):
-    argv = ["--model_name_or_path", model, "--train_data", data, "--output_dir", str(output),
-            "--train_group_size", "4", "--per_device_train_batch_size", "2", "--report_to", "none",
-            "--learning_rate", "1e-3", "--knowledge_distillation", "True", *extra]
-    model_args, data_args, training_args = parse_args(*CLASSES, argv)
-    return EncoderOnlyRerankerRunner(model_args=model_args, data_args=data_args, training_args=training_args)
-
-
 def test_checkpoints_load_with_flagreranker_and_match_the_trained_model(tiny_reranker, tmp_path):
     from FlagEmbedding import FlagReranker
 
     data = write_jsonl(str(tmp_path / "train.jsonl"), [record(i, scores=True) for i in range(8)])
-    runner = build_runner(tiny_reranker, data, tmp_path / "out", "--max_steps", "3", "--save_steps", "3")
+    runner = build(tiny_reranker, data, tmp_path / "out", "--max_steps", "3", "--save_steps", "3")
     runner.run()
     model = runner.trainer.model.eval()
     assert isinstance(model, CrossEncoderModel)

@@ -70,14 +70,28 @@ def model_args(embedder: str, **overrides) -> "object":
     return AbsEvalModelArgs(**values)
 
 
-def run_beir(tmp_path: Any, **overrides: Any) -> None:
-    """A BEIR run of ``scifact`` from ``tmp_path/data`` with :data:`NO_MODEL` (``overrides`` change the arguments)."""
-    from FlagEmbedding.evaluation.beir import BEIREvalArgs, BEIREvalRunner
+def run_beir(tmp_path: Any, embedder: str = NO_MODEL, *extra_flags: str, write_data: bool = False,
+             **fields: Any) -> Any:
+    """``python -m FlagEmbedding.evaluation.beir`` (in process) on ``scifact`` of ``tmp_path/data``, tiny CPU
+    settings, caches in ``tmp_path/embd``, results in ``tmp_path/out``, summary ``tmp_path/summary.md``.
 
-    values = dict(eval_name="beir", dataset_dir=str(tmp_path / "data"), dataset_names=["scifact"],
-                  output_dir=str(tmp_path / "out"), eval_output_path=str(tmp_path / "s.md"))
-    values.update(overrides)
-    BEIREvalRunner(BEIREvalArgs(**values), model_args(NO_MODEL)).run()
+    ``write_data`` writes the tiny BEIR layout there when missing; ``fields`` change argument fields
+    (``splits=["dev"]`` -> ``--splits dev``) and ``extra_flags`` are raw flags, both after the defaults (last
+    wins). With :data:`NO_MODEL` the run must fail before loading a model. Returns the runner.
+    """
+    from FlagEmbedding.evaluation.beir.__main__ import main
+
+    root = os.path.join(str(tmp_path), "data")
+    if write_data and not os.path.isdir(os.path.join(root, "scifact")):
+        write_beir_layout(os.path.join(root, "scifact"))
+    values: dict = dict(eval_name="beir", dataset_dir=root, dataset_names="scifact", splits="test",
+                        corpus_embd_save_dir=os.path.join(str(tmp_path), "embd"),
+                        output_dir=os.path.join(str(tmp_path), "out"),
+                        eval_output_path=os.path.join(str(tmp_path), "summary.md"), k_values=[1, 3],
+                        eval_metrics=["ndcg_at_3", "recall_at_3"], embedder_name_or_path=embedder, devices="cpu",
+                        embedder_batch_size=4, embedder_passage_max_length=64, embedder_query_max_length=64)
+    values.update(fields)
+    return main(flags(values) + list(extra_flags))
 
 
 def run_custom(folder: str, tmp_path: Any, **overrides: Any) -> None:

@@ -64,6 +64,24 @@ COMMAND_5 = (
 )
 
 
+#: flags of every in-process fine-tuning run: tiny groups and batches, no reporting
+RUN_FLAGS = ("--train_group_size", "4", "--per_device_train_batch_size", "2", "--report_to", "none",
+             "--learning_rate", "1e-3")
+
+
+def build_runner(runner_class: type, argument_classes: Sequence[type], model: str, data: str, output: Any,
+                 *extra: str, flags: Sequence[str] = ()) -> Any:
+    """``runner_class`` for ``model`` trained on ``data`` into ``output``, its arguments parsed by the fine-tuning
+    CLI (``argument_classes``: model, data, training) from :data:`RUN_FLAGS`, ``flags`` (a test module's own)
+    then ``extra`` (last wins). A test module binds the first two and ``flags`` with :func:`functools.partial`."""
+    from FlagEmbedding.finetune.common.cli import parse_args
+
+    argv = ["--model_name_or_path", model, "--train_data", data, "--output_dir", str(output), *RUN_FLAGS, *flags,
+            *extra]
+    model_args, data_args, training_args = parse_args(*argument_classes, argv)
+    return runner_class(model_args=model_args, data_args=data_args, training_args=training_args)
+
+
 def localize(command: str, model: str, example_dir: str, tmp: str) -> List[str]:
     """The documented command as argv with the model, example data, caches, output and DeepSpeed config made
     local: ``torchrun --nproc_per_node 2`` becomes a 1-process ``torch.distributed.run``."""

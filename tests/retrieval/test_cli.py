@@ -7,30 +7,16 @@ import numpy as np
 import pytest
 
 from FlagEmbedding.abc.evaluation.naming import passage_text
-from FlagEmbedding.evaluation.beir.__main__ import main
-from tests.helpers.benchmarks import CORPUS, QUERIES, write_beir_layout
+from tests.helpers.benchmarks import CORPUS, QUERIES, run_beir
 from tests.helpers.files import read_json
 
 DOCIDS = list(CORPUS)
 
 
-def run_beir(tmp_path, embedder, *extra):
-    root = str(tmp_path / "data")
-    if not os.path.isdir(os.path.join(root, "scifact")):
-        write_beir_layout(os.path.join(root, "scifact"))
-    argv = ["--eval_name", "beir", "--dataset_dir", root, "--dataset_names", "scifact", "--splits", "test",
-            "--corpus_embd_save_dir", str(tmp_path / "embd"), "--output_dir", str(tmp_path / "out"),
-            "--eval_output_path", str(tmp_path / "summary.md"), "--k_values", "1", "3",
-            "--eval_metrics", "ndcg_at_3", "recall_at_3",
-            "--embedder_name_or_path", embedder, "--devices", "cpu", "--embedder_batch_size", "4",
-            "--embedder_passage_max_length", "64", "--embedder_query_max_length", "64", *extra]
-    return main(argv)
-
-
 def test_bm25_through_the_cli_equals_bm25s(tmp_path, tiny_bert):
     import bm25s
 
-    run_beir(tmp_path, tiny_bert, "--search_method", "bm25", "--search_top_k", "5")
+    run_beir(tmp_path, tiny_bert, "--search_method", "bm25", "--search_top_k", "5", write_data=True)
     saved = read_json(str(tmp_path / "out" / "bge-base-en-v1.5@bm25" / "NoReranker" / "scifact-test.json"))
     reference = bm25s.BM25()
     texts = [passage_text(CORPUS[d]) for d in DOCIDS]
@@ -45,12 +31,12 @@ def test_bm25_through_the_cli_equals_bm25s(tmp_path, tiny_bert):
 
 
 def test_methods_get_their_own_folders_and_share_the_cache(tmp_path, tiny_xlmr_m3):
-    run_beir(tmp_path, tiny_xlmr_m3, "--embedder_model_class", "encoder-only-m3")
+    run_beir(tmp_path, tiny_xlmr_m3, "--embedder_model_class", "encoder-only-m3", write_data=True)
     run_beir(tmp_path, tiny_xlmr_m3, "--embedder_model_class", "encoder-only-m3", "--search_method", "all",
-             "--ignore_identical_ids", "True")
+             "--ignore_identical_ids", "True", write_data=True)
     run_beir(tmp_path, tiny_xlmr_m3, "--embedder_model_class", "encoder-only-m3", "--search_method", "hybrid",
              "--fusion", "rrf", "--hybrid_methods", "dense", "sparse", "bm25",
-             "--compare_to", str(tmp_path / "out" / "bge-m3" / "NoReranker"))
+             "--compare_to", str(tmp_path / "out" / "bge-m3" / "NoReranker"), write_data=True)
     folders = sorted(os.listdir(tmp_path / "out"))
     assert folders == ["bge-m3", "bge-m3@all1-0.3-1-top100-weighted-dense=1+sparse=0.3",
                        "bge-m3@hybrid-rrf60-dense+sparse+bm25"]
@@ -78,7 +64,7 @@ def test_sparse_with_a_dense_only_model_is_refused(tmp_path, tiny_bert):
     from FlagEmbedding.utils.errors import InputError
 
     with pytest.raises(InputError, match=r"^--search_method sparse needs sparse vectors, which only an M3 model has"):
-        run_beir(tmp_path, tiny_bert, "--search_method", "sparse")
+        run_beir(tmp_path, tiny_bert, "--search_method", "sparse", write_data=True)
     assert not (tmp_path / "out").exists()
 
 

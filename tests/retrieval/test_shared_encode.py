@@ -122,7 +122,7 @@ def test_a_killed_build_resumes_and_existing_caches_are_reused(m3, references, t
 
 def test_the_evaluation_cli_encodes_the_corpus_once(tiny_xlmr_m3, tmp_path, monkeypatch):
     from FlagEmbedding.inference.embedder.encoder_only.m3 import M3Embedder
-    from tests.retrieval.test_cli import run_beir
+    from tests.helpers.benchmarks import run_beir
 
     calls = []
     original = M3Embedder.encode_corpus
@@ -133,7 +133,8 @@ def test_the_evaluation_cli_encodes_the_corpus_once(tiny_xlmr_m3, tmp_path, monk
         return original(self, corpus, *args, **kwargs)
 
     monkeypatch.setattr(M3Embedder, "encode_corpus", encode_corpus)
-    run_beir(tmp_path, tiny_xlmr_m3, "--embedder_model_class", "encoder-only-m3", "--search_method", "all")
+    run_beir(tmp_path, tiny_xlmr_m3, "--embedder_model_class", "encoder-only-m3", "--search_method", "all",
+             write_data=True)
     assert calls == [(len(CORPUS), True, True, True)]
 
 

@@ -10,7 +10,7 @@ Local layouts accepted in a dataset folder (every id is read as ``str``):
 Remote data is saved in this library's layout when ``dataset_dir`` is set.
 
 The file readers live in :mod:`~FlagEmbedding.retrieval.readers` and the download helpers in
-:mod:`~FlagEmbedding.utils.downloads`; their names are still importable from here.
+:mod:`~FlagEmbedding.utils.downloads`.
 """
 from __future__ import annotations
 
@@ -25,12 +25,7 @@ from FlagEmbedding.retrieval.readers import (Corpus, Qrels, Queries, iter_object
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write_jsonl
 
-__all__ = [
-    "AbsEvalDataLoader", "CORPUS_FILE", "BEIR_QUERIES_FILE", "as_list",
-    # moved to readers / downloads, re-exported for existing imports
-    "Corpus", "Queries", "Qrels", "iter_objects", "read_corpus", "read_queries", "read_qrels_jsonl", "read_qrels_tsv",
-    "read_tsv_queries", "REMOTE_ERRORS", "DatasetUnavailableError", "RemoteFilesMixin",
-]
+__all__ = ["AbsEvalDataLoader", "CORPUS_FILE", "BEIR_QUERIES_FILE", "as_list"]
 
 logger = logging.getLogger(__name__)
 

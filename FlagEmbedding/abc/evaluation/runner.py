@@ -11,7 +11,8 @@ from FlagEmbedding.abc.evaluation.arguments import AbsEvalArgs, AbsEvalModelArgs
 from FlagEmbedding.abc.evaluation.checks import check_search_flags, embedder_is_m3
 from FlagEmbedding.retrieval.compare import check_baseline, compare_folders, compare_markdown
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader, as_list
-from FlagEmbedding.abc.evaluation.evaluator import EVAL_FOLDER, EVAL_RESULTS, AbsEvaluator
+from FlagEmbedding.abc.evaluation.evaluator import AbsEvaluator
+from FlagEmbedding.abc.evaluation.scoring import EVAL_FOLDER, EVAL_RESULTS
 from FlagEmbedding.abc.evaluation.models import load_embedder, load_reranker
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker
 from FlagEmbedding.abc.evaluation.summary import write_summary
@@ -173,7 +174,7 @@ class AbsEvalRunner:
             self.evaluator.encode_corpus_shares(splits, self.eval_args.output_dir, self.retriever,
                                                 self.eval_args.corpus_embd_save_dir, dataset_name=dataset_name,
                                                 **self.dataset_kwargs(dataset_name, splits))
-        self.retriever.stop_multi_process_pool()
+        self.retriever.stop_pools()
         distributed.barrier()
         self.retriever.overwrite = False  # an --overwrite cache was rebuilt by the ranks
 

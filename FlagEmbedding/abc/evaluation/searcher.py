@@ -13,6 +13,7 @@ from FlagEmbedding.retrieval.embedding_cache import (
     embedder_fingerprint,
     encode_assigned_together,
 )
+from FlagEmbedding.compat import SearchStageCompat, stop_model_pools
 from FlagEmbedding.abc.evaluation.naming import backend_suffix, display_name, passage_text
 from FlagEmbedding.retrieval.corpus_rows import representation_caches, shard_encoder
 from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
@@ -31,7 +32,7 @@ def model_name_or_path(model: Any) -> str:
     return name if name is not None else model.model.config._name_or_path
 
 
-class EvalRetriever(ABC):
+class EvalRetriever(ABC, SearchStageCompat):
     """A named first-stage retriever.
 
     Args:
@@ -59,9 +60,9 @@ class EvalRetriever(ABC):
         """The model's display name and its runtime (see :func:`backend_suffix`): the results folder."""
         return self.cache_name + backend_suffix(self.embedder)
 
-    def stop_multi_process_pool(self) -> None:
+    def stop_pools(self) -> None:
         """Stop the embedder's worker pools (query pool included) and free accelerator memory."""
-        self.embedder.stop_self_pool()
+        stop_model_pools(self.embedder)
 
     @abstractmethod
     def __call__(self, corpus: Mapping[str, Mapping[str, str]], queries: Mapping[str, str],
@@ -217,7 +218,7 @@ class EvalDenseRetriever(EvalRetriever):
             return search(folder)
 
 
-class EvalReranker:
+class EvalReranker(SearchStageCompat):
     """Reranks the ``rerank_top_k`` best hits of each query with a cross-encoder.
 
     Hits beyond ``rerank_top_k`` are kept and ranked after the reranked ones (their scores are set below
@@ -243,9 +244,9 @@ class EvalReranker:
         """The reranker's display name and runtime (see :func:`backend_suffix`)."""
         return display_name(self.name_or_path) + backend_suffix(self.reranker)
 
-    def stop_multi_process_pool(self) -> None:
+    def stop_pools(self) -> None:
         """Stop the reranker's worker pool and free accelerator memory."""
-        self.reranker.stop_self_pool()
+        stop_model_pools(self.reranker)
 
     def score(self, pairs: List[List[str]]) -> List[float]:
         """Reranker scores of ``pairs`` (chunked calls; a scalar result is accepted for one pair)."""

@@ -19,6 +19,7 @@ from FlagEmbedding.backends.onednn import PREPACK_MIN_TOKENS, onednn_linears
 from FlagEmbedding.backends.onnx_backend import OnnxEncoder, check_backend, default_onnx_cache_dir, export_onnx
 from FlagEmbedding.abc.inference.pool import MultiProcessPool
 from FlagEmbedding.utils.hub import from_pretrained
+from FlagEmbedding.compat import InferencePoolCompat
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +42,14 @@ def package_options(cls: type) -> FrozenSet[str]:
     )
 
 
-class AbsInferenceModel(ABC):
+class AbsInferenceModel(ABC, InferencePoolCompat):
     """Holds the model, its tokenizer, the target devices and the per-device worker pools.
 
     Pools are keyed by the single-device method their workers run (``pool_method`` for ``encode`` /
     ``compute_score``, other methods for other entry points); they start lazily in :meth:`run_on_devices`,
     at most one runs at a time (each holds the model on every device), and :meth:`stop_pools` is the one
-    way to stop them. The loading and batching helpers read ``use_fp16``, which the subclasses store.
+    way to stop them (the 1.4.2 names come from :class:`~FlagEmbedding.compat.InferencePoolCompat`). The
+    loading and batching helpers read ``use_fp16``, which the subclasses store.
 
     Every option is a declared parameter, stored by the class that declares it. A keyword that no constructor
     of this package declares is stored as an attribute of the same name, as FlagEmbedding 1.4.2 stored every
@@ -185,7 +187,7 @@ class AbsInferenceModel(ABC):
     def start_multi_process_pool(self, method_name: Optional[str] = None) -> MultiProcessPool:
         """Start one worker per target device running ``method_name`` (default: ``pool_method``).
 
-        The caller owns the returned pool (see :meth:`stop_multi_process_pool`); :meth:`run_on_devices`
+        The caller owns the returned pool (``pool.stop()`` ends it); :meth:`run_on_devices`
         keeps its own. The original took a worker function here; workers now run a method of this object,
         named by ``str``.
         """
@@ -215,16 +217,6 @@ class AbsInferenceModel(ABC):
         except Exception:  # noqa: BLE001 - cleanup must never raise
             logger.debug("Could not move the model back to CPU.", exc_info=True)
         gc.collect()
-
-    def stop_self_pool(self) -> None:
-        """Stop this object's pools and free accelerator memory (the original's name for :meth:`stop_pools`)."""
-        self.stop_pools()
-
-    @staticmethod
-    def stop_multi_process_pool(pool: Optional[MultiProcessPool]) -> None:
-        """Stop a pool returned by :meth:`start_multi_process_pool` (terminate, join, close its queues)."""
-        if pool is not None:
-            pool.stop()
 
     def __del__(self) -> None:
         try:

@@ -17,5 +17,5 @@ class BEIREvalRunner(AbsEvalRunner):
 
     def before_dataset(self, dataset_name: Optional[str]) -> None:
         if getattr(self.eval_args, "use_special_instructions", False):
-            self.retriever.stop_multi_process_pool()
+            self.retriever.stop_pools()
             self.retriever.embedder.query_instruction_for_retrieval = BEIRInstructions[dataset_name]

@@ -21,7 +21,7 @@ class BrightEvalRunner(AbsEvalRunner):
     def before_dataset(self, dataset_name: Optional[str]) -> None:
         if self.eval_args.use_special_instructions:
             table = BrightShortInstructions if self.eval_args.task_type == "short" else BrightLongInstructions
-            self.retriever.stop_multi_process_pool()
+            self.retriever.stop_pools()
             self.retriever.embedder.query_instruction_for_retrieval = table[dataset_name]
 
     def dataset_kwargs(self, dataset_name: Optional[str], splits: Sequence[str]) -> Dict[str, Any]:

@@ -109,7 +109,7 @@ class MTEBEvalRunner(AbsEvalRunner):
         """Set instruction, examples and normalization for one task."""
         retriever = self.retriever
         name, task_type = task.metadata.name, task.metadata.type
-        retriever.stop_multi_process_pool()
+        retriever.stop_pools()
         if self.eval_args.use_special_instructions:
             try:
                 retriever.set_instruction(get_task_def_by_task_name_and_type(name, task_type))
@@ -156,7 +156,7 @@ class MTEBEvalRunner(AbsEvalRunner):
         output_folder = os.path.join(self.eval_args.output_dir, str(self.retriever))
         for task in tasks:
             self.evaluate_task(task, os.path.join(output_folder, RESULT_SUBFOLDER, f"{task.metadata.name}.json"))
-        self.retriever.stop_multi_process_pool()
+        self.retriever.stop_pools()
         tasks_results = self.read_results(output_folder, tasks)
         path = self.eval_args.eval_output_path
         if self.eval_args.eval_output_method == "json" or path.endswith(".json"):

@@ -11,6 +11,7 @@ from mteb.types import PromptType
 
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker, dense_array
 from FlagEmbedding.abc.evaluation.naming import passage_text
+from FlagEmbedding.compat import MTEBRetrieverCompat
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ def _texts(items: Iterable[Union[str, Dict[str, str]]]) -> List[str]:
     return [item if isinstance(item, str) else passage_text(item) for item in items]
 
 
-class MTEBEvalDenseRetriever(EvalDenseRetriever, AbsEncoder):
+class MTEBEvalDenseRetriever(EvalDenseRetriever, AbsEncoder, MTEBRetrieverCompat):
     """An mteb encoder: queries (and symmetric-task texts) get the query instruction, documents do not.
 
     Embeddings are float32 from ``dense_vecs``; mteb's batch size is ignored (the embedder's own applies).
@@ -46,17 +47,12 @@ class MTEBEvalDenseRetriever(EvalDenseRetriever, AbsEncoder):
         """Turn L2 normalization on or off."""
         self.embedder.normalize_embeddings = normalize_embeddings
 
-    def stop_pool(self) -> None:
-        """Stop every worker pool of the embedder, query pool included (the original's name)."""
-        self.stop_multi_process_pool()
-
     def set_examples(self, examples_for_task: Optional[Sequence[Dict[str, str]]] = None) -> None:
         """Give in-context examples to an ICL embedder (other embedders ignore them, with a warning)."""
         if hasattr(self.embedder, "set_examples"):
             self.embedder.set_examples(examples_for_task)
         else:
             logger.warning("%s takes no in-context examples; ignoring them.", type(self.embedder).__name__)
-
 
     # ------------------------------------------------------------------ encoding
     def encode_queries(self, queries: Sequence[str], **kwargs: Any) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, overload
 
 from FlagEmbedding.abc.inference.embedder import Matrix, Vector
+from FlagEmbedding.compat import QueryPoolCompat
 from FlagEmbedding.abc.inference.pool import MultiProcessPool
 from FlagEmbedding.utils.validation import check_texts, unescape_newlines
 from FlagEmbedding.inference.embedder.decoder_only.base import BaseLLMEmbedder
@@ -16,7 +17,7 @@ LIMIT_MULTIPLE = 8
 LIMIT_SLACK = 8
 
 
-class ICLLLMEmbedder(BaseLLMEmbedder):
+class ICLLLMEmbedder(BaseLLMEmbedder, QueryPoolCompat):
     """Decoder embedder whose queries are preceded by task examples and followed by a response marker.
 
     A query becomes ``prefix + truncated(instruction-formatted query) + suffix``, where ``prefix`` holds the
@@ -176,6 +177,3 @@ class ICLLLMEmbedder(BaseLLMEmbedder):
         """The running pool of :meth:`encode_queries_single_device`, or None."""
         return self.pools.get(self.QUERY_POOL_METHOD)
 
-    def stop_self_query_pool(self) -> None:
-        """Stop the query pool (the original's name for ``stop_pools(QUERY_POOL_METHOD)``)."""
-        self.stop_pools(self.QUERY_POOL_METHOD)
