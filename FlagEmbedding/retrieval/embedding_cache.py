@@ -8,7 +8,9 @@ Layout of one cache (``folder`` is chosen by the evaluator, e.g. ``<root>/<model
 
 The fingerprint hashes the model identity (path, size and mtime of its files or the hub commit), every
 setting that changes corpus vectors (class, pooling, passage length, dtype, instructions, ``truncate_dim``,
-normalization) and the exact corpus (ids and texts, in order). Each shard is written atomically and its
+normalization, and the other declared constructor options the model records, except the
+:data:`~FlagEmbedding.abc.inference.base.RUNTIME_OPTIONS` such as ``batch_size`` and ``devices``) and the exact
+corpus (ids and texts, in order). A keyword no constructor declares is left out, with a warning. Each shard is written atomically and its
 checksum recorded in the manifest, so a run killed mid-corpus resumes with only the unfinished shards, and
 a truncated, corrupted, stale or foreign shard is re-encoded instead of reused. Loaded shards are
 memory-mapped. Several caches of one corpus (e.g. the dense, sparse and ColBERT rows of an M3 model) are filled
@@ -34,8 +36,8 @@ logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 CACHE_FORMAT = 1
-#: embedder attributes that never change corpus vectors
-_IGNORED_SETTINGS = {"cache_dir", "devices", "trust_remote_code", "batch_size", "convert_to_numpy", "onnx_cache_dir"}
+#: undeclared keywords already reported by :func:`embedder_fingerprint` (class name, keyword)
+_REPORTED_UNDECLARED: set = set()
 
 
 def _jsonable(value: Any) -> bool:
@@ -50,9 +52,20 @@ def embedder_fingerprint(embedder: Any) -> Dict[str, Any]:
     """Everything about ``embedder`` that determines its corpus vectors, as a JSON-able dict."""
     from FlagEmbedding.abc.inference.devices import compute_dtype
 
+    from FlagEmbedding.abc.inference.base import RUNTIME_OPTIONS, declared_options
+
     path = embedder.model_name_or_path
-    settings = {key: value for key, value in sorted(getattr(embedder, "kwargs", {}).items())
-                if key not in _IGNORED_SETTINGS and _jsonable(value)}
+    declared = declared_options(type(embedder))
+    recorded = sorted(getattr(embedder, "kwargs", {}).items())
+    settings = {key: value for key, value in recorded
+                if key in declared and key not in RUNTIME_OPTIONS and _jsonable(value)}
+    for key, _ in recorded:
+        if key not in declared and key not in RUNTIME_OPTIONS and (type(embedder).__name__, key) not in _REPORTED_UNDECLARED:
+            _REPORTED_UNDECLARED.add((type(embedder).__name__, key))
+            logger.warning("%s: keyword %r is not an option of any constructor of the class, so it is not part of "
+                           "the corpus-cache fingerprint; if it changes the vectors, declare it as a parameter of "
+                           "the subclass's __init__ (or use another corpus_embd_save_dir).",
+                           type(embedder).__name__, key)
     device = embedder.target_devices[0] if getattr(embedder, "target_devices", None) else "cpu"
     return {
         "class": f"{type(embedder).__module__}.{type(embedder).__qualname__}",
