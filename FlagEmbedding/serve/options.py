@@ -13,11 +13,8 @@ import json
 import typing
 from typing import Any, Dict, List
 
-from FlagEmbedding.inference.options import SIDES, Option, constructor_keywords, not_routed, route_kwargs
+from FlagEmbedding.inference.options import SIDES, Option, constructor_keywords, not_routed, route_kwargs  # noqa: F401
 from FlagEmbedding.inference.options import registry_options as _registry_options
-
-__all__ = ["SERVER_CONTROLLED", "SIDES", "Option", "parse_bool", "parse_json", "constructor_keywords",
-           "registry_options", "argparse_kwargs", "add_model_options", "model_kwargs"]
 
 #: Options the server sets per request or per batch itself; a flag for them would be overridden silently (the
 #: server's entries of :data:`FlagEmbedding.inference.options.NOT_ROUTED`).
