@@ -138,6 +138,11 @@ KEPT: List[Kept] = [
                               r"onnx_cache_dir) ", _ADDED + " (ONNX Runtime backend of the evaluation CLIs)"),
     Kept("cli.flag_extra[own]", r"^__(embedder_backend|embedder_quantize|reranker_backend|reranker_quantize|"
                                 r"onnx_cache_dir) ", _ADDED + " (ONNX Runtime backend of the evaluation CLIs)"),
+    Kept("fields.extra[own]", r"\.(colbert_dim|suffix|attn_implementation) ",
+         _ADDED + " (constructor options 1.4.2's evaluation CLIs had no flag for; class defaults, see "
+                  "tests/test_option_routes.py)"),
+    Kept("cli.flag_extra[own]", r"^__(colbert_dim|suffix|attn_implementation) ",
+         _ADDED + " (constructor options 1.4.2's evaluation CLIs had no flag for; class defaults)"),
     Kept("cli.flag_missing[transformers]", r".",
          "removed by transformers 5; their mapping or rejection is handled by the fine-tuning CLI change",
          may_vanish=True),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional, Union
+from typing import Any, Optional, Type, Union
 
 from FlagEmbedding.abc.inference.reranker import AbsReranker
 from FlagEmbedding.inference.registry import (AutoLoader, model_class_choices, not_in_registry_message,
@@ -44,20 +44,27 @@ class FlagAutoReranker(AutoLoader):
             ValueError: The name is not registered and no ``model_class`` is given, or ``model_class`` is not
                 a valid :class:`RerankerModelClass`.
         """
+        reranker_class = cls.reranker_class(model_name_or_path, model_class)
         if model_class is not None:
-            reranker_class = RERANKER_CLASS_MAPPING[parse_model_class(RerankerModelClass, model_class, FLAG)]
             if trust_remote_code is None:
                 trust_remote_code = False
                 logger.warning("`trust_remote_code` is not specified, set to default value '%s'.", trust_remote_code)
-        else:
-            name = registry_name(model_name_or_path)
-            if name not in AUTO_RERANKER_MAPPING:
-                raise InputError(not_in_registry_message(name, kind="reranker",
-                                                         choices=model_class_choices(RerankerModelClass), flag=FLAG))
-            config = AUTO_RERANKER_MAPPING[name]
-            reranker_class = config.model_class
-            if trust_remote_code is None:
-                trust_remote_code = config.trust_remote_code
+        elif trust_remote_code is None:
+            trust_remote_code = AUTO_RERANKER_MAPPING[registry_name(model_name_or_path)].trust_remote_code
         if use_fp16 is not None:
             kwargs["use_fp16"] = use_fp16
         return reranker_class(model_name_or_path, trust_remote_code=trust_remote_code, **kwargs)
+
+    @classmethod
+    def reranker_class(cls, model_name_or_path: str,
+                       model_class: Optional[Union[str, RerankerModelClass]] = None) -> Type[AbsReranker]:
+        """The class :meth:`from_finetuned` builds for these arguments, found without loading anything:
+        ``model_class`` when given, else the registry entry of the checkpoint's name (an :class:`InputError`
+        naming ``--reranker_model_class`` when it has none)."""
+        if model_class is not None:
+            return RERANKER_CLASS_MAPPING[parse_model_class(RerankerModelClass, model_class, FLAG)]
+        name = registry_name(model_name_or_path)
+        if name not in AUTO_RERANKER_MAPPING:
+            raise InputError(not_in_registry_message(name, kind="reranker",
+                                                     choices=model_class_choices(RerankerModelClass), flag=FLAG))
+        return AUTO_RERANKER_MAPPING[name].model_class

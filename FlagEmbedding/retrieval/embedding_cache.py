@@ -8,7 +8,9 @@ Layout of one cache (``folder`` is chosen by the evaluator, e.g. ``<root>/<model
 
 The fingerprint hashes the model identity (path, size and mtime of its files or the hub commit), every
 setting that changes corpus vectors (class, pooling, passage length, dtype, instructions, ``truncate_dim``,
-normalization) and the exact corpus (ids and texts, in order). Each shard is written atomically and its
+normalization, and the other keywords the model records (declared or not), except the
+:data:`~FlagEmbedding.abc.inference.base.RUNTIME_OPTIONS` such as ``batch_size`` and ``devices``) and the exact
+corpus (ids and texts, in order). Each shard is written atomically and its
 checksum recorded in the manifest, so a run killed mid-corpus resumes with only the unfinished shards, and
 a truncated, corrupted, stale or foreign shard is re-encoded instead of reused. Loaded shards are
 memory-mapped. Several caches of one corpus (e.g. the dense, sparse and ColBERT rows of an M3 model) are filled
@@ -34,9 +36,6 @@ logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 CACHE_FORMAT = 1
-#: embedder attributes that never change corpus vectors
-_IGNORED_SETTINGS = {"cache_dir", "devices", "trust_remote_code", "batch_size", "convert_to_numpy", "onnx_cache_dir"}
-
 
 def _jsonable(value: Any) -> bool:
     try:
@@ -50,9 +49,13 @@ def embedder_fingerprint(embedder: Any) -> Dict[str, Any]:
     """Everything about ``embedder`` that determines its corpus vectors, as a JSON-able dict."""
     from FlagEmbedding.abc.inference.devices import compute_dtype
 
+    from FlagEmbedding.abc.inference.base import RUNTIME_OPTIONS
+
     path = embedder.model_name_or_path
+    # every recorded keyword but the runtime ones: an undeclared keyword counts too, since a subclass may read it
+    # and change the vectors (a needless re-encode is safe, a stale cache is not)
     settings = {key: value for key, value in sorted(getattr(embedder, "kwargs", {}).items())
-                if key not in _IGNORED_SETTINGS and _jsonable(value)}
+                if key not in RUNTIME_OPTIONS and _jsonable(value)}
     device = embedder.target_devices[0] if getattr(embedder, "target_devices", None) else "cpu"
     return {
         "class": f"{type(embedder).__module__}.{type(embedder).__qualname__}",

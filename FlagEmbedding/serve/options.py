@@ -9,28 +9,16 @@ from __future__ import annotations
 
 import argparse
 import enum
-import inspect
 import json
 import typing
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Tuple
+from typing import Any, Dict, List
 
-#: Options the server sets per request or per batch itself; a flag for them would be overridden silently.
-SERVER_CONTROLLED = frozenset({"convert_to_numpy", "return_dense", "return_sparse", "return_colbert_vecs", "normalize"})
-SIDES = ("embedder", "reranker")
+from FlagEmbedding.inference.options import SIDES, Option, constructor_keywords, not_routed, route_kwargs  # noqa: F401
+from FlagEmbedding.inference.options import registry_options as _registry_options
 
-
-@dataclass
-class Option:
-    """One constructor keyword: its name and its type hint on each side (embedder / reranker) that accepts it."""
-
-    name: str
-    hints: Dict[str, Any]
-
-    @property
-    def sides(self) -> Tuple[str, ...]:
-        """The sides taking this option, embedder first."""
-        return tuple(side for side in SIDES if side in self.hints)
+#: Options the server sets per request or per batch itself; a flag for them would be overridden silently (the
+#: server's entries of :data:`FlagEmbedding.inference.options.NOT_ROUTED`).
+SERVER_CONTROLLED = not_routed("server")
 
 
 def parse_bool(text: str) -> bool:
@@ -51,46 +39,10 @@ def parse_json(text: str) -> Any:
         raise argparse.ArgumentTypeError(f"expected JSON ({error.msg}), got {text!r}") from None
 
 
-def _keyword_hints(function: Callable[..., Any]) -> Dict[str, Any]:
-    """Keyword parameters of ``function`` with their resolved type hints (``Any`` when unresolvable)."""
-    try:
-        hints = typing.get_type_hints(function)
-    except Exception:  # noqa: BLE001 - a hint that cannot be resolved is treated as Any
-        hints = {}
-    params = inspect.signature(function).parameters
-    return {
-        name: hints.get(name, Any) for name, param in params.items()
-        if name not in ("self", "cls", "model_name_or_path")
-        and param.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
-    }
-
-
-def constructor_keywords(factory: Callable[..., Any], classes: Iterable[type]) -> Dict[str, Any]:
-    """Keywords of ``factory`` and of every ``__init__`` in the MRO of ``classes`` (the first hint other than
-    ``Any`` wins)."""
-    keywords = dict(_keyword_hints(factory))
-    for cls in classes:
-        for base in cls.__mro__:
-            if "__init__" in vars(base) and base is not object:
-                for name, hint in _keyword_hints(base.__init__).items():
-                    if keywords.get(name, Any) is Any:
-                        keywords[name] = hint
-    return {name: hint for name, hint in keywords.items() if name not in SERVER_CONTROLLED}
-
-
 def registry_options() -> List[Option]:
-    """Every constructor option of the registered embedders and rerankers, in a stable order."""
-    from FlagEmbedding.inference.auto_embedder import FlagAutoModel
-    from FlagEmbedding.inference.auto_reranker import FlagAutoReranker
-    from FlagEmbedding.inference.embedder.model_mapping import EMBEDDER_CLASS_MAPPING
-    from FlagEmbedding.inference.reranker.model_mapping import RERANKER_CLASS_MAPPING
-
-    sides = {
-        "embedder": constructor_keywords(FlagAutoModel.from_finetuned, EMBEDDER_CLASS_MAPPING.values()),
-        "reranker": constructor_keywords(FlagAutoReranker.from_finetuned, RERANKER_CLASS_MAPPING.values()),
-    }
-    names = list(dict.fromkeys([*sides["embedder"], *sides["reranker"]]))
-    return [Option(name, {side: sides[side][name] for side in SIDES if name in sides[side]}) for name in names]
+    """Every constructor option of the registered embedders and rerankers, in a stable order (those the server
+    controls left out)."""
+    return _registry_options(exclude=SERVER_CONTROLLED)
 
 
 def _strip_optional(hint: Any) -> Any:
@@ -141,16 +93,7 @@ def add_model_options(parser: argparse.ArgumentParser, options: List[Option]) ->
 
 
 def model_kwargs(namespace: argparse.Namespace, options: List[Option], side: str) -> Dict[str, Any]:
-    """The keyword arguments the user set for ``side`` (``--SIDE_NAME`` wins over ``--NAME``)."""
-    chosen: Dict[str, Any] = {}
-    for option in options:
-        if side not in option.sides:
-            continue
-        value = getattr(namespace, option.name, None)
-        specific = getattr(namespace, f"{side}_{option.name}", None)
-        if specific is not None:
-            value = specific
-        if value is not None:
-            chosen[option.name] = value
-    return chosen
-
+    """The keyword arguments the user set for ``side`` (``--SIDE_NAME`` wins over ``--NAME``): the shared
+    mapping :func:`~FlagEmbedding.inference.options.route_kwargs` with unset (``None``) flags left out."""
+    return route_kwargs(namespace, side, keywords=[option.name for option in options if side in option.sides],
+                        none_is_unset=True, route="server")

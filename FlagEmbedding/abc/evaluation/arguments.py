@@ -213,6 +213,13 @@ class AbsEvalModelArgs:
     onnx_cache_dir: Optional[str] = field(
         default=None, metadata={"help": "Folder of the exported ONNX graphs (default $HF_HOME/flagembedding/onnx)."}
     )
+    # Options FlagEmbedding 1.4.2's command lines had no flag for; each default is the class default, so nothing
+    # changes unless set (tests/test_option_routes.py checks that every constructor option has a flag).
+    colbert_dim: int = field(default=-1, metadata={"help": "ColBERT vector width of an M3 embedder (-1: the model's)."})
+    suffix: str = field(default="\n<response>", metadata={"help": "Text appended to every query of an ICL embedder."})
+    attn_implementation: Optional[str] = field(
+        default=None, metadata={"help": "Attention kernel of an LLM reranker (e.g. eager, sdpa; None: transformers' choice)."}
+    )
 
     def __post_init__(self) -> None:
         for model in ("embedder", "reranker"):

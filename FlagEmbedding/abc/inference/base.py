@@ -1,10 +1,12 @@
 """State and multi-device dispatch shared by :class:`AbsEmbedder` and :class:`AbsReranker`."""
 from __future__ import annotations
 
+import difflib
 import functools
 import gc
 import inspect
 import logging
+import warnings
 from abc import ABC
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple, TypeVar
 
@@ -42,6 +44,63 @@ def package_options(cls: type) -> FrozenSet[str]:
     )
 
 
+@functools.lru_cache(maxsize=None)
+def declared_options(cls: type) -> FrozenSet[str]:
+    """Names of the parameters every constructor in ``cls``'s MRO declares (this package's and a user
+    subclass's) plus the :attr:`AbsInferenceModel.record_options` it reads from ``self.kwargs``: the options of
+    ``cls``."""
+    return frozenset(getattr(cls, "record_options", ())) | frozenset(
+        name
+        for klass in cls.__mro__
+        if klass is not object and "__init__" in vars(klass)
+        for name, parameter in inspect.signature(vars(klass)["__init__"]).parameters.items()
+        if name not in ("self", "model_name_or_path")
+        and parameter.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    )
+
+
+#: Options that never change the vectors a model computes (left out of the corpus-cache fingerprint, see
+#: :func:`~FlagEmbedding.retrieval.embedding_cache.embedder_fingerprint`): where and how fast it runs, where
+#: files are kept, what type the result has.
+RUNTIME_OPTIONS = frozenset({"cache_dir", "devices", "device", "trust_remote_code", "batch_size",
+                             "convert_to_numpy", "onnx_cache_dir"})  # device: the old spelling of devices
+
+
+def check_keywords(cls: type, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    """Warn about a keyword ``cls`` does not declare that is close to one it does (``did you mean``), and turn
+    ``device=`` into ``devices=`` with a warning (``ValueError`` when both are given). Returns the keywords."""
+    if "device" in kwargs and "device" not in declared_options(cls):
+        if kwargs.get("devices") is not None:
+            raise ValueError(f"{cls.__name__}: pass either devices= or device=, not both (device= is the old "
+                             f"spelling of devices=).")
+        kwargs = dict(kwargs)
+        kwargs["devices"] = kwargs.pop("device")
+        warnings.warn(f"{cls.__name__}: device= is taken as devices={kwargs['devices']!r}; use devices= (FlagEmbedding "
+                      "1.4.2 ignored device= and ran on every available GPU).", FutureWarning,
+                      stacklevel=_caller_stacklevel(cls))
+    declared = sorted(declared_options(cls))
+    for key in kwargs:
+        if key in declared or key == "devices":
+            continue
+        close = difflib.get_close_matches(key, declared, n=1, cutoff=0.8)
+        if close:
+            warnings.warn(f"{cls.__name__} got an unknown keyword {key!r}; did you mean {close[0]!r}? ({key!r} is "
+                          f"kept as an attribute, which no option of {cls.__name__} reads.)", UserWarning,
+                          stacklevel=_caller_stacklevel(cls))
+    return kwargs
+
+
+def _caller_stacklevel(cls: type) -> int:
+    """The ``stacklevel`` of the code that called the constructor chain of ``cls`` (the frames of
+    :func:`check_keywords` and of the ``__init__`` methods of the instance being built are skipped)."""
+    frame = inspect.currentframe()
+    frame = frame.f_back.f_back if frame is not None and frame.f_back is not None else None  # check_keywords' caller
+    level = 2
+    while frame is not None and frame.f_code.co_name == "__init__" and isinstance(frame.f_locals.get("self"), cls):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 class AbsInferenceModel(ABC, InferencePoolCompat):
     """Holds the model, its tokenizer, the target devices and the per-device worker pools.
 
@@ -67,10 +126,14 @@ class AbsInferenceModel(ABC, InferencePoolCompat):
         quantize: ``None`` or ``"int8"`` (dynamic int8 ONNX weights, ONNX Runtime only).
         onnx_cache_dir: Where exported graphs are kept (default
             :func:`~FlagEmbedding.backends.onnx_backend.default_onnx_cache_dir`).
-        **kwargs: Keywords no constructor here declares: stored as attributes.
+        **kwargs: Keywords no constructor here declares: stored as attributes. One that is close to a declared
+            option warns with a did-you-mean (see :func:`check_keywords`); ``device=`` is taken as ``devices=``
+            with a ``FutureWarning`` (``ValueError`` when both are given).
     """
 
     pool_method: str = ""
+    #: options no constructor parameter declares, read from ``self.kwargs`` as FlagEmbedding 1.4.2 did
+    record_options: Tuple[str, ...] = ()
     #: keyword arguments ``tokenizer.pad`` receives on every batch
     pad_kwargs: Dict[str, Any] = {}
     #: set once the CPU bf16 probe has run for this instance (see :func:`warn_if_cpu_bf16_slow`)
@@ -99,6 +162,10 @@ class AbsInferenceModel(ABC, InferencePoolCompat):
         self.backend = backend
         self.quantize = quantize
         self.onnx_cache_dir = onnx_cache_dir
+        if "device" in kwargs and "device" not in declared_options(type(self)) and devices is not None:
+            raise ValueError(f"{type(self).__name__}: pass either devices= or device=, not both (device= is the "
+                             f"old spelling of devices=).")
+        devices = check_keywords(type(self), kwargs).get("devices", devices)  # device= is taken as devices=
         declared = package_options(type(self))
         for key, value in kwargs.items():
             if key not in declared:

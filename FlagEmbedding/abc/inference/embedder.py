@@ -51,6 +51,7 @@ class AbsEmbedder(AbsInferenceModel):
     """
 
     pool_method = "encode_single_device"
+    record_options = ("passage_instruction_for_retrieval", "passage_instruction_format")
     DEFAULT_POOLING_METHOD = "cls"
 
     def __init__(

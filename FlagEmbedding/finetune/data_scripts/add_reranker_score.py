@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 
+from FlagEmbedding.abc.evaluation.arguments import AbsEvalModelArgs
 from FlagEmbedding.abc.evaluation.models import load_reranker as load_reranker_from_args
 from FlagEmbedding.finetune.data_scripts.common import read_records
 from FlagEmbedding.finetune.data_scripts.hn_mine import check_input_records
-from FlagEmbedding.inference.registry import model_class_choices
-from FlagEmbedding.inference.reranker.model_mapping import RerankerModelClass
+from FlagEmbedding.inference.options import side_model_args
 from FlagEmbedding.utils.cli import ArgumentParser, configure_logging, run_cli
 from FlagEmbedding.utils.files import atomic_write_jsonl
 from FlagEmbedding.utils.errors import InputError
@@ -30,41 +30,16 @@ class ScoreArgs:
     output_file: str = field(metadata={"help": "Where the records with teacher scores are written."})
 
 
-@dataclass
-class ModelArgs:
-    """The teacher reranker (loaded with ``FlagAutoReranker.from_finetuned``)."""
-
-    use_fp16: bool = field(default=True, metadata={"help": "fp16 on GPUs."})
-    devices: Optional[List[str]] = field(default=None, metadata={"help": "Devices to score on.", "nargs": "+"})
-    trust_remote_code: bool = field(default=False, metadata={"help": "Trust remote code."})
-    reranker_name_or_path: Optional[str] = field(default=None, metadata={"help": "Reranker folder or hub id."})
-    reranker_model_class: Optional[str] = field(
-        default=None,
-        metadata={"help": "Reranker class if the name is not registered.",
-                  "choices": model_class_choices(RerankerModelClass)},
-    )
-    reranker_peft_path: Optional[str] = field(default=None, metadata={"help": "LoRA adapter of the reranker."})
-    use_bf16: bool = field(default=False, metadata={"help": "bf16 computation."})
-    query_instruction_for_rerank: Optional[str] = field(default=None, metadata={"help": "Query instruction."})
-    query_instruction_format_for_rerank: str = field(default="{}{}", metadata={"help": "Query instruction format."})
-    passage_instruction_for_rerank: Optional[str] = field(default=None, metadata={"help": "Passage instruction."})
-    passage_instruction_format_for_rerank: str = field(
-        default="{}{}", metadata={"help": "Passage instruction format."}
-    )
-    cache_dir: Optional[str] = field(default=None, metadata={"help": "Model cache folder."})
-    reranker_batch_size: int = field(default=3000, metadata={"help": "Scoring batch size."})
-    reranker_query_max_length: Optional[int] = field(default=None, metadata={"help": "Query token budget."})
-    reranker_max_length: int = field(default=512, metadata={"help": "Pair token budget."})
-    normalize: bool = field(default=False, metadata={"help": "Apply a sigmoid to the scores."})
-    prompt: Optional[str] = field(default=None, metadata={"help": "LLM rerankers: the judgement prompt."})
-    cutoff_layers: Optional[List[int]] = field(default=None, metadata={"help": "Layerwise: layers to score at."})
-    compress_ratio: int = field(default=1, metadata={"help": "Lightweight: token compression ratio."})
-    compress_layers: Optional[List[int]] = field(
-        default=None, metadata={"help": "Lightweight: layers to compress at.", "nargs": "+"}
-    )
+#: The teacher reranker (loaded with ``FlagAutoReranker.from_finetuned``): the evaluation's reranker arguments
+#: (:func:`~FlagEmbedding.inference.options.side_model_args`).
+ModelArgs = side_model_args(
+    "ModelArgs", "reranker", AbsEvalModelArgs, module=__name__,
+    doc="The teacher reranker (loaded with ``FlagAutoReranker.from_finetuned``); the reranker fields of "
+        ":class:`~FlagEmbedding.abc.evaluation.arguments.AbsEvalModelArgs`.",
+)
 
 
-def load_reranker(model_args: ModelArgs) -> Any:
+def load_reranker(model_args: Any) -> Any:
     """The reranker, through ``FlagAutoReranker.from_finetuned`` (see
     :func:`FlagEmbedding.abc.evaluation.models.load_reranker`)."""
     if model_args.reranker_name_or_path is None:
@@ -91,7 +66,7 @@ def add_scores(reranker: Any, records: List[Dict[str, Any]]) -> List[Dict[str, A
     return scored
 
 
-def run(score_args: ScoreArgs, model_args: ModelArgs) -> None:
+def run(score_args: ScoreArgs, model_args: Any) -> None:
     """Read, score, write ``output_file`` (JSONL, ASCII-escaped)."""
     records = read_records(score_args.input_file)
     check_input_records(score_args.input_file, records)

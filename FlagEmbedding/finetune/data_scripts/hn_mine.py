@@ -14,13 +14,12 @@ import numpy as np
 
 from FlagEmbedding.retrieval import distributed
 from FlagEmbedding.retrieval.embedding_cache import CorpusEmbeddingCache, embedder_fingerprint
+from FlagEmbedding.abc.evaluation.arguments import AbsEvalModelArgs
 from FlagEmbedding.abc.evaluation.models import load_embedder
 from FlagEmbedding.abc.finetune.common.arguments import unused_field, warn_unused
 from FlagEmbedding.abc.finetune.common.data import iter_json_records
-from FlagEmbedding.utils.validation import unescape_newlines
 from FlagEmbedding.finetune.data_scripts.common import read_records
-from FlagEmbedding.inference.embedder.model_mapping import EmbedderModelClass
-from FlagEmbedding.inference.registry import model_class_choices
+from FlagEmbedding.inference.options import side_model_args
 from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
 from FlagEmbedding.utils.cli import ArgumentParser, configure_logging, run_cli
 from FlagEmbedding.utils.errors import InputError
@@ -52,42 +51,16 @@ class DataArgs:
     corpus_embd_shard_size: int = field(default=100_000, metadata={"help": "Candidates per cache shard."})
 
 
-@dataclass
-class ModelArgs:
-    """The embedder used for mining (loaded with ``FlagAutoModel.from_finetuned``)."""
-
-    embedder_name_or_path: str = field(metadata={"help": "Embedder folder or hub id."})
-    embedder_model_class: Optional[str] = field(
-        default=None,
-        metadata={"help": "Embedder class if the name is not registered.",
-                  "choices": model_class_choices(EmbedderModelClass)},
-    )
-    normalize_embeddings: bool = field(default=True, metadata={"help": "L2-normalize embeddings."})
-    pooling_method: str = field(default="cls", metadata={"help": "cls, mean or last_token."})
-    use_fp16: bool = field(default=True, metadata={"help": "fp16 on GPUs."})
-    devices: Optional[List[str]] = field(default=None, metadata={"help": "Devices to encode on.", "nargs": "+"})
-    query_instruction_for_retrieval: Optional[str] = field(default=None, metadata={"help": "Query instruction."})
-    query_instruction_format_for_retrieval: str = field(
-        default="{}{}", metadata={"help": "Instruction format; a typed \\n becomes a newline."}
-    )
-    examples_for_task: Optional[str] = field(default=None, metadata={"help": "ICL examples (JSON file)."})
-    examples_instruction_format: str = field(
-        default="{}{}", metadata={"help": "ICL example format; a typed \\n becomes a newline."}
-    )
-    trust_remote_code: bool = field(default=False, metadata={"help": "Trust remote code."})
-    cache_dir: Optional[str] = field(default=None, metadata={"help": "Model cache folder."})
-    batch_size: int = field(default=3000, metadata={"help": "Encoding batch size."})
-    embedder_query_max_length: int = field(default=512, metadata={"help": "Query token budget."})
-    embedder_passage_max_length: int = field(default=512, metadata={"help": "Passage token budget."})
-
-    @property
-    def embedder_batch_size(self) -> int:
-        """``batch_size`` under the name :func:`~FlagEmbedding.abc.evaluation.models.load_embedder` reads."""
-        return self.batch_size
-
-    def __post_init__(self) -> None:
-        self.query_instruction_format_for_retrieval = unescape_newlines(self.query_instruction_format_for_retrieval)
-        self.examples_instruction_format = unescape_newlines(self.examples_instruction_format)
+#: The embedder used for mining (loaded with ``FlagAutoModel.from_finetuned``): the evaluation's embedder arguments
+#: (:func:`~FlagEmbedding.inference.options.side_model_args`), with 1.4.2's ``--batch_size`` and ``--pooling_method cls``;
+#: ``--use_bf16`` (which 1.4.2 did not have here) defaults to the class's own setting.
+ModelArgs = side_model_args(
+    "ModelArgs", "embedder", AbsEvalModelArgs, rename={"embedder_batch_size": "batch_size"},
+    defaults={"pooling_method": "cls", "use_bf16": None}, module=__name__,
+    doc="The embedder used for mining (loaded with ``FlagAutoModel.from_finetuned``); the embedder fields of "
+        ":class:`~FlagEmbedding.abc.evaluation.arguments.AbsEvalModelArgs`, with ``batch_size`` for "
+        "``embedder_batch_size``, ``pooling_method`` defaulting to ``cls`` and ``use_bf16`` to the class default.",
+)
 
 
 def parse_range(text: str) -> Tuple[int, int]:
@@ -204,7 +177,7 @@ def read_candidate_pool(path: str) -> List[str]:
     return texts
 
 
-def run(data_args: DataArgs, model_args: ModelArgs) -> None:
+def run(data_args: DataArgs, model_args: Any) -> None:
     """Read ``input_file``, mine, write ``output_file`` (JSONL, non-ASCII kept)."""
     records = read_records(data_args.input_file)
     check_input_records(data_args.input_file, records)
