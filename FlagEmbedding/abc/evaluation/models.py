@@ -10,6 +10,7 @@ import os
 from typing import Any, Dict
 
 from FlagEmbedding.retrieval import distributed
+from FlagEmbedding.utils.typing import Embedder
 
 #: embedder options only some argument sets have (``None`` / absent: the class default applies)
 _OPTIONAL_EMBEDDER_OPTIONS = {"use_bf16": "use_bf16", "truncate_dim": "truncate_dim",
@@ -28,7 +29,7 @@ def backend_options(model_args: Any, model: str) -> Dict[str, Any]:
             "onnx_cache_dir": getattr(model_args, "onnx_cache_dir", None)}
 
 
-def load_embedder(model_args: Any) -> Any:
+def load_embedder(model_args: Any) -> Embedder:
     """``FlagAutoModel.from_finetuned`` over ``model_args.embedder_name_or_path`` and the matching options
     (``embedder_model_class``, pooling, precision, instructions, in-context examples — a JSON file path is read —,
     devices (this rank's under torchrun), lengths, ``embedder_batch_size``, and where present ``use_bf16``, ``truncate_dim``,
