@@ -9,12 +9,15 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from FlagEmbedding.utils.errors import IntegrityError
 from FlagEmbedding.utils.files import folder_checksums, folder_lock, replace_folder
+
+if TYPE_CHECKING:  # bm25s is an optional dependency, imported where it is used
+    import bm25s
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class BM25Params:
 class BM25Index:
     """A ``bm25s.BM25`` retriever plus the tokenizer settings it was built with."""
 
-    def __init__(self, retriever: object, params: BM25Params, checksums: Optional[Dict[str, str]] = None):
+    def __init__(self, retriever: bm25s.BM25, params: BM25Params, checksums: Optional[Dict[str, str]] = None):
         self.retriever = retriever
         self.params = params
         #: checksum of each file of the folder it was saved to or loaded from (``None``: in memory only)

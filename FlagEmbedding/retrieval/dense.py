@@ -43,11 +43,11 @@ class RowBlocks:
 
     def take(self, rows: Sequence[int]) -> List[np.ndarray]:
         """Rows ``rows`` (corpus order indices), each as its block's row (blocks may differ in width)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        if rows.size and (rows.min() < 0 or rows.max() >= self.ntotal):
+        row_array = np.asarray(rows, dtype=np.int64)
+        if row_array.size and (row_array.min() < 0 or row_array.max() >= self.ntotal):
             raise IndexError(f"Row indices must lie in [0, {self.ntotal}).")
-        which = np.searchsorted(self.starts, rows, side="right") - 1
-        return [self.blocks[b][r - self.starts[b]] for b, r in zip(which.tolist(), rows.tolist())]
+        which = np.searchsorted(self.starts, row_array, side="right") - 1
+        return [self.blocks[b][r - self.starts[b]] for b, r in zip(which.tolist(), row_array.tolist())]
 
 
 class DenseIndex:
@@ -88,6 +88,7 @@ class DenseIndex:
                 raise ValueError(f"{path}: the saved faiss index holds {index.ntotal} vectors of width {index.d}, "
                                  f"the corpus {self.ntotal} of width {self.exact.dim}; delete it to rebuild.")
         else:
+            assert self.faiss_factory is not None  # only called for a faiss index
             index = faiss.index_factory(self.exact.dim, self.faiss_factory, faiss.METRIC_INNER_PRODUCT)
             if not index.is_trained:
                 step = max(1, self.ntotal // FAISS_TRAIN_ROWS)

@@ -220,6 +220,7 @@ class CorpusEmbeddingCache:
         pending = self._pending_record(shard)
         if not self._valid_shard(shard, pending):
             return False
+        assert pending is not None  # a valid record
         records[str(shard)] = {"rows": pending["rows"], "checksum": pending["checksum"]}
         return True
 

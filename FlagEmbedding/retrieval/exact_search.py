@@ -84,7 +84,7 @@ def search(
             best_indices = torch.gather(merged_indices, 1, order)
         scores_np = best_scores.float().cpu().numpy()
         indices_np = best_indices.cpu().numpy()
-        order = np.lexsort((indices_np, -scores_np), axis=1)
-        all_scores[start:start + len(scores_np)] = np.take_along_axis(scores_np, order, axis=1)
-        all_indices[start:start + len(scores_np)] = np.take_along_axis(indices_np, order, axis=1)
+        rank = np.lexsort((indices_np, -scores_np), axis=1)
+        all_scores[start:start + len(scores_np)] = np.take_along_axis(scores_np, rank, axis=1)
+        all_indices[start:start + len(scores_np)] = np.take_along_axis(indices_np, rank, axis=1)
     return all_scores, all_indices

@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 import numpy as np
 
 from FlagEmbedding.retrieval.embedding_cache import corpus_fingerprint, embedder_fingerprint
+from FlagEmbedding.utils.typing import Embedder
 from FlagEmbedding.utils.validation import check_texts
 from FlagEmbedding.retrieval import colbert as colbert_rows
 from FlagEmbedding.retrieval import sparse as sparse_rows
@@ -165,7 +166,7 @@ class RetrievalIndex:
     Build with :meth:`build`, reopen with :meth:`load`, query with :meth:`search`.
     """
 
-    def __init__(self, docids: Sequence[str], embedder: Any = None, dense: Optional[DenseIndex] = None,
+    def __init__(self, docids: Sequence[str], embedder: Optional[Embedder] = None, dense: Optional[DenseIndex] = None,
                  sparse: Optional[SparseIndex] = None, colbert: Optional[ColbertStore] = None,
                  bm25: Optional[BM25Index] = None):
         self.docids = list(docids)
@@ -176,7 +177,7 @@ class RetrievalIndex:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def build(cls, folder: str, docids: Sequence[str], texts: Sequence[str], embedder: Any = None,
+    def build(cls, folder: str, docids: Sequence[str], texts: Sequence[str], embedder: Optional[Embedder] = None,
               representations: Sequence[str] = ("dense",), faiss_factory: Optional[str] = None,
               shard_rows: int = 100_000, bm25_params: BM25Params = BM25Params(), overwrite: bool = False,
               store_corpus: bool = True, encode_kwargs: Optional[Mapping[str, Any]] = None) -> "RetrievalIndex":
@@ -211,7 +212,7 @@ class RetrievalIndex:
         return cls(docids, embedder, **parts)
 
     @classmethod
-    def in_memory(cls, docids: Sequence[str], texts: Sequence[str], embedder: Any,
+    def in_memory(cls, docids: Sequence[str], texts: Sequence[str], embedder: Embedder,
                   representations: Sequence[str] = ("dense",),
                   encode_kwargs: Optional[Mapping[str, Any]] = None) -> "RetrievalIndex":
         """An index held in memory only (nothing written, no cache): the corpus is encoded in one pass for every
@@ -325,12 +326,13 @@ class RetrievalIndex:
                 raise InputError(f"{path} indexes {bm25.ntotal} passages, the corpus has {len(docids)}; "
                                  "delete it to rebuild.")
             parts["bm25"] = bm25
+            assert bm25.checksums is not None  # set by load() and by save()
             files.update({relative(os.path.join(path, name)): checksum for name, checksum in bm25.checksums.items()})
         return parts, files
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, folder: str, embedder: Any = None, docids: Optional[Sequence[str]] = None,
+    def load(cls, folder: str, embedder: Optional[Embedder] = None, docids: Optional[Sequence[str]] = None,
              texts: Optional[Sequence[str]] = None) -> "RetrievalIndex":
         """Reopen an index built in ``folder`` for ``embedder`` (``None`` for a BM25-only index).
 
@@ -422,6 +424,8 @@ class RetrievalIndex:
         model_needed = [name for name in needed if name != "bm25"]
         if not model_needed:
             return reps
+        assert self.embedder is not None  # model representations are only opened with an embedder
+        out: Any
         if self.m3:
             out = self.embedder.encode_queries(list(queries), return_dense="dense" in model_needed,
                                                return_sparse="sparse" in model_needed,

@@ -8,7 +8,7 @@ search: a document sharing no token scores 0 and is not returned).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, Mapping, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
@@ -121,7 +121,7 @@ class SparseIndex:
         return np.asarray((self.matrix[np.asarray(rows)] @ query.T).toarray()).ravel().astype(np.float32)
 
 
-def lexical_dicts(output: Dict[str, object]) -> List[Mapping[str, float]]:
+def lexical_dicts(output: Mapping[str, Any]) -> List[Mapping[str, float]]:
     """The ``lexical_weights`` of an M3 encode output (a list of dicts)."""
     weights = output.get("lexical_weights") if isinstance(output, dict) else None
     if weights is None:

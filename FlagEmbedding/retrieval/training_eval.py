@@ -89,7 +89,8 @@ class RetrievalEvaluation:
 
 def evaluate_once(evaluation: RetrievalEvaluation, model: Any, tokenizer: Any, is_main: bool) -> Dict[str, float]:
     """Run ``evaluation`` on the main process only and share its metrics with every rank."""
-    metrics = [evaluation(model, tokenizer) if is_main else None]
+    metrics: List[Optional[Dict[str, float]]] = [evaluation(model, tokenizer) if is_main else None]
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         dist.broadcast_object_list(metrics, src=0)
+    assert metrics[0] is not None  # the main rank's metrics, broadcast to the others
     return metrics[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+from FlagEmbedding.utils.typing import Embedder
 
 def model_kwargs(model_args: Any, side: str) -> Dict[str, Any]:
     """The ``from_finetuned`` keywords ``model_args`` set for ``side`` (``embedder`` / ``reranker``), for the
@@ -21,7 +22,7 @@ def model_kwargs(model_args: Any, side: str) -> Dict[str, Any]:
     return route_kwargs(model_args, side, cls)
 
 
-def load_embedder(model_args: Any) -> Any:
+def load_embedder(model_args: Any) -> Embedder:
     """``FlagAutoModel.from_finetuned`` over ``model_args.embedder_name_or_path`` and the options
     :func:`model_kwargs` finds (``examples_for_task`` may be a JSON file path; under torchrun each rank gets its
     own device)."""

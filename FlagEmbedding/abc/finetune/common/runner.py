@@ -9,6 +9,7 @@ from typing import Any, Dict, Tuple
 from torch import nn
 from transformers import AutoConfig, AutoTokenizer, PreTrainedConfig, PreTrainedTokenizerBase, Trainer, set_seed
 
+from FlagEmbedding.abc.finetune.common.arguments import AbsDataArguments, BaseTrainingArguments
 from FlagEmbedding.utils.cli import configure_logging
 from FlagEmbedding.utils.hub import from_pretrained
 from FlagEmbedding.utils.errors import InputError
@@ -31,7 +32,8 @@ class AbsRunner(ABC):
     :meth:`load_tokenizer`, :meth:`load_config` and :meth:`prepare_model` are the shared loading steps.
     """
 
-    def __init__(self, model_args: Any, data_args: Any, training_args: Any):
+    def __init__(self, model_args: Any, data_args: AbsDataArguments,
+                 training_args: BaseTrainingArguments):
         self.model_args = model_args
         self.data_args = data_args
         self.training_args = training_args
@@ -49,6 +51,7 @@ class AbsRunner(ABC):
     def check_output_dir(self) -> None:
         """Refuse to train into a non-empty ``output_dir`` unless overwriting or resuming."""
         args = self.training_args
+        assert args.output_dir is not None  # TrainingArguments.__post_init__ fills it
         if (
             os.path.isdir(args.output_dir)
             and os.listdir(args.output_dir)
@@ -118,6 +121,7 @@ class AbsRunner(ABC):
 
     def run(self) -> None:
         """Train (resuming if asked), save the final model, then :meth:`after_training`."""
+        assert self.training_args.output_dir is not None  # TrainingArguments.__post_init__ fills it
         os.makedirs(self.training_args.output_dir, exist_ok=True)
         self.trainer.train(resume_from_checkpoint=resume_value(self.training_args.resume_from_checkpoint))
         self.trainer.save_model()

@@ -4,13 +4,14 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union, cast
 
 import numpy as np
 import torch
 
 from FlagEmbedding.abc.inference.batching import restore_list_order, restore_order
 from FlagEmbedding.backends.onednn import onednn_linears
+from FlagEmbedding.utils.typing import M3Output
 from FlagEmbedding.utils.validation import check_pairs, check_positive_int, is_single_pair
 from FlagEmbedding.inference.embedder.encoder_only.base import BaseEmbedder
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
@@ -79,7 +80,7 @@ class M3Embedder(BaseEmbedder):
                max_length: Optional[int] = None, return_dense: Optional[bool] = None,
                return_sparse: Optional[bool] = None, return_colbert_vecs: Optional[bool] = None, *,
                convert_to_numpy: Optional[bool] = None, instruction: Optional[str] = None,
-               instruction_format: Optional[str] = None, **kwargs: Any) -> Dict[str, Any]:
+               instruction_format: Optional[str] = None, **kwargs: Any) -> M3Output:
         """Encode into ``{"dense_vecs", "lexical_weights", "colbert_vecs"}`` (unrequested outputs are None).
 
         The positional order is the original's: ``encode(s, 12, 8192, True, True, False)`` asks for dense
@@ -90,27 +91,27 @@ class M3Embedder(BaseEmbedder):
             return_sparse=self.return_sparse if return_sparse is None else return_sparse,
             return_colbert_vecs=self.return_colbert_vecs if return_colbert_vecs is None else return_colbert_vecs,
         )
-        return super().encode(sentences, batch_size=batch_size, max_length=max_length,
-                              convert_to_numpy=convert_to_numpy, instruction=instruction,
-                              instruction_format=instruction_format, **modes, **kwargs)
+        return cast(M3Output, super().encode(sentences, batch_size=batch_size, max_length=max_length,
+                                             convert_to_numpy=convert_to_numpy, instruction=instruction,
+                                             instruction_format=instruction_format, **modes, **kwargs))
 
     def encode_queries(self, queries: Union[str, Sequence[str]], batch_size: Optional[int] = None,
                        max_length: Optional[int] = None, return_dense: Optional[bool] = None,
                        return_sparse: Optional[bool] = None, return_colbert_vecs: Optional[bool] = None,
-                       **kwargs: Any) -> Dict[str, Any]:
+                       **kwargs: Any) -> M3Output:
         """:meth:`encode` with the query instruction and ``query_max_length`` (original positional order)."""
-        return super().encode_queries(queries, batch_size=batch_size, max_length=max_length,
-                                      return_dense=return_dense, return_sparse=return_sparse,
-                                      return_colbert_vecs=return_colbert_vecs, **kwargs)
+        return cast(M3Output, super().encode_queries(queries, batch_size=batch_size, max_length=max_length,
+                                                     return_dense=return_dense, return_sparse=return_sparse,
+                                                     return_colbert_vecs=return_colbert_vecs, **kwargs))
 
     def encode_corpus(self, corpus: Union[str, Sequence[str]], batch_size: Optional[int] = None,
                       max_length: Optional[int] = None, return_dense: Optional[bool] = None,
                       return_sparse: Optional[bool] = None, return_colbert_vecs: Optional[bool] = None,
-                      **kwargs: Any) -> Dict[str, Any]:
+                      **kwargs: Any) -> M3Output:
         """:meth:`encode` with the passage instruction and ``passage_max_length`` (original positional order)."""
-        return super().encode_corpus(corpus, batch_size=batch_size, max_length=max_length,
-                                     return_dense=return_dense, return_sparse=return_sparse,
-                                     return_colbert_vecs=return_colbert_vecs, **kwargs)
+        return cast(M3Output, super().encode_corpus(corpus, batch_size=batch_size, max_length=max_length,
+                                                    return_dense=return_dense, return_sparse=return_sparse,
+                                                    return_colbert_vecs=return_colbert_vecs, **kwargs))
 
     def merge_results(self, chunks: List[Dict[str, Any]]) -> Dict[str, Any]:
         """Concatenate dense rows and extend the per-text lists; a key is None if any chunk lacks it."""
