@@ -107,7 +107,7 @@ def constructor_keywords(factory: Callable[..., Any], classes: Iterable[type]) -
     for cls in classes:
         for base in cls.__mro__:
             if "__init__" in vars(base) and base is not object:
-                for name, hint in _keyword_hints(base.__init__).items():
+                for name, hint in _keyword_hints(vars(base)["__init__"]).items():
                     if keywords.get(name, Any) is Any:
                         keywords[name] = hint
     return keywords
@@ -306,7 +306,8 @@ def side_model_args(name: str, side: str, base: type, *, rename: Optional[Mappin
     wanted = {f"{side}_name_or_path"}
     for keyword in side_keywords(side):
         wanted.update(option_fields(side, keyword, specs))
-    required, optional = [], []
+    required: List[Tuple[str, Any, Any]] = []
+    optional: List[Tuple[str, Any, Any]] = []
     for spec in dataclasses.fields(base):
         if spec.name not in wanted:
             continue

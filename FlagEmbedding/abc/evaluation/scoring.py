@@ -5,7 +5,7 @@ import json
 import logging
 import os
 from collections import defaultdict
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
 from FlagEmbedding.abc.evaluation.result_files import digest
@@ -31,6 +31,8 @@ class ResultScoring:
     eval_name: str
     overwrite: bool
     _refreshed: set
+    #: provided by :class:`~FlagEmbedding.abc.evaluation.result_files.ResultFiles` in the evaluator
+    load_search_results: Callable[[str], Tuple[Dict[str, Any], Dict[str, Dict[str, float]]]]
 
     @staticmethod
     def compute_metrics(qrels: Mapping[str, Mapping[str, int]], search_results: Mapping[str, Mapping[str, float]],
