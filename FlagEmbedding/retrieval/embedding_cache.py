@@ -28,7 +28,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from FlagEmbedding.retrieval import distributed
-from FlagEmbedding.utils.files import atomic_save_npy, atomic_write_json, file_checksum, model_files_identity
+from FlagEmbedding.utils.files import (atomic_save_npy, atomic_write_json, file_checksum, model_files_identity,
+                                       read_json_file)
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +82,8 @@ def _read_json(path: str, unreadable: Optional[str] = None) -> Any:
     if not os.path.exists(path):
         return None
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
+        return read_json_file(path)
+    except (OSError, ValueError):  # InputError is a ValueError
         if unreadable:
             logger.warning(unreadable, path)
         return None

@@ -1,11 +1,12 @@
 """Sentence pooling over token states, shared by inference and fine-tuning."""
 from __future__ import annotations
 
-import json
 import os
 from typing import Optional, Tuple
 
 import torch
+
+from FlagEmbedding.utils.files import read_json_file
 
 POOLING_METHODS = ("cls", "mean", "last_token")
 #: sentence-transformers ``1_Pooling/config.json`` switches -> our pooling method
@@ -51,12 +52,10 @@ def declared_pooling(folder: str) -> Optional[Tuple[str, str]]:
     if not os.path.isfile(modules_path):
         return None
     try:
-        with open(modules_path, encoding="utf-8") as handle:
-            modules = json.load(handle)
+        modules = read_json_file(modules_path)
         module = next(m for m in modules if str(m.get("type", "")).endswith(".Pooling"))
         config_path = os.path.join(folder, module.get("path", ""), "config.json")
-        with open(config_path, encoding="utf-8") as handle:
-            config = json.load(handle)
+        config = read_json_file(config_path)
     except (OSError, ValueError, StopIteration, AttributeError, TypeError):
         return None
     if not isinstance(config, dict):

@@ -5,11 +5,11 @@ Shared by the evaluation runners and the data scripts (:mod:`~FlagEmbedding.fine
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Dict
 
 from FlagEmbedding.retrieval import distributed
+from FlagEmbedding.utils.files import read_json_file
 
 #: embedder options only some argument sets have (``None`` / absent: the class default applies)
 _OPTIONAL_EMBEDDER_OPTIONS = {"use_bf16": "use_bf16", "truncate_dim": "truncate_dim",
@@ -37,8 +37,7 @@ def load_embedder(model_args: Any) -> Any:
 
     examples = getattr(model_args, "examples_for_task", None)
     if isinstance(examples, str) and os.path.isfile(examples):
-        with open(examples, encoding="utf-8") as handle:
-            examples = json.load(handle)
+        examples = read_json_file(examples, "examples file")
     options: Dict[str, Any] = {option: getattr(model_args, name) for name, option in _OPTIONAL_EMBEDDER_OPTIONS.items()
                                if getattr(model_args, name, None) is not None}
     if examples is not None:
