@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from transformers.modeling_outputs import ModelOutput
 
+from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.eval_mode import eval_mode
 from FlagEmbedding.utils.files import (atomic_write_json, file_checksum, folder_lock, model_files_identity,
                                        read_json_file, replace_folder)
@@ -55,21 +56,21 @@ RUNTIMES = {"onnx": (("onnxruntime", "onnx", "onnxscript"), "onnx"),
 
 def check_backend(backend: Any, quantize: Any, devices: Sequence[str], unsupported_class: Optional[str] = None) -> None:
     """Reject an unknown ``backend`` / ``quantize``, int8 off ONNX Runtime, an ONNX backend for
-    ``unsupported_class`` (the name of a class that cannot export, if it is one) or off the CPU, and a missing
-    runtime."""
+    ``unsupported_class`` (the name of a class that cannot export, if it is one) or off the CPU (all with
+    :class:`~FlagEmbedding.utils.errors.InputError`, a ``ValueError``), and a missing runtime (``ImportError``)."""
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}.")
+        raise InputError(f"backend must be one of {list(BACKENDS)}, got {backend!r}.")
     if quantize not in QUANTIZATIONS:
-        raise ValueError(f"quantize must be one of {list(QUANTIZATIONS)}, got {quantize!r}.")
+        raise InputError(f"quantize must be one of {list(QUANTIZATIONS)}, got {quantize!r}.")
     if quantize is not None and backend != "onnx":
-        raise ValueError(f"quantize={quantize!r} needs backend='onnx'.")
+        raise InputError(f"quantize={quantize!r} needs backend='onnx'.")
     if backend == "torch":
         return
     if unsupported_class is not None:
-        raise ValueError(f"backend={backend!r} is not available for {unsupported_class}: it serves encoder embedders "
+        raise InputError(f"backend={backend!r} is not available for {unsupported_class}: it serves encoder embedders "
                          f"(FlagModel, BGEM3FlagModel) and cross-encoder rerankers (FlagReranker); use backend='torch'.")
     if any(torch.device(device).type != "cpu" for device in devices):
-        raise ValueError(f"backend={backend!r} runs on the CPU only; got devices={list(devices)}: pass devices='cpu'.")
+        raise InputError(f"backend={backend!r} runs on the CPU only; got devices={list(devices)}: pass devices='cpu'.")
     packages, extra = RUNTIMES[backend]
     try:
         for package in packages:

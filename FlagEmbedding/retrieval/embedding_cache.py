@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from FlagEmbedding.retrieval import distributed
+from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import (atomic_save_npy, atomic_write_json, file_checksum, model_files_identity,
                                        read_json_file)
 
@@ -103,7 +104,7 @@ class CorpusEmbeddingCache:
     def __init__(self, folder: str, model_fingerprint: Dict[str, Any], docids: Sequence[str],
                  texts: Sequence[str], shard_rows: int = 100_000):
         if shard_rows <= 0:
-            raise ValueError(f"shard_rows must be a positive integer, got {shard_rows}.")
+            raise InputError(f"shard_rows must be a positive integer, got {shard_rows}.")
         self.texts = texts
         self.shard_rows = shard_rows
         self.num_rows = len(texts)

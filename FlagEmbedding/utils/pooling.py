@@ -6,6 +6,7 @@ from typing import Optional, Tuple
 
 import torch
 
+from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import read_json_file
 
 POOLING_METHODS = ("cls", "mean", "last_token")
@@ -15,9 +16,10 @@ _SENTENCE_TRANSFORMERS_MODES = {"pooling_mode_cls_token": "cls", "pooling_mode_m
 
 
 def check_pooling_method(method: str, allowed: tuple = POOLING_METHODS) -> str:
-    """Raise ``ValueError`` naming ``pooling_method`` unless ``method`` is one of ``allowed``."""
+    """Raise :class:`~FlagEmbedding.utils.errors.InputError` (a ``ValueError``) naming ``pooling_method`` unless ``method`` is one
+    of ``allowed``."""
     if method not in allowed:
-        raise ValueError(f"pooling_method must be one of {list(allowed)}, got {method!r}.")
+        raise InputError(f"pooling_method must be one of {list(allowed)}, got {method!r}.")
     return method
 
 
@@ -32,7 +34,8 @@ def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, method: str)
     """Pool ``[batch, seq, hidden]`` states into ``[batch, hidden]``.
 
     ``cls`` takes position 0, ``mean`` the mask-weighted mean, ``last_token`` the last real token
-    (position -1 when every row ends with a real token, i.e. left padding or none).
+    (position -1 when every row ends with a real token, i.e. left padding or none); any other ``method`` raises
+    :class:`~FlagEmbedding.utils.errors.InputError` (a ``ValueError``).
     """
     if method == "cls":
         return hidden_states[:, 0]
@@ -42,7 +45,7 @@ def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, method: str)
     if method == "last_token":
         rows = torch.arange(hidden_states.shape[0], device=hidden_states.device)
         return hidden_states[rows, last_token_indices(attention_mask)]
-    raise ValueError(f"pooling_method must be one of {list(POOLING_METHODS)}, got {method!r}.")
+    raise InputError(f"pooling_method must be one of {list(POOLING_METHODS)}, got {method!r}.")
 
 
 def declared_pooling(folder: str) -> Optional[Tuple[str, str]]:
