@@ -13,7 +13,9 @@ quantizer makes its Q/K/V projection int8 too.
 The fingerprint hashes the model files (path, size and mtime, as for the corpus embedding cache), the network
 class, its inputs and output, the graph optimization, the quantization and the torch / exporter / runtime
 versions. An entry is built in a
-temporary folder and renamed into place, so a killed export leaves nothing half-written; an entry whose
+uniquely named temporary folder and swapped into place under the entry's lock file
+(``onnx_cache_dir/<fingerprint[:16]>.lock``, see :func:`~FlagEmbedding.utils.files.replace_folder`), so a killed
+export leaves nothing half-written and concurrent exports never see a half-replaced entry; an entry whose
 manifest or checksum does not match is rebuilt. ONNX files are protobuf graphs: nothing is unpickled.
 """
 from __future__ import annotations
@@ -25,17 +27,17 @@ import importlib
 import json
 import logging
 import os
-import shutil
 import sys
-import tempfile
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import torch
 from transformers.modeling_outputs import ModelOutput
 
+from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.eval_mode import eval_mode
-from FlagEmbedding.utils.files import atomic_write_json, file_checksum, model_files_identity
+from FlagEmbedding.utils.files import (atomic_write_json, file_checksum, folder_lock, model_files_identity,
+                                       read_json_file, replace_folder)
 
 logger = logging.getLogger(__name__)
 
@@ -54,21 +56,21 @@ RUNTIMES = {"onnx": (("onnxruntime", "onnx", "onnxscript"), "onnx"),
 
 def check_backend(backend: Any, quantize: Any, devices: Sequence[str], unsupported_class: Optional[str] = None) -> None:
     """Reject an unknown ``backend`` / ``quantize``, int8 off ONNX Runtime, an ONNX backend for
-    ``unsupported_class`` (the name of a class that cannot export, if it is one) or off the CPU, and a missing
-    runtime."""
+    ``unsupported_class`` (the name of a class that cannot export, if it is one) or off the CPU (all with
+    :class:`~FlagEmbedding.utils.errors.InputError`, a ``ValueError``), and a missing runtime (``ImportError``)."""
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}.")
+        raise InputError(f"backend must be one of {list(BACKENDS)}, got {backend!r}.")
     if quantize not in QUANTIZATIONS:
-        raise ValueError(f"quantize must be one of {list(QUANTIZATIONS)}, got {quantize!r}.")
+        raise InputError(f"quantize must be one of {list(QUANTIZATIONS)}, got {quantize!r}.")
     if quantize is not None and backend != "onnx":
-        raise ValueError(f"quantize={quantize!r} needs backend='onnx'.")
+        raise InputError(f"quantize={quantize!r} needs backend='onnx'.")
     if backend == "torch":
         return
     if unsupported_class is not None:
-        raise ValueError(f"backend={backend!r} is not available for {unsupported_class}: it serves encoder embedders "
+        raise InputError(f"backend={backend!r} is not available for {unsupported_class}: it serves encoder embedders "
                          f"(FlagModel, BGEM3FlagModel) and cross-encoder rerankers (FlagReranker); use backend='torch'.")
     if any(torch.device(device).type != "cpu" for device in devices):
-        raise ValueError(f"backend={backend!r} runs on the CPU only; got devices={list(devices)}: pass devices='cpu'.")
+        raise InputError(f"backend={backend!r} runs on the CPU only; got devices={list(devices)}: pass devices='cpu'.")
     packages, extra = RUNTIMES[backend]
     try:
         for package in packages:
@@ -119,11 +121,14 @@ def onnx_identity(model_name_or_path: str, model: torch.nn.Module, input_names: 
     }
 
 
+class _AlreadyBuilt(Exception):
+    """Raised inside an export when a valid entry appeared meanwhile (the swap is skipped)."""
+
+
 def _valid_entry(folder: str, identity: Dict[str, Any]) -> bool:
     try:
-        with open(os.path.join(folder, MANIFEST), encoding="utf-8") as f:
-            manifest = json.load(f)
-        return (manifest.get("identity") == identity
+        manifest = read_json_file(os.path.join(folder, MANIFEST), "ONNX cache manifest")
+        return isinstance(manifest, dict) and (manifest.get("identity") == identity
                 and manifest.get("checksum") == file_checksum(os.path.join(folder, MODEL_FILE)))
     except (OSError, ValueError):
         return False
@@ -238,13 +243,13 @@ def export_onnx(model_name_or_path: str, model: torch.nn.Module, input_names: Li
     fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()
     cache_dir = os.path.abspath(os.path.expanduser(cache_dir))
     target = os.path.join(cache_dir, fingerprint[:16])
-    if _valid_entry(target, identity):
-        return os.path.join(target, MODEL_FILE)
-    os.makedirs(cache_dir, exist_ok=True)
-    work = tempfile.mkdtemp(dir=cache_dir, prefix=".tmp-")
-    try:
+    with folder_lock(target):
+        if _valid_entry(target, identity):
+            return os.path.join(target, MODEL_FILE)
+    logger.info("Exporting %s to ONNX (%s) in %s.", model_name_or_path, quantize or "fp32", target)
+
+    def write(work: str) -> None:
         path = os.path.join(work, MODEL_FILE)
-        logger.info("Exporting %s to ONNX (%s) in %s.", model_name_or_path, quantize or "fp32", target)
         if quantize == "int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -259,15 +264,13 @@ def export_onnx(model_name_or_path: str, model: torch.nn.Module, input_names: Li
         else:
             _export(model, input_names, output, path)
         atomic_write_json(os.path.join(work, MANIFEST), {"identity": identity, "checksum": file_checksum(path)})
-        if os.path.isdir(target):  # stale or corrupted entry
-            shutil.rmtree(target)
-        try:
-            os.rename(work, target)
-        except OSError:  # another process renamed a complete entry first
-            if not _valid_entry(target, identity):
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if _valid_entry(target, identity):  # another process built it meanwhile: keep theirs
+            raise _AlreadyBuilt
+
+    try:
+        replace_folder(target, write)  # a stale or corrupted entry is swapped out
+    except _AlreadyBuilt:
+        pass
     return os.path.join(target, MODEL_FILE)
 
 

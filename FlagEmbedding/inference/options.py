@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 import logging
 import os
 import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from FlagEmbedding.utils.files import read_json_file
 
 logger = logging.getLogger(__name__)
 
@@ -183,8 +184,7 @@ def option_field(side: str, name: str, fields: Iterable[str]) -> Optional[str]:
 def _read_examples(value: Any) -> Any:
     """``examples_for_task`` given as the path of a JSON file: the file's content."""
     if isinstance(value, str) and os.path.isfile(value):
-        with open(value, encoding="utf-8") as handle:
-            return json.load(handle)
+        return read_json_file(value, "examples_for_task JSON file")
     return value
 
 

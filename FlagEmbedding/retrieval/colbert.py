@@ -13,6 +13,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from FlagEmbedding.retrieval.dense import RowBlocks
+from FlagEmbedding.utils.errors import InputError
 
 #: Stored values scored in one step (bounds the float32 working copy of the candidates to 64 MiB).
 SCORE_CHUNK_VALUES = 1 << 24
@@ -34,7 +35,7 @@ def colbert_vectors(output: object) -> List[np.ndarray]:
     """The ``colbert_vecs`` of an M3 encode output (a list of ``[tokens, dim]`` arrays)."""
     vecs = output.get("colbert_vecs") if isinstance(output, dict) else None
     if vecs is None:
-        raise ValueError("The embedder returned no ColBERT vectors: colbert search needs an M3 model (BGEM3FlagModel).")
+        raise InputError("The embedder returned no ColBERT vectors: colbert search needs an M3 model (BGEM3FlagModel).")
     return list(vecs)
 
 

@@ -26,10 +26,11 @@ PYTREC_MEASURES = {"ndcg": "ndcg_cut", "map": "map_cut", "recall": "recall", "pr
 
 
 def pytrec_measure(metric: str) -> str:
-    """``ndcg_at_10`` -> ``ndcg_cut_10`` (``ValueError`` for a metric without a per-query pytrec_eval measure)."""
+    """``ndcg_at_10`` -> ``ndcg_cut_10`` (:class:`~FlagEmbedding.utils.errors.InputError`,
+    a ``ValueError``, for a metric without a per-query pytrec_eval measure)."""
     match = re.fullmatch(r"(ndcg|map|recall|precision)_at_(\d+)", metric)
     if match is None:
-        raise ValueError(f"--compare_to supports ndcg/map/recall/precision_at_k metrics, got {metric!r}.")
+        raise InputError(f"--compare_to supports ndcg/map/recall/precision_at_k metrics, got {metric!r}.")
     return f"{PYTREC_MEASURES[match.group(1)]}_{match.group(2)}"
 
 

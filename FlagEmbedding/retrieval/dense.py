@@ -16,6 +16,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from FlagEmbedding.retrieval.exact_search import index as exact_index, search as exact_search
+from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class DenseIndex:
         if path is not None and reuse_saved and os.path.exists(path):
             index = faiss.deserialize_index(np.fromfile(path, dtype=np.uint8))
             if index.ntotal != self.ntotal or index.d != self.exact.dim:
-                raise ValueError(f"{path}: the saved faiss index holds {index.ntotal} vectors of width {index.d}, "
+                raise InputError(f"{path}: the saved faiss index holds {index.ntotal} vectors of width {index.d}, "
                                  f"the corpus {self.ntotal} of width {self.exact.dim}; delete it to rebuild.")
         else:
             assert self.faiss_factory is not None  # only called for a faiss index

@@ -17,6 +17,8 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.distributed as dist
 
+from FlagEmbedding.utils.errors import InputError
+
 logger = logging.getLogger(__name__)
 
 #: how long a rank waits at a barrier for a slower (alive) rank: the last shards of a large corpus may take hours
@@ -57,9 +59,10 @@ def shutdown() -> None:
 
 
 def require_shared_folder(folder: Optional[str], flag: str = "--corpus_embd_save_dir") -> None:
-    """``ValueError`` when several processes run but ``folder`` (where the ranks share vectors) is unset."""
+    """``InputError`` (a ``ValueError``) when several processes run but ``folder`` (where the ranks share vectors) is
+    unset."""
     if is_distributed() and not folder:
-        raise ValueError(f"A distributed run (torchrun with more than one process) needs {flag}: the ranks share "
+        raise InputError(f"A distributed run (torchrun with more than one process) needs {flag}: the ranks share "
                          "the corpus embeddings through that folder (on a filesystem every node can read).")
 
 
@@ -79,7 +82,8 @@ def broadcast_flags(flags: Sequence[bool]) -> List[bool]:
 
 
 def check_same(text: str, what: str) -> None:
-    """``ValueError`` on every rank unless all ranks pass the same ``text`` (e.g. a cache fingerprint)."""
+    """``InputError`` (a ``ValueError``) on every rank unless all ranks pass the same ``text`` (e.g. a cache
+    fingerprint)."""
     if not is_distributed():
         return
     data = list(text.encode("utf-8"))
@@ -92,7 +96,7 @@ def check_same(text: str, what: str) -> None:
     differs = torch.tensor([int(reference.tolist() != data)], dtype=torch.int64)
     dist.all_reduce(differs, op=dist.ReduceOp.MAX)
     if differs.item():
-        raise ValueError(f"The ranks disagree on {what}; every node must see the same model files and data "
+        raise InputError(f"The ranks disagree on {what}; every node must see the same model files and data "
                          "(same paths on a shared filesystem).")
 
 

@@ -30,7 +30,9 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from FlagEmbedding.retrieval import distributed
-from FlagEmbedding.utils.files import atomic_save_npy, atomic_write_json, file_checksum, model_files_identity
+from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.files import (atomic_save_npy, atomic_write_json, file_checksum, model_files_identity,
+                                       read_json_file)
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +86,8 @@ def _read_json(path: str, unreadable: Optional[str] = None) -> Any:
     if not os.path.exists(path):
         return None
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
+        return read_json_file(path)
+    except (OSError, ValueError):  # InputError is a ValueError
         if unreadable:
             logger.warning(unreadable, path)
         return None
@@ -106,7 +107,7 @@ class CorpusEmbeddingCache:
     def __init__(self, folder: str, model_fingerprint: Dict[str, Any], docids: Sequence[str],
                  texts: Sequence[str], shard_rows: int = 100_000):
         if shard_rows <= 0:
-            raise ValueError(f"shard_rows must be a positive integer, got {shard_rows}.")
+            raise InputError(f"shard_rows must be a positive integer, got {shard_rows}.")
         self.texts = texts
         self.shard_rows = shard_rows
         self.num_rows = len(texts)

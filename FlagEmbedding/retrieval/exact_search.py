@@ -6,6 +6,8 @@ from typing import Iterable, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from FlagEmbedding.utils.errors import InputError
+
 
 class EmbeddingIndex:
     """Exact inner-product index over row blocks (e.g. memory-mapped cache shards).
@@ -53,7 +55,8 @@ def search(
     """Exact top-``k`` inner-product search, in query batches against corpus chunks.
 
     Returns ``(scores, indices)`` of shape ``(n_queries, min(k, ntotal))`` sorted by descending score
-    (ties: lower corpus row first), computed in float32.
+    (ties: lower corpus row first), computed in float32. Query embeddings of another width than the corpus's
+    raise :class:`~FlagEmbedding.utils.errors.InputError` (a ``ValueError``).
     """
     device = device or _search_device()
     k = min(k, embedding_index.ntotal)
@@ -63,7 +66,7 @@ def search(
     if k == 0 or n_queries == 0:
         return all_scores, all_indices
     if query_embeddings.shape[1] != embedding_index.dim:
-        raise ValueError(
+        raise InputError(
             f"Query embeddings have width {query_embeddings.shape[1]} but the corpus embeddings have "
             f"width {embedding_index.dim}."
         )

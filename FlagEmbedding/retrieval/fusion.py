@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Mapping, Sequence
 
+from FlagEmbedding.utils.errors import InputError
+
 Run = Dict[str, Dict[str, float]]
 FUSIONS = ("weighted", "rrf")
 
@@ -28,9 +30,10 @@ def _queries(runs: Sequence[Mapping[str, Mapping[str, float]]]) -> List[str]:
 
 
 def weighted_fusion(runs: Sequence[Mapping[str, Mapping[str, float]]], weights: Sequence[float]) -> Run:
-    """``{qid: {doc: sum_m weights[m] * runs[m][qid][doc]}}`` over the union of documents (missing: 0)."""
+    """``{qid: {doc: sum_m weights[m] * runs[m][qid][doc]}}`` over the union of documents (missing: 0);
+    :class:`~FlagEmbedding.utils.errors.InputError` (a ``ValueError``) when there is not one weight per run."""
     if len(weights) != len(runs):
-        raise ValueError(f"weights has {len(weights)} values for {len(runs)} runs.")
+        raise InputError(f"weights has {len(weights)} values for {len(runs)} runs.")
     fused: Run = {}
     for qid in _queries(runs):
         scores: Dict[str, float] = {}
@@ -42,9 +45,10 @@ def weighted_fusion(runs: Sequence[Mapping[str, Mapping[str, float]]], weights: 
 
 
 def rrf_fusion(runs: Sequence[Mapping[str, Mapping[str, float]]], k: int = 60) -> Run:
-    """``{qid: {doc: sum_m 1 / (k + rank_m)}}`` with 1-based ranks by descending score in each run."""
+    """``{qid: {doc: sum_m 1 / (k + rank_m)}}`` with 1-based ranks by descending score in each run;
+    :class:`~FlagEmbedding.utils.errors.InputError` (a ``ValueError``) for a negative ``k``."""
     if k < 0:
-        raise ValueError(f"k must be non-negative, got {k}.")
+        raise InputError(f"k must be non-negative, got {k}.")
     fused: Run = {}
     for qid in _queries(runs):
         scores: Dict[str, float] = {}

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
+from FlagEmbedding.utils.errors import InputError
+
 if TYPE_CHECKING:
     from scipy import sparse as sp
 
@@ -125,5 +127,5 @@ def lexical_dicts(output: Mapping[str, Any]) -> List[Mapping[str, float]]:
     """The ``lexical_weights`` of an M3 encode output (a list of dicts)."""
     weights = output.get("lexical_weights") if isinstance(output, dict) else None
     if weights is None:
-        raise ValueError("The embedder returned no lexical weights: sparse search needs an M3 model (BGEM3FlagModel).")
+        raise InputError("The embedder returned no lexical weights: sparse search needs an M3 model (BGEM3FlagModel).")
     return list(weights)

@@ -19,6 +19,7 @@ import torch.distributed as dist
 from FlagEmbedding.retrieval.metrics import evaluate_metrics
 from FlagEmbedding.retrieval.readers import passage_text, read_corpus, read_qrels_tsv, read_queries
 from FlagEmbedding.retrieval.dense import DenseIndex
+from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.eval_mode import eval_mode
 
 #: the logged metrics: ``(name, pytrec family key, k)``
@@ -43,7 +44,7 @@ class RetrievalEvaluation:
         qrels_path = os.path.join(folder, "qrels", f"{split}.tsv")
         for path in (os.path.join(folder, "corpus.jsonl"), os.path.join(folder, "queries.jsonl"), qrels_path):
             if not os.path.isfile(path):
-                raise ValueError(f"--eval_retrieval_dir {folder}: {path} is missing (a BEIR-layout folder with "
+                raise InputError(f"--eval_retrieval_dir {folder}: {path} is missing (a BEIR-layout folder with "
                                  f"corpus.jsonl, queries.jsonl and qrels/{split}.tsv is expected).")
         corpus = read_corpus(os.path.join(folder, "corpus.jsonl"))
         self.qrels = read_qrels_tsv(qrels_path)

@@ -5,6 +5,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Optional
 
+from FlagEmbedding.utils.errors import InputError
+
 logger = logging.getLogger(__name__)
 
 
@@ -35,24 +37,25 @@ class ServeSettings:
                 "stripped."})
 
     def __post_init__(self) -> None:
+        """Raise :class:`~FlagEmbedding.utils.errors.InputError` (a ``ValueError``) naming the flag of a bad value."""
         for name in ("max_batch_tokens", "max_queue", "max_inputs_per_request", "max_chars_per_input",
                      "max_request_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"--{name} must be a positive integer, got {value!r}.")
+                raise InputError(f"--{name} must be a positive integer, got {value!r}.")
         if not self.max_wait_ms >= 0:
-            raise ValueError(f"--max_wait_ms must be >= 0, got {self.max_wait_ms!r}.")
+            raise InputError(f"--max_wait_ms must be >= 0, got {self.max_wait_ms!r}.")
         if not 0 < self.request_timeout < float("inf"):
-            raise ValueError(f"--request_timeout must be a positive number of seconds, got {self.request_timeout!r}.")
+            raise InputError(f"--request_timeout must be a positive number of seconds, got {self.request_timeout!r}.")
         if not 0 <= self.graceful_timeout < float("inf"):
-            raise ValueError(f"--graceful_timeout must be >= 0 seconds, got {self.graceful_timeout!r}.")
+            raise InputError(f"--graceful_timeout must be >= 0 seconds, got {self.graceful_timeout!r}.")
         if self.max_inputs_per_request > self.max_queue:
-            raise ValueError(f"--max_inputs_per_request ({self.max_inputs_per_request}) must not exceed --max_queue "
+            raise InputError(f"--max_inputs_per_request ({self.max_inputs_per_request}) must not exceed --max_queue "
                              f"({self.max_queue}): such a request could never be queued.")
         if self.api_key is not None:
             key = self.api_key.strip()
             if not key:
-                raise ValueError("--api_key must not be empty (or only whitespace).")
+                raise InputError("--api_key must not be empty (or only whitespace).")
             if key != self.api_key:
                 # typically the newline of a key file read into $FLAGEMBEDDING_API_KEY: no client would send it
                 logger.warning("The API key had leading or trailing whitespace; it was stripped (clients send the "

@@ -29,6 +29,11 @@ class InputError(UserError, ValueError):
     """A bad value or a bad data file (the message names the argument, or the file and line)."""
 
 
+class InputTypeError(UserError, TypeError):
+    """An argument of the wrong type (e.g. one string where a list of strings is expected); the message names the
+    argument. A ``TypeError``, so callers catching that still do."""
+
+
 class MissingFileError(UserError, FileNotFoundError):
     """A file or folder the user named (or data that must exist locally) is missing."""
 

@@ -1,11 +1,13 @@
 """Sentence pooling over token states, shared by inference and fine-tuning."""
 from __future__ import annotations
 
-import json
 import os
 from typing import Optional, Tuple
 
 import torch
+
+from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.files import read_json_file
 
 POOLING_METHODS = ("cls", "mean", "last_token")
 #: sentence-transformers ``1_Pooling/config.json`` switches -> our pooling method
@@ -14,9 +16,10 @@ _SENTENCE_TRANSFORMERS_MODES = {"pooling_mode_cls_token": "cls", "pooling_mode_m
 
 
 def check_pooling_method(method: str, allowed: tuple = POOLING_METHODS) -> str:
-    """Raise ``ValueError`` naming ``pooling_method`` unless ``method`` is one of ``allowed``."""
+    """Raise :class:`~FlagEmbedding.utils.errors.InputError` (a ``ValueError``) naming ``pooling_method`` unless ``method`` is one
+    of ``allowed``."""
     if method not in allowed:
-        raise ValueError(f"pooling_method must be one of {list(allowed)}, got {method!r}.")
+        raise InputError(f"pooling_method must be one of {list(allowed)}, got {method!r}.")
     return method
 
 
@@ -31,7 +34,8 @@ def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, method: str)
     """Pool ``[batch, seq, hidden]`` states into ``[batch, hidden]``.
 
     ``cls`` takes position 0, ``mean`` the mask-weighted mean, ``last_token`` the last real token
-    (position -1 when every row ends with a real token, i.e. left padding or none).
+    (position -1 when every row ends with a real token, i.e. left padding or none); any other ``method`` raises
+    :class:`~FlagEmbedding.utils.errors.InputError` (a ``ValueError``).
     """
     if method == "cls":
         return hidden_states[:, 0]
@@ -41,7 +45,7 @@ def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, method: str)
     if method == "last_token":
         rows = torch.arange(hidden_states.shape[0], device=hidden_states.device)
         return hidden_states[rows, last_token_indices(attention_mask)]
-    raise ValueError(f"pooling_method must be one of {list(POOLING_METHODS)}, got {method!r}.")
+    raise InputError(f"pooling_method must be one of {list(POOLING_METHODS)}, got {method!r}.")
 
 
 def declared_pooling(folder: str) -> Optional[Tuple[str, str]]:
@@ -51,12 +55,10 @@ def declared_pooling(folder: str) -> Optional[Tuple[str, str]]:
     if not os.path.isfile(modules_path):
         return None
     try:
-        with open(modules_path, encoding="utf-8") as handle:
-            modules = json.load(handle)
+        modules = read_json_file(modules_path)
         module = next(m for m in modules if str(m.get("type", "")).endswith(".Pooling"))
         config_path = os.path.join(folder, module.get("path", ""), "config.json")
-        with open(config_path, encoding="utf-8") as handle:
-            config = json.load(handle)
+        config = read_json_file(config_path)
     except (OSError, ValueError, StopIteration, AttributeError, TypeError):
         return None
     if not isinstance(config, dict):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence, Tuple
 
+from FlagEmbedding.utils.errors import InputError
+
 #: the instruction appended after the passage (row ``prompt`` in training data overrides it)
 DEFAULT_LLM_PROMPT = (
     "Given a query A and a passage B, determine whether the passage contains an answer to the query by "
@@ -27,7 +29,7 @@ def yes_token_id(tokenizer: Any) -> int:
     """
     ids = tokenizer("Yes", add_special_tokens=False)["input_ids"]
     if not ids:
-        raise ValueError("The tokenizer encodes 'Yes' to no token; it cannot score an LLM reranker.")
+        raise InputError("The tokenizer encodes 'Yes' to no token; it cannot score an LLM reranker.")
     return ids[0]
 
 

@@ -1,7 +1,6 @@
 """``AbsEvalRunner``: validate the data, build the models, evaluate every dataset, write the summary."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
@@ -18,7 +17,7 @@ from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalRerank
 from FlagEmbedding.abc.evaluation.summary import write_summary
 from FlagEmbedding.retrieval.index import SearchOptions, is_m3
 from FlagEmbedding.utils.errors import InputError
-from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text
+from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text, read_json_file
 
 logger = logging.getLogger(__name__)
 
@@ -252,8 +251,7 @@ class AbsEvalRunner:
                 if not os.path.exists(path):
                     logger.warning("%s is missing; skipping %s/%s in the summary.", path, model, reranker)
                     continue
-                with open(path, encoding="utf-8") as f:
-                    results.setdefault(model, {})[reranker] = json.load(f)
+                results.setdefault(model, {})[reranker] = read_json_file(path, "evaluation results file")
         write_summary(results, output_method, output_path, metrics)
         logger.info("Summary written to %s.", output_path)
         return results

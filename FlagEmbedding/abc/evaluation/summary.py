@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, List, Mapping, Optional, Sequence
 
+from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text
 
 
@@ -56,4 +57,4 @@ def write_summary(eval_results: Mapping[str, Any], output_method: str, output_pa
     elif output_method == "markdown":
         atomic_write_text(output_path, summary_markdown(eval_results, metrics))
     else:
-        raise ValueError(f"Invalid output method: {output_method}. Available methods: ['json', 'markdown']")
+        raise InputError(f"Invalid output method: {output_method}. Available methods: ['json', 'markdown']")

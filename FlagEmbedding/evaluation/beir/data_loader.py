@@ -6,6 +6,7 @@ from typing import List, Optional
 
 from FlagEmbedding.abc.evaluation.data_loader import AbsEvalDataLoader
 from FlagEmbedding.retrieval.readers import Corpus, Qrels, Queries, read_corpus, read_qrels_tsv, read_queries
+from FlagEmbedding.utils.errors import InputError
 
 BEIR_DATASETS = ["arguana", "climate-fever", "cqadupstack", "dbpedia-entity", "fever", "fiqa", "hotpotqa", "msmarco",
                  "nfcorpus", "nq", "quora", "scidocs", "scifact", "trec-covid", "webis-touche2020"]
@@ -33,10 +34,11 @@ class BEIREvalDataLoader(AbsEvalDataLoader):
         return list(CQADUPSTACK_SUBS) if dataset_name == "cqadupstack" else None
 
     def check_sub_dataset_name(self, dataset_name: Optional[str], sub_dataset_name: Optional[str]) -> None:
-        """Raise ``ValueError`` for a sub-dataset ``dataset_name`` does not have (e.g. a split passed in its place)."""
+        """Raise ``InputError`` (a ``ValueError``) for a sub-dataset ``dataset_name`` does not have (e.g. a split
+        passed in its place)."""
         available = self.available_sub_dataset_names(dataset_name) or []
         if sub_dataset_name is not None and sub_dataset_name not in available:
-            raise ValueError(
+            raise InputError(
                 f"sub_dataset_name {sub_dataset_name!r} is not a sub-dataset of {dataset_name!r} (available: "
                 f"{available or None}); BEIR's order is (dataset_name, "
                 "sub_dataset_name, split): pass split=... by keyword."

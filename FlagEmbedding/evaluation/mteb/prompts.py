@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Dict, List
 
+from FlagEmbedding.utils.errors import InputError
+
 _CLASSIFICATION = {
     "AmazonCounterfactualClassification": "Classify a given Amazon customer review text as either counterfactual or not-counterfactual",
     "AmazonPolarityClassification": "Classify Amazon reviews into positive or negative sentiment",
@@ -110,14 +112,15 @@ def _sentence(text: str) -> str:
 
 
 def get_task_def_by_task_name_and_type(task_name: str, task_type: str) -> str:
-    """The query instruction for an MTEB task; ``ValueError`` for an unknown task or type."""
+    """The query instruction for an MTEB task; ``InputError`` (a ``ValueError``) for an unknown task or
+    type."""
     if task_type in _BY_TYPE:
         return _sentence(_BY_TYPE[task_type])
     if task_type == "Retrieval" and task_name.lower().startswith("cqadupstack"):
         return _sentence(_CQADUPSTACK)
     table = _TABLES.get(task_type, {})
     if task_name not in table:
-        raise ValueError(f"No instruction config for task {task_name} with type {task_type}")
+        raise InputError(f"No instruction config for task {task_name} with type {task_type}")
     return _sentence(table[task_name])
 
 

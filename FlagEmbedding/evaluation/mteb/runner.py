@@ -1,14 +1,13 @@
 """MTEB runner (mteb 2.x): evaluates the embedder on MTEB tasks and summarises main scores by task type."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from FlagEmbedding.abc.evaluation.runner import AbsEvalRunner
-from FlagEmbedding.utils.files import atomic_path, atomic_write_json, atomic_write_text
+from FlagEmbedding.utils.files import atomic_path, atomic_write_json, atomic_write_text, read_json_file
 from FlagEmbedding.evaluation.mteb.arguments import MTEBEvalArgs, MTEBEvalModelArgs
 from FlagEmbedding.evaluation.mteb.prompts import get_task_def_by_task_name_and_type
 from FlagEmbedding.evaluation.mteb.searcher import MTEBEvalDenseRetriever, MTEBEvalReranker
@@ -119,8 +118,7 @@ class MTEBEvalRunner(AbsEvalRunner):
         if self.eval_args.examples_path is not None:
             path = os.path.join(self.eval_args.examples_path, f"{name}.json")
             if os.path.exists(path):
-                with open(path, encoding="utf-8") as f:
-                    retriever.set_examples(json.load(f))
+                retriever.set_examples(read_json_file(path, "examples file"))
             else:
                 logger.warning("No examples file %s; %s runs without examples.", path, name)
         retriever.set_normalize_embeddings(False if task_type == "Classification"

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from transformers import Trainer, TrainerCallback
 from transformers.trainer import TRAINING_ARGS_NAME
 
-from FlagEmbedding.utils.errors import NonFiniteLossError
+from FlagEmbedding.utils.errors import InputTypeError, NonFiniteLossError
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class AbsTrainer(Trainer, ABC):
     def __init__(self, *args: Any, tokenizer: Any = None, **kwargs: Any):
         if tokenizer is not None:
             if kwargs.get(_TOKENIZER_KEYWORD) is not None and kwargs[_TOKENIZER_KEYWORD] is not tokenizer:
-                raise TypeError("Pass the tokenizer once, as processing_class= or tokenizer=, not both.")
+                raise InputTypeError("Pass the tokenizer once, as processing_class= or tokenizer=, not both.")
             kwargs[_TOKENIZER_KEYWORD] = tokenizer
         super().__init__(*args, **kwargs)
         if hasattr(self.train_dataset, "set_epoch"):

@@ -185,9 +185,9 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
             return soft_cross_entropy(teacher_targets, student_scores)
         if kd_loss_type == "m3_kd_loss":
             if group_size is None:
-                raise ValueError("distill_loss: kd_loss_type='m3_kd_loss' needs group_size.")
+                raise InputError("distill_loss: kd_loss_type='m3_kd_loss' needs group_size.")
             return m3_kd_loss(teacher_targets, student_scores, group_size, first_targets)
-        raise ValueError(f"kd_loss_type must be one of {list(KD_LOSS_TYPES)}, got {kd_loss_type!r}.")
+        raise InputError(f"kd_loss_type must be one of {list(KD_LOSS_TYPES)}, got {kd_loss_type!r}.")
 
     @staticmethod
     def teacher_targets(teacher_scores: Any, num_queries: int, device: torch.device) -> Optional[Tensor]:

@@ -19,7 +19,7 @@ from FlagEmbedding.abc.finetune.embedder.modeling import group_scores
 from FlagEmbedding.finetune.embedder.encoder_only.m3.arguments import M3_HEADS, resolve_heads
 from FlagEmbedding.inference.embedder.encoder_only.m3_model import M3Model
 from FlagEmbedding.utils.pooling import check_pooling_method
-from FlagEmbedding.utils.errors import MissingFileError
+from FlagEmbedding.utils.errors import InputError, MissingFileError
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def as_m3_model(base_model: Union[M3Model, Mapping[str, nn.Module]], colbert_dim
         return base_model
     missing = {"model", "colbert_linear", "sparse_linear"} - set(base_model)
     if missing:
-        raise ValueError(f"base_model dict lacks {sorted(missing)}; expected keys 'model', 'colbert_linear', "
+        raise InputError(f"base_model dict lacks {sorted(missing)}; expected keys 'model', 'colbert_linear', "
                          "'sparse_linear'.")
     m3 = M3Model(base_model["model"], colbert_dim=base_model["colbert_linear"].out_features)
     m3.colbert_linear = base_model["colbert_linear"]
@@ -321,12 +321,12 @@ class EncoderOnlyEmbedderM3ModelForInference(EncoderOnlyEmbedderM3Model):
         many leading dimensions of dense and ColBERT vectors (then normalized when enabled).
 
         Raises:
-            ValueError: No output requested.
+            InputError: (a ``ValueError``) No output requested.
         """
         heads = [head for head, wanted in zip(M3_HEADS, (return_dense, return_sparse, return_colbert_vecs))
                  if wanted]
         if not heads:
-            raise ValueError("Must choose one or more from `return_colbert_vecs`, `return_sparse`, "
+            raise InputError("Must choose one or more from `return_colbert_vecs`, `return_sparse`, "
                              "`return_dense` to set `True`!")
         reps = self.encode_features(text_input, heads, sparse_embedding=return_sparse_embedding,
                                     truncate_dim=truncate_dim)

@@ -10,6 +10,7 @@ from transformers import PreTrainedTokenizerBase
 from FlagEmbedding.abc.finetune.common.modeling import soft_cross_entropy
 from FlagEmbedding.abc.finetune.reranker import AbsRerankerModel, RerankerOutput
 from FlagEmbedding.finetune.reranker.decoder_only.base.modeling import unwrap_peft
+from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.pooling import last_token_indices
 
 
@@ -31,7 +32,7 @@ class CrossDecoderModel(AbsRerankerModel):
                          train_group_size=train_group_size)
         num_layers = unwrap_peft(base_model).config.num_hidden_layers
         if not 0 <= start_layer <= num_layers:
-            raise ValueError(f"start_layer must be in [0, {num_layers}], got {start_layer}.")
+            raise InputError(f"start_layer must be in [0, {num_layers}], got {start_layer}.")
         self.start_layer = start_layer
         self.cutoff_layers: List[int] = list(range(start_layer, num_layers + 1))
 

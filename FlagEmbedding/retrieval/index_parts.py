@@ -1,0 +1,102 @@
+"""The searchable parts of a :class:`~FlagEmbedding.retrieval.index.RetrievalIndex` (dense, sparse, ColBERT, BM25),
+opened from an index folder or built over encoded rows, and the index manifests that vouch for their files (see
+:mod:`FlagEmbedding.retrieval.manifest`)."""
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from FlagEmbedding.retrieval import sparse as sparse_rows
+from FlagEmbedding.retrieval.bm25 import BM25Index, BM25Params
+from FlagEmbedding.retrieval.colbert import ColbertStore
+from FlagEmbedding.retrieval.corpus_rows import colbert_dim, load_or_encode_rows
+from FlagEmbedding.retrieval.dense import DenseIndex
+from FlagEmbedding.retrieval.embedding_cache import corpus_fingerprint
+from FlagEmbedding.retrieval.sparse import SparseIndex
+from FlagEmbedding.retrieval.manifest import MANIFEST_PREFIX, read_manifest, recorded_checksums
+from FlagEmbedding.retrieval.options import is_m3
+from FlagEmbedding.utils.errors import InputError, IntegrityError
+from FlagEmbedding.utils.files import file_checksum
+
+logger = logging.getLogger(__name__)
+
+
+def model_parts(embedder: Any, blocks: Mapping[str, Sequence[np.ndarray]], faiss_factory: Optional[str] = None,
+                faiss_path: Optional[str] = None, reuse_faiss: bool = True) -> Dict[str, Any]:
+    """Searchable dense / sparse / ColBERT parts over their cache rows (row blocks, corpus order)."""
+    parts: Dict[str, Any] = {}
+    if "dense" in blocks:
+        parts["dense"] = DenseIndex(blocks["dense"], faiss_factory=faiss_factory, faiss_path=faiss_path,
+                                    reuse_saved=reuse_faiss)
+    if "sparse" in blocks:
+        parts["sparse"] = SparseIndex(sparse_rows.csr_from_padded(blocks["sparse"],
+                                                                  int(embedder.model.config.vocab_size)))
+    if "colbert" in blocks:
+        parts["colbert"] = ColbertStore(blocks["colbert"], colbert_dim(embedder))
+    return parts
+
+
+def read_manifests(folder: str, strict: bool) -> Dict[str, Dict[str, Any]]:
+    """``{path: content}`` of the manifests in ``folder``. ``strict``: an unreadable one raises (naming it);
+    otherwise it is skipped with a warning (a build writes its own manifest anew)."""
+    manifests = {}
+    for path in sorted(glob.glob(os.path.join(folder, f"{MANIFEST_PREFIX}*.json"))):
+        try:
+            manifests[path] = read_manifest(path)
+        except InputError as error:
+            if strict:
+                raise
+            logger.warning("%s Its checksums are not used.", error)
+    return manifests
+
+
+def open_parts(folder: str, docids: List[str], texts: List[str], embedder: Any, representations: Sequence[str],
+                faiss_factory: Optional[str], shard_rows: int, bm25_params: BM25Params, overwrite: bool,
+                encode_kwargs: Dict[str, Any],
+                manifests: Mapping[str, Mapping[str, Any]]) -> Tuple[Dict[str, Any], Dict[str, str]]:
+    """The searchable parts and ``{path relative to folder: checksum}`` of the BM25 and faiss files they use.
+    A saved BM25 folder or faiss file is reused only when every file matches a checksum that ``manifests``
+    record; otherwise it is rebuilt from the corpus / the dense shards (a warning names the file)."""
+    def relative(path: str) -> str:
+        return os.path.relpath(path, folder).replace(os.sep, "/")
+
+    def trusted(path: str, checksum: str) -> bool:
+        return checksum in recorded_checksums(manifests.values(), relative(path))
+
+    rows = load_or_encode_rows(folder, docids, texts, embedder, representations, is_m3(embedder), shard_rows,
+                               overwrite, encode_kwargs)
+    files: Dict[str, str] = {}
+    faiss_path, reuse_faiss = None, False
+    if "dense" in rows and faiss_factory not in (None, "", "Flat"):
+        faiss_path = os.path.join(rows["dense"][0].path, DenseIndex.faiss_file_name(faiss_factory))
+        reuse_faiss = not overwrite and os.path.exists(faiss_path)
+        if reuse_faiss and not trusted(faiss_path, file_checksum(faiss_path)):
+            logger.warning("%s; rebuilding the faiss index.", IntegrityError(faiss_path))
+            reuse_faiss = False
+    parts = model_parts(embedder, {name: blocks for name, (_, blocks) in rows.items()},
+                                        faiss_factory, faiss_path, reuse_faiss)
+    if faiss_path is not None:
+        files[relative(faiss_path)] = file_checksum(faiss_path)
+    if "bm25" in representations:
+        path = os.path.join(folder, f"bm25-{bm25_params.fingerprint(corpus_fingerprint(docids, texts))[:16]}")
+        bm25 = None
+        if os.path.isdir(path) and not overwrite:
+            try:
+                bm25 = BM25Index.load(path, bm25_params,
+                                      lambda name, checksum: trusted(os.path.join(path, name), checksum))
+            except IntegrityError as error:
+                logger.warning("%s; rebuilding the BM25 index.", error)
+        if bm25 is None:
+            bm25 = BM25Index.build(texts, bm25_params)
+            bm25.save(path)
+        if bm25.ntotal != len(docids):
+            raise InputError(f"{path} indexes {bm25.ntotal} passages, the corpus has {len(docids)}; "
+                             "delete it to rebuild.")
+        parts["bm25"] = bm25
+        assert bm25.checksums is not None  # set by load() and by save()
+        files.update({relative(os.path.join(path, name)): checksum for name, checksum in bm25.checksums.items()})
+    return parts, files
