@@ -13,7 +13,7 @@ from FlagEmbedding.finetune.reranker.decoder_only.base.modeling import unwrap_pe
 from FlagEmbedding.utils.pooling import last_token_indices
 
 
-class CrossDecoderModel(AbsRerankerModel):
+class DecoderOnlyRerankerLayerWiseModel(AbsRerankerModel):
     """Layer-wise reranker over the bundled MiniCPM model (``forward(..., cutoff_layers=...)``).
 
     Layers ``start_layer .. num_hidden_layers`` are all scored (each by its own head, at the last token).
@@ -65,3 +65,7 @@ class CrossDecoderModel(AbsRerankerModel):
         for scores in students:
             loss = loss + soft_cross_entropy(targets, scores)
         return RerankerOutput(loss=loss, scores=per_layer[-1])
+
+
+#: FlagEmbedding 1.4.2's name of this class at this path
+CrossDecoderModel = DecoderOnlyRerankerLayerWiseModel
