@@ -224,15 +224,8 @@ class AbsEmbedder(AbsInferenceModel):
         raise NotImplementedError("Unsupported type for results_list")
 
     @torch.inference_mode()
-    def encode_single_device(
-        self,
-        sentences: Union[str, List[str]],
-        batch_size: int = 256,
-        max_length: int = 512,
-        convert_to_numpy: bool = True,
-        device: Optional[str] = None,
-        **kwargs: Any,
-    ) -> Any:
+    def encode_single_device(self, sentences: Union[str, List[str]], batch_size: int = 256, max_length: int = 512,
+                             convert_to_numpy: bool = True, device: Optional[str] = None, **kwargs: Any) -> Any:
         """Encode on one device with length-sorted batches.
 
         The keywords named in :attr:`call_options` go to :meth:`resolve_options`, the others to the tokenizer.
@@ -266,9 +259,7 @@ class AbsEmbedder(AbsInferenceModel):
 
     def embed_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor], options: Dict[str, Any]) -> Any:
         """The outputs of one padded batch (rows in batch order): vectors of shape ``[batch, dim]`` here."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement embed_batch() (or override encode_single_device())."
-        )
+        raise NotImplementedError(f"{type(self).__name__} must implement embed_batch() or encode_single_device().")
 
     def gather_embeddings(self, outputs: List[Any], index_batches: List[List[int]], single: bool,
                           convert_to_numpy: bool, options: Dict[str, Any]) -> Any:
