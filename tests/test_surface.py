@@ -73,6 +73,12 @@ KEPT: List[Kept] = [
          "the shared base of the encoder-only and decoder-only embedder training models, exported"),
     Kept("names.__all___extra", r"decoder_only\.(base|icl): \['DecoderOnlyEmbedder",
          "the decoder embedder's collators and the ICL same-dataset dataset are exported"),
+    Kept("names.extra", r"reranker\.decoder_only\.(base|layerwise)\.DecoderOnlyReranker(LayerWise)?"
+                        r"(Model|ModelArguments|Runner|Trainer) ",
+         "unique names of the decoder reranker fine-tuning classes (1.4.2 gave base and layer-wise the same ones; "
+         "the old names stay at their 1.4.2 paths as aliases)"),
+    Kept("names.__all___extra", r"reranker\.decoder_only\.(base|layerwise): \['DecoderOnlyReranker",
+         "the unique names of the decoder reranker fine-tuning classes, exported beside the 1.4.2 names"),
     Kept("names.missing", r"decoder_only\.icl\.AbsEmbedderSameDatasetCollator ",
          "the ICL kind uses the decoder collator (DecoderOnlyEmbedderSameDatasetCollator); the abc class is "
          "FlagEmbedding.abc.finetune.embedder.AbsEmbedderSameDatasetCollator"),

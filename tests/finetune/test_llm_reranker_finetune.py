@@ -91,6 +91,31 @@ def test_tokenizer_setup_guards_the_eod_probe(causal_lm):
     assert (qwen_style.pad_token_id, qwen_style.bos_token_id, qwen_style.eos_token_id) == (5, 6, 7)
 
 
+def test_embedder_tokenizer_setup_skips_the_eod_id():
+    """The decoder embedder shares the setup but pads with eos where the reranker takes Qwen-1's eod_id."""
+    from FlagEmbedding.finetune.common.tokenizer import configure_decoder_tokenizer
+
+    class QwenStyle:
+        pad_token = unk_token = pad_token_id = bos_token_id = None
+        eos_token, eos_token_id, padding_side = "<|endoftext|>", 0, "right"
+        eod_id, im_start_id, im_end_id = 5, 6, 7
+
+    tokenizer = configure_decoder_tokenizer(QwenStyle(), use_eod_id=False)
+    assert (tokenizer.pad_token, tokenizer.bos_token_id, tokenizer.padding_side) == ("<|endoftext|>", None, "left")
+
+
+def test_decoder_reranker_classes_have_unique_names():
+    """Base and layer-wise classes have their own names; the 1.4.2 names stay at their 1.4.2 paths."""
+    from FlagEmbedding.finetune.reranker.decoder_only import base, layerwise
+
+    pairs = {"CrossDecoderModel": "Model", "DecoderOnlyRerankerRunner": "Runner",
+             "DecoderOnlyRerankerTrainer": "Trainer", "RerankerModelArguments": "ModelArguments"}
+    for old, part in pairs.items():
+        assert getattr(layerwise, old).__name__ == f"DecoderOnlyRerankerLayerWise{part}"
+        assert getattr(base, old).__name__ == f"DecoderOnlyReranker{part}"
+        assert getattr(layerwise, old) is not getattr(base, old)
+
+
 def test_encoder_model_type_is_refused(causal_lm, tmp_path):
     data = C.write_overfit_data(str(tmp_path))
     with pytest.raises(ValueError, match="pass --model_type decoder"):

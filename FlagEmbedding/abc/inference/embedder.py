@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import logging
-from abc import abstractmethod
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 import torch
 
 from FlagEmbedding.abc.inference.base import AbsInferenceModel
+from FlagEmbedding.abc.inference.batching import restore_order
 from FlagEmbedding.abc.inference.devices import DevicesArg, load_dtype
 from FlagEmbedding.utils.validation import check_positive_int, check_texts, unescape_newlines
 
@@ -53,6 +53,8 @@ class AbsEmbedder(AbsInferenceModel):
     pool_method = "encode_single_device"
     record_options = ("passage_instruction_for_retrieval", "passage_instruction_format")
     DEFAULT_POOLING_METHOD = "cls"
+    #: keyword arguments of ``encode`` that a subclass consumes itself (the rest reach the tokenizer)
+    call_options: Tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -222,17 +224,56 @@ class AbsEmbedder(AbsInferenceModel):
             return torch.cat([c.to(self.target_devices[0]) for c in chunks], dim=0)
         raise NotImplementedError("Unsupported type for results_list")
 
-    @abstractmethod
-    def encode_single_device(
-        self,
-        sentences: Union[str, List[str]],
-        batch_size: int = 256,
-        max_length: int = 512,
-        convert_to_numpy: bool = True,
-        device: Optional[str] = None,
-        **kwargs: Any,
-    ) -> Any:
-        """Encode on one device."""
+    @torch.inference_mode()
+    def encode_single_device(self, sentences: Union[str, List[str]], batch_size: int = 256, max_length: int = 512,
+                             convert_to_numpy: bool = True, device: Optional[str] = None, **kwargs: Any) -> Any:
+        """Encode on one device with length-sorted batches.
+
+        The keywords named in :attr:`call_options` go to :meth:`resolve_options`, the others to the tokenizer.
+        Every input is tokenized once (:meth:`tokenize`), each padded batch becomes outputs
+        (:meth:`embed_batch`) and the batch outputs are put back in input order (:meth:`gather_embeddings`);
+        a subclass overrides those hooks, or this whole method as in FlagEmbedding 1.4.2.
+        """
+        single = isinstance(sentences, str)
+        sentences = [sentences] if single else list(sentences)
+        options = self.resolve_options({name: kwargs.pop(name) for name in self.call_options if name in kwargs})
+        device = device or self.target_devices[0]
+        model = self.model_on(device)
+        features = self.tokenize(sentences, max_length, **kwargs) if sentences else {"input_ids": []}
+
+        def run_batch(indices: List[int]) -> Any:
+            return self.embed_batch(model, self.pad_batch(features, indices, device, **kwargs), options)
+
+        lengths = [len(ids) for ids in features["input_ids"]]
+        outputs, index_batches = self.run_batches(model, lengths, batch_size, run_batch, "Inference Embeddings",
+                                                  device)
+        return self.gather_embeddings(outputs, index_batches, single, convert_to_numpy, options)
+
+    # ------------------------------------------------------------------ hooks of encode_single_device
+    def resolve_options(self, options: Dict[str, Any]) -> Dict[str, Any]:
+        """Fill and check the subclass's per-call options (see :attr:`call_options`)."""
+        return options
+
+    def tokenize(self, sentences: List[str], max_length: int, **kwargs: Any) -> Dict[str, List[List[int]]]:
+        """Tokenize without padding (the tokenizer's default special tokens included)."""
+        return self.tokenizer(sentences, truncation=True, max_length=max_length, **kwargs).data
+
+    def embed_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor], options: Dict[str, Any]) -> Any:
+        """The outputs of one padded batch (rows in batch order): vectors of shape ``[batch, dim]`` here."""
+        raise NotImplementedError(f"{type(self).__name__} must implement embed_batch() or encode_single_device().")
+
+    def gather_embeddings(self, outputs: List[Any], index_batches: List[List[int]], single: bool,
+                          convert_to_numpy: bool, options: Dict[str, Any]) -> Any:
+        """The batch outputs of :meth:`embed_batch` as one result in input order (see :meth:`to_output`)."""
+        embeddings = (restore_order(torch.cat(outputs, dim=0), index_batches) if outputs
+                      else torch.empty(0, self.embedding_dim))
+        return self.to_output(embeddings, single, convert_to_numpy)
+
+    @property
+    def embedding_dim(self) -> int:
+        """Width of the returned vectors (after ``truncate_dim``)."""
+        hidden = self.model.config.hidden_size
+        return min(hidden, self.truncate_dim) if self.truncate_dim else hidden
 
     # ------------------------------------------------------------------ shared post-processing
     def finish_embeddings(self, embeddings: torch.Tensor) -> torch.Tensor:

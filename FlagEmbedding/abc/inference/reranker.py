@@ -180,19 +180,11 @@ class AbsReranker(AbsInferenceModel):
         return [score for chunk in chunks for score in chunk]
 
     @torch.inference_mode()
-    def compute_score_single_gpu(
-        self,
-        sentence_pairs: Any,
-        batch_size: Optional[int] = None,
-        query_max_length: Optional[int] = None,
-        max_length: Optional[int] = None,
-        *,
-        normalize: Optional[bool] = None,
-        device: Optional[str] = None,
-        use_dataloader: bool = False,
-        num_workers: Optional[int] = None,
-        **kwargs: Any,
-    ) -> List[Any]:
+    def compute_score_single_gpu(self, sentence_pairs: Any, batch_size: Optional[int] = None,
+                                 query_max_length: Optional[int] = None, max_length: Optional[int] = None, *,
+                                 normalize: Optional[bool] = None, device: Optional[str] = None,
+                                 use_dataloader: bool = False, num_workers: Optional[int] = None,
+                                 **kwargs: Any) -> List[Any]:
         """Score already formatted pairs on one device with length-sorted batches.
 
         ``use_dataloader=True`` builds the token features in ``num_workers`` (default
@@ -237,14 +229,8 @@ class AbsReranker(AbsInferenceModel):
         return options
 
     @abstractmethod
-    def prepare_features(
-        self,
-        pairs: List[List[str]],
-        query_max_length: int,
-        max_length: int,
-        options: Dict[str, Any],
-        tokenizer_kwargs: Dict[str, Any],
-    ) -> Tuple[Features, List[int]]:
+    def prepare_features(self, pairs: List[List[str]], query_max_length: int, max_length: int, options: Dict[str, Any],
+                         tokenizer_kwargs: Dict[str, Any]) -> Tuple[Features, List[int]]:
         """Token features of every pair and the length each pair is sorted by."""
 
     @abstractmethod

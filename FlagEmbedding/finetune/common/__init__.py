@@ -1,2 +1,3 @@
 """What every fine-tuning kind shares beyond the abstract bases: the ``__main__`` body (:mod:`.cli`), the
-``TrainingArguments`` flags transformers 5 removed (:mod:`.legacy_flags`) and LoRA loading (:mod:`.lora`)."""
+``TrainingArguments`` flags transformers 5 removed (:mod:`.legacy_flags`), LoRA loading (:mod:`.lora`) and the
+decoder tokenizer setup (:mod:`.tokenizer`)."""

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Optional
 
 import torch
 
@@ -30,6 +30,9 @@ class PseudoMoELLMEmbedder(BaseLLMEmbedder):
             :attr:`kwargs`, so the evaluation's embedding cache tells domains apart).
     """
 
+    #: the keywords of an encode call that choose its domain
+    call_options = ("domain_for_pseudo_moe", "domain")
+
     def __init__(
         self,
         model_name_or_path: str,
@@ -40,7 +43,6 @@ class PseudoMoELLMEmbedder(BaseLLMEmbedder):
         domain_for_pseudo_moe: Optional[str] = None,
         **kwargs: Any,
     ):
-        self._call_domain: Optional[str] = None
         super().__init__(
             model_name_or_path,
             use_fp16=use_fp16,
@@ -51,6 +53,13 @@ class PseudoMoELLMEmbedder(BaseLLMEmbedder):
         )
         self.domain_for_pseudo_moe = domain_for_pseudo_moe
 
+    def resolve_options(self, options: Dict[str, Any]) -> Dict[str, Any]:
+        """The call's ``domain`` (see :meth:`resolve_domain`); the model is routed to it when it is not None."""
+        domain = self.resolve_domain(options)
+        if domain is not None and hasattr(self.model, "set_domain"):
+            self.model.set_domain(domain)
+        return {"domain": domain}
+
     def resolve_domain(self, kwargs: Dict[str, Any]) -> Optional[str]:
         """Pop ``domain_for_pseudo_moe`` and ``domain`` from call ``kwargs``; the first non-None wins."""
         from_call = kwargs.pop("domain_for_pseudo_moe", None)
@@ -60,39 +69,19 @@ class PseudoMoELLMEmbedder(BaseLLMEmbedder):
                 return domain
         return None
 
-    def encode_single_device(
-        self,
-        sentences: Union[str, List[str]],
-        batch_size: int = 256,
-        max_length: int = 512,
-        convert_to_numpy: bool = True,
-        device: Optional[str] = None,
-        **kwargs: Any,
-    ) -> Any:
-        """Encode on one device after routing the model to the call's domain."""
-        domain = self.resolve_domain(kwargs)
-        if domain is not None and hasattr(self.model, "set_domain"):
-            self.model.set_domain(domain)
-        self._call_domain = domain
-        try:
-            return super().encode_single_device(
-                sentences, batch_size=batch_size, max_length=max_length,
-                convert_to_numpy=convert_to_numpy, device=device, **kwargs,
-            )
-        finally:
-            self._call_domain = None
-
-    def forward_hidden(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward_hidden(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor],
+                       options: Dict[str, Any]) -> torch.Tensor:
         """Last hidden states, passing the call's domain to the forward when it accepts one."""
-        if self._call_domain is not None:
+        if options["domain"] is not None:
             try:
-                return model(**batch, domain=self._call_domain, return_dict=True).last_hidden_state
+                return model(**batch, domain=options["domain"], return_dict=True).last_hidden_state
             except TypeError:
                 logger.debug("The model's forward does not accept `domain`; calling it without.", exc_info=True)
-        return model(**batch, return_dict=True).last_hidden_state
+        return super().forward_hidden(model, batch, options)
 
-    def embed_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+    def embed_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor],
+                    options: Dict[str, Any]) -> torch.Tensor:
         """Last-token vectors with nan/inf replaced, truncated and normalized in fp32."""
-        pooled = pool(self.forward_hidden(model, batch), batch["attention_mask"], self.pooling_method).float()
+        pooled = pool(self.forward_hidden(model, batch, options), batch["attention_mask"], self.pooling_method).float()
         pooled = torch.nan_to_num(pooled, nan=0.0, posinf=1e4, neginf=-1e4)
         return self.finish_embeddings(pooled)

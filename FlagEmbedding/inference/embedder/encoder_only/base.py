@@ -1,12 +1,11 @@
 """Encoder-only embedder (``FlagModel``): a transformer encoder plus pooling."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Optional
 
 import torch
 from transformers import AutoModel
 
-from FlagEmbedding.abc.inference.batching import restore_order
 from FlagEmbedding.abc.inference.embedder import AbsEmbedder
 from FlagEmbedding.utils.hub import from_pretrained
 from FlagEmbedding.utils.pooling import POOLING_METHODS, check_pooling_method, pool
@@ -61,12 +60,6 @@ class BaseEmbedder(AbsEmbedder):
             trust_remote_code=self.trust_remote_code, cache_dir=self.cache_dir,
         )
 
-    @property
-    def embedding_dim(self) -> int:
-        """Width of the returned vectors (after ``truncate_dim``)."""
-        hidden = self.model.config.hidden_size
-        return min(hidden, self.truncate_dim) if self.truncate_dim else hidden
-
     def pooling(self, last_hidden_state: torch.Tensor, attention_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Pool ``[batch, seq, hidden]`` token states with this model's ``pooling_method``.
 
@@ -78,40 +71,13 @@ class BaseEmbedder(AbsEmbedder):
             attention_mask = torch.ones(last_hidden_state.shape[:2], device=last_hidden_state.device)
         return pool(last_hidden_state, attention_mask, self.pooling_method)
 
-    def tokenize(self, sentences: List[str], max_length: int, **kwargs: Any) -> Dict[str, List[List[int]]]:
-        """Tokenize without padding (the tokenizer's default special tokens included)."""
-        return self.tokenizer(sentences, truncation=True, max_length=max_length, **kwargs).data
+    def forward_hidden(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor],
+                       options: Dict[str, Any]) -> torch.Tensor:
+        """The last hidden states of one padded batch."""
+        return model(**batch, return_dict=True).last_hidden_state
 
-    def embed_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+    def embed_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor],
+                    options: Dict[str, Any]) -> torch.Tensor:
         """Pooled, truncated and normalized vectors for one padded batch."""
-        hidden = model(**batch, return_dict=True).last_hidden_state
+        hidden = self.forward_hidden(model, batch, options)
         return self.finish_embeddings(self.pooling(hidden, batch["attention_mask"]))
-
-    @torch.inference_mode()
-    def encode_single_device(
-        self,
-        sentences: Union[str, List[str]],
-        batch_size: int = 256,
-        max_length: int = 512,
-        convert_to_numpy: bool = True,
-        device: Optional[str] = None,
-        **kwargs: Any,
-    ) -> Any:
-        """Encode on one device with length-sorted batches."""
-        single = isinstance(sentences, str)
-        sentences = [sentences] if single else list(sentences)
-        device = device or self.target_devices[0]
-        model = self.model_on(device)
-        if not sentences:
-            empty = torch.empty(0, self.embedding_dim)
-            return self.to_output(empty, False, convert_to_numpy)
-        features = self.tokenize(sentences, max_length, **kwargs)
-
-        def run_batch(indices: List[int]) -> torch.Tensor:
-            return self.embed_batch(model, self.pad_batch(features, indices, device, **kwargs))
-
-        lengths = [len(ids) for ids in features["input_ids"]]
-        outputs, index_batches = self.run_batches(model, lengths, batch_size, run_batch, "Inference Embeddings",
-                                                  device)
-        embeddings = restore_order(torch.cat(outputs, dim=0), index_batches)
-        return self.to_output(embeddings, single, convert_to_numpy)

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union, cast
 import numpy as np
 import torch
 
-from FlagEmbedding.abc.inference.batching import restore_list_order, restore_order
+from FlagEmbedding.abc.inference.batching import restore_list_order
 from FlagEmbedding.backends.onednn import onednn_linears
 from FlagEmbedding.utils.typing import M3Output
 from FlagEmbedding.utils.validation import check_pairs, check_positive_int, is_single_pair
@@ -40,6 +40,9 @@ class M3Embedder(BaseEmbedder):
         colbert_dim: Width of the ColBERT vectors (``-1`` = hidden size).
         return_dense / return_sparse / return_colbert_vecs: Default outputs of :meth:`encode`.
     """
+
+    #: the outputs an encode call asks for (keywords of :meth:`encode_single_device`)
+    call_options = ("return_dense", "return_sparse", "return_colbert_vecs")
 
     def __init__(
         self,
@@ -137,53 +140,53 @@ class M3Embedder(BaseEmbedder):
                 result[key] = weight
         return result
 
-    @torch.inference_mode()
     def encode_single_device(self, sentences: Union[str, List[str]], batch_size: int = 256, max_length: int = 512,
                              return_dense: bool = True, return_sparse: bool = False,
                              return_colbert_vecs: bool = False, device: Optional[str] = None, *,
                              convert_to_numpy: bool = True, **kwargs: Any) -> Dict[str, Any]:
         """Encode on one device with length-sorted batches; output is always numpy (original positional order)."""
-        if not (return_dense or return_sparse or return_colbert_vecs):
+        return super().encode_single_device(sentences, batch_size, max_length, convert_to_numpy, device,
+                                            return_dense=return_dense, return_sparse=return_sparse,
+                                            return_colbert_vecs=return_colbert_vecs, **kwargs)
+
+    def resolve_options(self, options: Dict[str, Any]) -> Dict[str, Any]:
+        """The outputs asked for (``return_dense`` / ``return_sparse`` / ``return_colbert_vecs``); at least one."""
+        modes = {"return_dense": True, "return_sparse": False, "return_colbert_vecs": False, **options}
+        if not any(modes.values()):
             raise ValueError(MODES_ERROR)
-        single = isinstance(sentences, str)
-        sentences = [sentences] if single else list(sentences)
-        device = device or self.target_devices[0]
-        model = self.model_on(device)
-        features = self.tokenize(sentences, max_length, **kwargs) if sentences else {"input_ids": []}
+        return modes
 
-        def run_batch(indices: List[int]) -> Dict[str, Any]:
-            batch = self.pad_batch(features, indices, device, **kwargs)
-            mask = batch["attention_mask"]
-            hidden = model.hidden_states(batch["input_ids"], mask)
-            out: Dict[str, Any] = {}
-            if return_dense:
-                out["dense"] = self.finish_embeddings(model.dense(hidden, mask, self.pooling_method)).float().cpu()
-            if return_sparse:
-                weights = model.token_weights(hidden).float().cpu().numpy()
-                ids = batch["input_ids"].cpu().numpy()
-                out["sparse"] = [self.lexical_weights(w, i) for w, i in zip(weights, ids)]
-            if return_colbert_vecs:
-                vecs = self.finish_embeddings(model.colbert_vectors(hidden, mask)).float().cpu().numpy()
-                lengths = mask.sum(dim=1).cpu().tolist()
-                out["colbert"] = [v[: n - 1] for v, n in zip(vecs, lengths)]
-            return out
+    def embed_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor],
+                    options: Dict[str, Any]) -> Dict[str, Any]:
+        """The requested outputs of one padded batch, on the CPU: ``dense`` rows, ``sparse`` lexical weights and
+        ``colbert`` vectors (one list entry per row, without the first token)."""
+        mask = batch["attention_mask"]
+        hidden = model.hidden_states(batch["input_ids"], mask)
+        out: Dict[str, Any] = {}
+        if options["return_dense"]:
+            out["dense"] = self.finish_embeddings(model.dense(hidden, mask, self.pooling_method)).float().cpu()
+        if options["return_sparse"]:
+            weights = model.token_weights(hidden).float().cpu().numpy()
+            ids = batch["input_ids"].cpu().numpy()
+            out["sparse"] = [self.lexical_weights(w, i) for w, i in zip(weights, ids)]
+        if options["return_colbert_vecs"]:
+            vecs = self.finish_embeddings(model.colbert_vectors(hidden, mask)).float().cpu().numpy()
+            lengths = mask.sum(dim=1).cpu().tolist()
+            out["colbert"] = [v[: n - 1] for v, n in zip(vecs, lengths)]
+        return out
 
-        lengths = [len(ids) for ids in features["input_ids"]]
-        outputs, index_batches = self.run_batches(model, lengths, batch_size, run_batch, "Inference Embeddings",
-                                                  device)
+    def gather_embeddings(self, outputs: List[Dict[str, Any]], index_batches: List[List[int]], single: bool,
+                          convert_to_numpy: bool, options: Dict[str, Any]) -> Dict[str, Any]:
+        """``{"dense_vecs", "lexical_weights", "colbert_vecs"}`` in input order (numpy; unrequested: None)."""
         result: Dict[str, Any] = dict.fromkeys(OUTPUT_KEYS)
-        if return_dense:
-            dense = (restore_order(torch.cat([o["dense"] for o in outputs]), index_batches) if outputs
-                     else torch.empty(0, self.embedding_dim))
-            result["dense_vecs"] = self.to_output(dense, single, True)
-        if return_sparse:
-            result["lexical_weights"] = restore_list_order([w for o in outputs for w in o["sparse"]], index_batches)
-        if return_colbert_vecs:
-            result["colbert_vecs"] = restore_list_order([v for o in outputs for v in o["colbert"]], index_batches)
-        if single:
-            for key in ("lexical_weights", "colbert_vecs"):
-                if result[key] is not None:
-                    result[key] = result[key][0]
+        if options["return_dense"]:
+            result["dense_vecs"] = super().gather_embeddings([o["dense"] for o in outputs], index_batches, single,
+                                                             True, options)
+        for key, part, flag in (("lexical_weights", "sparse", "return_sparse"),
+                                ("colbert_vecs", "colbert", "return_colbert_vecs")):
+            if options[flag]:
+                rows = restore_list_order([row for o in outputs for row in o[part]], index_batches)
+                result[key] = rows[0] if single else rows
         return result
 
     # ------------------------------------------------------------------ helpers on encode outputs

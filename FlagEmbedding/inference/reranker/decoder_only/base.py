@@ -114,14 +114,8 @@ class BaseLLMReranker(AbsReranker):
             raise TypeError(f"`prompt` must be a str, got {type(prompt).__name__}.")
         return {**options, "prompt": prompt}
 
-    def prepare_features(
-        self,
-        pairs: List[List[str]],
-        query_max_length: int,
-        max_length: int,
-        options: Dict[str, Any],
-        tokenizer_kwargs: Dict[str, Any],
-    ) -> Tuple[Features, List[int]]:
+    def prepare_features(self, pairs: List[List[str]], query_max_length: int, max_length: int, options: Dict[str, Any],
+                         tokenizer_kwargs: Dict[str, Any]) -> Tuple[Features, List[int]]:
         """``bos + q + sep + p + sep + prompt`` ids per pair; sort key = query + passage token count.
 
         Also records ``query_lengths`` (``bos + q + sep``) and ``prompt_lengths`` (``sep + prompt``) when

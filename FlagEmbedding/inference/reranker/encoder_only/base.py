@@ -52,14 +52,8 @@ class BaseReranker(AbsReranker):
             )
         self.model.eval()
 
-    def prepare_features(
-        self,
-        pairs: List[List[str]],
-        query_max_length: int,
-        max_length: int,
-        options: Dict[str, Any],
-        tokenizer_kwargs: Dict[str, Any],
-    ) -> Tuple[Features, List[int]]:
+    def prepare_features(self, pairs: List[List[str]], query_max_length: int, max_length: int, options: Dict[str, Any],
+                         tokenizer_kwargs: Dict[str, Any]) -> Tuple[Features, List[int]]:
         """Assemble each pair with the model's special tokens (see
         :func:`~FlagEmbedding.utils.reranker_inputs.cross_encoder_features`); sort key = assembled length."""
         features = cross_encoder_features(self.tokenizer, pairs, query_max_length, max_length, max_length,

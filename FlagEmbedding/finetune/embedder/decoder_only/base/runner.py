@@ -7,6 +7,7 @@ from typing import Optional, Tuple
 from transformers import AutoModel, PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
 from FlagEmbedding.finetune.common.lora import LoraRunnerMixin
+from FlagEmbedding.finetune.common.tokenizer import configure_decoder_tokenizer
 from FlagEmbedding.abc.finetune.embedder import AbsEmbedderCollator, AbsEmbedderRunner
 from FlagEmbedding.finetune.embedder.decoder_only.base.arguments import DecoderOnlyEmbedderModelArguments
 from FlagEmbedding.finetune.embedder.decoder_only.base.dataset import (
@@ -43,10 +44,7 @@ class DecoderOnlyEmbedderRunner(LoraRunnerMixin, AbsEmbedderRunner):
         Llama/Gemma-style tokenizers; the collator appends EOS explicitly instead.
         """
         args = self.model_args
-        tokenizer = super().load_tokenizer()
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.unk_token if tokenizer.unk_token is not None else tokenizer.eos_token
-        tokenizer.padding_side = "left"
+        tokenizer = configure_decoder_tokenizer(super().load_tokenizer(), use_eod_id=False)
         if args.additional_special_tokens:
             added = tokenizer.add_special_tokens({"additional_special_tokens": list(args.additional_special_tokens)},
                                                  replace_extra_special_tokens=False)

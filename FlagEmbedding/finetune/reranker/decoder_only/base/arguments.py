@@ -9,7 +9,7 @@ from FlagEmbedding.abc.finetune.reranker import AbsRerankerModelArguments
 
 
 @dataclass
-class RerankerModelArguments(AbsRerankerModelArguments, LoraArguments):
+class DecoderOnlyRerankerModelArguments(AbsRerankerModelArguments, LoraArguments):
     """Model arguments plus LoRA (see :class:`~FlagEmbedding.finetune.common.lora.LoraArguments`) and
     ``raw_peft``. ``model_type`` keeps the default ``'encoder'``: pass ``--model_type decoder`` for the LLM
     data format."""
@@ -17,3 +17,7 @@ class RerankerModelArguments(AbsRerankerModelArguments, LoraArguments):
     raw_peft: Optional[List[str]] = field(
         default=None, metadata={"help": "Adapters merged into the base model (in order) before training."}
     )
+
+
+#: FlagEmbedding 1.4.2's name of this class at this path
+RerankerModelArguments = DecoderOnlyRerankerModelArguments

@@ -18,7 +18,7 @@ def unwrap_peft(model: nn.Module) -> nn.Module:
     return get_base_model() if callable(get_base_model) else model
 
 
-class CrossDecoderModel(AbsRerankerModel):
+class DecoderOnlyRerankerModel(AbsRerankerModel):
     """LLM reranker: a causal LM (usually with LoRA) scoring each pair by its ``Yes`` logit at the last token.
 
     Args (see :class:`AbsRerankerModel`): ``base_model`` is an ``AutoModelForCausalLM`` (or its peft model).
@@ -44,3 +44,6 @@ class CrossDecoderModel(AbsRerankerModel):
             logits = logits[torch.arange(logits.shape[0], device=logits.device), last_token_indices(mask)]
         return logits[:, self.yes_loc].float()
 
+
+#: FlagEmbedding 1.4.2's name of this class at this path
+CrossDecoderModel = DecoderOnlyRerankerModel

@@ -7,29 +7,18 @@ from typing import Any, Tuple
 from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase
 
 from FlagEmbedding.finetune.common.lora import LoraRunnerMixin
+from FlagEmbedding.finetune.common.tokenizer import configure_decoder_tokenizer
 from FlagEmbedding.abc.finetune.reranker import AbsRerankerModel, AbsRerankerRunner
-from FlagEmbedding.finetune.reranker.decoder_only.base.arguments import RerankerModelArguments
-from FlagEmbedding.finetune.reranker.decoder_only.base.modeling import CrossDecoderModel
+from FlagEmbedding.finetune.reranker.decoder_only.base.arguments import DecoderOnlyRerankerModelArguments
+from FlagEmbedding.finetune.reranker.decoder_only.base.modeling import DecoderOnlyRerankerModel
 from FlagEmbedding.finetune.reranker.decoder_only.base.trainer import DecoderOnlyRerankerTrainer
 from FlagEmbedding.utils.errors import InputError
 
 logger = logging.getLogger(__name__)
 
 
-def configure_reranker_tokenizer(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
-    """Left padding and a pad token: unk, else Qwen-1's ``eod_id`` (then bos/eos = im_start/im_end), else eos."""
-    if tokenizer.pad_token is None:
-        eod_id = getattr(tokenizer, "eod_id", None)
-        if tokenizer.unk_token is not None:
-            tokenizer.pad_token = tokenizer.unk_token
-        elif eod_id is not None:
-            tokenizer.pad_token_id = eod_id
-            tokenizer.bos_token_id = getattr(tokenizer, "im_start_id", tokenizer.bos_token_id)
-            tokenizer.eos_token_id = getattr(tokenizer, "im_end_id", tokenizer.eos_token_id)
-        else:
-            tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "left"
-    return tokenizer
+#: the reranker's tokenizer setup (pad = unk, else Qwen-1's ``eod_id``, else eos; left padding)
+configure_reranker_tokenizer = configure_decoder_tokenizer
 
 
 class DecoderOnlyRerankerRunner(LoraRunnerMixin, AbsRerankerRunner):
@@ -40,12 +29,12 @@ class DecoderOnlyRerankerRunner(LoraRunnerMixin, AbsRerankerRunner):
     """
 
     trainer_class = DecoderOnlyRerankerTrainer
-    model_class = CrossDecoderModel
+    model_class = DecoderOnlyRerankerModel
     auto_model_class = AutoModelForCausalLM
     peft_task_type = "CAUSAL_LM"
-    model_args: RerankerModelArguments
+    model_args: DecoderOnlyRerankerModelArguments
 
-    def __init__(self, model_args: RerankerModelArguments, data_args: Any, training_args: Any):
+    def __init__(self, model_args: DecoderOnlyRerankerModelArguments, data_args: Any, training_args: Any):
         if model_args.model_type == "encoder":
             raise InputError("model_type: the decoder-only reranker needs the LLM data format; pass --model_type "
                              "decoder (the default 'encoder' builds cross-encoder pairs).")
@@ -54,7 +43,7 @@ class DecoderOnlyRerankerRunner(LoraRunnerMixin, AbsRerankerRunner):
     def load_tokenizer(self) -> PreTrainedTokenizerBase:
         """Tokenizer (``tokenizer_name`` or the model path), left padding (the data adds no EOS; ``add_eos_token`` is
         not passed because transformers 5 would rebuild the post-processor without BOS)."""
-        return configure_reranker_tokenizer(super().load_tokenizer())
+        return configure_decoder_tokenizer(super().load_tokenizer())
 
     def load_tokenizer_and_model(self) -> Tuple[PreTrainedTokenizerBase, AbsRerankerModel]:
         """Tokenizer and the training wrapper around the (LoRA-wrapped) base model."""

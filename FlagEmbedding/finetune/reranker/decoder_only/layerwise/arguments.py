@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from FlagEmbedding.finetune.reranker.decoder_only.base.arguments import (
-    RerankerModelArguments as DecoderRerankerModelArguments,
-)
+from FlagEmbedding.finetune.reranker.decoder_only.base.arguments import DecoderOnlyRerankerModelArguments
 from FlagEmbedding.utils.errors import InputError
 
 #: ``model_type`` values: start from a plain causal LM (new per-layer heads) or a layer-wise checkpoint.
@@ -13,7 +11,7 @@ LAYERWISE_MODEL_TYPES = ("from_raw_model", "from_finetuned_model")
 
 
 @dataclass
-class RerankerModelArguments(DecoderRerankerModelArguments):
+class DecoderOnlyRerankerLayerWiseModelArguments(DecoderOnlyRerankerModelArguments):
     """Decoder reranker arguments plus the layer-wise head settings.
 
     ``model_type`` is checked after parsing (not by argparse ``choices``), so a command may pass
@@ -32,3 +30,7 @@ class RerankerModelArguments(DecoderRerankerModelArguments):
         if self.model_type not in LAYERWISE_MODEL_TYPES:
             raise InputError(f"model_type must be one of {list(LAYERWISE_MODEL_TYPES)} for the layer-wise reranker, "
                              f"got {self.model_type!r}.")
+
+
+#: FlagEmbedding 1.4.2's name of this class at this path
+RerankerModelArguments = DecoderOnlyRerankerLayerWiseModelArguments

@@ -14,7 +14,7 @@ from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.pooling import last_token_indices
 
 
-class CrossDecoderModel(AbsRerankerModel):
+class DecoderOnlyRerankerLayerWiseModel(AbsRerankerModel):
     """Layer-wise reranker over the bundled MiniCPM model (``forward(..., cutoff_layers=...)``).
 
     Layers ``start_layer .. num_hidden_layers`` are all scored (each by its own head, at the last token).
@@ -66,3 +66,7 @@ class CrossDecoderModel(AbsRerankerModel):
         for scores in students:
             loss = loss + soft_cross_entropy(targets, scores)
         return RerankerOutput(loss=loss, scores=per_layer[-1])
+
+
+#: FlagEmbedding 1.4.2's name of this class at this path
+CrossDecoderModel = DecoderOnlyRerankerLayerWiseModel

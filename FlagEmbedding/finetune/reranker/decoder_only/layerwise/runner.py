@@ -14,9 +14,9 @@ from FlagEmbedding.abc.finetune.reranker import AbsRerankerModel
 from FlagEmbedding.finetune.reranker.decoder_only.base.runner import (
     DecoderOnlyRerankerRunner as BaseDecoderOnlyRerankerRunner,
 )
-from FlagEmbedding.finetune.reranker.decoder_only.layerwise.arguments import RerankerModelArguments
-from FlagEmbedding.finetune.reranker.decoder_only.layerwise.modeling import CrossDecoderModel
-from FlagEmbedding.finetune.reranker.decoder_only.layerwise.trainer import DecoderOnlyRerankerTrainer
+from FlagEmbedding.finetune.reranker.decoder_only.layerwise.arguments import DecoderOnlyRerankerLayerWiseModelArguments
+from FlagEmbedding.finetune.reranker.decoder_only.layerwise.modeling import DecoderOnlyRerankerLayerWiseModel
+from FlagEmbedding.finetune.reranker.decoder_only.layerwise.trainer import DecoderOnlyRerankerLayerWiseTrainer
 from FlagEmbedding.inference.reranker.decoder_only.models import LayerWiseMiniCPMConfig, LayerWiseMiniCPMForCausalLM
 from FlagEmbedding.utils.hub import from_pretrained, model_not_found, offline_if_unreachable
 from FlagEmbedding.utils.errors import InputError
@@ -60,7 +60,7 @@ def read_lm_head_row(folder: str, row: int) -> torch.Tensor:
                      "causal LM checkpoint, or --model_type from_finetuned_model for a layer-wise one.")
 
 
-class DecoderOnlyRerankerRunner(BaseDecoderOnlyRerankerRunner):
+class DecoderOnlyRerankerLayerWiseRunner(BaseDecoderOnlyRerankerRunner):
     """Fine-tune a layer-wise reranker; every layer from ``start_layer`` on is trained through its own head.
 
     ``from_raw_model``: a plain MiniCPM causal LM gets one ``Linear(hidden, 1)`` head per layer
@@ -69,11 +69,11 @@ class DecoderOnlyRerankerRunner(BaseDecoderOnlyRerankerRunner):
     Then ``raw_peft`` / LoRA as for the decoder reranker; merging rebuilds the same way (no hub config fetch).
     """
 
-    trainer_class = DecoderOnlyRerankerTrainer
-    model_class = CrossDecoderModel
+    trainer_class = DecoderOnlyRerankerLayerWiseTrainer
+    model_class = DecoderOnlyRerankerLayerWiseModel
     #: the bundled model does not generate, so adapters use peft's plain feature-extraction wrapper
     peft_task_type = "FEATURE_EXTRACTION"
-    model_args: RerankerModelArguments
+    model_args: DecoderOnlyRerankerLayerWiseModelArguments
 
     def load_base_model(self) -> PreTrainedModel:
         """The layer-wise model (bundled class for MiniCPM checkpoints) with ``raw_peft`` merged."""
@@ -143,3 +143,6 @@ class DecoderOnlyRerankerRunner(BaseDecoderOnlyRerankerRunner):
         )
         return self.tokenizer, self.prepare_model(model)
 
+
+#: FlagEmbedding 1.4.2's name of this class at this path
+DecoderOnlyRerankerRunner = DecoderOnlyRerankerLayerWiseRunner

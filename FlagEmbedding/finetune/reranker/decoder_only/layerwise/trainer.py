@@ -4,5 +4,9 @@ from FlagEmbedding.finetune.reranker.decoder_only.base.trainer import (
 )
 
 
-class DecoderOnlyRerankerTrainer(BaseDecoderOnlyRerankerTrainer):
+class DecoderOnlyRerankerLayerWiseTrainer(BaseDecoderOnlyRerankerTrainer):
     """The decoder reranker trainer (adapter or full weights including the per-layer heads)."""
+
+
+#: FlagEmbedding 1.4.2's name of this class at this path
+DecoderOnlyRerankerTrainer = DecoderOnlyRerankerLayerWiseTrainer
