@@ -140,7 +140,8 @@ class AbsEvaluator(ResultFiles, ResultScoring, EvaluatorCompat):
         return self.overwrite or not all(os.path.exists(path) for path in paths.values())
 
     def encode_corpus_shares(self, splits: Sequence[str], search_results_save_dir: str, retriever: EvalDenseRetriever,
-                             corpus_embd_save_dir: str, dataset_name: Optional[str] = None, **kwargs: Any) -> None:
+                             corpus_embd_save_dir: Optional[str], dataset_name: Optional[str] = None,
+                             **kwargs: Any) -> None:
         """Distributed runs: encode this rank's share of the cache shards of every corpus of ``dataset_name``
         whose first-stage results :meth:`__call__` will compute (``kwargs`` as there)."""
         splits = self.data_loader.check_splits(splits, dataset_name)
@@ -150,10 +151,10 @@ class AbsEvaluator(ResultFiles, ResultScoring, EvaluatorCompat):
         for sub in self.data_loader.sub_dataset_names(dataset_name):
             paths = self.retrieval_paths(splits, retrieval_dir, dataset_name, sub)
             if distributed.broadcast_flags([self.needs_retrieval(paths)])[0]:  # rank 0 decides: its output_dir counts
-                retriever.encode_corpus_share(self.data_loader.load_corpus(dataset_name, sub),
-                                              self.get_corpus_embd_save_dir(retriever.cache_name, corpus_embd_save_dir,
-                                                                            dataset_name, sub),
-                                              **dict(kwargs))
+                corpus = self.data_loader.load_corpus(dataset_name, sub)
+                cache_dir = self.get_corpus_embd_save_dir(retriever.cache_name, corpus_embd_save_dir, dataset_name, sub)
+                assert cache_dir is not None, "distributed runs require --corpus_embd_save_dir (the shared cache)"
+                retriever.encode_corpus_share(corpus, cache_dir, **dict(kwargs))
 
     @staticmethod
     def _query_groups(queries: Mapping[str, Mapping[str, str]]) -> List[List[str]]:

@@ -100,7 +100,10 @@ class AbsEvalRunner:
         if not getattr(self.evaluator, "PER_QUERY_COMPARISON", True):
             raise InputError(f"--compare_to is not available for {self.eval_args.eval_name}: its metric is not a "
                              "per-query relevance measure.")
-        check_baseline(self.eval_args.compare_to, self.compare_files(plan))
+        files = self.compare_files(plan)
+        folder = self.eval_args.compare_to
+        assert folder is not None, "check_compare_to() runs with --compare_to set"
+        check_baseline(folder, files)
 
     def data_loader_class(self) -> Type[AbsEvalDataLoader]:
         """The loader class (:attr:`DATA_LOADER_CLASS` unless a benchmark picks one from its arguments)."""
@@ -110,15 +113,20 @@ class AbsEvalRunner:
 
     def load_data_loader(self) -> AbsEvalDataLoader:
         """The benchmark's data loader built from ``eval_args``."""
-        return self.data_loader_class()(
-            eval_name=self.eval_args.eval_name, dataset_dir=self.eval_args.dataset_dir,
+        loader_class = self.data_loader_class()
+        eval_name = self.eval_args.eval_name
+        assert eval_name is not None, "AbsEvalArgs requires --eval_name"
+        return loader_class(
+            eval_name=eval_name, dataset_dir=self.eval_args.dataset_dir,
             cache_dir=self.eval_args.cache_path, token=self.eval_args.token,
             force_redownload=self.eval_args.force_redownload,
         )
 
     def load_evaluator(self) -> AbsEvaluator:
         """The benchmark's evaluator."""
-        return self.EVALUATOR_CLASS(self.eval_args.eval_name, self.data_loader, overwrite=self.eval_args.overwrite)
+        eval_name = self.eval_args.eval_name
+        assert eval_name is not None, "AbsEvalArgs requires --eval_name"
+        return self.EVALUATOR_CLASS(eval_name, self.data_loader, overwrite=self.eval_args.overwrite)
 
     @property
     def retriever(self) -> EvalDenseRetriever:
@@ -131,6 +139,7 @@ class AbsEvalRunner:
     def reranker(self) -> Optional[EvalReranker]:
         """The reranking stage, or ``None``."""
         self.retriever  # noqa: B018 - builds both models
+        assert self._models is not None, "the retriever property builds both models"
         return self._models[1]
 
     # ------------------------------------------------------------------ running
@@ -144,7 +153,7 @@ class AbsEvalRunner:
         """Check names and splits and load/validate every dataset; return ``[(dataset, splits)]``."""
         names = self.dataset_names()
         requested = as_list(self.eval_args.splits)
-        every_name = self.data_loader.available_dataset_names() or [None]
+        every_name: Sequence[Optional[str]] = self.data_loader.available_dataset_names() or [None]
         known = {split for name in every_name for split in self.data_loader.available_splits(name)}
         unknown = [split for split in requested if split not in known]
         if unknown:
@@ -208,8 +217,9 @@ class AbsEvalRunner:
             )
         self.evaluate_metrics(self.eval_args.output_dir, self.eval_args.eval_output_method,
                               self.eval_args.eval_output_path, self.eval_args.eval_metrics)
-        if getattr(self.eval_args, "compare_to", None):
-            self.compare(self.eval_args.compare_to)
+        compare_to = getattr(self.eval_args, "compare_to", None)
+        if compare_to:
+            self.compare(compare_to)
 
     def compare(self, other: str) -> Dict[str, Any]:
         """Compare this run's result folders with the results folder ``other`` (``--compare_to``); written next

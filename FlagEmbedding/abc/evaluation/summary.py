@@ -29,11 +29,12 @@ def summary_markdown(eval_results: Mapping[str, Mapping[str, Mapping[str, Mappin
         table: List[List[Optional[float]]] = []
         for _, _, results in rows:
             values = [results.get(column, {}).get(metric) for column in columns]
-            average = None if (not values or any(v is None for v in values)) else sum(values) / len(values)
+            known = [v for v in values if v is not None]
+            average = None if (not values or len(known) != len(values)) else sum(known) / len(values)
             table.append([average] + values)
         best = []
         for j in range(len(columns) + 1):
-            present = [round(row[j] * 100, 3) for row in table if row[j] is not None]
+            present = [round(value * 100, 3) for value in (row[j] for row in table) if value is not None]
             best.append(max(present) if present else None)
         lines.append(f"## {metric}")
         lines.append("")

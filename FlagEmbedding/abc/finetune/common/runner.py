@@ -100,7 +100,8 @@ class AbsRunner(ABC):
     def prepare_model(self, model: nn.Module) -> nn.Module:
         """Make the inputs require grad when gradient checkpointing; return ``model``."""
         if self.training_args.gradient_checkpointing:
-            model.enable_input_require_grads()
+            # torch types Module attributes as Tensor | Module; this one is the HF/wrapper method
+            model.enable_input_require_grads()  # type: ignore[operator]
         return model
 
     @abstractmethod

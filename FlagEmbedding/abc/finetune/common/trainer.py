@@ -79,6 +79,7 @@ class AbsTrainer(Trainer, ABC):
         output_dir = output_dir if output_dir is not None else self.args.output_dir
         if not self.args.should_save:
             return
+        assert output_dir is not None, "checkpoints need an output_dir"
         os.makedirs(output_dir, exist_ok=True)
         logger.info("Saving model checkpoint to %s", output_dir)
         model = self.accelerator.unwrap_model(self.model)

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 #: ``(query, passages of the group, teacher scores or None)``
 EmbedderItem = Tuple[str, List[str], Optional[List[float]]]
+#: same-dataset mode: ``(queries, passage groups, teacher scores or None, no_in_batch_neg flag)``, a whole batch
+_SameDatasetBatch = Tuple[List[str], List[List[str]], Optional[List[List[float]]], bool]
 SYMMETRIC_QUERY_STYLE_TYPES = ("symmetric_sts", "symmetric_clustering")
 NO_IN_BATCH_NEG_SUFFIX = "no_in_batch_neg"
 
@@ -86,7 +88,8 @@ class AbsEmbedderTrainDataset(EpochSeededSampling, Dataset):
         passages[0] = shuffle_text(passages[0], self.shuffle_ratio, rng)
         return passages, scores
 
-    def __getitem__(self, item: int) -> EmbedderItem:
+    def __getitem__(self, item: int) -> Union[EmbedderItem, _SameDatasetBatch]:
+        # one EmbedderItem (AbsEmbedderSameDatasetTrainDataset returns a whole batch instead)
         row = self.dataset[item]
         passages, scores = self.sample_passages(row, self.args.train_group_size, self.rng_for(item))
         return self.format_query(row), [self.format_passage(p) for p in passages], scores
@@ -159,7 +162,7 @@ class AbsEmbedderSameDatasetTrainDataset(AbsEmbedderTrainDataset):
         self.step = 0
         self.refresh_epoch()
 
-    def load_dataset(self) -> List[SameDatasetPart]:  # type: ignore[override]
+    def load_dataset(self) -> List[SameDatasetPart]:
         """One part per file; small files of a folder pooled, too-small parts dropped."""
         if not self.args.train_data:
             raise InputError("train_data: at least one training file or folder is required.")
@@ -228,7 +231,7 @@ class AbsEmbedderSameDatasetTrainDataset(AbsEmbedderTrainDataset):
     def __len__(self) -> int:
         return len(self.batches) * self.num_processes
 
-    def __getitem__(self, _: int) -> Tuple[List[str], List[List[str]], Optional[List[List[float]]], bool]:
+    def __getitem__(self, _: int) -> _SameDatasetBatch:
         number = self.step % len(self.batches)
         part_index, rows = self.batches[number]
         self.step += 1
@@ -252,7 +255,7 @@ class AbsEmbedderSameDatasetTrainDataset(AbsEmbedderTrainDataset):
 
     def build_batch(
         self, batch: Sequence[Dict[str, Any]], part: SameDatasetPart, rng: random.Random
-    ) -> Tuple[List[str], List[List[str]], Optional[List[List[float]]], bool]:
+    ) -> _SameDatasetBatch:
         """Format the rows of one batch; teacher scores only if every row has them."""
         kind = self.check_same_type(batch, part)
         group_size = same_dataset_group_size(batch[0], self.args.train_group_size)
@@ -265,7 +268,8 @@ class AbsEmbedderSameDatasetTrainDataset(AbsEmbedderTrainDataset):
             else:
                 groups.append([self.format_passage(p) for p in passages])
             scores.append(row_scores)
-        teacher = scores if all(s is not None for s in scores) else None
+        known = [s for s in scores if s is not None]
+        teacher = known if len(known) == len(scores) else None
         return queries, groups, teacher, part.no_in_batch_neg
 
 
@@ -297,8 +301,9 @@ class AbsEmbedderCollator(DataCollatorWithPadding):
         """Shared by both collators: tokenize, flatten, pad."""
         passages = [p for group in groups for p in group]
         teacher = None
-        if scores is not None and scores and all(s is not None for s in scores):
-            teacher = [float(s) for group in scores for s in group] or None
+        known = [group for group in scores if group is not None] if scores is not None else []
+        if scores is not None and scores and len(known) == len(scores):
+            teacher = [float(s) for group in known for s in group] or None
         return {
             "queries": self.tokenize(list(queries), self.query_max_len),
             "passages": self.tokenize(passages, self.passage_max_len),
@@ -330,7 +335,7 @@ class AbsEmbedderCollator(DataCollatorWithPadding):
 class AbsEmbedderSameDatasetCollator(AbsEmbedderCollator):
     """Collator for same-dataset mode: the one feature is an already built batch (and its flag)."""
 
-    def __call__(self, features: Sequence[Any]) -> Dict[str, Any]:  # type: ignore[override]
+    def __call__(self, features: Sequence[Any]) -> Dict[str, Any]:
         queries, groups, scores, flag = features[0]
         return self.collate(queries, groups, scores, flag)
 

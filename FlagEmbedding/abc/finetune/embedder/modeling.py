@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, overload
 
 import torch
 import torch.distributed as dist
@@ -283,6 +283,12 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
     def device_of(reps: Any) -> torch.device:
         """Device of a rep tensor."""
         return reps.device
+
+    @overload
+    def _dist_gather_tensor(self, tensor: Tensor) -> Tensor: ...
+
+    @overload
+    def _dist_gather_tensor(self, tensor: None) -> None: ...
 
     def _dist_gather_tensor(self, tensor: Optional[Tensor]) -> Optional[Tensor]:
         """All-gather along dim 0 (rank order); this process's slot keeps its gradient.

@@ -23,7 +23,9 @@ class AbsEmbedderTrainer(AbsTrainer):
         if self.is_deepspeed_enabled or self.is_fsdp_enabled:
             super()._load_best_model()
             return
-        self._load_from_checkpoint(self.state.best_model_checkpoint)
+        best = self.state.best_model_checkpoint
+        assert best is not None, "the Trainer loads the best model only once it has one"
+        self._load_from_checkpoint(best)
 
     def evaluate(self, eval_dataset: Any = None, ignore_keys: Optional[List[str]] = None,
                  metric_key_prefix: str = "eval") -> Dict[str, float]:

@@ -129,7 +129,7 @@ class AbsLLMRerankerTrainDataset(AbsRerankerTrainDataset):
         """The record's ``prompt`` (else :data:`~FlagEmbedding.utils.reranker_inputs.DEFAULT_LLM_PROMPT`)."""
         return {"prompt": row_value(row, "prompt", DEFAULT_LLM_PROMPT)}
 
-    def create_one_example(self, qry_encoding: str, doc_encoding: str,  # type: ignore[override]
+    def create_one_example(self, qry_encoding: str, doc_encoding: str,
                            prompt: str = DEFAULT_LLM_PROMPT) -> Encoding:
         """``bos + query + sep + passage + sep + prompt`` ids (see
         :func:`~FlagEmbedding.utils.reranker_inputs.llm_input_ids`), the pair cut to fit the total budget."""
@@ -149,9 +149,10 @@ def collate_groups(tokenizer: PreTrainedTokenizerBase, features: Sequence[Rerank
     None}`` (teacher scores only when every group has them)."""
     encodings = [encoding for group, _ in features for encoding in group]
     scores = [group_scores for _, group_scores in features]
+    known = [group_scores for group_scores in scores if group_scores is not None]
     teacher = None
-    if scores and all(s is not None for s in scores):
-        teacher = [float(s) for group_scores in scores for s in group_scores]
+    if scores and len(known) == len(scores):
+        teacher = [float(s) for group_scores in known for s in group_scores]
     pair = tokenizer.pad(encodings, padding=padding, pad_to_multiple_of=pad_to_multiple_of,
                          return_tensors=return_tensors)
     return {"pair": dict(pair), "teacher_scores": teacher}
@@ -176,6 +177,6 @@ class AbsLLMRerankerCollator(DataCollatorForSeq2Seq):
     query_max_len: int = 32
     passage_max_len: int = 128
 
-    def __call__(self, features: Sequence[RerankerItem],  # type: ignore[override]
+    def __call__(self, features: Sequence[RerankerItem],
                  return_tensors: str = "pt") -> Dict[str, Any]:
         return collate_groups(self.tokenizer, features, self.padding, self.pad_to_multiple_of, return_tensors)

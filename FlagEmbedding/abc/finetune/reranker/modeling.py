@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -76,7 +76,9 @@ class AbsRerankerModel(HFModelWrapperMixin, nn.Module, ABC):
     def forward(self, pair: Optional[Dict[str, Tensor]] = None,
                 teacher_scores: Optional[Sequence[float]] = None) -> RerankerOutput:
         """CE towards the first pair of each group (+ soft-CE towards the teacher's softmax)."""
-        scores = self.encode(pair)
+        # a missing pair goes to encode() as in FlagEmbedding 1.4.2: the decoder-only rerankers' encode() takes
+        # None (scores None in eval mode); this class's contract is a dict
+        scores = self.encode(cast(Dict[str, Tensor], pair))
         if not self.training:
             return RerankerOutput(loss=None, scores=scores)
         grouped = self.group_scores(scores)
@@ -93,5 +95,6 @@ class AbsRerankerModel(HFModelWrapperMixin, nn.Module, ABC):
 
     def save_pretrained(self, *args: Any, **kwargs: Any) -> Any:
         """Save the tokenizer and the HF model (a loadable checkpoint folder)."""
+        assert self.tokenizer is not None, "save_pretrained() needs the model's tokenizer"
         self.tokenizer.save_pretrained(*args, **kwargs)
         return self.model.save_pretrained(*args, **kwargs)
