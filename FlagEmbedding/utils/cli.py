@@ -14,9 +14,10 @@ import difflib
 import logging
 import os
 import sys
-from typing import Any, Callable, Iterable, List, NoReturn, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, List, NoReturn, Optional, Sequence, Tuple, TypeVar, Union, cast, overload
 
 from transformers import HfArgumentParser
+from transformers.hf_argparser import DataClassType
 
 from FlagEmbedding.utils.errors import InputError, UserError, user_error_message
 
@@ -26,6 +27,8 @@ USER_ERROR_STATUS = 1
 ARGUMENT_ERROR_STATUS = 2
 #: the log line of every entry point (the fine-tuning format of FlagEmbedding 1.4.2)
 LOG_FORMAT = "%(asctime)s - %(levelname)s - %(name)s - %(message)s"
+
+_N = TypeVar("_N")
 
 
 def configure_logging(level: Union[int, str] = logging.INFO) -> None:
@@ -88,7 +91,16 @@ class OneLineArgumentParser(argparse.ArgumentParser):
                 message += f"; did you mean {close[0]}?"
         return message
 
-    def parse_args(self, args: Optional[Sequence[str]] = None, namespace: Any = None) -> argparse.Namespace:
+    @overload
+    def parse_args(self, args: Optional[Iterable[str]] = None, namespace: None = None) -> argparse.Namespace: ...
+
+    @overload
+    def parse_args(self, args: Optional[Iterable[str]], namespace: _N) -> _N: ...
+
+    @overload
+    def parse_args(self, *, namespace: _N) -> _N: ...
+
+    def parse_args(self, args: Optional[Iterable[str]] = None, namespace: Any = None) -> Any:
         """``argparse``'s, with the did-you-mean message for unknown flags."""
         parsed, remaining = self.parse_known_args(args, namespace)
         if remaining:
@@ -104,21 +116,25 @@ class ArgumentParser(HfArgumentParser, OneLineArgumentParser):
     """
 
     def __init__(self, dataclass_types: Iterable[type], description: Optional[str] = None, **kwargs: Any):
-        super().__init__(list(dataclass_types), description=description, **kwargs)
+        super().__init__(cast(List[DataClassType], list(dataclass_types)), description=description, **kwargs)
         for action in self._actions:
             negated = [option for option in action.option_strings if option.startswith("--no_")]
             if negated and isinstance(action, argparse._StoreFalseAction):
                 action.help = f"Turn off --{action.dest}."
                 action.default = argparse.SUPPRESS  # the positive flag sets the default; don't show it twice
 
-    def parse_args_into_dataclasses(self, args: Optional[Sequence[str]] = None, **kwargs: Any) -> tuple:
+    def parse_args_into_dataclasses(self, args: Optional[Sequence[str]] = None, return_remaining_strings: bool = False,
+                                    look_for_args_file: bool = False, args_filename: Optional[str] = None,
+                                    args_file_flag: Optional[str] = None) -> Tuple[Any, ...]:
         """Like ``HfArgumentParser``'s, with a one-line error for unknown flags and :class:`InputError` for values
-        the dataclasses reject. ``args`` defaults to ``sys.argv[1:]``."""
+        the dataclasses reject. ``args`` defaults to ``sys.argv[1:]``; no args file is read unless
+        ``look_for_args_file`` asks for one."""
         args = list(sys.argv[1:] if args is None else args)
-        return_remaining = kwargs.pop("return_remaining_strings", False)
+        return_remaining = return_remaining_strings
         try:
             *outputs, remaining = super().parse_args_into_dataclasses(
-                args=args, return_remaining_strings=True, look_for_args_file=False, **kwargs)
+                args=args, return_remaining_strings=True, look_for_args_file=look_for_args_file,
+                args_filename=args_filename, args_file_flag=args_file_flag)
         except UserError:
             raise
         except ValueError as error:  # raised by a dataclass' __post_init__ (ours or transformers'): a bad flag value

@@ -85,7 +85,7 @@ def atomic_write(path: str, write: Callable[[Any], None], mode: str = "w") -> No
     """Call ``write(file)`` on a temporary file next to ``path`` and move it into place (see :func:`atomic_path`);
     on any error ``path`` is untouched."""
     with atomic_path(path) as tmp:
-        with open(tmp, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as f:
+        with open(tmp, mode, encoding=None if "b" in mode else "utf-8") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())

@@ -51,7 +51,7 @@ def offline_if_unreachable() -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"  # for libraries that read the variable when they are imported later
     datasets_config = sys.modules.get("datasets.config")
     if datasets_config is not None:
-        datasets_config.HF_HUB_OFFLINE = True
+        setattr(datasets_config, "HF_HUB_OFFLINE", True)
 
 
 def model_not_found(name_or_path: str) -> ModelNotFoundError:

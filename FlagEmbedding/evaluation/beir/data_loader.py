@@ -44,14 +44,16 @@ class BEIREvalDataLoader(AbsEvalDataLoader):
                 "sub_dataset_name, split): pass split=... by keyword."
             )
 
-    def load_queries(self, dataset_name: Optional[str] = None, sub_dataset_name: Optional[str] = None,
-                     split: str = "test") -> Queries:
+    # The original BEIR loader's parameter order (sub_dataset_name before split) differs from the base class's
+    # (split second, sub_dataset_name keyword-only): the override is incompatible by design of the 1.4.2 API.
+    def load_queries(self, dataset_name: Optional[str] = None,  # type: ignore[override]
+                     sub_dataset_name: Optional[str] = None, split: str = "test") -> Queries:
         """``{qid: text}`` of one split (the original BEIR loader's parameter order)."""
         self.check_sub_dataset_name(dataset_name, sub_dataset_name)
         return super().load_queries(dataset_name, split=split, sub_dataset_name=sub_dataset_name)
 
-    def load_qrels(self, dataset_name: Optional[str] = None, sub_dataset_name: Optional[str] = None,
-                   split: str = "test") -> Qrels:
+    def load_qrels(self, dataset_name: Optional[str] = None,  # type: ignore[override]  # (order: see load_queries)
+                   sub_dataset_name: Optional[str] = None, split: str = "test") -> Qrels:
         """``{qid: {docid: relevance}}`` of one split (the original BEIR loader's parameter order)."""
         self.check_sub_dataset_name(dataset_name, sub_dataset_name)
         return super().load_qrels(dataset_name, split=split, sub_dataset_name=sub_dataset_name)
@@ -62,7 +64,8 @@ class BEIREvalDataLoader(AbsEvalDataLoader):
         return f"https://huggingface.co/datasets/BeIR/{dataset_name} (and BeIR/{dataset_name}-qrels)"
 
     # ------------------------------------------------------------------ cqadupstack (UKP zip, BEIR layout)
-    def _cqadupstack_folder(self, sub_dataset_name: str) -> str:
+    def _cqadupstack_folder(self, sub_dataset_name: Optional[str]) -> str:
+        assert sub_dataset_name is not None  # cqadupstack is read one sub-forum at a time (sub_dataset_names)
         root = self._download_zip_file(CQADUPSTACK_ZIP, self.cache_dir)
         return os.path.join(root, "cqadupstack", sub_dataset_name)
 

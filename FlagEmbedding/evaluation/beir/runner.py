@@ -17,5 +17,6 @@ class BEIREvalRunner(AbsEvalRunner):
 
     def before_dataset(self, dataset_name: Optional[str]) -> None:
         if getattr(self.eval_args, "use_special_instructions", False):
+            assert dataset_name is not None  # BEIR data is always named (the table lookup fails otherwise)
             self.retriever.stop_pools()
             self.retriever.embedder.query_instruction_for_retrieval = BEIRInstructions[dataset_name]

@@ -21,6 +21,8 @@ class CustomEvalDataLoader(AbsEvalDataLoader):
     """
 
     SOURCE_NAME = "custom"
+    #: required here (``__init__`` refuses a missing one)
+    dataset_dir: str
 
     def __init__(self, eval_name: str, dataset_dir: Optional[str] = None, cache_dir: Optional[str] = None,
                  token: Optional[str] = None, force_redownload: bool = False):
@@ -30,6 +32,12 @@ class CustomEvalDataLoader(AbsEvalDataLoader):
         if not os.path.isdir(dataset_dir):
             raise MissingFileError(f"--dataset_dir {dataset_dir} is not a folder.")
         super().__init__(eval_name, dataset_dir, cache_dir, token, force_redownload)
+
+    def dataset_folder(self, dataset_name: Optional[str] = None, sub_dataset_name: Optional[str] = None) -> str:
+        """Local folder of the queries and qrels (always set: ``dataset_dir`` is required)."""
+        folder = super().dataset_folder(dataset_name, sub_dataset_name)
+        assert folder is not None  # dataset_dir is set
+        return folder
 
     def available_dataset_names(self) -> List[str]:
         if os.path.exists(os.path.join(self.dataset_dir, CORPUS_FILE)):

@@ -24,7 +24,7 @@ class MIRACLEvalDataLoader(AbsEvalDataLoader):
     def remote_source(self, dataset_name: Optional[str], sub_dataset_name: Optional[str] = None) -> str:
         return "https://huggingface.co/datasets/miracl/miracl-corpus and https://huggingface.co/datasets/miracl/miracl"
 
-    def _topic_file(self, dataset_name: str, split: str, kind: str) -> str:
+    def _topic_file(self, dataset_name: Optional[str], split: str, kind: str) -> str:
         folder = "qrels" if kind == "qrels" else "topics"
         return self._hf_file("miracl/miracl",
                              f"miracl-v1.0-{dataset_name}/{folder}/{kind}.miracl-v1.0-{dataset_name}-{split}.tsv")

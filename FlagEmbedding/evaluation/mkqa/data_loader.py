@@ -64,7 +64,7 @@ class MKQAEvalDataLoader(AbsEvalDataLoader):
             raise InputError(f"{qrels_source}: {len(unknown)} query ids are not in {queries_source}: '{unknown[0]}'.")
 
     # ------------------------------------------------------------------ remote
-    def _questions(self, dataset_name: str) -> Dict[str, Dict[str, Any]]:
+    def _questions(self, dataset_name: Optional[str]) -> Dict[str, Dict[str, Any]]:
         folder = self._extract_zip(self._hf_file(MKQA_REPO, MKQA_ZIP), os.path.join(self.cache_dir, "MKQA_test-data"))
         for root, _, names in os.walk(folder):
             if f"{dataset_name}.jsonl" in names:

@@ -22,9 +22,12 @@ class MKQAEvaluator(AbsEvaluator):
         """``<root>/<retriever>``: every language searches the one shared corpus."""
         return os.path.join(corpus_embd_save_dir, retriever_name) if corpus_embd_save_dir is not None else None
 
+    # The original MKQA evaluator's parameters (corpus_dict first, answers as qrels) differ from the base
+    # ResultScoring.compute_metrics: the override is incompatible by design of the 1.4.2 API.
     @staticmethod
-    def compute_metrics(corpus_dict: Mapping[str, str], qrels: Mapping[str, Sequence[str]],
-                        search_results: SearchResults, k_values: Sequence[int]) -> Dict[str, float]:
+    def compute_metrics(corpus_dict: Mapping[str, str],  # type: ignore[override]
+                        qrels: Mapping[str, Sequence[str]], search_results: SearchResults,
+                        k_values: Sequence[int]) -> Dict[str, float]:
         """``qa_recall_at_{k}`` of ``search_results`` given passage texts (``corpus_dict``) and answers
         (``qrels``); the original's parameters, in its order."""
         depth = max(k_values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
 from FlagEmbedding.abc.evaluation.runner import AbsEvalRunner
 from FlagEmbedding.utils.files import atomic_path, atomic_write_json, atomic_write_text, read_json_file
@@ -13,13 +13,17 @@ from FlagEmbedding.evaluation.mteb.prompts import get_task_def_by_task_name_and_
 from FlagEmbedding.evaluation.mteb.searcher import MTEBEvalDenseRetriever, MTEBEvalReranker
 from FlagEmbedding.utils.errors import InputError
 
+if TYPE_CHECKING:
+    from mteb.abstasks.task_metadata import TaskType
+    from mteb.types import EncodeKwargs
+
 logger = logging.getLogger(__name__)
 
 #: result sub-folders (mteb's names for a model without metadata)
 RESULT_SUBFOLDER = os.path.join("no_model_name_available", "no_revision_available")
 
 
-def main_score(scores: Dict[str, List[Dict[str, Any]]]) -> Optional[float]:
+def main_score(scores: Mapping[str, Sequence[Mapping[str, Any]]]) -> Optional[float]:
     """``main_score * 100`` (2 decimals) of the first of test/dev/validation, subset ``default`` (else the first)."""
     for split in ("test", "dev", "validation"):
         if scores.get(split):
@@ -84,25 +88,36 @@ class MTEBEvalRunner(AbsEvalRunner):
     eval_args: MTEBEvalArgs
     model_args: MTEBEvalModelArgs
 
-    def load_data_loader(self) -> None:
+    # No loader and no evaluator: the base factories promise both; this runner overrides run() and never uses them.
+    def load_data_loader(self) -> None:  # type: ignore[override]
         """MTEB tasks load their own data."""
         return None
 
-    def load_evaluator(self) -> None:
+    def load_evaluator(self) -> None:  # type: ignore[override]
         """MTEB evaluates through ``mteb.evaluate``."""
         return None
 
     def load_retriever_and_reranker(self) -> Tuple[MTEBEvalDenseRetriever, Optional[MTEBEvalReranker]]:
         """The mteb model wrapper (and the reranker stage, unused by MTEB tasks)."""
         retriever, reranker = super().load_retriever_and_reranker()
+        assert isinstance(retriever, MTEBEvalDenseRetriever)  # built from RETRIEVER_CLASS
         return retriever, (MTEBEvalReranker(reranker.reranker, reranker.rerank_top_k) if reranker else None)
+
+    @property
+    def retriever(self) -> MTEBEvalDenseRetriever:
+        """The mteb model wrapper (models are built on first access)."""
+        retriever = super().retriever
+        assert isinstance(retriever, MTEBEvalDenseRetriever)  # see load_retriever_and_reranker
+        return retriever
 
     def load_tasks(self) -> List[Any]:
         """``mteb.get_tasks`` filtered by ``--languages``, ``--tasks`` and ``--task_types``."""
         import mteb
 
+        # the task types are command-line strings; mteb checks them against its TaskType names
+        task_types = cast("Optional[List[TaskType]]", self.eval_args.task_types)
         return list(mteb.get_tasks(languages=self.eval_args.languages, tasks=self.eval_args.tasks,
-                                   task_types=self.eval_args.task_types))
+                                   task_types=task_types))
 
     def prepare_task(self, task: Any) -> None:
         """Set instruction, examples and normalization for one task."""
@@ -132,8 +147,10 @@ class MTEBEvalRunner(AbsEvalRunner):
         if os.path.exists(path) and not self.eval_args.overwrite:
             return TaskResult.from_disk(Path(path))
         self.prepare_task(task)
+        # mteb marks the other keys NotRequired, which its stubs import from typing only on Python >= 3.11
+        encode_kwargs: EncodeKwargs = {"batch_size": self.retriever.embedder.batch_size}  # type: ignore[typeddict-item]
         result = mteb.evaluate(self.retriever, task, cache=None, overwrite_strategy="always",
-                               encode_kwargs={"batch_size": self.retriever.embedder.batch_size},
+                               encode_kwargs=encode_kwargs,
                                show_progress_bar=False).task_results[0]
         with atomic_path(path) as tmp:
             result.to_disk(Path(tmp))

@@ -27,6 +27,9 @@ class MTEBEvalDenseRetriever(EvalDenseRetriever, AbsEncoder, MTEBRetrieverCompat
     Embeddings are float32 from ``dense_vecs``; mteb's batch size is ignored (the embedder's own applies).
     """
 
+    #: always set by ``__init__`` (mteb's encoder protocol needs one; AbsEncoder allows ``None``)
+    mteb_model_meta: ModelMeta
+
     def __init__(self, embedder: Any, search_top_k: int = 1000, overwrite: bool = False,
                  cache_shard_rows: int = 100_000, **search_kwargs: Any):
         super().__init__(embedder, search_top_k=search_top_k, overwrite=overwrite, cache_shard_rows=cache_shard_rows,
@@ -39,7 +42,9 @@ class MTEBEvalDenseRetriever(EvalDenseRetriever, AbsEncoder, MTEBRetrieverCompat
         """Set the embedder's ``query_instruction_for_retrieval``."""
         self.embedder.query_instruction_for_retrieval = instruction
 
-    def get_instruction(self) -> Optional[str]:
+    # the 1.4.2 API (no arguments); mteb's AbsEncoder.get_instruction(task_metadata, prompt_type) is not used
+    # here: encode() below replaces the AbsEncoder code that calls it
+    def get_instruction(self) -> Optional[str]:  # type: ignore[override]
         """The embedder's ``query_instruction_for_retrieval``."""
         return self.embedder.query_instruction_for_retrieval
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
-from typing import Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 #: letters/numbers/marks runs, or any single character that is neither separator nor control
 TOKEN_PATTERN = r"([\p{L}\p{N}\p{M}]+)|([^\p{Z}\p{C}])"
 
 
 @lru_cache(maxsize=1)
-def _pattern():
+def _pattern() -> Any:  # a compiled ``regex`` pattern (the package ships no types)
     import regex
 
     return regex.compile(TOKEN_PATTERN, flags=regex.IGNORECASE | regex.UNICODE | regex.MULTILINE)

@@ -1,6 +1,8 @@
 """Character normaliser applied to the MKQA (NQ) corpus: control characters, dashes, quotes, primes, slashes."""
 from __future__ import annotations
 
+from typing import Dict, Optional
+
 
 _DELETE = [chr(c) for c in range(0x01, 0x09)] + ["\x0e", "\x0f"] + [chr(c) for c in range(0x11, 0x1C)] + ["\u00ad"]
 _SPACE = ["\x0b", "\x0c", "\u0085"]
@@ -13,7 +15,7 @@ _SINGLE_QUOTES = ["\u2018", "\u2019", "\u201a", "\u201b", "\u2039", "\u203a", "\
 _PRIMES = {"\u2032": "'", "\u2033": "''", "\u2034": "'''", "\u2057": "''''"}
 _SLASHES = ["\u2044", "\u2215", "\u29f8", "\uff0f"]
 
-_TABLE = {ord(c): None for c in _DELETE}
+_TABLE: Dict[int, Optional[str]] = {ord(c): None for c in _DELETE}
 _TABLE.update({ord(c): " " for c in _SPACE})
 _TABLE.update({ord(c): "-" for c in _HYPHENS})
 _TABLE.update({ord(c): '"' for c in _DOUBLE_QUOTES})
