@@ -14,7 +14,7 @@ import contextlib
 import functools
 import threading
 import types
-from typing import Callable, Iterator, List, Set, Tuple
+from typing import Callable, Iterator, List, Optional, Set, Tuple
 
 import torch
 from torch import nn
@@ -77,7 +77,7 @@ def _is_dense_then_act(cls: type) -> bool:
         BertIntermediate.forward)
 
 
-def _is_erf_gelu(activation: nn.Module) -> bool:
+def _is_erf_gelu(activation: Optional[nn.Module]) -> bool:
     from transformers.activations import GELUActivation
 
     if type(activation) is nn.GELU:
@@ -87,7 +87,8 @@ def _is_erf_gelu(activation: nn.Module) -> bool:
 
 def _fusable_dense_gelu(module: nn.Module) -> bool:
     dense = getattr(module, "dense", None)
-    return (type(dense) is nn.Linear and _is_dense_then_act(type(module))
+    cls: type = type(module)
+    return (type(dense) is nn.Linear and _is_dense_then_act(cls)
             and _is_erf_gelu(getattr(module, "intermediate_act_fn", None)))
 
 
@@ -115,7 +116,9 @@ def onednn_linears(model: nn.Module, device: str, prepack: bool = False) -> Iter
             if type(module) is nn.Linear:
                 linear, attr, algorithm = module, "none", ""
             elif _fusable_dense_gelu(module):
-                linear, attr, algorithm = module.dense, "gelu", "none"
+                dense = module.dense
+                assert isinstance(dense, nn.Linear)  # checked by _fusable_dense_gelu
+                linear, attr, algorithm = dense, "gelu", "none"
                 fused.add(id(linear))
             else:
                 continue

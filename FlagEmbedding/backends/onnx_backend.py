@@ -32,6 +32,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import torch
+from transformers import PreTrainedConfig
 from transformers.modeling_outputs import ModelOutput
 
 from FlagEmbedding.utils.errors import InputError
@@ -195,13 +196,14 @@ def _export(model: torch.nn.Module, input_names: List[str], output: str, path: s
     example = {"input_ids": torch.full((2, 8), 5), "attention_mask": torch.ones(2, 8, dtype=torch.long),
                "token_type_ids": torch.zeros(2, 8, dtype=torch.long)}
     example["attention_mask"][1, 4:] = 0  # a padded row, so no all-ones shortcut is traced
-    example = [example[name] for name in input_names]
+    inputs = tuple(example[name] for name in input_names)
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
     dynamic = {"inputs": tuple({0: batch, 1: seq} for _ in input_names)}
     with eval_mode(model), torch.no_grad():
-        program = torch.onnx.export(_Exportable(model, input_names, output).eval(), tuple(example), dynamo=True,
+        program = torch.onnx.export(_Exportable(model, input_names, output).eval(), inputs, dynamo=True,
                                     input_names=list(input_names), output_names=[output], dynamic_shapes=dynamic,
                                     opset_version=OPSET, verbose=False)
+    assert program is not None  # the dynamo exporter always returns its program
     fused, counts = optimize_for_ort(program.model)
     counts["mask_index_attention"] = mask_index_attention(fused) if int8 else 0
     logger.info("ONNX Runtime fusions: %s", {name: count for name, count in counts.items() if count})
@@ -215,9 +217,11 @@ def _matches_model(model: torch.nn.Module, input_names: List[str], output: str, 
     graph lost would show."""
     import onnxruntime
 
-    length = min(256, int(getattr(model.config, "max_position_embeddings", 258)) - 2)
+    config = model.config
+    assert isinstance(config, PreTrainedConfig)  # an HF model (its config is read when exporting too)
+    length = min(256, int(getattr(config, "max_position_embeddings", 258)) - 2)
     generator = torch.Generator().manual_seed(0)
-    vocabulary = min(int(model.config.vocab_size), 1000)
+    vocabulary = min(int(config.vocab_size), 1000)
     features = {"input_ids": torch.randint(5, vocabulary, (2, length), generator=generator),
                 "attention_mask": torch.ones(2, length, dtype=torch.long),
                 "token_type_ids": torch.zeros(2, length, dtype=torch.long)}

@@ -37,8 +37,9 @@ def _renamed(new_flag: str) -> Callable[[str], List[str]]:
     return lambda value: [new_flag, value]
 
 
-def _when_true(arguments: List[str]) -> Callable[[str], Optional[List[str]]]:
-    """A boolean flag: ``True`` -> ``arguments``; ``False`` -> nothing (the transformers 5 default)."""
+def _when_true(arguments: Optional[List[str]]) -> Callable[[str], Optional[List[str]]]:
+    """A boolean flag: ``True`` -> ``arguments`` (``None``: refused); ``False`` -> nothing (the transformers 5
+    default)."""
     return lambda value: arguments if _bool(value) else []
 
 

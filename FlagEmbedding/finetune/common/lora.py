@@ -10,7 +10,7 @@ import os
 import pickle
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -19,6 +19,13 @@ from transformers import AutoTokenizer, PreTrainedConfig, PreTrainedModel
 from FlagEmbedding.utils.hub import from_pretrained
 from FlagEmbedding.utils.errors import InputError, MissingFileError
 from FlagEmbedding.utils.files import atomic_path
+
+if TYPE_CHECKING:
+    # The mixin extends AbsRunner's loading steps (super().load_config, self.hub_kwargs); at runtime it stays a
+    # plain class placed before AbsRunner in the runners' bases.
+    from FlagEmbedding.abc.finetune.common.runner import AbsRunner as _RunnerBase
+else:
+    _RunnerBase = object
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +81,19 @@ def load_embedding_state(path: str) -> Dict[str, Tensor]:
     return state
 
 
+def input_embedding_rows(model: PreTrainedModel) -> int:
+    """Rows (vocabulary size) of the model's input embedding matrix."""
+    weight = model.get_input_embeddings().weight
+    assert isinstance(weight, Tensor)  # an embedding module's weight is a parameter
+    return weight.shape[0]
+
+
 def restore_embedding(model: PreTrainedModel, path: str) -> None:
     """Load ``path`` (see :func:`load_embedding_state`) into the input embeddings, resizing them first if the
     saved vocabulary size differs."""
     state = load_embedding_state(path)
     rows = state["weight"].shape[0]
-    if model.get_input_embeddings().weight.shape[0] != rows:
+    if input_embedding_rows(model) != rows:
         model.resize_token_embeddings(rows)
     model.get_input_embeddings().load_state_dict(state)
     logger.info("Restored input embeddings (%d rows) from %s.", rows, path)
@@ -117,6 +131,7 @@ def wrap_for_training(model: PreTrainedModel, args: LoraArguments, task_type: st
     """
     from peft import LoraConfig, PeftModel, get_peft_model
 
+    wrapped: nn.Module
     target_modules = list(args.target_modules)
     if resized:
         save_embedding(model, output_dir)
@@ -127,19 +142,21 @@ def wrap_for_training(model: PreTrainedModel, args: LoraArguments, task_type: st
         if os.path.exists(embedding):
             restore_embedding(model, embedding)
             save_embedding(model, output_dir)
-        model = PeftModel.from_pretrained(model, args.from_peft, is_trainable=True)
+        wrapped = PeftModel.from_pretrained(model, args.from_peft, is_trainable=True)
     elif args.use_lora:
         config = LoraConfig(
-            task_type=task_type, r=args.lora_rank, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
-            target_modules=target_modules, modules_to_save=args.modules_to_save, inference_mode=False,
+            # peft annotates lora_alpha as int but only divides by it (a float alpha, as in 1.4.2, works)
+            task_type=task_type, r=args.lora_rank, lora_alpha=args.lora_alpha,  # type: ignore[arg-type]
+            lora_dropout=args.lora_dropout, target_modules=target_modules, modules_to_save=args.modules_to_save,
+            inference_mode=False,
         )
-        model = get_peft_model(model, config)
+        wrapped = get_peft_model(model, config)
     else:
         return model
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in wrapped.parameters())
     logger.info("Trainable parameters: %d of %d (%.4f%%).", trainable, total, 100 * trainable / max(total, 1))
-    return model
+    return wrapped
 
 
 def latest_adapter_dir(output_dir: str) -> str:
@@ -184,7 +201,7 @@ def save_merged_model(base_model: PreTrainedModel, output_dir: str) -> str:
     return merged_dir
 
 
-class LoraRunnerMixin:
+class LoraRunnerMixin(_RunnerBase):
     """Runner part of the decoder kinds: build the base model, wrap it for training, merge after training.
 
     Subclasses set :attr:`peft_task_type` and :attr:`auto_model_class` (or override :meth:`load_base_model`).

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 from abc import ABC, abstractmethod
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from torch import nn
 from transformers import AutoConfig, AutoTokenizer, PreTrainedConfig, PreTrainedTokenizerBase, Trainer, set_seed
@@ -105,7 +105,7 @@ class AbsRunner(ABC):
         return model
 
     @abstractmethod
-    def load_tokenizer_and_model(self) -> Tuple[PreTrainedTokenizerBase, nn.Module]:
+    def load_tokenizer_and_model(self) -> Tuple[PreTrainedTokenizerBase, Optional[nn.Module]]:
         """The tokenizer and the training wrapper model."""
 
     @abstractmethod
@@ -117,13 +117,14 @@ class AbsRunner(ABC):
         """The data collator."""
 
     @abstractmethod
-    def load_trainer(self) -> Trainer:
+    def load_trainer(self) -> Optional[Trainer]:
         """The trainer."""
 
     def run(self) -> None:
         """Train (resuming if asked), save the final model, then :meth:`after_training`."""
         assert self.training_args.output_dir is not None  # TrainingArguments.__post_init__ fills it
         os.makedirs(self.training_args.output_dir, exist_ok=True)
+        assert self.trainer is not None  # only a runner that overrides run() builds none
         self.trainer.train(resume_from_checkpoint=resume_value(self.training_args.resume_from_checkpoint))
         self.trainer.save_model()
         self.after_training()

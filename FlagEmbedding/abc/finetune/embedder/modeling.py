@@ -120,7 +120,7 @@ class AbsEmbedderModel(HFModelWrapperMixin, nn.Module, ABC):
 
     # ---- encoding -------------------------------------------------------------------------------------------
     @abstractmethod
-    def encode_batch(self, features: Dict[str, Tensor]) -> Tensor:
+    def encode_batch(self, features: Dict[str, Tensor]) -> Any:
         """Representations of one padded batch."""
 
     def concat_reps(self, chunks: List[Any]) -> Any:

@@ -105,7 +105,7 @@ class AbsEmbedderRunner(AbsRunner):
             passage_max_len=data.passage_max_len, instruction=data.query_instruction_for_retrieval,
             query_format=data.query_instruction_format, batch_size=self.training_args.per_device_eval_batch_size)
 
-    def load_trainer(self) -> Trainer:
+    def load_trainer(self) -> Optional[Trainer]:
         """``trainer_class`` over model, dataset and collator (+ the epoch refresh callback if same-dataset)."""
         trainer = self.trainer_class(
             model=self.model,

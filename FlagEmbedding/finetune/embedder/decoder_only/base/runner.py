@@ -6,13 +6,14 @@ from typing import Optional, Tuple
 
 from transformers import AutoModel, PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
-from FlagEmbedding.finetune.common.lora import LoraRunnerMixin
+from FlagEmbedding.finetune.common.lora import LoraRunnerMixin, input_embedding_rows
 from FlagEmbedding.finetune.common.tokenizer import configure_decoder_tokenizer
 from FlagEmbedding.abc.finetune.embedder import AbsEmbedderCollator, AbsEmbedderRunner
 from FlagEmbedding.finetune.embedder.decoder_only.base.arguments import DecoderOnlyEmbedderModelArguments
 from FlagEmbedding.finetune.embedder.decoder_only.base.dataset import (
     DecoderOnlyEmbedderCollator,
     DecoderOnlyEmbedderSameDatasetCollator,
+    EosCollatorMixin,
 )
 from FlagEmbedding.finetune.embedder.decoder_only.base.modeling import BiDecoderOnlyEmbedderModel
 from FlagEmbedding.finetune.embedder.decoder_only.base.trainer import DecoderOnlyEmbedderTrainer
@@ -54,7 +55,7 @@ class DecoderOnlyEmbedderRunner(LoraRunnerMixin, AbsEmbedderRunner):
     @staticmethod
     def resize_for(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> bool:
         """Grow the input embeddings to ``len(tokenizer)`` when it exceeds them; return whether it did."""
-        rows = model.get_input_embeddings().weight.shape[0]
+        rows = input_embedding_rows(model)
         if len(tokenizer) <= rows:
             return False
         logger.info("Resizing the input embeddings from %d to %d rows.", rows, len(tokenizer))
@@ -70,12 +71,14 @@ class DecoderOnlyEmbedderRunner(LoraRunnerMixin, AbsEmbedderRunner):
         resized = self.resize_for(base_model, tokenizer)
         model = self.model_class(self.wrap_for_training(base_model, resized), tokenizer=tokenizer,
                                  **self.model_kwargs())
-        return tokenizer, self.prepare_model(model)
+        self.prepare_model(model)  # returns ``model`` itself
+        return tokenizer, model
 
     def load_data_collator(self) -> AbsEmbedderCollator:
         """The abstract collators plus an explicit EOS when pooling reads the last token."""
         collator = super().load_data_collator()
-        collator.append_eos = self.training_args.sentence_pooling_method == "last_token"
+        if isinstance(collator, EosCollatorMixin):  # both collator classes of this runner are
+            collator.append_eos = self.training_args.sentence_pooling_method == "last_token"
         return collator
 
     def load_trainer(self) -> Optional[Trainer]:

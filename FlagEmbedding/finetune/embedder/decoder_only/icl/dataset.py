@@ -57,7 +57,9 @@ class DecoderOnlyEmbedderICLSameDatasetTrainDataset(AbsEmbedderSameDatasetTrainD
 
     def cut(self, text: str, max_tokens: int) -> str:
         """``text`` cut to ``max_tokens`` tokens (decoded back to text)."""
-        return self.tokenizer.decode(self.token_ids(self.tokenizer, text, max(max_tokens, 0)))
+        decoded = self.tokenizer.decode(self.token_ids(self.tokenizer, text, max(max_tokens, 0)))
+        assert isinstance(decoded, str)  # one sequence of ids decodes to one string
+        return decoded
 
     def symmetric_passage(self, row: Dict[str, Any], passage: str) -> str:
         """Query-style formatted passage, cut to leave room for the suffix, plus ``icl_suffix_str``."""
@@ -103,5 +105,6 @@ class DecoderOnlyEmbedderICLSameDatasetTrainDataset(AbsEmbedderSameDatasetTrainD
                                  self.cut(answer if answer is not None else passages[0],
                                           self.args.example_passage_max_len)))
         queries = [self.with_examples(i, query, examples, rng) for i, query in enumerate(queries)]
-        teacher = scores if all(s is not None for s in scores) else None
+        complete = [s for s in scores if s is not None]
+        teacher = complete if len(complete) == len(scores) else None
         return queries, groups, teacher, part.no_in_batch_neg

@@ -22,5 +22,6 @@ class EncoderOnlyEmbedderRunner(AbsEmbedderRunner):
         tokenizer = self.load_tokenizer()
         base_model = from_pretrained(AutoModel.from_pretrained, args.model_name_or_path, config=self.load_config(),
                                      **self.hub_kwargs())
-        return tokenizer, self.prepare_model(BiEncoderOnlyEmbedderModel(base_model, tokenizer=tokenizer,
-                                                                        **self.model_kwargs()))
+        model = BiEncoderOnlyEmbedderModel(base_model, tokenizer=tokenizer, **self.model_kwargs())
+        self.prepare_model(model)  # returns ``model`` itself
+        return tokenizer, model

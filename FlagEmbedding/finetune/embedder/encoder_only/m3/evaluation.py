@@ -50,6 +50,7 @@ class TrainingM3Embedder(M3Embedder):
 
     def model_on(self, device: str) -> torch.nn.Module:
         """The given network, untouched (its device and dtype are the training run's)."""
+        assert self.model is not None  # loaded (it is the given network) at construction
         return self.model
 
 

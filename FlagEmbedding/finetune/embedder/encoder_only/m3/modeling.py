@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from transformers import PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from FlagEmbedding.abc.finetune.common.modeling import cpu_state_dict, soft_cross_entropy
 from FlagEmbedding.abc.finetune.embedder import AbsEmbedderModel
@@ -40,9 +40,12 @@ def as_m3_model(base_model: Union[M3Model, Mapping[str, nn.Module]], colbert_dim
     if missing:
         raise InputError(f"base_model dict lacks {sorted(missing)}; expected keys 'model', 'colbert_linear', "
                          "'sparse_linear'.")
-    m3 = M3Model(base_model["model"], colbert_dim=base_model["colbert_linear"].out_features)
-    m3.colbert_linear = base_model["colbert_linear"]
-    m3.sparse_linear = base_model["sparse_linear"]
+    colbert_linear, sparse_linear = base_model["colbert_linear"], base_model["sparse_linear"]
+    # the heads of 1.4.2's get_model dict are the nn.Linear layers M3Model itself builds
+    assert isinstance(colbert_linear, nn.Linear) and isinstance(sparse_linear, nn.Linear)
+    m3 = M3Model(base_model["model"], colbert_dim=colbert_linear.out_features)
+    m3.colbert_linear = colbert_linear
+    m3.sparse_linear = sparse_linear
     return m3
 
 
@@ -129,7 +132,7 @@ class EncoderOnlyEmbedderM3Model(AbsEmbedderModel):
         return sorted({i for i in ids if i is not None})
 
     @property
-    def backbone(self) -> nn.Module:
+    def backbone(self) -> PreTrainedModel:
         """The HF encoder inside the :class:`M3Model`."""
         return self.model.model
 
@@ -221,7 +224,9 @@ class EncoderOnlyEmbedderM3Model(AbsEmbedderModel):
     @staticmethod
     def ensemble_score(scores: Mapping[str, Tensor]) -> Tensor:
         """``dense + 0.3 * sparse + colbert`` over the heads present in ``scores``."""
-        return sum(ENSEMBLE_WEIGHTS[head] * value for head, value in scores.items())
+        total = sum(ENSEMBLE_WEIGHTS[head] * value for head, value in scores.items())
+        assert isinstance(total, Tensor)  # at least one head is scored
+        return total
 
     # ---- loss -----------------------------------------------------------------------------------------------
     def batch_loss(self, q_reps: M3Reps, p_reps: M3Reps, teacher_scores: Optional[Sequence[float]],

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import Dict, Optional
+from typing import Dict, Optional, overload
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +30,12 @@ class DecoderOnlyRerankerModel(AbsRerankerModel):
                          train_group_size=train_group_size)
         forward = unwrap_peft(base_model).forward
         self._keeps_last_logits = "logits_to_keep" in inspect.signature(forward).parameters
+
+    @overload
+    def encode(self, features: Dict[str, Tensor]) -> Tensor: ...
+
+    @overload
+    def encode(self, features: None) -> None: ...
 
     def encode(self, features: Optional[Dict[str, Tensor]]) -> Optional[Tensor]:
         """``Yes`` logit (fp32) at each row's last real token; only the last position's logits are computed

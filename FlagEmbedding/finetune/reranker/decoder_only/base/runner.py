@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Tuple
+from typing import Any, Tuple, Type
 
 from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase
 
@@ -29,7 +29,7 @@ class DecoderOnlyRerankerRunner(LoraRunnerMixin, AbsRerankerRunner):
     """
 
     trainer_class = DecoderOnlyRerankerTrainer
-    model_class = DecoderOnlyRerankerModel
+    model_class: Type[AbsRerankerModel] = DecoderOnlyRerankerModel
     auto_model_class = AutoModelForCausalLM
     peft_task_type = "CAUSAL_LM"
     model_args: DecoderOnlyRerankerModelArguments
@@ -54,4 +54,5 @@ class DecoderOnlyRerankerRunner(LoraRunnerMixin, AbsRerankerRunner):
             train_batch_size=self.training_args.per_device_train_batch_size,
             train_group_size=self.data_args.train_group_size,
         )
-        return tokenizer, self.prepare_model(model)
+        self.prepare_model(model)  # returns ``model`` itself
+        return tokenizer, model

@@ -1,11 +1,11 @@
 """Layer-wise LLM reranker training model: every selected layer's head is scored and trained."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, overload
 
 import torch
 from torch import Tensor, nn
-from transformers import PreTrainedTokenizerBase
+from transformers import PreTrainedConfig, PreTrainedTokenizerBase
 
 from FlagEmbedding.abc.finetune.common.modeling import soft_cross_entropy
 from FlagEmbedding.abc.finetune.reranker import AbsRerankerModel, RerankerOutput
@@ -30,7 +30,9 @@ class DecoderOnlyRerankerLayerWiseModel(AbsRerankerModel):
                  train_batch_size: int = 4, start_layer: int = 8, train_group_size: Optional[int] = None):
         super().__init__(base_model, tokenizer=tokenizer, train_batch_size=train_batch_size,
                          train_group_size=train_group_size)
-        num_layers = unwrap_peft(base_model).config.num_hidden_layers
+        config = unwrap_peft(base_model).config
+        assert isinstance(config, PreTrainedConfig)  # an HF (MiniCPM layer-wise) model
+        num_layers: int = config.num_hidden_layers
         if not 0 <= start_layer <= num_layers:
             raise InputError(f"start_layer must be in [0, {num_layers}], got {start_layer}.")
         self.start_layer = start_layer
@@ -43,6 +45,12 @@ class DecoderOnlyRerankerLayerWiseModel(AbsRerankerModel):
         last = last_token_indices(features["attention_mask"])
         return tuple(logits[rows, last].float() for logits in outputs.logits)
 
+    @overload
+    def encode(self, features: Dict[str, Tensor]) -> Tensor: ...
+
+    @overload
+    def encode(self, features: None) -> None: ...
+
     def encode(self, features: Optional[Dict[str, Tensor]]) -> Optional[Tensor]:
         """The last layer's scores."""
         return None if features is None else self.layer_scores(features)[-1]
@@ -50,6 +58,7 @@ class DecoderOnlyRerankerLayerWiseModel(AbsRerankerModel):
     def forward(self, pair: Optional[Dict[str, Tensor]] = None,
                 teacher_scores: Optional[Sequence[float]] = None) -> RerankerOutput:
         """Loss summed over all selected layers (see the class docstring)."""
+        assert pair is not None  # the trainer always passes the collated pairs
         per_layer = self.layer_scores(pair)
         if not self.training:
             return RerankerOutput(loss=None, scores=per_layer[-1])

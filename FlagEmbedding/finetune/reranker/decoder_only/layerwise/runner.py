@@ -4,7 +4,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Type
 
 import torch
 from transformers import AutoModelForCausalLM, PreTrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
@@ -70,7 +70,7 @@ class DecoderOnlyRerankerLayerWiseRunner(BaseDecoderOnlyRerankerRunner):
     """
 
     trainer_class = DecoderOnlyRerankerLayerWiseTrainer
-    model_class = DecoderOnlyRerankerLayerWiseModel
+    model_class: Type[DecoderOnlyRerankerLayerWiseModel] = DecoderOnlyRerankerLayerWiseModel
     #: the bundled model does not generate, so adapters use peft's plain feature-extraction wrapper
     peft_task_type = "FEATURE_EXTRACTION"
     model_args: DecoderOnlyRerankerLayerWiseModelArguments
@@ -118,7 +118,9 @@ class DecoderOnlyRerankerLayerWiseRunner(BaseDecoderOnlyRerankerRunner):
         args = self.model_args
         yes = yes_token_id(self.tokenizer_for_heads())
         if getattr(model.config, "tie_word_embeddings", False):
-            row = model.get_input_embeddings().weight[yes].detach()
+            weight = model.get_input_embeddings().weight
+            assert isinstance(weight, torch.Tensor)  # an embedding module's weight is a parameter
+            row = weight[yes].detach()
         else:
             row = read_lm_head_row(checkpoint_folder(args.model_name_or_path, args.cache_dir, args.token), yes)
         with torch.no_grad():
@@ -141,7 +143,8 @@ class DecoderOnlyRerankerLayerWiseRunner(BaseDecoderOnlyRerankerRunner):
             start_layer=base_model.config.start_layer,
             train_group_size=self.data_args.train_group_size,
         )
-        return self.tokenizer, self.prepare_model(model)
+        self.prepare_model(model)  # returns ``model`` itself
+        return self.tokenizer, model
 
 
 #: FlagEmbedding 1.4.2's name of this class at this path

@@ -28,4 +28,5 @@ class EncoderOnlyRerankerRunner(AbsRerankerRunner):
             train_batch_size=self.training_args.per_device_train_batch_size,
             train_group_size=self.data_args.train_group_size,
         )
-        return tokenizer, self.prepare_model(model)
+        self.prepare_model(model)  # returns ``model`` itself
+        return tokenizer, model
