@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Callable, Optional
+from typing import Any, AsyncIterator, Callable, Dict, Optional, Union
 
 from fastapi import FastAPI
 
@@ -23,7 +23,8 @@ from FlagEmbedding.serve.state import ServerState
 
 #: paths metrics are labelled with (others count as ``other``)
 ROUTES = ("/v1/embeddings", "/v1/rerank", "/v1/models", "/health", "/metrics", "/docs", "/openapi.json")
-_ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 408, 413, 415, 422, 500, 503)}
+_ERRORS: Dict[Union[int, str], Dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 404, 408, 413, 415, 422, 500, 503)}
 
 
 def package_version() -> str:

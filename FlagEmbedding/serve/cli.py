@@ -76,9 +76,11 @@ def run(argv: Optional[Sequence[str]] = None) -> None:
     # SIGTERM / SIGINT: uvicorn stops accepting, closes idle connections, waits up to --graceful_timeout for the
     # requests in flight (a slow body ends in 408 after --request_timeout), then cancels what is left
     # a request head (line + headers) must arrive within --request_timeout too: RequestHeadTimeoutProtocol
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
-                                           timeout_graceful_shutdown=settings.graceful_timeout,
-                                           http=RequestHeadTimeoutProtocol.with_timeout(settings.request_timeout)))
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=args.host, port=args.port, log_level=args.log_level,
+        # uvicorn annotates int, but uses it as an asyncio.timeout delay: fractional seconds work
+        timeout_graceful_shutdown=settings.graceful_timeout,  # type: ignore[arg-type]
+        http=RequestHeadTimeoutProtocol.with_timeout(settings.request_timeout)))
     # uvicorn re-raises the signal that stopped it once it has drained; a no-op handler turns that into exit 0
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)

@@ -5,7 +5,7 @@ import asyncio
 import email.message
 import json
 import logging
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -41,7 +41,7 @@ class ErrorJSONResponse(JSONResponse):
 
 
 def error_response(status: int, message: str, param: Optional[str] = None, code: Optional[str] = None,
-                   headers: Optional[Dict[str, str]] = None) -> JSONResponse:
+                   headers: Optional[Mapping[str, str]] = None) -> JSONResponse:
     """A JSON error response."""
     return ErrorJSONResponse(error_body(status, message, param, code), status_code=status, headers=headers)
 
@@ -87,7 +87,7 @@ def is_json_media_type(content_type: Optional[str]) -> bool:
 def _validation_response(request: Request, error: RequestValidationError) -> JSONResponse:
     """400 for a body that is not JSON, 415 for a body not sent as JSON, 422 for wrong fields (first one named)."""
     problems = error.errors()
-    first = problems[0] if problems else {"type": "", "loc": (), "msg": "invalid request"}
+    first: Dict[str, Any] = problems[0] if problems else {"type": "", "loc": (), "msg": "invalid request"}
     if first.get("type") == "json_invalid":
         return error_response(400, f"The request body is not valid JSON: {first.get('msg')}.", code="invalid_json")
     # FastAPI leaves a body without a JSON content type unparsed, so the whole body fails validation
@@ -111,7 +111,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _api_error(request: Request, error: APIError) -> JSONResponse:
         return error.response()
 
-    app.add_exception_handler(RequestValidationError, _validation_response)
+    # registered through the decorator: ``add_exception_handler`` is typed for handlers of any ``Exception``
+    app.exception_handler(RequestValidationError)(_validation_response)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -2,12 +2,27 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, List
+import sys
+from typing import Any, Awaitable, Callable, Dict, List
 
 from FlagEmbedding.serve.errors import APIError
 
 #: headers of an answer sent before the request body was read to its end: the connection cannot be reused
 CLOSE = {"Connection": "close"}
+
+
+if sys.version_info >= (3, 11):
+    async def receive_by(receive: Callable[[], Awaitable[Dict[str, Any]]], deadline: float) -> Dict[str, Any]:
+        """``await receive()``, raising ``TimeoutError`` once the running loop's clock passes ``deadline``."""
+        async with asyncio.timeout_at(deadline):
+            return await receive()
+else:  # Python 3.10: no asyncio.timeout_at, and asyncio's TimeoutError is not the builtin one
+    async def receive_by(receive: Callable[[], Awaitable[Dict[str, Any]]], deadline: float) -> Dict[str, Any]:
+        """``await receive()``, raising ``TimeoutError`` once the running loop's clock passes ``deadline``."""
+        try:
+            return await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
+        except asyncio.TimeoutError:
+            raise TimeoutError from None
 
 
 def check_inputs(texts: List[str], param: str, max_inputs: int, max_chars: int) -> None:
@@ -54,8 +69,7 @@ class RequestBodyMiddleware:
             if complete:  # the body is in; later messages (a disconnect) are not bounded
                 return await receive()
             try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
+                message = await receive_by(receive, deadline)
             except TimeoutError:
                 raise APIError(408, f"The request body did not arrive within {self.timeout:g} s "
                                     "(--request_timeout).", code="request_timeout", headers=CLOSE) from None

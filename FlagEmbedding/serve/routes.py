@@ -15,9 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from FlagEmbedding.serve.errors import APIError
 from FlagEmbedding.serve.limits import check_inputs
 from FlagEmbedding.serve.schemas import (Embedding, EmbeddingRequest, EmbeddingResponse, ModelCard, ModelList,
-                                         RerankRequest, RerankResponse, RerankResult, RerankUsage, SparseEmbedding,
-                                         Usage)
-from FlagEmbedding.serve.services import EmbedderService, EmbeddingOutput, RerankerService
+                                         RerankDocument, RerankRequest, RerankResponse, RerankResult, RerankUsage,
+                                         SparseEmbedding, Usage)
+from FlagEmbedding.serve.services import EmbedderService, EmbeddingOutput
 from FlagEmbedding.serve.state import ServerState
 
 router = APIRouter()
@@ -31,7 +31,7 @@ def server_state(request: Request) -> ServerState:
 @router.post("/v1/embeddings", response_model=EmbeddingResponse, response_model_exclude_none=True,
           summary="Embed texts (OpenAI schema)")
 async def embeddings(request: EmbeddingRequest, state: ServerState = Depends(server_state)) -> Dict[str, Any]:
-    service: EmbedderService = state.service("embedder", request.model)
+    service = state.service("embedder", request.model)
     settings = state.settings
     texts = request.texts()
     check_inputs(texts, "input", settings.max_inputs_per_request, settings.max_chars_per_input)
@@ -54,7 +54,7 @@ async def embeddings(request: EmbeddingRequest, state: ServerState = Depends(ser
 @router.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True,
           summary="Rerank documents for a query (Cohere / Jina schema)")
 async def rerank(request: RerankRequest, state: ServerState = Depends(server_state)) -> RerankResponse:
-    service: RerankerService = state.service("reranker", request.model)
+    service = state.service("reranker", request.model)
     settings = state.settings
     documents = request.texts()
     check_inputs(documents, "documents", settings.max_inputs_per_request, settings.max_chars_per_input)
@@ -67,14 +67,18 @@ async def rerank(request: RerankRequest, state: ServerState = Depends(server_sta
     order = sorted(range(len(scores)), key=lambda i: -scores[i])[: request.top_n]
     results = [
         RerankResult(index=i, relevance_score=scores[i],
-                     document=(request.documents[i].model_dump() if not isinstance(request.documents[i], str)
-                               else {"text": request.documents[i]}) if request.return_documents else None)
+                     document=echoed_document(request.documents[i]) if request.return_documents else None)
         for i in order
     ]
     tokens = sum(lengths)
     state.metrics.input_tokens.labels(model=service.model_id).inc(tokens)
     return RerankResponse(id=str(uuid.uuid4()), model=service.model_id, results=results,
                           usage=RerankUsage(total_tokens=tokens))
+
+
+def echoed_document(document: Union[str, RerankDocument]) -> Dict[str, Any]:
+    """A document as ``return_documents`` echoes it: an object as sent, a string as ``{"text": ...}``."""
+    return document.model_dump() if not isinstance(document, str) else {"text": document}
 
 @router.get("/v1/models", response_model=ModelList, summary="List the served models")
 async def models(state: ServerState = Depends(server_state)) -> ModelList:
@@ -83,8 +87,9 @@ async def models(state: ServerState = Depends(server_state)) -> ModelList:
 
 @router.get("/health", summary="Readiness: 200 once the models are loaded, 503 before (or if loading failed)")
 async def health(state: ServerState = Depends(server_state)) -> JSONResponse:
-    if state.ready:
-        return JSONResponse({"status": "ready", "models": [s.model_id for s in state.services.all()]})
+    services = state.services
+    if services is not None:  # state.ready
+        return JSONResponse({"status": "ready", "models": [s.model_id for s in services.all()]})
     status = "failed" if state.load_error else "loading"
     return JSONResponse({"status": status, "error": state.load_error}, status_code=503)
 
@@ -93,12 +98,21 @@ async def prometheus(state: ServerState = Depends(server_state)) -> Response:
     return Response(state.metrics.render(), media_type=state.metrics.content_type)
 
 
+def float_vector(vector: np.ndarray) -> List[float]:
+    """A vector as a list of floats (float32 values)."""
+    return np.asarray(vector, dtype="<f4").tolist()
+
+
+def base64_vector(vector: np.ndarray) -> str:
+    """Base64 of a vector's little-endian float32 bytes (what the ``openai`` client decodes)."""
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
 def encode_vector(vector: np.ndarray, encoding_format: str) -> Union[List[float], str]:
     """A float list, or base64 of the little-endian float32 bytes (what the ``openai`` client decodes)."""
-    vector = np.asarray(vector, dtype="<f4")
     if encoding_format == "base64":
-        return base64.b64encode(vector.tobytes()).decode("ascii")
-    return vector.tolist()
+        return base64_vector(vector)
+    return float_vector(vector)
 
 
 def truncate_renormalize(vector: np.ndarray, dimensions: Optional[int]) -> np.ndarray:
@@ -120,5 +134,8 @@ def embedding_item(service: EmbedderService, index: int, output: EmbeddingOutput
         item.sparse = SparseEmbedding(token_ids=ids, tokens=service.tokens_of(ids),
                                       weights=[float(w) for w in output.lexical_weights.values()])
     if output.colbert is not None:
-        item.colbert = [encode_vector(vector, request.encoding_format) for vector in output.colbert]
+        if request.encoding_format == "base64":
+            item.colbert = [base64_vector(vector) for vector in output.colbert]
+        else:
+            item.colbert = [float_vector(vector) for vector in output.colbert]
     return item

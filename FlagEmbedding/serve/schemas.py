@@ -35,7 +35,8 @@ def _text(value: Any, param: str) -> str:
 
 def _name(value: str, info: ValidationInfo) -> str:
     """A name field checked by :func:`check_text` (may be empty)."""
-    return check_text(value, info.field_name)
+    # pydantic names the field for a validator on a model field, the only place :data:`Name` annotates
+    return check_text(value, info.field_name if info.field_name is not None else "value")
 
 
 #: a string field that is not model input (``model``, ``user``): no lone surrogates either, may be empty

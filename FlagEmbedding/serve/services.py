@@ -5,17 +5,27 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, Hashable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Hashable, List, Literal, Optional, Tuple, TypeVar, Union
 
 import numpy as np
 
-from FlagEmbedding.abc.inference.embedder import AbsEmbedder
 from FlagEmbedding.abc.inference.reranker import AbsReranker
+from FlagEmbedding.inference.embedder.encoder_only.base import BaseEmbedder
 from FlagEmbedding.inference.embedder.encoder_only.m3 import M3Embedder
 from FlagEmbedding.inference.registry import registry_name
+from FlagEmbedding.utils.typing import EmbedderOutput
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 #: batch key of an embeddings call: (input_type, return_sparse, return_colbert)
 EmbedKey = Tuple[Optional[str], bool, bool]
+#: what /v1/models reports as a model's ``task`` (also the key of its batcher)
+Task = Literal["embedding", "rerank"]
+
+KeyT = TypeVar("KeyT", bound=Hashable)
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
 
 
 @dataclass
@@ -27,12 +37,13 @@ class EmbeddingOutput:
     colbert: Optional[np.ndarray] = None
 
 
-class ServedModel:
+class ServedModel(Generic[KeyT, ItemT, ResultT]):
     """A model served under ``model_id`` (default: its folder name); ``aliases`` (the id and the path it was
-    loaded from) are the names requests may give as ``model``."""
+    loaded from) are the names requests may give as ``model``. Its batches are lists of ``ItemT`` sharing a
+    ``KeyT``; each item gets one ``ResultT``."""
 
-    #: what /v1/models reports and the batcher key of the service
-    task = ""
+    #: what /v1/models reports and the batcher key of the service (set by each subclass)
+    task: Task
 
     def __init__(self, model: Any, model_id: Optional[str] = None):
         self.model = model
@@ -45,16 +56,17 @@ class ServedModel:
         self.counter.tokenizer = copy.deepcopy(model.tokenizer)
         self.count_lock = threading.Lock()
 
-    def run(self, key: Hashable, items: List[Any]) -> List[Any]:
+    def run(self, key: KeyT, items: List[ItemT]) -> List[ResultT]:
         """One batched model call (in the batcher's thread): one result per item."""
         raise NotImplementedError
 
 
-class EmbedderService(ServedModel):
+class EmbedderService(ServedModel[EmbedKey, str, EmbeddingOutput]):
     """An embedder: ``encode`` / ``encode_queries`` / ``encode_corpus`` by ``input_type``."""
 
-    task = "embedding"
-    model: AbsEmbedder
+    task: Task = "embedding"
+    #: every embedder of the library (``FlagAutoModel`` loads one) derives from the encoder-only base
+    model: BaseEmbedder
 
     @property
     def supports_m3_outputs(self) -> bool:
@@ -88,18 +100,31 @@ class EmbedderService(ServedModel):
         with self.count_lock:
             return [len(ids) for ids in self.counter.tokenize(formatted, max_length)["input_ids"]]
 
-    def run(self, key: Hashable, texts: List[str]) -> List[EmbeddingOutput]:
+    def run(self, key: EmbedKey, texts: List[str]) -> List[EmbeddingOutput]:
         """One batched call of ``encode`` / ``encode_queries`` / ``encode_corpus`` (by ``input_type``)."""
         input_type, sparse, colbert = key
         embedder = self.model
-        encode = {None: embedder.encode, "query": embedder.encode_queries, "passage": embedder.encode_corpus}[input_type]
+        encoders: Dict[Optional[str], Callable[..., EmbedderOutput]] = {
+            None: embedder.encode, "query": embedder.encode_queries, "passage": embedder.encode_corpus}
+        encode = encoders[input_type]
+        # a list of texts with convert_to_numpy=True: an (n, dim) array; for M3 an M3Output holding it, with a list
+        # of weight dicts / of (tokens, dim) arrays per output asked for
         if not self.supports_m3_outputs:
-            return [EmbeddingOutput(row) for row in encode(texts, convert_to_numpy=True)]
+            dense = encode(texts, convert_to_numpy=True)
+            assert isinstance(dense, np.ndarray)
+            return [EmbeddingOutput(row) for row in dense]
         out = encode(texts, convert_to_numpy=True, return_dense=True, return_sparse=sparse, return_colbert_vecs=colbert)
+        assert isinstance(out, dict)
+        vectors = out["dense_vecs"]
+        weights = out["lexical_weights"] if sparse else None
+        colbert_vecs = out["colbert_vecs"] if colbert else None
+        assert isinstance(vectors, np.ndarray)
+        assert weights is None or isinstance(weights, list)
+        assert colbert_vecs is None or isinstance(colbert_vecs, list)
         return [
-            EmbeddingOutput(out["dense_vecs"][i],
-                            out["lexical_weights"][i] if sparse else None,
-                            out["colbert_vecs"][i] if colbert else None)
+            EmbeddingOutput(vectors[i],
+                            weights[i] if weights is not None else None,
+                            colbert_vecs[i] if colbert_vecs is not None else None)
             for i in range(len(texts))
         ]
 
@@ -108,10 +133,15 @@ class EmbedderService(ServedModel):
         return self.model.tokenizer.convert_ids_to_tokens(token_ids)
 
 
-class RerankerService(ServedModel):
+def _per_layer(scores: Union[List[float], List[List[float]]]) -> TypeIs[List[List[float]]]:
+    """Whether ``compute_score`` gave one score list per layer (a layer-wise reranker), not one score per pair."""
+    return bool(scores) and isinstance(scores[0], list)
+
+
+class RerankerService(ServedModel[str, List[str], float]):
     """A reranker; scores are ``compute_score(pairs, normalize=True)``."""
 
-    task = "rerank"
+    task: Task = "rerank"
     model: AbsReranker
 
     def count_tokens(self, pairs: List[List[str]]) -> List[int]:
@@ -123,10 +153,11 @@ class RerankerService(ServedModel):
                                                   lengths["max_length"], reranker.resolve_options({}), {})
         return list(counts)
 
-    def run(self, key: Hashable, pairs: List[List[str]]) -> List[float]:
+    def run(self, key: str, pairs: List[List[str]]) -> List[float]:
         """Normalized scores of ``pairs`` (a layer-wise model: its last requested layer)."""
         scores = self.model.compute_score(pairs, normalize=True)
-        return scores[-1] if scores and isinstance(scores[0], list) else scores
+        assert isinstance(scores, list)  # a list of pairs (never a single pair) gets a list
+        return scores[-1] if _per_layer(scores) else scores
 
 
 @dataclass
@@ -136,7 +167,7 @@ class Services:
     embedder: Optional[EmbedderService] = None
     reranker: Optional[RerankerService] = None
 
-    def all(self) -> List[ServedModel]:
+    def all(self) -> List[ServedModel[Any, Any, Any]]:
         """The hosted services, embedder first."""
         return [service for service in (self.embedder, self.reranker) if service is not None]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Callable, Dict, Literal, Optional, Union, overload
 
 from FlagEmbedding.serve.batcher import DynamicBatcher
 from FlagEmbedding.serve.errors import APIError
 from FlagEmbedding.serve.metrics import ServerMetrics
-from FlagEmbedding.serve.services import Services
+from FlagEmbedding.serve.services import EmbedderService, RerankerService, Services
 from FlagEmbedding.serve.settings import ServeSettings
 
 logger = logging.getLogger("FlagEmbedding.serve.app")  # the logger the server has always logged loading under
@@ -39,9 +39,16 @@ class ServerState:
                            headers={"Retry-After": "1"})
         return self.services
 
-    def service(self, task: str, requested: Optional[str]) -> Any:
+    @overload
+    def service(self, task: Literal["embedder"], requested: Optional[str]) -> EmbedderService: ...
+
+    @overload
+    def service(self, task: Literal["reranker"], requested: Optional[str]) -> RerankerService: ...
+
+    def service(self, task: Literal["embedder", "reranker"],
+                requested: Optional[str]) -> Union[EmbedderService, RerankerService]:
         """The service for ``task`` (``embedder`` / ``reranker``); 503 while loading, 404 if absent or misnamed."""
-        service = getattr(self.loaded(), task)
+        service: Union[EmbedderService, RerankerService, None] = getattr(self.loaded(), task)
         if service is None:
             raise APIError(404, f"This server hosts no {task}; start it with --{task}.", param="model",
                            code="model_not_found")
