@@ -100,17 +100,13 @@ class AbsEmbedder(AbsInferenceModel):
                        convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> VectorOutput: ...
 
     @overload
-    def encode_queries(self, queries: Sequence[str], batch_size: Optional[int] = ..., max_length: Optional[int] = ..., *,
-                       convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> MatrixOutput: ...
+    def encode_queries(self, queries: Sequence[str], batch_size: Optional[int] = ...,
+                       max_length: Optional[int] = ..., *, convert_to_numpy: Optional[bool] = ...,
+                       **kwargs: Any) -> MatrixOutput: ...
 
-    def encode_queries(
-        self,
-        queries: Union[str, Sequence[str]],
-        batch_size: Optional[int] = None,
-        max_length: Optional[int] = None,
-        convert_to_numpy: Optional[bool] = None,
-        **kwargs: Any,
-    ) -> Union[VectorOutput, MatrixOutput]:
+    def encode_queries(self, queries: Union[str, Sequence[str]], batch_size: Optional[int] = None,
+                       max_length: Optional[int] = None, convert_to_numpy: Optional[bool] = None,
+                       **kwargs: Any) -> Union[VectorOutput, MatrixOutput]:
         """Encode queries with the query instruction and ``query_max_length``."""
         return self.encode(
             check_texts(queries, "queries"),
@@ -130,14 +126,9 @@ class AbsEmbedder(AbsInferenceModel):
     def encode_corpus(self, corpus: Sequence[str], batch_size: Optional[int] = ..., max_length: Optional[int] = ..., *,
                       convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> MatrixOutput: ...
 
-    def encode_corpus(
-        self,
-        corpus: Union[str, Sequence[str]],
-        batch_size: Optional[int] = None,
-        max_length: Optional[int] = None,
-        convert_to_numpy: Optional[bool] = None,
-        **kwargs: Any,
-    ) -> Union[VectorOutput, MatrixOutput]:
+    def encode_corpus(self, corpus: Union[str, Sequence[str]], batch_size: Optional[int] = None,
+                      max_length: Optional[int] = None, convert_to_numpy: Optional[bool] = None,
+                      **kwargs: Any) -> Union[VectorOutput, MatrixOutput]:
         """Encode passages with the optional passage instruction and ``passage_max_length``."""
         return self.encode(
             check_texts(corpus, "corpus"),
@@ -159,16 +150,10 @@ class AbsEmbedder(AbsInferenceModel):
                convert_to_numpy: Optional[bool] = ..., instruction: Optional[str] = ...,
                instruction_format: Optional[str] = ..., **kwargs: Any) -> MatrixOutput: ...
 
-    def encode(
-        self,
-        sentences: Union[str, Sequence[str]],
-        batch_size: Optional[int] = None,
-        max_length: Optional[int] = None,
-        convert_to_numpy: Optional[bool] = None,
-        instruction: Optional[str] = None,
-        instruction_format: Optional[str] = None,
-        **kwargs: Any,
-    ) -> Union[VectorOutput, MatrixOutput]:
+    def encode(self, sentences: Union[str, Sequence[str]], batch_size: Optional[int] = None,
+               max_length: Optional[int] = None, convert_to_numpy: Optional[bool] = None,
+               instruction: Optional[str] = None, instruction_format: Optional[str] = None,
+               **kwargs: Any) -> Union[VectorOutput, MatrixOutput]:
         """Encode ``sentences``: one str gives one vector, a list gives a matrix (one row per input)."""
         sentences = check_texts(sentences, "sentences")
         call_kwargs = self.resolve_call_kwargs(
