@@ -3,7 +3,8 @@
 Strictness (stated in pyproject.toml too): mypy defaults plus ``check_untyped_defs``, ``disallow_untyped_defs``
 (every function annotated, package-wide), ``no_implicit_optional``, ``warn_unused_ignores`` and
 ``warn_redundant_casts``; third-party packages without types or stubs are listed with ``ignore_missing_imports``.
-The modules of the "known debt" override (``ignore_errors``) are not checked yet; that list may only shrink.
+Every module is checked (no ``ignore_errors`` override); ``# type: ignore[code]`` comments carry a code, mostly
+``override`` where a 1.4.2 signature is kept that differs from its base class's.
 The mypy cache lives in ``.mypy_cache`` of the checkout (a warm run takes seconds, a cold one about 2 minutes).
 """
 import os

@@ -6,7 +6,7 @@ This module sits in the lowest layer so that ``retrieval`` can name an embedder'
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Protocol, Sequence, TypedDict, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Protocol, Sequence, Tuple, TypedDict, Union
 
 import numpy as np
 
@@ -33,6 +33,17 @@ class M3Output(TypedDict):
 
 #: What an :class:`Embedder`'s encode methods return.
 EmbedderOutput = Union[DenseOutput, M3Output]
+
+#: One input's vector, shape ``(dim,)``: what a ``str`` encodes to (a tensor when ``convert_to_numpy`` is False).
+Vector = Union[np.ndarray[Tuple[int], np.dtype[Any]], "torch.Tensor"]
+#: One row per input, shape ``(n, dim)``: what a sequence of ``str`` encodes to (a tensor when
+#: ``convert_to_numpy`` is False).
+Matrix = Union[np.ndarray[Tuple[int, int], np.dtype[Any]], "torch.Tensor"]
+#: What ``AbsEmbedder.encode*`` declare for one ``str`` / for a sequence of ``str``: the :data:`Vector` /
+#: :data:`Matrix` of a dense embedder, or the :class:`M3Output` dict of BGE-M3, whose ``encode*`` override them
+#: (an M3Output holds one input's outputs, or one entry per input).
+VectorOutput = Union[Vector, M3Output]
+MatrixOutput = Union[Matrix, M3Output]
 
 
 class Embedder(Protocol):

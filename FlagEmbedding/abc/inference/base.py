@@ -140,6 +140,7 @@ class AbsInferenceModel(ABC, InferencePoolCompat):
     _cpu_bf16_checked: bool = False
     #: the model output field an ONNX export returns (``None``: this class runs on torch only)
     onnx_output: Optional[str] = None
+    use_fp16: bool  # stored by the subclasses
 
     def __init__(
         self,
@@ -177,7 +178,10 @@ class AbsInferenceModel(ABC, InferencePoolCompat):
         self.model: Optional[torch.nn.Module] = None
         self.tokenizer: Any = None
 
-    get_target_devices = staticmethod(get_target_devices)
+    @staticmethod
+    def get_target_devices(devices: DevicesArg) -> List[str]:
+        """:func:`~FlagEmbedding.abc.inference.devices.get_target_devices` (MPS devices with an index)."""
+        return get_target_devices(devices)
 
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
@@ -203,12 +207,14 @@ class AbsInferenceModel(ABC, InferencePoolCompat):
         if dtype == torch.bfloat16 and is_cpu(device) and not self._cpu_bf16_checked:
             warn_if_cpu_bf16_slow()
             self._cpu_bf16_checked = True
+        assert self.model is not None  # loaded by the subclass's constructor
         self.model.to(device=device, dtype=dtype)
         return self.model
 
     def onnx_encoder(self, network: torch.nn.Module, input_names: List[str]) -> OnnxEncoder:
         """``network`` exported once to the ONNX cache (int8 with ``quantize="int8"``) and opened in the
         ``backend`` runtime."""
+        assert self.onnx_output is not None  # check_backend allows backend != "torch" only with an onnx_output
         path = export_onnx(self.model_name_or_path, network, input_names, self.onnx_output,
                            self.onnx_cache_dir or default_onnx_cache_dir(), self.quantize)
         return OnnxEncoder(path, input_names, self.onnx_output, network.config, runtime=self.backend)
@@ -216,6 +222,7 @@ class AbsInferenceModel(ABC, InferencePoolCompat):
     def build_onnx_model(self) -> torch.nn.Module:
         """The ONNX Runtime model the inference loops call instead of :attr:`model` (all tokenizer inputs)."""
         names = [n for n in self.tokenizer.model_input_names if n in ("input_ids", "attention_mask", "token_type_ids")]
+        assert self.model is not None
         return self.onnx_encoder(self.model, names)
 
     def run_batches(self, model: torch.nn.Module, lengths: Sequence[int], batch_size: int,

@@ -13,11 +13,11 @@ DEVICES_ERROR = "devices should be a string or an integer or a list of strings o
 
 
 def _musa_available() -> bool:
-    return hasattr(torch, "musa") and torch.musa.is_available()
+    return hasattr(torch, "musa") and getattr(torch, "musa").is_available()
 
 
 def _npu_available() -> bool:
-    return hasattr(torch, "npu") and torch.npu.is_available()
+    return hasattr(torch, "npu") and getattr(torch, "npu").is_available()
 
 
 def get_target_devices(devices: DevicesArg, mps_with_index: bool = True) -> List[str]:
@@ -30,9 +30,9 @@ def get_target_devices(devices: DevicesArg, mps_with_index: bool = True) -> List
         if torch.cuda.is_available():
             return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
         if _npu_available():
-            return [f"npu:{i}" for i in range(torch.npu.device_count())]
+            return [f"npu:{i}" for i in range(getattr(torch, "npu").device_count())]
         if _musa_available():
-            return [f"musa:{i}" for i in range(torch.musa.device_count())]
+            return [f"musa:{i}" for i in range(getattr(torch, "musa").device_count())]
         if torch.backends.mps.is_available():
             if not mps_with_index:
                 return ["mps"]
@@ -50,7 +50,7 @@ def get_target_devices(devices: DevicesArg, mps_with_index: bool = True) -> List
         return [f"{prefix}:{devices}"]
     if isinstance(devices, (list, tuple)) and len(devices) > 0:
         if all(isinstance(d, str) for d in devices):
-            return list(devices)
+            return [d for d in devices if isinstance(d, str)]  # all of them
         if all(isinstance(d, int) and not isinstance(d, bool) for d in devices):
             return [f"{prefix}:{d}" for d in devices]
     raise ValueError(DEVICES_ERROR)
@@ -80,6 +80,6 @@ def empty_device_cache() -> None:
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     if _npu_available():
-        torch.npu.empty_cache()
+        getattr(torch, "npu").empty_cache()
     if _musa_available():
-        torch.musa.empty_cache()
+        getattr(torch, "musa").empty_cache()

@@ -10,16 +10,12 @@ import torch
 from FlagEmbedding.abc.inference.base import AbsInferenceModel
 from FlagEmbedding.abc.inference.batching import restore_order
 from FlagEmbedding.abc.inference.devices import DevicesArg, load_dtype
+from FlagEmbedding.utils.typing import Matrix, MatrixOutput, Vector, VectorOutput
 from FlagEmbedding.utils.validation import check_positive_int, check_texts, unescape_newlines
 
 logger = logging.getLogger(__name__)
 
 Embeddings = Union[np.ndarray, torch.Tensor]
-#: One input's vector, shape ``(dim,)``: what a ``str`` encodes to (a tensor when ``convert_to_numpy`` is False).
-Vector = Union[np.ndarray[Tuple[int], np.dtype[Any]], torch.Tensor]
-#: One row per input, shape ``(n, dim)``: what a sequence of ``str`` encodes to (a tensor when
-#: ``convert_to_numpy`` is False).
-Matrix = Union[np.ndarray[Tuple[int, int], np.dtype[Any]], torch.Tensor]
 
 
 class AbsEmbedder(AbsInferenceModel):
@@ -100,21 +96,17 @@ class AbsEmbedder(AbsInferenceModel):
 
     # ------------------------------------------------------------------ public encode API
     @overload
-    def encode_queries(self, queries: str, batch_size: Optional[int] = ..., max_length: Optional[int] = ...,
-                       convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> Vector: ...
+    def encode_queries(self, queries: str, batch_size: Optional[int] = ..., max_length: Optional[int] = ..., *,
+                       convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> VectorOutput: ...
 
     @overload
-    def encode_queries(self, queries: Sequence[str], batch_size: Optional[int] = ..., max_length: Optional[int] = ...,
-                       convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> Matrix: ...
+    def encode_queries(self, queries: Sequence[str], batch_size: Optional[int] = ...,
+                       max_length: Optional[int] = ..., *, convert_to_numpy: Optional[bool] = ...,
+                       **kwargs: Any) -> MatrixOutput: ...
 
-    def encode_queries(
-        self,
-        queries: Union[str, Sequence[str]],
-        batch_size: Optional[int] = None,
-        max_length: Optional[int] = None,
-        convert_to_numpy: Optional[bool] = None,
-        **kwargs: Any,
-    ) -> Union[Vector, Matrix]:
+    def encode_queries(self, queries: Union[str, Sequence[str]], batch_size: Optional[int] = None,
+                       max_length: Optional[int] = None, convert_to_numpy: Optional[bool] = None,
+                       **kwargs: Any) -> Union[VectorOutput, MatrixOutput]:
         """Encode queries with the query instruction and ``query_max_length``."""
         return self.encode(
             check_texts(queries, "queries"),
@@ -127,21 +119,16 @@ class AbsEmbedder(AbsInferenceModel):
         )
 
     @overload
-    def encode_corpus(self, corpus: str, batch_size: Optional[int] = ..., max_length: Optional[int] = ...,
-                      convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> Vector: ...
+    def encode_corpus(self, corpus: str, batch_size: Optional[int] = ..., max_length: Optional[int] = ..., *,
+                      convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> VectorOutput: ...
 
     @overload
-    def encode_corpus(self, corpus: Sequence[str], batch_size: Optional[int] = ..., max_length: Optional[int] = ...,
-                      convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> Matrix: ...
+    def encode_corpus(self, corpus: Sequence[str], batch_size: Optional[int] = ..., max_length: Optional[int] = ..., *,
+                      convert_to_numpy: Optional[bool] = ..., **kwargs: Any) -> MatrixOutput: ...
 
-    def encode_corpus(
-        self,
-        corpus: Union[str, Sequence[str]],
-        batch_size: Optional[int] = None,
-        max_length: Optional[int] = None,
-        convert_to_numpy: Optional[bool] = None,
-        **kwargs: Any,
-    ) -> Union[Vector, Matrix]:
+    def encode_corpus(self, corpus: Union[str, Sequence[str]], batch_size: Optional[int] = None,
+                      max_length: Optional[int] = None, convert_to_numpy: Optional[bool] = None,
+                      **kwargs: Any) -> Union[VectorOutput, MatrixOutput]:
         """Encode passages with the optional passage instruction and ``passage_max_length``."""
         return self.encode(
             check_texts(corpus, "corpus"),
@@ -154,25 +141,19 @@ class AbsEmbedder(AbsInferenceModel):
         )
 
     @overload
-    def encode(self, sentences: str, batch_size: Optional[int] = ..., max_length: Optional[int] = ...,
+    def encode(self, sentences: str, batch_size: Optional[int] = ..., max_length: Optional[int] = ..., *,
                convert_to_numpy: Optional[bool] = ..., instruction: Optional[str] = ...,
-               instruction_format: Optional[str] = ..., **kwargs: Any) -> Vector: ...
+               instruction_format: Optional[str] = ..., **kwargs: Any) -> VectorOutput: ...
 
     @overload
-    def encode(self, sentences: Sequence[str], batch_size: Optional[int] = ..., max_length: Optional[int] = ...,
+    def encode(self, sentences: Sequence[str], batch_size: Optional[int] = ..., max_length: Optional[int] = ..., *,
                convert_to_numpy: Optional[bool] = ..., instruction: Optional[str] = ...,
-               instruction_format: Optional[str] = ..., **kwargs: Any) -> Matrix: ...
+               instruction_format: Optional[str] = ..., **kwargs: Any) -> MatrixOutput: ...
 
-    def encode(
-        self,
-        sentences: Union[str, Sequence[str]],
-        batch_size: Optional[int] = None,
-        max_length: Optional[int] = None,
-        convert_to_numpy: Optional[bool] = None,
-        instruction: Optional[str] = None,
-        instruction_format: Optional[str] = None,
-        **kwargs: Any,
-    ) -> Union[Vector, Matrix]:
+    def encode(self, sentences: Union[str, Sequence[str]], batch_size: Optional[int] = None,
+               max_length: Optional[int] = None, convert_to_numpy: Optional[bool] = None,
+               instruction: Optional[str] = None, instruction_format: Optional[str] = None,
+               **kwargs: Any) -> Union[VectorOutput, MatrixOutput]:
         """Encode ``sentences``: one str gives one vector, a list gives a matrix (one row per input)."""
         sentences = check_texts(sentences, "sentences")
         call_kwargs = self.resolve_call_kwargs(
@@ -205,7 +186,7 @@ class AbsEmbedder(AbsInferenceModel):
             **kwargs,
         )
 
-    def encode_multi_process(self, sentences: List[str], pool: Any, batch_size: Optional[int] = None,
+    def encode_multi_process(self, sentences: Union[str, List[str]], pool: Any, batch_size: Optional[int] = None,
                              max_length: Optional[int] = None, convert_to_numpy: Optional[bool] = None,
                              **kwargs: Any) -> Any:
         """Encode ``sentences`` with an explicitly started pool (see :meth:`start_multi_process_pool`); options
@@ -224,6 +205,14 @@ class AbsEmbedder(AbsInferenceModel):
             return torch.cat([c.to(self.target_devices[0]) for c in chunks], dim=0)
         raise NotImplementedError("Unsupported type for results_list")
 
+    @overload  # the options after max_length by keyword (BGE-M3's override takes return_* there)
+    def encode_single_device(self, sentences: str, batch_size: int = ..., max_length: int = ..., *,
+                             convert_to_numpy: bool = ..., device: Optional[str] = ..., **kwargs: Any) -> Any: ...
+
+    @overload
+    def encode_single_device(self, sentences: List[str], batch_size: int = ..., max_length: int = ..., *,
+                             convert_to_numpy: bool = ..., device: Optional[str] = ..., **kwargs: Any) -> Any: ...
+
     @torch.inference_mode()
     def encode_single_device(self, sentences: Union[str, List[str]], batch_size: int = 256, max_length: int = 512,
                              convert_to_numpy: bool = True, device: Optional[str] = None, **kwargs: Any) -> Any:
@@ -235,7 +224,7 @@ class AbsEmbedder(AbsInferenceModel):
         a subclass overrides those hooks, or this whole method as in FlagEmbedding 1.4.2.
         """
         single = isinstance(sentences, str)
-        sentences = [sentences] if single else list(sentences)
+        sentences = [sentences] if isinstance(sentences, str) else list(sentences)
         options = self.resolve_options({name: kwargs.pop(name) for name in self.call_options if name in kwargs})
         device = device or self.target_devices[0]
         model = self.model_on(device)
@@ -272,7 +261,7 @@ class AbsEmbedder(AbsInferenceModel):
     @property
     def embedding_dim(self) -> int:
         """Width of the returned vectors (after ``truncate_dim``)."""
-        hidden = self.model.config.hidden_size
+        hidden: int = getattr(self.model, "config").hidden_size  # HF models and M3Model have a config
         return min(hidden, self.truncate_dim) if self.truncate_dim else hidden
 
     # ------------------------------------------------------------------ shared post-processing
@@ -287,8 +276,7 @@ class AbsEmbedder(AbsInferenceModel):
     @staticmethod
     def to_output(embeddings: torch.Tensor, single: bool, convert_to_numpy: bool) -> Embeddings:
         """Return a tensor or an fp32/fp16 numpy array; a single input gives its 1-D row."""
+        output: Embeddings = embeddings
         if convert_to_numpy:
-            if embeddings.dtype == torch.bfloat16:
-                embeddings = embeddings.float()
-            embeddings = embeddings.cpu().numpy()
-        return embeddings[0] if single else embeddings
+            output = (embeddings.float() if embeddings.dtype == torch.bfloat16 else embeddings).cpu().numpy()
+        return output[0] if single else output

@@ -11,8 +11,10 @@ import logging
 import math
 import os
 import queue
+import sys
 import traceback
 import weakref
+from multiprocessing.process import BaseProcess
 from typing import Any, Dict, List, Sequence
 
 import torch
@@ -72,7 +74,7 @@ class MultiProcessPool:
         self.output: "mp.Queue" = context.Queue()
         self._setup: "mp.Queue" = context.Queue()
         n_cpu = sum(torch.device(d).type == "cpu" for d in self.devices)
-        self.processes: List[mp.Process] = []
+        self.processes: List[BaseProcess] = []
         for device in self.devices:
             process = context.Process(
                 target=_worker_loop,
@@ -112,7 +114,8 @@ class MultiProcessPool:
                 error, details = payload
                 self.stop()
                 if isinstance(error, BaseException):
-                    error.add_note(f"Raised in a worker process; its traceback:\n{details}")
+                    if sys.version_info >= (3, 11):  # add_note is new in 3.11
+                        error.add_note(f"Raised in a worker process; its traceback:\n{details}")
                     raise error
                 raise WorkerError(details)
             results[chunk_id] = payload

@@ -9,11 +9,11 @@ from __future__ import annotations
 import functools
 import logging
 from abc import abstractmethod
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union, cast
 
 import torch
 import torch.multiprocessing as mp
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from FlagEmbedding.abc.inference.base import AbsInferenceModel
 from FlagEmbedding.abc.inference.batching import restore_order
@@ -246,8 +246,8 @@ class AbsReranker(AbsInferenceModel):
             num_workers = min(batch_size, MAX_FEATURE_WORKERS)
         if mp.current_process().daemon:  # a device-pool worker may not start child processes
             num_workers = 0
-        loader = DataLoader(
-            pairs, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+        loader: DataLoader[List[str]] = DataLoader(
+            cast("Dataset[List[str]]", pairs), batch_size=batch_size, shuffle=False, num_workers=num_workers,
             collate_fn=functools.partial(self._prepare_chunk, prepare_args=prepare_args),
         )
         features: Features = {}

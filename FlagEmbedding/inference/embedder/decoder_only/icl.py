@@ -165,7 +165,7 @@ class ICLLLMEmbedder(BaseLLMEmbedder, QueryPoolCompat):
     ) -> Any:
         """Encode queries on one device (the method the query pool's workers run)."""
         single = isinstance(queries, str)
-        texts, limit = self.build_queries([queries] if single else list(queries), max_length)
+        texts, limit = self.build_queries([queries] if isinstance(queries, str) else list(queries), max_length)
         return self.encode_single_device(
             texts[0] if single else texts, batch_size=batch_size, max_length=limit,
             convert_to_numpy=convert_to_numpy, device=device, **kwargs,

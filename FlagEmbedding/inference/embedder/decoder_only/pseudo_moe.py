@@ -57,7 +57,7 @@ class PseudoMoELLMEmbedder(BaseLLMEmbedder):
         """The call's ``domain`` (see :meth:`resolve_domain`); the model is routed to it when it is not None."""
         domain = self.resolve_domain(options)
         if domain is not None and hasattr(self.model, "set_domain"):
-            self.model.set_domain(domain)
+            getattr(self.model, "set_domain")(domain)
         return {"domain": domain}
 
     def resolve_domain(self, kwargs: Dict[str, Any]) -> Optional[str]:

@@ -1,7 +1,7 @@
 """Encoder-only embedder (``FlagModel``): a transformer encoder plus pooling."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 from transformers import AutoModel
@@ -23,8 +23,8 @@ class BaseEmbedder(AbsEmbedder):
     """
 
     DEFAULT_POOLING_METHOD = "cls"
-    ALLOWED_POOLING_METHODS = POOLING_METHODS
-    onnx_output = "last_hidden_state"
+    ALLOWED_POOLING_METHODS: Tuple[str, ...] = POOLING_METHODS
+    onnx_output: Optional[str] = "last_hidden_state"
 
     def __init__(
         self,
@@ -77,7 +77,7 @@ class BaseEmbedder(AbsEmbedder):
         return model(**batch, return_dict=True).last_hidden_state
 
     def embed_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor],
-                    options: Dict[str, Any]) -> torch.Tensor:
-        """Pooled, truncated and normalized vectors for one padded batch."""
+                    options: Dict[str, Any]) -> Union[torch.Tensor, Dict[str, Any]]:
+        """Pooled, truncated and normalized vectors for one padded batch (BGE-M3's override: a dict of outputs)."""
         hidden = self.forward_hidden(model, batch, options)
         return self.finish_embeddings(self.pooling(hidden, batch["attention_mask"]))

@@ -76,7 +76,8 @@ class M3Embedder(BaseEmbedder):
 
     def build_onnx_model(self) -> M3Model:
         """The network with its backbone exported to ONNX; the sparse and ColBERT heads stay in torch."""
-        return self.model.with_backbone(self.onnx_encoder(self.model.model, ["input_ids", "attention_mask"]))
+        model = cast(M3Model, self.model)  # load_model's
+        return model.with_backbone(self.onnx_encoder(model.model, ["input_ids", "attention_mask"]))
 
     # ------------------------------------------------------------------ encode
     def encode(self, sentences: Union[str, Sequence[str]], batch_size: Optional[int] = None,
@@ -145,8 +146,8 @@ class M3Embedder(BaseEmbedder):
                              return_colbert_vecs: bool = False, device: Optional[str] = None, *,
                              convert_to_numpy: bool = True, **kwargs: Any) -> Dict[str, Any]:
         """Encode on one device with length-sorted batches; output is always numpy (original positional order)."""
-        return super().encode_single_device(sentences, batch_size, max_length, convert_to_numpy, device,
-                                            return_dense=return_dense, return_sparse=return_sparse,
+        return super().encode_single_device(sentences, batch_size, max_length, convert_to_numpy=convert_to_numpy,
+                                            device=device, return_dense=return_dense, return_sparse=return_sparse,
                                             return_colbert_vecs=return_colbert_vecs, **kwargs)
 
     def resolve_options(self, options: Dict[str, Any]) -> Dict[str, Any]:
@@ -160,6 +161,7 @@ class M3Embedder(BaseEmbedder):
                     options: Dict[str, Any]) -> Dict[str, Any]:
         """The requested outputs of one padded batch, on the CPU: ``dense`` rows, ``sparse`` lexical weights and
         ``colbert`` vectors (one list entry per row, without the first token)."""
+        model = cast(M3Model, model)  # model_on's: load_model's, or build_onnx_model's
         mask = batch["attention_mask"]
         hidden = model.hidden_states(batch["input_ids"], mask)
         out: Dict[str, Any] = {}
@@ -192,8 +194,7 @@ class M3Embedder(BaseEmbedder):
     # ------------------------------------------------------------------ helpers on encode outputs
     def convert_id_to_token(self, lexical_weights: Union[Dict[str, Any], List[Dict[str, Any]]]) -> Any:
         """Replace token-id keys by their decoded token text."""
-        single = isinstance(lexical_weights, dict)
-        items = [lexical_weights] if single else lexical_weights
+        items = [lexical_weights] if isinstance(lexical_weights, dict) else lexical_weights
         converted = [{self.tokenizer.decode([int(k)]): v for k, v in weights.items()} for weights in items]
         return converted[0] if len(converted) == 1 else converted
 
@@ -268,7 +269,7 @@ class M3Embedder(BaseEmbedder):
         """Score pairs on one device (no length sorting); returns per-key lists of floats."""
         w = weights_for_different_modes or [1.0, 1.0, 1.0]
         device = device or self.target_devices[0]
-        model = self.model_on(device)
+        model = cast(M3Model, self.model_on(device))  # load_model's, or build_onnx_model's
         vocab_size = model.config.vocab_size
         scores: Dict[str, List[float]] = {key: [] for key in SCORE_KEYS}
         with onednn_linears(model, device):

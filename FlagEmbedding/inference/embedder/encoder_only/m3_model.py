@@ -46,7 +46,7 @@ class M3Model(nn.Module):
     def __init__(self, backbone: nn.Module, colbert_dim: int = -1):
         super().__init__()
         self.model = backbone
-        hidden = backbone.config.hidden_size
+        hidden: int = getattr(backbone, "config").hidden_size  # a Hugging Face model's config
         dtype = next(backbone.parameters()).dtype
         self.colbert_linear = nn.Linear(hidden, colbert_dim if colbert_dim > 0 else hidden, dtype=dtype)
         self.sparse_linear = nn.Linear(hidden, 1, dtype=dtype)

@@ -37,7 +37,7 @@ class BaseLLMReranker(AbsReranker):
     The options of this class are also kept in :attr:`kwargs`, as in FlagEmbedding 1.4.2.
     """
 
-    call_options = ("prompt",)
+    call_options: Tuple[str, ...] = ("prompt",)
     pad_kwargs = {"pad_to_multiple_of": PAD_TO_MULTIPLE_OF}
     DEFAULT_PROMPT = DEFAULT_LLM_PROMPT
     #: prepend BOS even when it is the pad token (the layer-wise models)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Tuple, Type, Union
 
 import torch
 from transformers import AutoModelForCausalLM, PreTrainedConfig, PreTrainedModel
@@ -32,10 +32,10 @@ class LayerWiseLLMReranker(BaseLLMReranker):
         cutoff_layers: Layer number(s) whose heads score the pairs (sorted and deduplicated).
     """
 
-    call_options = ("prompt", "cutoff_layers")
+    call_options: Tuple[str, ...] = ("prompt", "cutoff_layers")
     ALWAYS_BOS = True
     #: the bundled class used when the checkpoint's ``model_type`` matches; anything else loads via Auto
-    bundled_model_class: type = LayerWiseMiniCPMForCausalLM
+    bundled_model_class: Type[PreTrainedModel] = LayerWiseMiniCPMForCausalLM
 
     def __init__(self, model_name_or_path: str, *, cutoff_layers: CutoffLayers = None, **kwargs: Any):
         super().__init__(model_name_or_path, cutoff_layers=cutoff_layers, **kwargs)
@@ -51,6 +51,7 @@ class LayerWiseLLMReranker(BaseLLMReranker):
         """The bundled class for its ``model_type``; other checkpoints go through ``AutoModelForCausalLM``."""
         config, _ = from_pretrained(PreTrainedConfig.get_config_dict, self.model_name_or_path, cache_dir=self.cache_dir)
         bundled = self.bundled_model_class
+        assert bundled.config_class is not None  # the bundled classes declare theirs
         loader = (
             bundled.from_pretrained
             if config.get("model_type") == bundled.config_class.model_type

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, Sequence, Union
 
 import torch
+from transformers import PreTrainedModel
 
 from FlagEmbedding.inference.reranker.decoder_only.layerwise import LayerWiseLLMReranker
 from FlagEmbedding.inference.reranker.decoder_only.models import CostWiseGemmaForCausalLM
@@ -42,7 +43,7 @@ class LightweightLLMReranker(LayerWiseLLMReranker):
         self,
         model_name_or_path: str,
         *,
-        compress_layers: Union[int, List[int]] = DEFAULT_COMPRESS_LAYERS,
+        compress_layers: Union[int, Sequence[int]] = DEFAULT_COMPRESS_LAYERS,
         compress_ratio: int = 1,
         **kwargs: Any,
     ):
@@ -52,7 +53,7 @@ class LightweightLLMReranker(LayerWiseLLMReranker):
         self.compress_layers = compress_layers
         self.compress_ratio = compress_ratio
 
-    def load_model(self, dtype: torch.dtype) -> torch.nn.Module:
+    def load_model(self, dtype: torch.dtype) -> PreTrainedModel:
         """The bundled model; with ``attn_implementation="sdpa"`` its attention soft-cap is dropped, since
         transformers' SDPA kernel cannot apply it (the original's transformers skipped it silently)."""
         model = super().load_model(dtype)
@@ -60,7 +61,7 @@ class LightweightLLMReranker(LayerWiseLLMReranker):
             model.config.attn_logit_softcapping = None
             for module in model.modules():
                 if hasattr(module, "attn_logit_softcapping"):
-                    module.attn_logit_softcapping = None
+                    setattr(module, "attn_logit_softcapping", None)  # a plain attribute of the attention modules
         return model
 
     def configure_tokenizer(self) -> None:

@@ -7,7 +7,7 @@ is replaced by its mean, which shortens the sequence for the remaining layers.
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Sequence, Tuple, Union, cast
 
 import torch
 from huggingface_hub.dataclasses import strict
@@ -56,8 +56,8 @@ def check_compression(
         layers: List[int] = []
     elif isinstance(compress_layer, int) and not isinstance(compress_layer, bool):
         layers = [compress_layer]
-    else:
-        layers = list(compress_layer)
+    else:  # a sequence of layer indices (a bool raises TypeError here)
+        layers = list(cast(Iterable[int], compress_layer))
     bad = [layer for layer in layers if isinstance(layer, bool) or not isinstance(layer, int)
            or not 0 <= layer < num_layers]
     if bad:
@@ -112,7 +112,13 @@ def compress_passage_tokens(
     return new_states, new_mask
 
 
-class EagerByDefault:
+if TYPE_CHECKING:  # the mixin's classes are Gemma2 models (its super() call reaches theirs)
+    _EagerBase = Gemma2PreTrainedModel
+else:
+    _EagerBase = object
+
+
+class EagerByDefault(_EagerBase):
     """Gemma2 attention is eager (with its logit soft-cap) unless ``attn_implementation`` asks for another one;
     ``"sdpa"`` skips the soft-cap, which is how the original computed the released checkpoint's scores."""
 
@@ -143,7 +149,7 @@ class CostWiseGemmaModel(EagerByDefault, Gemma2Model):
         }
         return position_ids, masks, self.rotary_emb(hidden_states, position_ids)
 
-    def forward(  # type: ignore[override]
+    def forward(
         self,
         input_ids: Optional[torch.LongTensor] = None,
         attention_mask: Optional[torch.Tensor] = None,
@@ -176,11 +182,13 @@ class CostWiseGemmaModel(EagerByDefault, Gemma2Model):
         position_ids, masks, position_embeddings = self._layer_inputs(hidden_states, attention_mask)
         states: List[torch.Tensor] = []
         state_masks: List[torch.Tensor] = []
+        assert self.config.layer_types is not None  # Gemma2Config fills it in
         for index in range(layers[-1]):
             if index in layers:
                 states.append(self.norm(hidden_states))
                 state_masks.append(attention_mask)
             if index in compress_at:
+                assert query_lengths is not None and prompt_lengths is not None  # checked above
                 hidden_states, attention_mask = compress_passage_tokens(
                     hidden_states, attention_mask, query_lengths, prompt_lengths, ratio
                 )

@@ -54,7 +54,7 @@ class MiniCPMDecoderLayer(LlamaDecoderLayer):
         super().__init__(config, layer_idx)
         self.residual_scale = config.scale_depth / math.sqrt(config.num_hidden_layers)
 
-    def forward(  # type: ignore[override]
+    def forward(
         self,
         hidden_states: torch.Tensor,
         attention_mask: Optional[torch.Tensor] = None,
@@ -103,7 +103,7 @@ class LayerWiseMiniCPMModel(LayerWiseMiniCPMPreTrainedModel):
         self,
         input_ids: Optional[torch.LongTensor] = None,
         attention_mask: Optional[torch.Tensor] = None,
-        position_ids: Optional[torch.LongTensor] = None,
+        position_ids: Optional[torch.Tensor] = None,
         inputs_embeds: Optional[torch.Tensor] = None,
         cutoff_layers: Optional[Sequence[int]] = None,
         **kwargs: Any,
