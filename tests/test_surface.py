@@ -125,7 +125,7 @@ KEPT: List[Kept] = [
          "optional: None asks for the splits every dataset has"),
     # ---------------------------------------------------------------- argument dataclasses and CLI flags
     Kept("fields.type_differs[own]",
-         r"\.(eval_name|corpus_embd_save_dir|cache_path|token|k_values|eval_metrics|cache_dir|compress_layers|"
+         r"\.(eval_name|corpus_embd_save_dir|cache_path|token|k_values|eval_metrics|cache_dir|compress_layers|cutoff_layers|"
          r"train_data|query_instruction_for_retrieval|query_instruction_for_rerank|passage_instruction_format|"
          r"config_name|tokenizer_name|q_reps|p_reps|loss|scores|pooling_method|model_cache_dir|examples_path|"
          r"from_peft|modules_to_save|raw_peft|additional_special_tokens|model_class): ",
