@@ -130,9 +130,9 @@ def test_a_slow_or_missing_request_head_is_closed_after_request_timeout(tiny_ber
                 trickle.sendall(b"X-Slow-%d: x\r\n" % number)
         assert trickle.recv(1) == b""  # closed by the server, no response to a request it never got
         closed_after = time.monotonic() - started
-        assert 1.5 < closed_after < 8, closed_after
+        assert 1.5 < closed_after < 15, closed_after
         assert silent.recv(1) == b""
-        assert time.monotonic() - started < 8
+        assert time.monotonic() - started < 15
         trickle.close()
         silent.close()
         # a prompt client on a kept-alive connection is not affected, even across several requests
