@@ -128,7 +128,7 @@ KEPT: List[Kept] = [
          r"\.(eval_name|corpus_embd_save_dir|cache_path|token|k_values|eval_metrics|cache_dir|compress_layers|cutoff_layers|"
          r"train_data|query_instruction_for_retrieval|query_instruction_for_rerank|passage_instruction_format|"
          r"config_name|tokenizer_name|q_reps|p_reps|loss|scores|pooling_method|model_cache_dir|examples_path|"
-         r"from_peft|modules_to_save|raw_peft|additional_special_tokens|model_class): ",
+         r"from_peft|modules_to_save|raw_peft|additional_special_tokens|model_class|languages|tasks|task_types): ",
          "annotations only (Optional/List spelled out, None defaults typed); the parsed flags are the same"),
     Kept("fields.nargs_differs[own]", r"\.(k_values|eval_metrics|compress_layers): \+ -> None",
          "List[...] fields: HfArgumentParser gives them nargs='+' itself (same command line)"),
