@@ -64,21 +64,20 @@ KEPT: List[Kept] = [
     Kept("module_files.extra", r".", _ADDED),
     Kept("names.extra", r"\.(lazy_getattr|TYPE_CHECKING|register_shadowed) ",
          "lazy-import machinery of the package __init__ files (imports stay cheap)"),
-    Kept("names.extra", r"decoder_only\.base\.DecoderOnlyEmbedder(SameDataset)?Collator ",
-         "the decoder embedder's own collators, exported beside its dataset"),
+    Kept("names.extra", r"decoder_only\.(base\.DecoderOnlyEmbedder(SameDataset)?Collator|(base|layerwise)\."
+                        r"DecoderOnlyReranker(LayerWise)?(Model|ModelArguments|Runner|Trainer)) ",
+         "the decoder kinds' own names: the embedder's collators, exported beside its dataset, and unique names of "
+         "the decoder reranker fine-tuning classes (1.4.2 gave base and layer-wise the same ones; the old names "
+         "stay at their 1.4.2 paths as aliases)"),
     Kept("names.extra", r"abc\.finetune\.embedder\.PooledEmbedderModel ",
          "the shared base of the encoder-only and decoder-only embedder training models (added; the original's "
          "decoder-only model derived from the encoder-only one)"),
     Kept("names.__all___extra", r"abc\.finetune\.embedder: \['PooledEmbedderModel'\]",
          "the shared base of the encoder-only and decoder-only embedder training models, exported"),
-    Kept("names.__all___extra", r"decoder_only\.(base|icl): \['DecoderOnlyEmbedder",
-         "the decoder embedder's collators and the ICL same-dataset dataset are exported"),
-    Kept("names.extra", r"reranker\.decoder_only\.(base|layerwise)\.DecoderOnlyReranker(LayerWise)?"
-                        r"(Model|ModelArguments|Runner|Trainer) ",
-         "unique names of the decoder reranker fine-tuning classes (1.4.2 gave base and layer-wise the same ones; "
-         "the old names stay at their 1.4.2 paths as aliases)"),
-    Kept("names.__all___extra", r"reranker\.decoder_only\.(base|layerwise): \['DecoderOnlyReranker",
-         "the unique names of the decoder reranker fine-tuning classes, exported beside the 1.4.2 names"),
+    Kept("names.__all___extra", r"decoder_only\.((base|icl): \['DecoderOnlyEmbedder|(base|layerwise): "
+                                r"\['DecoderOnlyReranker)",
+         "the decoder embedder's collators, the ICL same-dataset dataset and the unique decoder reranker "
+         "fine-tuning names are exported (beside the 1.4.2 names)"),
     Kept("names.missing", r"decoder_only\.icl\.AbsEmbedderSameDatasetCollator ",
          "the ICL kind uses the decoder collator (DecoderOnlyEmbedderSameDatasetCollator); the abc class is "
          "FlagEmbedding.abc.finetune.embedder.AbsEmbedderSameDatasetCollator"),
@@ -132,8 +131,12 @@ KEPT: List[Kept] = [
          "annotations only (Optional/List spelled out, None defaults typed); the parsed flags are the same"),
     Kept("fields.nargs_differs[own]", r"\.(k_values|eval_metrics|compress_layers): \+ -> None",
          "List[...] fields: HfArgumentParser gives them nargs='+' itself (same command line)"),
-    Kept("fields.extra[own]", r"\.(corpus_embd_shard_size|unified_heads) ", _ADDED),
-    Kept("cli.flag_extra[own]", r"^__(corpus_embd_shard_size|unified_heads) ", _ADDED),
+    # colbert_dim, suffix, attn_implementation: constructor options 1.4.2's evaluation CLIs had no flag for (class
+    # defaults; see tests/test_option_routes.py)
+    Kept("fields.extra[own]", r"\.(corpus_embd_shard_size|unified_heads|colbert_dim|suffix|attn_implementation) ",
+         _ADDED),
+    Kept("cli.flag_extra[own]", r"^__(corpus_embd_shard_size|unified_heads|colbert_dim|suffix|attn_implementation) ",
+         _ADDED),
     Kept("fields.extra[own]", r"\.(search_method|hybrid_methods|fusion|fusion_weights|rrf_k|m3_weights|"
                               r"faiss_index_factory|compare_to|eval_retrieval_dir|eval_retrieval_split) ",
          _ADDED + " (search methods of the evaluation CLIs; retrieval evaluation while fine-tuning)"),
@@ -144,11 +147,6 @@ KEPT: List[Kept] = [
                               r"onnx_cache_dir) ", _ADDED + " (ONNX Runtime backend of the evaluation CLIs)"),
     Kept("cli.flag_extra[own]", r"^__(embedder_backend|embedder_quantize|reranker_backend|reranker_quantize|"
                                 r"onnx_cache_dir) ", _ADDED + " (ONNX Runtime backend of the evaluation CLIs)"),
-    Kept("fields.extra[own]", r"\.(colbert_dim|suffix|attn_implementation) ",
-         _ADDED + " (constructor options 1.4.2's evaluation CLIs had no flag for; class defaults, see "
-                  "tests/test_option_routes.py)"),
-    Kept("cli.flag_extra[own]", r"^__(colbert_dim|suffix|attn_implementation) ",
-         _ADDED + " (constructor options 1.4.2's evaluation CLIs had no flag for; class defaults)"),
     Kept("cli.flag_missing[transformers]", r".",
          "removed by transformers 5; their mapping or rejection is handled by the fine-tuning CLI change",
          may_vanish=True),
