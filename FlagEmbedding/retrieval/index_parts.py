@@ -74,13 +74,15 @@ def open_parts(folder: str, docids: List[str], texts: List[str], embedder: Any, 
     if "dense" in rows and faiss_factory not in (None, "", "Flat"):
         faiss_path = os.path.join(rows["dense"][0].path, DenseIndex.faiss_file_name(faiss_factory))
         reuse_faiss = not overwrite and os.path.exists(faiss_path)
-        if reuse_faiss and not trusted(faiss_path, file_checksum(faiss_path)):
-            logger.warning("%s; rebuilding the faiss index.", IntegrityError(faiss_path))
-            reuse_faiss = False
+        if reuse_faiss:
+            faiss_checksum = file_checksum(faiss_path)
+            if not trusted(faiss_path, faiss_checksum):
+                logger.warning("%s; rebuilding the faiss index.", IntegrityError(faiss_path))
+                reuse_faiss = False
     parts = model_parts(embedder, {name: blocks for name, (_, blocks) in rows.items()},
-                                        faiss_factory, faiss_path, reuse_faiss)
-    if faiss_path is not None:
-        files[relative(faiss_path)] = file_checksum(faiss_path)
+                        faiss_factory, faiss_path, reuse_faiss)
+    if faiss_path is not None:  # the file read once: its checksum is known unless it was (re)built just now
+        files[relative(faiss_path)] = faiss_checksum if reuse_faiss else file_checksum(faiss_path)
     if "bm25" in representations:
         path = os.path.join(folder, f"bm25-{bm25_params.fingerprint(corpus_fingerprint(docids, texts))[:16]}")
         bm25 = None
