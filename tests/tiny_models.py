@@ -9,7 +9,7 @@ import os
 from typing import Dict, Iterable, Optional
 
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -277,4 +277,59 @@ def save_tiny_minicpm_raw(folder: str, hidden: int = 32, layers: int = 4, seed: 
     config["architectures"] = ["MiniCPMForCausalLM"]
     with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as handle:
         json.dump(config, handle, indent=2)
+    return folder
+
+
+# ---------------------------------------------------------------------------- Qwen3-Reranker
+#: Qwen2/Qwen3's pre-tokenization pattern (byte-level BPE over these pieces)
+QWEN_SPLIT_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+                      r"\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN3_RERANKER_CORPUS = [
+    "Judge whether the Document meets the requirements based on the Query and the Instruct provided.",
+    'Note that the answer can only be "yes" or "no".',
+    "yes\nno\nyes\nno\nsystem\nuser\nassistant\n",
+    "<Instruct>: Given a web search query, retrieve relevant passages that answer the query\n<Query>: what?\n"
+    "<Document>: answer.",
+]
+
+
+def save_qwen3_tokenizer(folder: str) -> "object":
+    """A Qwen-style byte-level BPE tokenizer (Qwen's split pattern, no BOS, left padding) whose vocabulary has the
+    plain tokens ``yes`` and ``no`` and the chat tokens ``<|im_start|>``, ``<|im_end|>``, ``<think>``, ``</think>``."""
+    from transformers import PreTrainedTokenizerFast
+
+    os.makedirs(folder, exist_ok=True)
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN_SPLIT_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    raw.decoder = decoders.ByteLevel()
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=specials,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    raw.train_from_iterator((CORPUS + QWEN3_RERANKER_CORPUS) * 3, trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                        padding_side="left")
+    assert tokenizer.convert_tokens_to_ids("yes") not in (None, tokenizer.unk_token_id)
+    assert tokenizer.convert_tokens_to_ids("no") not in (None, tokenizer.unk_token_id)
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+def save_tiny_qwen3_reranker(folder: str, hidden: int = 32, layers: int = 2, seed: int = 0) -> str:
+    """A random Qwen3 causal LM (tied embeddings, as Qwen3-Reranker-0.6B) with :func:`save_qwen3_tokenizer`."""
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    tokenizer = save_qwen3_tokenizer(folder)
+    torch.manual_seed(seed)
+    config = Qwen3Config(
+        vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=hidden // 4, intermediate_size=hidden * 2, max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
+        tie_word_embeddings=True,
+    )
+    model = Qwen3ForCausalLM(config)
+    _perturb_norms(model, seed)
+    model.save_pretrained(folder)
     return folder
