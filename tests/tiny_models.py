@@ -139,21 +139,27 @@ def save_tiny_xlmr(folder: str, hidden: int = 32, layers: int = 2, seed: int = 0
 
 def save_tiny_decoder(folder: str, hidden: int = 32, layers: int = 2, seed: int = 0, causal_lm: bool = False,
                       padding_side: str = "left", arch: str = "qwen2") -> str:
-    """A random Qwen2- (or Llama-) style decoder; ``causal_lm`` adds the LM head."""
+    """A random Qwen2- (or Llama-, Qwen3-) style decoder; ``causal_lm`` adds the LM head. ``arch="qwen3"`` comes
+    with :func:`save_qwen3_tokenizer` (the chat and ``yes`` / ``no`` tokens of Qwen3-Reranker)."""
     from transformers import (LlamaConfig, LlamaForCausalLM, LlamaModel, Qwen2Config, Qwen2ForCausalLM,
-                              Qwen2Model)
+                              Qwen2Model, Qwen3Config, Qwen3ForCausalLM, Qwen3Model)
 
-    tokenizer = save_decoder_tokenizer(folder, padding_side=padding_side, add_bos=arch == "llama")
+    if arch == "qwen3":
+        tokenizer = save_qwen3_tokenizer(folder)
+    else:
+        tokenizer = save_decoder_tokenizer(folder, padding_side=padding_side, add_bos=arch == "llama")
     torch.manual_seed(seed)
     config_cls, base_cls, lm_cls = {
         "qwen2": (Qwen2Config, Qwen2Model, Qwen2ForCausalLM),
         "llama": (LlamaConfig, LlamaModel, LlamaForCausalLM),
+        "qwen3": (Qwen3Config, Qwen3Model, Qwen3ForCausalLM),
     }[arch]
     config = config_cls(
         vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
         num_key_value_heads=2, intermediate_size=hidden * 2, max_position_embeddings=256,
         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
         bos_token_id=tokenizer.bos_token_id, tie_word_embeddings=False,
+        **({"head_dim": hidden // 4} if arch == "qwen3" else {}),
     )
     (lm_cls if causal_lm else base_cls)(config).save_pretrained(folder)
     return folder
@@ -316,20 +322,3 @@ def save_qwen3_tokenizer(folder: str) -> "object":
     tokenizer.save_pretrained(folder)
     return tokenizer
 
-
-def save_tiny_qwen3_reranker(folder: str, hidden: int = 32, layers: int = 2, seed: int = 0) -> str:
-    """A random Qwen3 causal LM (tied embeddings, as Qwen3-Reranker-0.6B) with :func:`save_qwen3_tokenizer`."""
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
-    tokenizer = save_qwen3_tokenizer(folder)
-    torch.manual_seed(seed)
-    config = Qwen3Config(
-        vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
-        num_key_value_heads=2, head_dim=hidden // 4, intermediate_size=hidden * 2, max_position_embeddings=512,
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
-        tie_word_embeddings=True,
-    )
-    model = Qwen3ForCausalLM(config)
-    _perturb_norms(model, seed)
-    model.save_pretrained(folder)
-    return folder

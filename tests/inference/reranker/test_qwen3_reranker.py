@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from FlagEmbedding import FlagAutoReranker, FlagLLMReranker, RerankerModelClass
 from FlagEmbedding.inference.reranker.decoder_only import Qwen3LLMReranker
 from FlagEmbedding.utils.errors import InputError
-from tests.tiny_models import save_tiny_qwen3_reranker
+from tests.tiny_models import save_tiny_decoder
 
 # ---------------------------------------------------------------------------- the model card, verbatim in spirit
 CARD_SYSTEM = ('Judge whether the Document meets the requirements based on the Query and the Instruct provided. '
@@ -80,7 +80,8 @@ PAIRS = [
 
 @pytest.fixture(scope="module")
 def qwen3_dir(tmp_path_factory) -> str:
-    return save_tiny_qwen3_reranker(str(tmp_path_factory.mktemp("qwen3") / "Qwen3-Reranker-0.6B"))
+    folder = tmp_path_factory.mktemp("qwen3") / "Qwen3-Reranker-0.6B"
+    return save_tiny_decoder(str(folder), causal_lm=True, arch="qwen3")
 
 
 @pytest.fixture(scope="module")
