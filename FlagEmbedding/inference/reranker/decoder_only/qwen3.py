@@ -47,8 +47,9 @@ class Qwen3LLMReranker(BaseLLMReranker):
     ``normalize=True`` (this class's default) maps it through a sigmoid, which is exactly the model card's
     ``exp(log_softmax([logit("no"), logit("yes")])[1])``, the probability of ``yes`` in [0, 1]. Both give the
     same ranking; pass ``normalize=False`` (to the constructor or to ``compute_score``) for the log-odds.
+    The options of :class:`BaseLLMReranker` all apply; these differ:
 
-    Args (beyond :class:`BaseLLMReranker`, whose options all apply):
+    Args:
         query_instruction_for_rerank: The text of the ``<Instruct>:`` line (None: the model card's default
             :data:`QWEN3_DEFAULT_INSTRUCTION`, as its ``format_instruction`` does).
         passage_instruction_for_rerank: Put before each passage inside the ``<Document>:`` line, with
