@@ -9,7 +9,7 @@ import os
 from typing import Dict, Iterable, Optional
 
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -139,21 +139,27 @@ def save_tiny_xlmr(folder: str, hidden: int = 32, layers: int = 2, seed: int = 0
 
 def save_tiny_decoder(folder: str, hidden: int = 32, layers: int = 2, seed: int = 0, causal_lm: bool = False,
                       padding_side: str = "left", arch: str = "qwen2") -> str:
-    """A random Qwen2- (or Llama-) style decoder; ``causal_lm`` adds the LM head."""
+    """A random Qwen2- (or Llama-, Qwen3-) style decoder; ``causal_lm`` adds the LM head. ``arch="qwen3"`` comes
+    with :func:`save_qwen3_tokenizer` (the chat and ``yes`` / ``no`` tokens of Qwen3-Reranker)."""
     from transformers import (LlamaConfig, LlamaForCausalLM, LlamaModel, Qwen2Config, Qwen2ForCausalLM,
-                              Qwen2Model)
+                              Qwen2Model, Qwen3Config, Qwen3ForCausalLM, Qwen3Model)
 
-    tokenizer = save_decoder_tokenizer(folder, padding_side=padding_side, add_bos=arch == "llama")
+    if arch == "qwen3":
+        tokenizer = save_qwen3_tokenizer(folder)
+    else:
+        tokenizer = save_decoder_tokenizer(folder, padding_side=padding_side, add_bos=arch == "llama")
     torch.manual_seed(seed)
     config_cls, base_cls, lm_cls = {
         "qwen2": (Qwen2Config, Qwen2Model, Qwen2ForCausalLM),
         "llama": (LlamaConfig, LlamaModel, LlamaForCausalLM),
+        "qwen3": (Qwen3Config, Qwen3Model, Qwen3ForCausalLM),
     }[arch]
     config = config_cls(
         vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
         num_key_value_heads=2, intermediate_size=hidden * 2, max_position_embeddings=256,
         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
         bos_token_id=tokenizer.bos_token_id, tie_word_embeddings=False,
+        **({"head_dim": hidden // 4} if arch == "qwen3" else {}),
     )
     (lm_cls if causal_lm else base_cls)(config).save_pretrained(folder)
     return folder
@@ -278,3 +284,41 @@ def save_tiny_minicpm_raw(folder: str, hidden: int = 32, layers: int = 4, seed: 
     with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as handle:
         json.dump(config, handle, indent=2)
     return folder
+
+
+# ---------------------------------------------------------------------------- Qwen3-Reranker
+#: Qwen2/Qwen3's pre-tokenization pattern (byte-level BPE over these pieces)
+QWEN_SPLIT_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+                      r"\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN3_RERANKER_CORPUS = [
+    "Judge whether the Document meets the requirements based on the Query and the Instruct provided.",
+    'Note that the answer can only be "yes" or "no".',
+    "yes\nno\nyes\nno\nsystem\nuser\nassistant\n",
+    "<Instruct>: Given a web search query, retrieve relevant passages that answer the query\n<Query>: what?\n"
+    "<Document>: answer.",
+]
+
+
+def save_qwen3_tokenizer(folder: str) -> "object":
+    """A Qwen-style byte-level BPE tokenizer (Qwen's split pattern, no BOS, left padding) whose vocabulary has the
+    plain tokens ``yes`` and ``no`` and the chat tokens ``<|im_start|>``, ``<|im_end|>``, ``<think>``, ``</think>``."""
+    from transformers import PreTrainedTokenizerFast
+
+    os.makedirs(folder, exist_ok=True)
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN_SPLIT_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    raw.decoder = decoders.ByteLevel()
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=specials,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    raw.train_from_iterator((CORPUS + QWEN3_RERANKER_CORPUS) * 3, trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                        padding_side="left")
+    assert tokenizer.convert_tokens_to_ids("yes") not in (None, tokenizer.unk_token_id)
+    assert tokenizer.convert_tokens_to_ids("no") not in (None, tokenizer.unk_token_id)
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+

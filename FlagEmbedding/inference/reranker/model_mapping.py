@@ -11,6 +11,7 @@ from FlagEmbedding.inference.reranker.decoder_only import (
     FlagLLMReranker,
     LayerWiseFlagLLMReranker,
     LightWeightFlagLLMReranker,
+    Qwen3LLMReranker,
 )
 from FlagEmbedding.inference.reranker.encoder_only import FlagReranker
 
@@ -22,6 +23,7 @@ class RerankerModelClass(Enum):
     DECODER_ONLY_BASE = "decoder-only-base"
     DECODER_ONLY_LAYERWISE = "decoder-only-layerwise"
     DECODER_ONLY_LIGHTWEIGHT = "decoder-only-lightweight"
+    DECODER_ONLY_QWEN3 = "decoder-only-qwen3"
 
 
 RERANKER_CLASS_MAPPING: Dict[RerankerModelClass, Type[AbsReranker]] = OrderedDict([
@@ -29,6 +31,7 @@ RERANKER_CLASS_MAPPING: Dict[RerankerModelClass, Type[AbsReranker]] = OrderedDic
     (RerankerModelClass.DECODER_ONLY_BASE, FlagLLMReranker),
     (RerankerModelClass.DECODER_ONLY_LAYERWISE, LayerWiseFlagLLMReranker),
     (RerankerModelClass.DECODER_ONLY_LIGHTWEIGHT, LightWeightFlagLLMReranker),
+    (RerankerModelClass.DECODER_ONLY_QWEN3, Qwen3LLMReranker),
 ])
 
 
@@ -53,4 +56,8 @@ AUTO_RERANKER_MAPPING: Dict[str, RerankerConfig] = OrderedDict([
     ("gte-multilingual-reranker-base", RerankerConfig(FlagReranker, trust_remote_code=True)),
     ("bce-reranker-base_v1", RerankerConfig(FlagReranker)),
     ("jina-reranker-v1-turbo-en", RerankerConfig(FlagReranker)),
+    # Qwen3 (the model card's chat template, scored by the "yes" / "no" logits)
+    ("Qwen3-Reranker-0.6B", RerankerConfig(Qwen3LLMReranker)),
+    ("Qwen3-Reranker-4B", RerankerConfig(Qwen3LLMReranker)),
+    ("Qwen3-Reranker-8B", RerankerConfig(Qwen3LLMReranker)),
 ])

@@ -10,7 +10,7 @@ import pytest
 import FlagEmbedding
 from FlagEmbedding import (AbsReranker, FlagAutoReranker, FlagLLMReranker, FlagReranker, LayerWiseFlagLLMReranker,
                            LightWeightFlagLLMReranker, RerankerModelClass)
-from FlagEmbedding.inference.reranker.decoder_only import base, layerwise, lightweight
+from FlagEmbedding.inference.reranker.decoder_only import Qwen3LLMReranker, base, layerwise, lightweight
 from FlagEmbedding.inference.reranker.encoder_only.base import BaseReranker
 from FlagEmbedding.inference.reranker.model_mapping import (AUTO_RERANKER_MAPPING, RERANKER_CLASS_MAPPING,
                                                             RerankerConfig)
@@ -34,15 +34,18 @@ def test_import_surface_and_aliases():
 def test_registry_contents():
     assert {e.name: e.value for e in RerankerModelClass} == {
         "ENCODER_ONLY_BASE": "encoder-only-base", "DECODER_ONLY_BASE": "decoder-only-base",
-        "DECODER_ONLY_LAYERWISE": "decoder-only-layerwise", "DECODER_ONLY_LIGHTWEIGHT": "decoder-only-lightweight"}
+        "DECODER_ONLY_LAYERWISE": "decoder-only-layerwise", "DECODER_ONLY_LIGHTWEIGHT": "decoder-only-lightweight",
+        "DECODER_ONLY_QWEN3": "decoder-only-qwen3"}
     assert list(RERANKER_CLASS_MAPPING.values()) == [FlagReranker, FlagLLMReranker, LayerWiseFlagLLMReranker,
-                                                     LightWeightFlagLLMReranker]
+                                                     LightWeightFlagLLMReranker, Qwen3LLMReranker]
     expected = {
         "bge-reranker-base": FlagReranker, "bge-reranker-large": FlagReranker, "bge-reranker-v2-m3": FlagReranker,
         "bge-reranker-v2-gemma": FlagLLMReranker, "bge-reranker-v2-minicpm-layerwise": LayerWiseFlagLLMReranker,
         "bge-reranker-v2.5-gemma2-lightweight": LightWeightFlagLLMReranker,
         "jina-reranker-v2-base-multilingual": FlagReranker, "gte-multilingual-reranker-base": FlagReranker,
         "bce-reranker-base_v1": FlagReranker, "jina-reranker-v1-turbo-en": FlagReranker,
+        "Qwen3-Reranker-0.6B": Qwen3LLMReranker, "Qwen3-Reranker-4B": Qwen3LLMReranker,
+        "Qwen3-Reranker-8B": Qwen3LLMReranker,
     }
     assert list(AUTO_RERANKER_MAPPING) == list(expected)
     for name, cls in expected.items():
@@ -92,7 +95,7 @@ def test_explicit_model_class(xlmr_reranker_dir, tmp_path, caplog):
     assert str(info.value).endswith(
         "You can also directly specify the corresponding `model_class` to instantiate the model (on a command line: "
         "--reranker_model_class); valid values: encoder-only-base, decoder-only-base, decoder-only-layerwise, "
-        "decoder-only-lightweight.")
+        "decoder-only-lightweight, decoder-only-qwen3.")
     with caplog.at_level(logging.WARNING):
         reranker = FlagAutoReranker.from_finetuned(str(folder), model_class="encoder-only-base", devices="cpu")
     assert "`trust_remote_code` is not specified, set to default value 'False'." in caplog.text
@@ -102,7 +105,8 @@ def test_explicit_model_class(xlmr_reranker_dir, tmp_path, caplog):
     assert type(reranker) is FlagReranker
     with pytest.raises(ValueError, match=r"^model_class 'nope' is not valid \(on a command line: "
                                          r"--reranker_model_class\); valid values: encoder-only-base, "
-                                         r"decoder-only-base, decoder-only-layerwise, decoder-only-lightweight\.$"):
+                                         r"decoder-only-base, decoder-only-layerwise, decoder-only-lightweight, "
+                                         r"decoder-only-qwen3\.$"):
         FlagAutoReranker.from_finetuned(str(folder), model_class="nope")
 
 

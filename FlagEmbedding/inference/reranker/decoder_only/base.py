@@ -143,9 +143,14 @@ class BaseLLMReranker(AbsReranker):
 
     def score_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor], options: Dict[str, Any]) -> torch.Tensor:
         """The ``Yes`` logit at each row's last real token."""
+        return self.last_token_logits(model, batch)[:, self.yes_loc].float()
+
+    def last_token_logits(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """``[batch, vocab]`` next-token logits at each row's last real token (only the last position is
+        computed when every row ends there and the model supports ``logits_to_keep``)."""
         mask = batch["attention_mask"]
         if self._keeps_last_logits and bool(mask[:, -1].all()):
-            return model(**batch, logits_to_keep=1).logits[:, -1, self.yes_loc].float()
+            return model(**batch, logits_to_keep=1).logits[:, -1]
         logits = model(**batch).logits
         rows = torch.arange(logits.shape[0], device=logits.device)
-        return logits[rows, last_token_indices(mask), self.yes_loc].float()
+        return logits[rows, last_token_indices(mask)]
