@@ -510,7 +510,10 @@ def run(data_args: DataArgs, model_args: Any) -> None:
         corpus = read_candidate_pool(data_args.candidate_pool)
     embedder = load_embedder(model_args)
     reranker = None
-    if model_args.reranker_name_or_path is not None and distributed.world()[0] == 0:
+    if model_args.reranker_name_or_path is not None and not (filters.active or data_args.output_scores):
+        logger.warning("--reranker_name_or_path without --max_score, --absolute_margin, --relative_margin or "
+                       "--output_scores changes nothing; the reranker is not loaded.")
+    elif model_args.reranker_name_or_path is not None and distributed.world()[0] == 0:
         reranker = load_reranker(model_args)  # only rank 0 rescores (the others only encode candidates)
     stats: Dict[str, Any] = {}
     mined = mine_hard_negatives(embedder, records, corpus, data_args.range_for_sampling,
