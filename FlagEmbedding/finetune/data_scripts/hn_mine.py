@@ -1,7 +1,10 @@
 """Hard-negative mining: replace each record's ``neg`` with passages an embedder ranks high but are not positives.
 
 ``python scripts/hn_mine.py --input_file in.jsonl --output_file out.jsonl --embedder_name_or_path MODEL
---range_for_sampling 2-200 --negative_number 15`` (see docs/guides/finetune_data.rst).
+--range_for_sampling 2-200 --negative_number 15`` (see docs/guides/finetune_data.rst). Optional false-negative
+filters (``--max_score``, ``--absolute_margin``, ``--relative_margin``; embedder scores and, with
+``--reranker_name_or_path``, reranker scores), ``--sampling_strategy``, ``--underfilled`` and ``--output_scores``;
+a JSON statistics file is written next to the output (``--stats_file``).
 """
 from __future__ import annotations
 
