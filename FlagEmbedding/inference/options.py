@@ -23,7 +23,7 @@ import logging
 import os
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from FlagEmbedding.utils.files import read_json_file
 
@@ -35,7 +35,7 @@ TASK_SUFFIX = {"embedder": "retrieval", "reranker": "rerank"}
 #: the entry points whose model arguments reach the constructors
 ROUTES = ("evaluation", "hn_mine", "add_reranker_score", "server")
 #: the sides each route loads
-ROUTE_SIDES = {"evaluation": SIDES, "hn_mine": ("embedder",), "add_reranker_score": ("reranker",),
+ROUTE_SIDES = {"evaluation": SIDES, "hn_mine": SIDES, "add_reranker_score": ("reranker",),
                "server": SIDES}
 
 _CALLER = "the caller chooses it per call (encode / compute_score arguments)"
@@ -290,22 +290,24 @@ def _is_field_default(args: Any, field: str) -> bool:
 
 
 # ---------------------------------------------------------------------- derived argument dataclasses
-def side_model_args(name: str, side: str, base: type, *, rename: Optional[Mapping[str, str]] = None,
-                    defaults: Optional[Mapping[str, Any]] = None, module: Optional[str] = None,
-                    doc: str = "") -> type:
-    """A model-arguments dataclass for one side, derived from ``base``'s fields (the evaluation's
-    :class:`~FlagEmbedding.abc.evaluation.arguments.AbsEvalModelArgs`): ``SIDE_name_or_path`` and every field
-    that sets a keyword of ``side`` (see :func:`option_field`), in ``base``'s order, with ``rename`` (field -> new
-    name, which :func:`option_field` still finds, e.g. ``embedder_batch_size`` -> ``batch_size``) and new
-    ``defaults`` (by new name); ``base.__post_init__`` runs on it. A new constructor option gets its field in
-    ``base`` once and appears here by itself."""
+def side_model_args(name: str, side: Union[str, Sequence[str]], base: type, *,
+                    rename: Optional[Mapping[str, str]] = None, defaults: Optional[Mapping[str, Any]] = None,
+                    module: Optional[str] = None, doc: str = "") -> type:
+    """A model-arguments dataclass for one side (or several: a field both use appears once), derived from
+    ``base``'s fields (the evaluation's :class:`~FlagEmbedding.abc.evaluation.arguments.AbsEvalModelArgs`):
+    ``SIDE_name_or_path`` and every field that sets a keyword of ``side`` (see :func:`option_field`), in ``base``'s
+    order, with ``rename`` (field -> new name, which :func:`option_field` still finds, e.g.
+    ``embedder_batch_size`` -> ``batch_size``) and new ``defaults`` (by new name); ``base.__post_init__`` runs on
+    it. A new constructor option gets its field in ``base`` once and appears here by itself."""
     rename = dict(rename or {})
     defaults = dict(defaults or {})
     hints = typing.get_type_hints(base)
     specs = [spec.name for spec in dataclasses.fields(base)]
-    wanted = {f"{side}_name_or_path"}
-    for keyword in side_keywords(side):
-        wanted.update(option_fields(side, keyword, specs))
+    wanted = set()
+    for one_side in ([side] if isinstance(side, str) else side):
+        wanted.add(f"{one_side}_name_or_path")
+        for keyword in side_keywords(one_side):
+            wanted.update(option_fields(one_side, keyword, specs))
     required: List[Tuple[str, Any, Any]] = []
     optional: List[Tuple[str, Any, Any]] = []
     for spec in dataclasses.fields(base):
