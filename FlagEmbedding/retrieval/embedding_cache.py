@@ -162,13 +162,17 @@ class CorpusEmbeddingCache:
             array.close()
             logger.warning("Embedding cache shard %s is not a .npy array; re-encoding it.", path)
             return False
-        if array.ndim != 2 or array.shape[0] != len(self.shard_bounds(shard)):
+        if not self.shape_ok(array, len(self.shard_bounds(shard))):
             logger.warning("Embedding cache shard %s has shape %s; re-encoding it.", path, array.shape)
             return False
         if file_checksum(path) != record.get("checksum"):
             logger.warning("Embedding cache shard %s fails its checksum; re-encoding it.", path)
             return False
         return True
+
+    def shape_ok(self, array: np.ndarray, rows: int) -> bool:
+        """Whether ``array`` can be the shard of ``rows`` corpus rows (here: a matrix of ``rows`` rows)."""
+        return array.ndim == 2 and array.shape[0] == rows
 
     # ------------------------------------------------------------------ shard records written by other ranks
     def record_path(self, shard: int) -> str:
@@ -206,7 +210,7 @@ class CorpusEmbeddingCache:
         """Atomically save the rows of one shard; return its record."""
         rows = self.shard_bounds(shard)
         array = np.asarray(array)
-        if array.ndim != 2 or array.shape[0] != len(rows):
+        if not self.shape_ok(array, len(rows)):
             raise ValueError(f"The embedder returned shape {array.shape} for {len(rows)} passages.")
         atomic_save_npy(self.shard_path(shard), array)
         return {"rows": len(rows), "checksum": file_checksum(self.shard_path(shard))}

@@ -94,7 +94,8 @@ class EvalDenseRetriever(EvalRetriever):
     @property
     def plain_dense(self) -> bool:
         """Whether this is today's exact dense search (no other method, no faiss)."""
-        return self.search_options.method == "dense" and self.faiss_factory is None
+        return self.search_options.method == "dense" and self.faiss_factory is None and \
+            self.search_options.embedding_precision == "float32"
 
     #: the ``search_top_k`` a results folder name leaves out
     DEFAULT_SEARCH_TOP_K = 1000
@@ -158,10 +159,13 @@ class EvalDenseRetriever(EvalRetriever):
                 self.corpus_encoder(**kwargs), overwrite=self.overwrite)
         m3 = is_m3(self.embedder)
         caches = representation_caches(corpus_embd_save_dir, docids, texts, self.embedder,
-                                       self.search_options.representations(m3), self.cache_shard_rows)
+                                       self.search_options.representations(m3), self.cache_shard_rows,
+                                       self.search_options.colbert_precision)
         if not caches:  # BM25 alone: nothing to encode
             return []
-        return encode_assigned_together(caches, shard_encoder(self.embedder, m3, kwargs), overwrite=self.overwrite)
+        return encode_assigned_together(caches, shard_encoder(self.embedder, m3, kwargs,
+                                                              self.search_options.colbert_precision),
+                                        overwrite=self.overwrite)
 
     def __call__(self, corpus: Mapping[str, Mapping[str, str]], queries: Mapping[str, str],
                  corpus_embd_save_dir: Optional[str] = None, ignore_identical_ids: bool = False,
@@ -209,7 +213,9 @@ class EvalDenseRetriever(EvalRetriever):
             index = RetrievalIndex.build(folder, docids, texts, embedder=self.embedder,
                                          representations=representations, faiss_factory=self.faiss_factory,
                                          shard_rows=self.cache_shard_rows, overwrite=self.overwrite,
-                                         store_corpus=False, encode_kwargs=kwargs)
+                                         store_corpus=False, encode_kwargs=kwargs,
+                                         embedding_precision=self.search_options.embedding_precision,
+                                         colbert_precision=self.search_options.colbert_precision)
             return index.search(queries, depth, self.search_options, encode_kwargs=kwargs)
 
         if corpus_embd_save_dir is not None:
