@@ -16,7 +16,7 @@ max, so a score equals ``BGEM3FlagModel.colbert_score`` on the unpadded vectors.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
@@ -120,8 +120,9 @@ class TokenShardCache(CorpusEmbeddingCache):
     """The corpus cache of unpadded ColBERT shards (see the module doc): a shard is valid when its lines have
     the width of ``dim`` at ``precision`` and name every passage row of the shard, in order."""
 
-    def __init__(self, *args: object, dim: int, precision: str, **kwargs: object):
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, folder: str, model_fingerprint: Dict[str, Any], docids: Sequence[str], texts: Sequence[str],
+                 shard_rows: int = 100_000, *, dim: int, precision: str):
+        super().__init__(folder, model_fingerprint, docids, texts, shard_rows=shard_rows)
         self.width = token_code_width(dim, precision) + TOKEN_META_BYTES
 
     def shape_ok(self, array: np.ndarray, rows: int) -> bool:

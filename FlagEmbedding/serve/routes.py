@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from fastapi import APIRouter, Depends, Request
@@ -124,12 +124,15 @@ def encode_vector(vector: np.ndarray, encoding_format: str) -> Union[List[float]
 UNIT_RANGES = (-1.0, 1.0)
 
 
-def typed_embeddings(vectors: np.ndarray, types: List[str]) -> Dict[str, List[List[Union[int, float]]]]:
+def typed_embeddings(vectors: np.ndarray, types: Sequence[str]) -> Dict[str, List[List[Union[int, float]]]]:
     """``{type: one list per vector}`` for the ``embedding_types`` of a request (see
     :func:`FlagEmbedding.utils.quantization.quantize_embeddings`; int8 / uint8 over :data:`UNIT_RANGES`)."""
     ranges = np.array([[UNIT_RANGES[0]], [UNIT_RANGES[1]]], dtype=np.float32).repeat(vectors.shape[1], axis=1)
-    return {kind: (float_vector(vectors) if kind == "float"
-                   else quantize_embeddings(vectors, kind, ranges=ranges).tolist()) for kind in dict.fromkeys(types)}
+    out: Dict[str, List[List[Union[int, float]]]] = {}
+    for kind in dict.fromkeys(types):
+        values = vectors.astype("<f4") if kind == "float" else quantize_embeddings(vectors, kind, ranges=ranges)
+        out[kind] = values.tolist()
+    return out
 
 
 def truncate_renormalize(vector: np.ndarray, dimensions: Optional[int]) -> np.ndarray:

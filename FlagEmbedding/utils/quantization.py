@@ -17,7 +17,7 @@ for one query by the same amount).
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -191,3 +191,10 @@ def quantize_output(output: Any, precision: str, ranges: Optional[Any] = None,
         return {**output, "dense_vecs": quantize_output(output["dense_vecs"], precision, ranges,
                                                         calibration_embeddings)}
     return quantize_embeddings(output, precision, ranges, calibration_embeddings)
+
+
+def pop_precision(kwargs: Dict[str, Any]) -> Tuple[str, Optional[Any], Optional[Any]]:
+    """Remove and return ``(precision, ranges, calibration_embeddings)`` from encode keyword arguments
+    (``precision`` checked; default ``float32``), for encode paths that take them through ``**kwargs``."""
+    precision = check_precision(kwargs.pop("precision", "float32"))
+    return precision, kwargs.pop("ranges", None), kwargs.pop("calibration_embeddings", None)

@@ -104,13 +104,15 @@ class EvalDenseRetriever(EvalRetriever):
         """The model's display name and runtime, plus ``@<method tag>`` unless :attr:`plain_dense`: the tag of
         :meth:`SearchOptions.tag` (method, fusion and weights, ``rrf_k``, ``m3_weights``, reranking depth), then
         ``-depth<search_top_k>`` for a non-default candidate depth of the methods whose ranking it changes
-        (colbert, hybrid, all) and ``-faiss-<factory>`` when a faiss index serves a dense first stage."""
+        (colbert, hybrid, all, binary codes) and ``-faiss-<factory>`` when a faiss index serves a dense first stage."""
         if self.plain_dense:
             return super().__str__()
         m3 = is_m3(self.embedder)
         options = self.search_options
         tag = options.tag(m3)
-        if options.method in ("colbert", "hybrid", "all") and self.search_top_k != self.DEFAULT_SEARCH_TOP_K:
+        rescored = options.embedding_precision in ("binary", "ubinary")  # the depth sets the rescored candidates
+        if (rescored or options.method in ("colbert", "hybrid", "all")) and \
+                self.search_top_k != self.DEFAULT_SEARCH_TOP_K:
             tag += f"-depth{self.search_top_k}"
         dense_first = options.method in ("dense", "colbert") or (
             options.method in ("hybrid", "all") and "dense" in options.resolved_hybrid_methods(m3))

@@ -10,7 +10,7 @@ import torch
 from FlagEmbedding.abc.inference.base import AbsInferenceModel
 from FlagEmbedding.abc.inference.batching import restore_order
 from FlagEmbedding.abc.inference.devices import DevicesArg, load_dtype
-from FlagEmbedding.utils.quantization import check_precision, quantize_output
+from FlagEmbedding.utils.quantization import check_precision, pop_precision, quantize_output
 from FlagEmbedding.utils.typing import Matrix, MatrixOutput, Vector, VectorOutput
 from FlagEmbedding.utils.validation import check_positive_int, check_texts, unescape_newlines
 
@@ -204,10 +204,13 @@ class AbsEmbedder(AbsInferenceModel):
         """Encode ``sentences`` with an explicitly started pool (see :meth:`start_multi_process_pool`); options
         default to the instance values as in :meth:`encode`."""
         sentences = check_texts(sentences, "sentences")
+        precision, ranges, calibration = pop_precision(kwargs)  # as in encode
         call_kwargs = self.resolve_call_kwargs(batch_size, max_length, convert_to_numpy, self.passage_max_length, kwargs)
         if not sentences:
-            return self.encode_single_device(sentences, device=self.target_devices[0], **call_kwargs)
-        return self.merge_results(pool.map(sentences, call_kwargs))
+            output = self.encode_single_device(sentences, device=self.target_devices[0], **call_kwargs)
+        else:
+            output = self.merge_results(pool.map(sentences, call_kwargs))
+        return quantize_output(output, precision, ranges, calibration)
 
     def merge_results(self, chunks: List[Any]) -> Any:
         """Concatenate per-device results: arrays along rows, tensors on ``target_devices[0]``."""
