@@ -68,6 +68,9 @@ def build_quantized(blocks: Sequence[np.ndarray], precision: str, folder: str) -
     if precision in ("binary", "ubinary"):
         atomic_save_npy(os.path.join(folder, "bits.npy"),
                         np.concatenate([quantize_embeddings(c, "ubinary") for c in chunks]))
+    sizes = {name: os.path.getsize(os.path.join(folder, name)) / 2 ** 20 for name in quantized_files(precision)}
+    logger.info("%s codes of %d vectors in %s: %s.", precision, rows.ntotal, folder,
+                ", ".join(f"{name} {size:.2f} MiB" for name, size in sizes.items()))
 
 
 class QuantizedDenseIndex:

@@ -170,3 +170,25 @@ def test_evaluation_flags():
         AbsEvalArgs(eval_name="beir", embedding_precision="int8", rescore_multiplier=2)
     assert AbsEvalArgs(eval_name="beir", search_method="colbert", colbert_precision="int4").search_options().tag(
         True) == "colbert-top100-colbert-int4"
+
+
+def test_cli_precisions_get_their_own_folders_and_reuse_the_float_cache(tmp_path, tiny_bert):
+    from tests.helpers.benchmarks import run_beir
+    from tests.helpers.files import read_json
+
+    run_beir(tmp_path, tiny_bert, "--search_top_k", "5", write_data=True)
+    run_beir(tmp_path, tiny_bert, "--search_top_k", "5", "--embedding_precision", "int8", write_data=True)
+    run_beir(tmp_path, tiny_bert, "--search_top_k", "5", "--embedding_precision", "binary", "--rescore_multiplier",
+             "2", write_data=True)
+    assert sorted(os.listdir(tmp_path / "out")) == [
+        "bge-base-en-v1.5", "bge-base-en-v1.5@dense-binary-rescore2-depth5", "bge-base-en-v1.5@dense-int8"]
+    cache = tmp_path / "embd" / "bge-base-en-v1.5" / "scifact"
+    dense = [n for n in os.listdir(cache) if os.path.isdir(cache / n)]
+    assert len(dense) == 1  # one float cache, quantized beside its shards
+    assert sorted(n for n in os.listdir(cache / dense[0]) if n.startswith("quantized-")) == [
+        "quantized-binary", "quantized-int8"]
+    results = {name: read_json(str(tmp_path / "out" / name / "NoReranker" / "scifact-test.json"))["search_results"]
+               for name in os.listdir(tmp_path / "out")}
+    floats, int8 = results["bge-base-en-v1.5"], results["bge-base-en-v1.5@dense-int8"]
+    for qid in floats:  # 8 documents, random tiny model: int8 keeps the float top 1 and top-3 set here
+        assert list(int8[qid])[0] == list(floats[qid])[0] and set(list(int8[qid])[:3]) == set(list(floats[qid])[:3])
