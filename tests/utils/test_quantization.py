@@ -111,3 +111,16 @@ def test_encode_precision(tiny_bert):
     assert single.shape == (floats.shape[1],) and single.dtype == np.int8
     with pytest.raises(ValueError, match="precision must be one of"):
         model.encode(texts, precision="int4")
+
+
+def test_m3_encode_precision_quantizes_dense_vecs_only(tiny_xlmr_m3):
+    from FlagEmbedding import BGEM3FlagModel
+
+    model = BGEM3FlagModel(tiny_xlmr_m3, use_fp16=False, devices="cpu")
+    texts = ["a panda", "the quick brown fox", "capital of France"]
+    floats = model.encode(texts, return_sparse=True, return_colbert_vecs=True)
+    out = model.encode(texts, return_sparse=True, return_colbert_vecs=True, precision="ubinary")
+    assert np.array_equal(out["dense_vecs"], q.quantize_embeddings(floats["dense_vecs"], "ubinary"))
+    assert out["lexical_weights"] == floats["lexical_weights"]
+    for got, expected in zip(out["colbert_vecs"], floats["colbert_vecs"]):
+        assert got.dtype == np.float32 and np.array_equal(got, expected)
