@@ -8,6 +8,8 @@ missing in that shard (in distributed evaluations, each rank encodes its share o
 """
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
@@ -21,6 +23,8 @@ from FlagEmbedding.retrieval.embedding_cache import (
 from FlagEmbedding.retrieval import colbert as colbert_rows
 from FlagEmbedding.retrieval import sparse as sparse_rows
 from FlagEmbedding.retrieval.dense import dense_array
+
+logger = logging.getLogger(__name__)
 
 #: representations encoded by the model, in the order they are cached
 ENCODED = ("dense", "sparse", "colbert")
@@ -101,6 +105,32 @@ def load_or_encode_rows(folder: str, docids: Sequence[str], texts: Sequence[str]
     caches = representation_caches(folder, docids, texts, embedder, names, shard_rows, colbert_precision)
     if not caches:
         return {}
+    if "colbert" in caches and colbert_precision != "float16" and not overwrite:
+        padded = representation_caches(folder, docids, texts, embedder, ["colbert"], shard_rows)["colbert"]
+        convert_padded_shards(padded, caches["colbert"], colbert_dim(embedder), colbert_precision)
     blocks = load_or_encode_together(caches, shard_encoder(embedder, m3, encode_kwargs, colbert_precision),
                                      overwrite=overwrite)
     return {name: (cache, blocks[name]) for name, cache in caches.items()}
+
+
+def convert_padded_shards(padded: CorpusEmbeddingCache, tokens: CorpusEmbeddingCache, dim: int,
+                          precision: str) -> List[int]:
+    """Fill the shards that the unpadded ColBERT cache ``tokens`` lacks from the valid shards of the padded
+    float16 cache ``padded`` of the same corpus (an existing store is converted instead of re-encoded; the
+    padded cache is only read). Returns the shards converted."""
+    source = padded.read_manifest() if os.path.isdir(padded.path) else None
+    if source is None:
+        return []
+    records = tokens.prepare()
+    converted = []
+    for shard in range(tokens.num_shards):
+        if tokens.reuse_shard(shard, records) or not padded.valid_shard(shard, source["shards"].get(str(shard))):
+            continue
+        rows = np.load(padded.shard_path(shard), mmap_mode="r")
+        vectors = [row.reshape(-1, dim)[np.any(row.reshape(-1, dim) != 0, axis=1)] for row in rows]
+        tokens.store_shard(shard, colbert_rows.token_rows(vectors, dim, precision), records)
+        converted.append(shard)
+    if converted:
+        logger.info("Converted %d padded float16 ColBERT shards of %s to %s in %s.", len(converted), padded.path,
+                    precision, tokens.path)
+    return converted

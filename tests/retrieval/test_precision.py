@@ -192,3 +192,19 @@ def test_cli_precisions_get_their_own_folders_and_reuse_the_float_cache(tmp_path
     floats, int8 = results["bge-base-en-v1.5"], results["bge-base-en-v1.5@dense-int8"]
     for qid in floats:  # 8 documents, random tiny model: int8 keeps the float top 1 and top-3 set here
         assert list(int8[qid])[0] == list(floats[qid])[0] and set(list(int8[qid])[:3]) == set(list(floats[qid])[:3])
+
+
+def test_a_padded_float16_store_is_converted_not_reencoded(m3, tmp_path, monkeypatch):
+    texts, docids = TEXTS[:20], DOCIDS[:20]
+    padded = RetrievalIndex.build(str(tmp_path), docids, texts, embedder=m3, representations=["dense", "colbert"],
+                                  shard_rows=8)
+    monkeypatch.setattr(m3, "encode_corpus", lambda *a, **k: pytest.fail("re-encoded"))
+    converted = RetrievalIndex.build(str(tmp_path), docids, texts, embedder=m3, representations=["dense", "colbert"],
+                                     shard_rows=8, colbert_precision="int8")
+    dim = m3.model.colbert_linear.out_features
+    unpadded = [[row.reshape(-1, dim)[np.any(row.reshape(-1, dim) != 0, axis=1)] for row in block]
+                for block in padded.parts["colbert"].rows.blocks]  # the padding rows dropped by hand
+    reference = colbert.TokenColbertStore([colbert.token_rows(block, dim, "int8") for block in unpadded], dim, "int8")
+    query = np.random.default_rng(2).standard_normal((3, dim)).astype(np.float32)
+    rows = list(range(20))
+    np.testing.assert_array_equal(converted.parts["colbert"].score(query, rows), reference.score(query, rows))
