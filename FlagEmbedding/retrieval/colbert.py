@@ -2,10 +2,11 @@
 
 Two layouts (``colbert_precision``):
 
-* ``float16`` (the layout of earlier releases, whose caches stay valid): one cache row holds a passage's token vectors (``colbert_vecs``, after CLS) flattened and zero-padded to the
-longest passage of its shard, in float16; cache shards are memory-mapped, so only the candidates being
-scored are read. Padding rows are all-zero (a real token vector is L2-normalized) and are excluded from the
-max, so a score equals ``BGEM3FlagModel.colbert_score`` on the unpadded vectors.
+* ``float16`` (the layout of earlier releases, whose caches stay valid): one cache row holds a passage's token
+  vectors (``colbert_vecs``, after CLS) flattened and zero-padded to the longest passage of its shard, in
+  float16; cache shards are memory-mapped, so only the candidates being scored are read. Padding rows are
+  all-zero (a real token vector is L2-normalized) and are excluded from the max, so a score equals
+  ``BGEM3FlagModel.colbert_score`` on the unpadded vectors.
 * ``int8`` / ``int4`` (unpadded): a cache shard is one int8 matrix with a line per token, in passage order:
   the token's codes (``x ~= scale * q``, see :func:`~FlagEmbedding.utils.quantization.quantize_tokens`; ``dim``
   bytes for int8, ``ceil(dim / 2)`` for int4), then the 4 bytes of its float32 ``scale`` and the 4 bytes of its
