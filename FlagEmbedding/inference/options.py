@@ -46,6 +46,11 @@ NOT_ROUTED: Dict[str, Tuple[FrozenSet[str], str]] = {
     "return_dense": (frozenset(ROUTES), _CALLER),
     "return_sparse": (frozenset(ROUTES), _CALLER),
     "return_colbert_vecs": (frozenset(ROUTES), _CALLER),
+    # encode options, not constructor keywords: each call chooses (the index quantizes its float cache itself,
+    # --embedding_precision; the server takes embedding_types per request)
+    "precision": (frozenset(ROUTES), _CALLER),
+    "calibration_embeddings": (frozenset(ROUTES), _CALLER),
+    "ranges": (frozenset(ROUTES), _CALLER),
     "normalize": (frozenset({"server"}), "the server sets it per request (the 'normalize' field of /rerank)"),
 }
 

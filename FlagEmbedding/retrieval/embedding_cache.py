@@ -134,7 +134,8 @@ class CorpusEmbeddingCache:
         return range(shard * self.shard_rows, min(self.num_rows, (shard + 1) * self.shard_rows))
 
     # ------------------------------------------------------------------ manifest
-    def _read_manifest(self) -> Optional[Dict[str, Any]]:
+    def read_manifest(self) -> Optional[Dict[str, Any]]:
+        """The cache's manifest when it belongs to this fingerprint (``None`` otherwise, logged)."""
         path = os.path.join(self.path, MANIFEST)
         manifest = _read_json(path, "Embedding cache manifest %s is unreadable; re-encoding the corpus.")
         if manifest is None:
@@ -149,7 +150,8 @@ class CorpusEmbeddingCache:
         atomic_write_json(os.path.join(self.path, MANIFEST),
                           {"fingerprint": self.fingerprint, "identity": self.identity, "shards": shards})
 
-    def _valid_shard(self, shard: int, record: Optional[Dict[str, Any]]) -> bool:
+    def valid_shard(self, shard: int, record: Optional[Dict[str, Any]]) -> bool:
+        """Whether shard ``shard`` is readable, of the right shape and matches ``record``'s checksum."""
         path = self.shard_path(shard)
         if record is None or not os.path.exists(path):
             return False
@@ -162,13 +164,17 @@ class CorpusEmbeddingCache:
             array.close()
             logger.warning("Embedding cache shard %s is not a .npy array; re-encoding it.", path)
             return False
-        if array.ndim != 2 or array.shape[0] != len(self.shard_bounds(shard)):
+        if not self.shape_ok(array, len(self.shard_bounds(shard))):
             logger.warning("Embedding cache shard %s has shape %s; re-encoding it.", path, array.shape)
             return False
         if file_checksum(path) != record.get("checksum"):
             logger.warning("Embedding cache shard %s fails its checksum; re-encoding it.", path)
             return False
         return True
+
+    def shape_ok(self, array: np.ndarray, rows: int) -> bool:
+        """Whether ``array`` can be the shard of ``rows`` corpus rows (here: a matrix of ``rows`` rows)."""
+        return array.ndim == 2 and array.shape[0] == rows
 
     # ------------------------------------------------------------------ shard records written by other ranks
     def record_path(self, shard: int) -> str:
@@ -183,7 +189,7 @@ class CorpusEmbeddingCache:
     def prepare(self, overwrite: bool = False) -> Dict[str, Dict[str, Any]]:
         """Create the cache folder (emptied when its manifest is missing, foreign or ``overwrite``) and return
         the shard records of the manifest."""
-        manifest = None if overwrite else self._read_manifest()
+        manifest = None if overwrite else self.read_manifest()
         if manifest is None and os.path.isdir(self.path):
             shutil.rmtree(self.path)
         os.makedirs(self.path, exist_ok=True)
@@ -195,8 +201,8 @@ class CorpusEmbeddingCache:
     def missing_shards(self, records: Dict[str, Dict[str, Any]]) -> List[int]:
         """Shards with no valid file under a manifest record or a record written by a rank."""
         return [shard for shard in range(self.num_shards)
-                if not self._valid_shard(shard, records.get(str(shard)))
-                and not self._valid_shard(shard, self._pending_record(shard))]
+                if not self.valid_shard(shard, records.get(str(shard)))
+                and not self.valid_shard(shard, self._pending_record(shard))]
 
     def shard_texts(self, shard: int) -> List[str]:
         """Passage texts of shard ``shard``."""
@@ -206,7 +212,7 @@ class CorpusEmbeddingCache:
         """Atomically save the rows of one shard; return its record."""
         rows = self.shard_bounds(shard)
         array = np.asarray(array)
-        if array.ndim != 2 or array.shape[0] != len(rows):
+        if not self.shape_ok(array, len(rows)):
             raise ValueError(f"The embedder returned shape {array.shape} for {len(rows)} passages.")
         atomic_save_npy(self.shard_path(shard), array)
         return {"rows": len(rows), "checksum": file_checksum(self.shard_path(shard))}
@@ -215,11 +221,11 @@ class CorpusEmbeddingCache:
         """Whether shard ``shard`` has a valid file: under its manifest record, or under a record written by a
         rank (then adopted into ``records``; the manifest is written by the next :meth:`store_shard` or by
         :meth:`open_shards`, and the rank's record stays until then)."""
-        if self._valid_shard(shard, records.get(str(shard))):
+        if self.valid_shard(shard, records.get(str(shard))):
             return True
         records.pop(str(shard), None)
         pending = self._pending_record(shard)
-        if not self._valid_shard(shard, pending):
+        if not self.valid_shard(shard, pending):
             return False
         assert pending is not None  # a valid record
         records[str(shard)] = {"rows": pending["rows"], "checksum": pending["checksum"]}

@@ -41,6 +41,7 @@ from FlagEmbedding.retrieval.manifest import INDEX_FORMAT, write_manifest
 # the names and options below were defined here up to this release; they stay importable from this module
 from FlagEmbedding.retrieval.options import (DEFAULT_FUSION_WEIGHTS, DEFAULT_M3_WEIGHTS, FIRST_STAGE,  # noqa: F401
                                              M3_ONLY, METHODS, REPRESENTATIONS, SearchOptions, is_m3)
+from FlagEmbedding.retrieval.quantized import QuantizedDenseIndex
 from FlagEmbedding.retrieval.sparse import SparseIndex
 from FlagEmbedding.utils.errors import InputError, InputTypeError, IntegrityError
 from FlagEmbedding.utils.files import atomic_write_jsonl, file_checksum, iter_jsonl
@@ -50,6 +51,20 @@ from FlagEmbedding.utils.validation import check_texts
 logger = logging.getLogger(__name__)
 
 CORPUS_FILE = "corpus.jsonl"
+
+
+def storage_settings(embedding_precision: str, colbert_precision: str) -> Dict[str, str]:
+    """The precisions an index records in its manifest settings (only those that are not the float default, so
+    the keys of indexes built before they existed are unchanged)."""
+    return {name: value for name, value, default in (("embedding_precision", embedding_precision, "float32"),
+                                                      ("colbert_precision", colbert_precision, "float16"))
+            if value != default}
+
+
+def stored_precisions(manifest: Mapping[str, Any]) -> Dict[str, str]:
+    """``embedding_precision`` and ``colbert_precision`` of an index manifest (float defaults when absent)."""
+    return {"embedding_precision": "float32", "colbert_precision": "float16", **{
+        name: value for name, value in manifest["settings"].items() if name.endswith("_precision")}}
 
 
 class RetrievalIndex:
@@ -72,7 +87,8 @@ class RetrievalIndex:
     def build(cls, folder: str, docids: Sequence[str], texts: Sequence[str], embedder: Optional[Embedder] = None,
               representations: Sequence[str] = ("dense",), faiss_factory: Optional[str] = None,
               shard_rows: int = 100_000, bm25_params: BM25Params = BM25Params(), overwrite: bool = False,
-              store_corpus: bool = True, encode_kwargs: Optional[Mapping[str, Any]] = None) -> "RetrievalIndex":
+              store_corpus: bool = True, encode_kwargs: Optional[Mapping[str, Any]] = None,
+              embedding_precision: str = "float32", colbert_precision: str = "float16") -> "RetrievalIndex":
         """Encode/index what is missing under ``folder`` (cached parts are reused) and return the index.
 
         Args:
@@ -86,6 +102,11 @@ class RetrievalIndex:
             overwrite: Re-encode and re-index everything.
             store_corpus: Write ``corpus.jsonl`` so :meth:`load` needs no corpus.
             encode_kwargs: Extra keyword arguments of ``encode_corpus``.
+            embedding_precision: How dense vectors are searched: ``float32`` (the cache shards), ``int8`` /
+                ``uint8`` / ``binary`` / ``ubinary`` codes computed from them (see
+                :mod:`FlagEmbedding.retrieval.quantized`; not with ``faiss_factory``).
+            colbert_precision: ColBERT storage: ``float16`` (padded rows) or unpadded ``int8`` / ``int4`` codes
+                (see :mod:`FlagEmbedding.retrieval.colbert`).
 
         Raises:
             InputError: (a ``ValueError``) docids and texts of different lengths, repeated docids, an unknown
@@ -94,13 +115,15 @@ class RetrievalIndex:
         """
         docids, texts = cls._checked_corpus(docids, texts, embedder, representations)
         model = embedder_fingerprint(embedder) if embedder is not None else None
+        SearchOptions(embedding_precision=embedding_precision, colbert_precision=colbert_precision)  # checks them
         settings = {"representations": sorted(set(representations)), "faiss_factory": faiss_factory,
-                    "shard_rows": shard_rows, "bm25": asdict(bm25_params)}
+                    "shard_rows": shard_rows, "bm25": asdict(bm25_params),
+                    **storage_settings(embedding_precision, colbert_precision)}
         corpus = corpus_fingerprint(docids, texts)
         os.makedirs(folder, exist_ok=True)
         parts, files = open_parts(folder, docids, texts, embedder, representations, faiss_factory, shard_rows,
                                        bm25_params, overwrite, dict(encode_kwargs or {}),
-                                       read_manifests(folder, strict=False))
+                                       read_manifests(folder, strict=False), embedding_precision, colbert_precision)
         if store_corpus:
             corpus_path = os.path.join(folder, CORPUS_FILE)
             atomic_write_jsonl(corpus_path, ({"id": d, "text": t} for d, t in zip(docids, texts)))
@@ -153,7 +176,8 @@ class RetrievalIndex:
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, folder: str, embedder: Optional[Embedder] = None, docids: Optional[Sequence[str]] = None,
-             texts: Optional[Sequence[str]] = None) -> "RetrievalIndex":
+             texts: Optional[Sequence[str]] = None, embedding_precision: Optional[str] = None,
+             colbert_precision: Optional[str] = None) -> "RetrievalIndex":
         """Reopen an index built in ``folder`` for ``embedder`` (``None`` for a BM25-only index).
 
         The corpus is read from ``corpus.jsonl`` unless given. Raises
@@ -161,7 +185,8 @@ class RetrievalIndex:
         with this embedder and these model settings or over this corpus, and naming the file when a manifest is
         unreadable, edited or of an unknown format, or ``corpus.jsonl`` changed since the build. BM25 / faiss
         files that fail their checksum are rebuilt (logged) and the manifest rewritten; so is a manifest of the
-        previous format (1, without file checksums).
+        previous format (1, without file checksums). ``embedding_precision`` / ``colbert_precision``, when given,
+        must be the ones the index was built with (an :class:`InputError` says which it holds).
         """
         manifests = read_manifests(folder, strict=True)
         descriptors = list(manifests.items())
@@ -175,7 +200,15 @@ class RetrievalIndex:
                              f"cannot be searched with {cls._describe(model)}"
                              f"{cls._differences(descriptor.get('model'), model)}; load it with the embedder and "
                              "settings it was built with, or build a new index for this one.")
-        path, descriptor = max(matching, key=lambda item: os.path.getmtime(item[0]))
+        wanted = {name: value for name, value in (("embedding_precision", embedding_precision),
+                                                  ("colbert_precision", colbert_precision)) if value is not None}
+        same = [(p, d) for p, d in matching if all(stored_precisions(d)[n] == v for n, v in wanted.items())]
+        path, descriptor = max(same or matching, key=lambda item: os.path.getmtime(item[0]))
+        stored = stored_precisions(descriptor)
+        for name, value in wanted.items():
+            if stored[name] != value:
+                raise InputError(f"{path}: this index was built with {name} {stored[name]!r}, not {value!r}; load "
+                                 f"it with {name}={stored[name]!r}, or build it again with {name}={value!r}.")
         if docids is None or texts is None:
             corpus_path = os.path.join(folder, CORPUS_FILE)
             if not os.path.exists(corpus_path):
@@ -195,7 +228,8 @@ class RetrievalIndex:
         parts, files = open_parts(folder, docids, texts, embedder, settings["representations"],
                                        settings["faiss_factory"], settings["shard_rows"],
                                        BM25Params(**settings["bm25"]), overwrite=False, encode_kwargs={},
-                                       manifests=manifests)
+                                       manifests=manifests, embedding_precision=stored["embedding_precision"],
+                                       colbert_precision=stored["colbert_precision"])
         store_corpus = bool(descriptor.get("store_corpus", False))
         corpus_path = os.path.join(folder, CORPUS_FILE)
         if store_corpus and os.path.exists(corpus_path):
@@ -272,9 +306,13 @@ class RetrievalIndex:
             self._rows = {doc: row for row, doc in enumerate(self.docids)}
         return self._rows
 
-    def first_stage(self, name: str, reps: Mapping[str, Any], k: int) -> Run:
-        """``{query position: {docid: score}}`` of the ``k`` best documents by ``name`` alone."""
-        scores, rows = self.parts[name].search(reps[name], k)
+    def first_stage(self, name: str, reps: Mapping[str, Any], k: int, options: Optional[SearchOptions] = None) -> Run:
+        """``{query position: {docid: score}}`` of the ``k`` best documents by ``name`` alone (binary dense codes:
+        the ``options.rescore_multiplier x k`` nearest rescored)."""
+        part = self.parts[name]
+        extra = ({"rescore_multiplier": options.rescore_multiplier}
+                 if options is not None and isinstance(part, QuantizedDenseIndex) else {})
+        scores, rows = part.search(reps[name], k, **extra)
         return {str(i): {self.docids[r]: float(s) for s, r in zip(row_scores, row_ids) if r >= 0}
                 for i, (row_scores, row_ids) in enumerate(zip(scores, rows))}
 
@@ -292,7 +330,7 @@ class RetrievalIndex:
     def hybrid(self, reps: Mapping[str, Any], k: int, options: SearchOptions) -> Run:
         """Fusion of the first-stage runs of ``options``' hybrid methods, cut to ``k`` per query."""
         methods = options.resolved_hybrid_methods(self.m3)
-        runs = [self.first_stage(name, reps, k) for name in methods]
+        runs = [self.first_stage(name, reps, k, options) for name in methods]
         if options.fusion == "rrf":
             fused = rrf_fusion(runs, options.rrf_k)
         else:
@@ -331,9 +369,9 @@ class RetrievalIndex:
         reps = self.encode_queries(queries, needed, **dict(encode_kwargs or {}))
         method = options.method
         if method in FIRST_STAGE:
-            run = self.first_stage(method, reps, top_k)
+            run = self.first_stage(method, reps, top_k, options)
         elif method == "colbert":
-            run = self.rerank(self.first_stage("dense", reps, top_k), options.rerank_top_k,
+            run = self.rerank(self.first_stage("dense", reps, top_k, options), options.rerank_top_k,
                               lambda i, docs: self.score("colbert", reps, i, docs))
         else:
             run = self.hybrid(reps, top_k, options)

@@ -12,13 +12,14 @@ import numpy as np
 
 from FlagEmbedding.retrieval import sparse as sparse_rows
 from FlagEmbedding.retrieval.bm25 import BM25Index, BM25Params
-from FlagEmbedding.retrieval.colbert import ColbertStore
+from FlagEmbedding.retrieval.colbert import ColbertStore, TokenColbertStore
 from FlagEmbedding.retrieval.corpus_rows import colbert_dim, load_or_encode_rows
 from FlagEmbedding.retrieval.dense import DenseIndex
 from FlagEmbedding.retrieval.embedding_cache import corpus_fingerprint
 from FlagEmbedding.retrieval.sparse import SparseIndex
 from FlagEmbedding.retrieval.manifest import MANIFEST_PREFIX, read_manifest, recorded_checksums
 from FlagEmbedding.retrieval.options import is_m3
+from FlagEmbedding.retrieval.quantized import QuantizedDenseIndex, build_quantized, quantized_files, quantized_folder
 from FlagEmbedding.utils.errors import InputError, IntegrityError
 from FlagEmbedding.utils.files import file_checksum
 
@@ -26,16 +27,22 @@ logger = logging.getLogger(__name__)
 
 
 def model_parts(embedder: Any, blocks: Mapping[str, Sequence[np.ndarray]], faiss_factory: Optional[str] = None,
-                faiss_path: Optional[str] = None, reuse_faiss: bool = True) -> Dict[str, Any]:
-    """Searchable dense / sparse / ColBERT parts over their cache rows (row blocks, corpus order)."""
+                faiss_path: Optional[str] = None, reuse_faiss: bool = True,
+                quantized: Optional[Tuple[str, str]] = None, colbert_precision: str = "float16") -> Dict[str, Any]:
+    """Searchable dense / sparse / ColBERT parts over their cache rows (row blocks, corpus order); dense over
+    the codes in ``quantized`` (``(folder, precision)``) when given."""
     parts: Dict[str, Any] = {}
-    if "dense" in blocks:
+    if "dense" in blocks and quantized is not None:
+        parts["dense"] = QuantizedDenseIndex(quantized[0], quantized[1], int(blocks["dense"][0].shape[1]))
+    elif "dense" in blocks:
         parts["dense"] = DenseIndex(blocks["dense"], faiss_factory=faiss_factory, faiss_path=faiss_path,
                                     reuse_saved=reuse_faiss)
     if "sparse" in blocks:
         parts["sparse"] = SparseIndex(sparse_rows.csr_from_padded(blocks["sparse"],
                                                                   int(embedder.model.config.vocab_size)))
-    if "colbert" in blocks:
+    if "colbert" in blocks and colbert_precision != "float16":
+        parts["colbert"] = TokenColbertStore(blocks["colbert"], colbert_dim(embedder), colbert_precision)
+    elif "colbert" in blocks:
         parts["colbert"] = ColbertStore(blocks["colbert"], colbert_dim(embedder))
     return parts
 
@@ -56,11 +63,13 @@ def read_manifests(folder: str, strict: bool) -> Dict[str, Dict[str, Any]]:
 
 def open_parts(folder: str, docids: List[str], texts: List[str], embedder: Any, representations: Sequence[str],
                 faiss_factory: Optional[str], shard_rows: int, bm25_params: BM25Params, overwrite: bool,
-                encode_kwargs: Dict[str, Any],
-                manifests: Mapping[str, Mapping[str, Any]]) -> Tuple[Dict[str, Any], Dict[str, str]]:
-    """The searchable parts and ``{path relative to folder: checksum}`` of the BM25 and faiss files they use.
-    A saved BM25 folder or faiss file is reused only when every file matches a checksum that ``manifests``
-    record; otherwise it is rebuilt from the corpus / the dense shards (a warning names the file)."""
+                encode_kwargs: Dict[str, Any], manifests: Mapping[str, Mapping[str, Any]],
+                embedding_precision: str = "float32",
+                colbert_precision: str = "float16") -> Tuple[Dict[str, Any], Dict[str, str]]:
+    """The searchable parts and ``{path relative to folder: checksum}`` of the BM25, faiss and quantized dense
+    files they use. A saved BM25 folder, faiss file or set of quantized files is reused only when every file
+    matches a checksum that ``manifests`` record; otherwise it is rebuilt from the corpus / the dense shards (a
+    warning names the file)."""
     def relative(path: str) -> str:
         return os.path.relpath(path, folder).replace(os.sep, "/")
 
@@ -68,7 +77,7 @@ def open_parts(folder: str, docids: List[str], texts: List[str], embedder: Any, 
         return checksum in recorded_checksums(manifests.values(), relative(path))
 
     rows = load_or_encode_rows(folder, docids, texts, embedder, representations, is_m3(embedder), shard_rows,
-                               overwrite, encode_kwargs)
+                               overwrite, encode_kwargs, colbert_precision)
     files: Dict[str, str] = {}
     faiss_path, reuse_faiss = None, False
     if "dense" in rows and faiss_factory not in (None, "", "Flat"):
@@ -79,8 +88,22 @@ def open_parts(folder: str, docids: List[str], texts: List[str], embedder: Any, 
             if not trusted(faiss_path, faiss_checksum):
                 logger.warning("%s; rebuilding the faiss index.", IntegrityError(faiss_path))
                 reuse_faiss = False
+    quantized = None
+    if "dense" in rows and embedding_precision != "float32":
+        if faiss_factory not in (None, "", "Flat"):
+            raise InputError(f"faiss_factory {faiss_factory!r} applies to float32 vectors, not to embedding_precision "
+                             f"{embedding_precision!r} (binary precisions use faiss' binary index themselves).")
+        quantized = (quantized_folder(rows["dense"][0].path, embedding_precision), embedding_precision)
+        paths = [os.path.join(quantized[0], name) for name in quantized_files(embedding_precision)]
+        checksums = {path: file_checksum(path) for path in paths if not overwrite and os.path.exists(path)}
+        if len(checksums) < len(paths) or not all(trusted(p, c) for p, c in checksums.items()):
+            if checksums:
+                logger.warning("%s; rebuilding the %s codes.", IntegrityError(quantized[0]), embedding_precision)
+            build_quantized(rows["dense"][1], embedding_precision, quantized[0])
+            checksums = {path: file_checksum(path) for path in paths}
+        files.update({relative(path): checksum for path, checksum in checksums.items()})
     parts = model_parts(embedder, {name: blocks for name, (_, blocks) in rows.items()},
-                        faiss_factory, faiss_path, reuse_faiss)
+                        faiss_factory, faiss_path, reuse_faiss, quantized, colbert_precision)
     if faiss_path is not None:  # the file read once: its checksum is known unless it was (re)built just now
         files[relative(faiss_path)] = faiss_checksum if reuse_faiss else file_checksum(faiss_path)
     if "bm25" in representations:

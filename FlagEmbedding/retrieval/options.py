@@ -9,6 +9,7 @@ from typing import Any, List, Optional, Sequence
 
 from FlagEmbedding.retrieval.fusion import FUSIONS
 from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.quantization import PRECISIONS, TOKEN_PRECISIONS
 
 #: representations an index can hold
 REPRESENTATIONS = ("dense", "sparse", "colbert", "bm25")
@@ -36,7 +37,13 @@ class SearchOptions:
 
     Raises :class:`~FlagEmbedding.utils.errors.InputError` (a ``ValueError``) naming the field for an unknown
     method or fusion, hybrid methods that are not two or more first-stage methods, weights of the wrong count,
-    negative, non-finite or all 0, a negative ``rrf_k`` or a ``rerank_top_k`` below 1.
+    negative, non-finite or all 0, a negative ``rrf_k`` or a ``rerank_top_k`` below 1, an unknown
+    ``embedding_precision`` / ``colbert_precision`` or a ``rescore_multiplier`` below 1.
+
+    ``embedding_precision`` (one of :data:`~FlagEmbedding.utils.quantization.PRECISIONS`) and ``colbert_precision``
+    (``float16``: the padded layout; ``int8`` / ``int4``: unpadded per-token codes) say how the index stores the
+    corpus (see :mod:`FlagEmbedding.retrieval.quantized` and :mod:`FlagEmbedding.retrieval.colbert`);
+    binary dense search rescores the ``rescore_multiplier x k`` nearest by Hamming distance.
     """
 
     method: str = "dense"
@@ -46,8 +53,16 @@ class SearchOptions:
     rrf_k: int = 60
     m3_weights: List[float] = field(default_factory=lambda: list(DEFAULT_M3_WEIGHTS))
     rerank_top_k: int = 100
+    embedding_precision: str = "float32"
+    rescore_multiplier: int = 4
+    colbert_precision: str = "float16"
 
     def __post_init__(self) -> None:
+        for name, allowed in (("embedding_precision", PRECISIONS), ("colbert_precision", TOKEN_PRECISIONS)):
+            if getattr(self, name) not in allowed:
+                raise InputError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}.")
+        if self.rescore_multiplier < 1:
+            raise InputError(f"rescore_multiplier must be >= 1, got {self.rescore_multiplier}.")
         if self.method not in METHODS:
             raise InputError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}.")
         if self.fusion not in FUSIONS:
@@ -102,7 +117,18 @@ class SearchOptions:
         return list(dict.fromkeys(needed))
 
     def tag(self, m3: bool) -> str:
-        """A folder-safe name of these options (``dense`` for the default), e.g. ``hybrid-rrf60-dense+bm25``."""
+        """A folder-safe name of these options (``dense`` for the default), e.g. ``hybrid-rrf60-dense+bm25``,
+        then the storage: ``-int8``, ``-binary-rescore4``, ``-colbert-int8`` when not float."""
+        storage = ""
+        if self.embedding_precision != "float32" and "dense" in self.representations(m3):
+            storage += f"-{self.embedding_precision}"
+            if self.embedding_precision in ("binary", "ubinary"):
+                storage += f"-rescore{self.rescore_multiplier}"
+        if self.colbert_precision != "float16" and "colbert" in self.representations(m3):
+            storage += f"-colbert-{self.colbert_precision}"
+        return self._method_tag(m3) + storage
+
+    def _method_tag(self, m3: bool) -> str:
         if self.method in ("dense", "sparse", "bm25"):
             return self.method
         if self.method == "colbert":

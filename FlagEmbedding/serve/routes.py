@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from fastapi import APIRouter, Depends, Request
@@ -19,6 +19,7 @@ from FlagEmbedding.serve.schemas import (Embedding, EmbeddingRequest, EmbeddingR
                                          SparseEmbedding, Usage)
 from FlagEmbedding.serve.services import EmbedderService, EmbeddingOutput
 from FlagEmbedding.serve.state import ServerState
+from FlagEmbedding.utils.quantization import quantize_embeddings
 
 router = APIRouter()
 
@@ -48,8 +49,12 @@ async def embeddings(request: EmbeddingRequest, state: ServerState = Depends(ser
     data = [embedding_item(service, index, output, request) for index, output in enumerate(outputs)]
     tokens = sum(lengths)
     state.metrics.input_tokens.labels(model=service.model_id).inc(tokens)
+    extra = {}
+    if request.embedding_types:
+        vectors = np.stack([truncate_renormalize(output.dense, request.dimensions) for output in outputs])
+        extra["embeddings"] = typed_embeddings(vectors, request.embedding_types)
     return {"object": "list", "data": data, "model": service.model_id,
-            "usage": Usage(prompt_tokens=tokens, total_tokens=tokens)}
+            "usage": Usage(prompt_tokens=tokens, total_tokens=tokens), **extra}
 
 @router.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True,
           summary="Rerank documents for a query (Cohere / Jina schema)")
@@ -113,6 +118,21 @@ def encode_vector(vector: np.ndarray, encoding_format: str) -> Union[List[float]
     if encoding_format == "base64":
         return base64_vector(vector)
     return float_vector(vector)
+
+
+#: the int8 / uint8 ranges of the server: [-1, 1] in every dimension, where every unit vector's values lie
+UNIT_RANGES = (-1.0, 1.0)
+
+
+def typed_embeddings(vectors: np.ndarray, types: Sequence[str]) -> Dict[str, List[List[Union[int, float]]]]:
+    """``{type: one list per vector}`` for the ``embedding_types`` of a request (see
+    :func:`FlagEmbedding.utils.quantization.quantize_embeddings`; int8 / uint8 over :data:`UNIT_RANGES`)."""
+    ranges = np.array([[UNIT_RANGES[0]], [UNIT_RANGES[1]]], dtype=np.float32).repeat(vectors.shape[1], axis=1)
+    out: Dict[str, List[List[Union[int, float]]]] = {}
+    for kind in dict.fromkeys(types):
+        values = vectors.astype("<f4") if kind == "float" else quantize_embeddings(vectors, kind, ranges=ranges)
+        out[kind] = values.tolist()
+    return out
 
 
 def truncate_renormalize(vector: np.ndarray, dimensions: Optional[int]) -> np.ndarray:

@@ -103,6 +103,10 @@ class EmbeddingRequest(Strict):
         default="float", description="`float` lists or `base64` of little-endian float32.")
     dimensions: Optional[PositiveInt] = Field(
         default=None, description="Keep the first N features, then L2-renormalise.")
+    embedding_types: Optional[List[Literal["float", "int8", "uint8", "binary", "ubinary"]]] = Field(
+        default=None, min_length=1, description="Cohere embed v2: also return the vectors in these types, as "
+        "`embeddings: {type: [one list per input]}` (int8 / uint8: 256 buckets of [-1, 1], the range of unit "
+        "vectors; binary / ubinary: sign bits packed 8 per byte, int8 = uint8 - 128).")
     input_type: Optional[Literal["query", "passage"]] = Field(
         default=None, description="`query` applies the query instruction (encode_queries); `passage` uses encode_corpus; "
                                   "unset: plain encode.")
@@ -155,6 +159,8 @@ class EmbeddingResponse(BaseModel):
     data: List[Embedding]
     model: str
     usage: Usage
+    embeddings: Optional[Dict[str, List[List[Union[int, float]]]]] = Field(
+        default=None, description="The `embedding_types` asked for (Cohere embed v2 shape), by type.")
 
 
 # ---------------------------------------------------------------------------------------------- rerank

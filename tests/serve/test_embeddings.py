@@ -125,3 +125,34 @@ def test_minilm_matches_flagmodel(minilm):
         assert [m.id for m in models.data] == ["model"]  # the folder name of the packaged checkpoint
     finally:
         server.stop()
+
+
+def test_embedding_types_follow_cohere_and_keep_the_openai_shape(dense_server, tiny_model):
+    import httpx
+
+    from FlagEmbedding.utils.quantization import quantize_embeddings
+
+    reference = tiny_model.encode(TEXTS)
+    api = client(dense_server)
+    types = ["float", "int8", "uint8", "binary", "ubinary"]
+    response = api.embeddings.create(model="bge-base-en-v1.5", input=TEXTS, encoding_format="float",
+                                     extra_body={"embedding_types": types})
+    np.testing.assert_allclose(vectors(response), reference, atol=1e-6)  # data[] as before
+    typed = response.model_extra["embeddings"]
+    assert sorted(typed) == sorted(types)
+    np.testing.assert_allclose(typed["float"], reference, atol=1e-6)
+    # independent reference of the codes: 255 equal buckets of [-1, 1]; sign bits packed 8 per byte
+    buckets = np.clip(np.floor((reference + 1) / (2 / 255)), 0, 255).astype(int)
+    assert np.abs(np.array(typed["uint8"]) - buckets).max() <= 1  # float rounding on a bucket edge
+    assert np.array_equal(np.array(typed["int8"]), np.array(typed["uint8"]) - 128)
+    bits = np.packbits(reference > 0, axis=-1).astype(int)
+    assert np.array_equal(np.array(typed["ubinary"]), bits)
+    assert np.array_equal(np.array(typed["binary"]), bits - 128)
+    ranges = np.array([[-1.0] * reference.shape[1], [1.0] * reference.shape[1]], np.float32)
+    assert np.array_equal(np.array(typed["int8"]), quantize_embeddings(reference, "int8", ranges=ranges))
+    headers = {"Authorization": f"Bearer {dense_server.api_key}"} if dense_server.api_key else {}
+    plain = httpx.post(f"{dense_server.url}/v1/embeddings", json={"input": TEXTS[:1]}, headers=headers).json()
+    assert "embeddings" not in plain  # unchanged without embedding_types
+    bad = httpx.post(f"{dense_server.url}/v1/embeddings", json={"input": "x", "embedding_types": ["int4"]},
+                     headers=headers)
+    assert bad.status_code in (400, 422) and "embedding_types" in bad.text

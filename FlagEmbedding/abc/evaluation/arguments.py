@@ -12,6 +12,7 @@ from FlagEmbedding.retrieval.fusion import FUSIONS
 from FlagEmbedding.retrieval.index import DEFAULT_M3_WEIGHTS, FIRST_STAGE, METHODS, SearchOptions
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.lazy import LazyChoices
+from FlagEmbedding.utils.quantization import PRECISIONS, TOKEN_PRECISIONS
 
 
 def _model_classes(kind: str) -> List[str]:
@@ -96,6 +97,14 @@ class AbsEvalArgs:
         default=None, metadata={"help": "faiss index factory string for dense search, e.g. IVF256,Flat or HNSW32 "
                                         "(default: exact search); the built index is saved in the corpus cache."}
     )
+    embedding_precision: str = field(default="float32", metadata={
+        "help": "Dense corpus vectors searched as float32, or int8 / uint8 (exact over the codes) or binary / ubinary "
+                "(Hamming search, then --rescore_multiplier x k candidates rescored on int8 codes).",
+        "choices": list(PRECISIONS)})
+    rescore_multiplier: int = field(default=4, metadata={"help": "Binary search: candidates rescored per hit."})
+    colbert_precision: str = field(default="float16", metadata={
+        "help": "ColBERT store: float16 (padded rows) or unpadded int8 / int4 per-token codes.",
+        "choices": list(TOKEN_PRECISIONS)})
     compare_to: Optional[str] = field(
         default=None, metadata={"help": "A results folder (<output_dir>/<model>/<reranker>) of another run: the "
                                         "summary gets, per metric, the difference to it and a paired t-test p-value."}
@@ -134,6 +143,13 @@ class AbsEvalArgs:
         if [float(w) for w in self.m3_weights] != list(DEFAULT_M3_WEIGHTS) and options.method != "all":
             raise InputError(f"--m3_weights applies to --search_method all, not {options.method}.")
         factory = self.faiss_index_factory
+        needs = options.representations(True)
+        for flag, default, used in (("embedding_precision", "float32", "dense" in needs and factory in (None, "", "Flat")),
+                                    ("colbert_precision", "float16", "colbert" in needs),
+                                    ("rescore_multiplier", 4, self.embedding_precision in ("binary", "ubinary"))):
+            if getattr(self, flag) != default and not used:
+                raise InputError(f"--{flag} does not apply to this run (--search_method {options.method}, "
+                                 f"--embedding_precision {self.embedding_precision}, --faiss_index_factory {factory}).")
         if factory not in (None, "", "Flat"):
             if os.sep in factory or (os.altsep and os.altsep in factory):
                 raise InputError(f"--faiss_index_factory {factory!r} must not contain a path separator (it names "
@@ -148,7 +164,8 @@ class AbsEvalArgs:
         """The search settings of these arguments (``ValueError`` naming the bad one)."""
         return SearchOptions(method=self.search_method, hybrid_methods=self.hybrid_methods, fusion=self.fusion,
                              fusion_weights=self.fusion_weights, rrf_k=self.rrf_k, m3_weights=list(self.m3_weights),
-                             rerank_top_k=self.rerank_top_k)
+                             rerank_top_k=self.rerank_top_k, embedding_precision=self.embedding_precision,
+                             rescore_multiplier=self.rescore_multiplier, colbert_precision=self.colbert_precision)
 
 
 def _backend_field(model: str) -> Any:

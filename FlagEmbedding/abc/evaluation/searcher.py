@@ -94,7 +94,8 @@ class EvalDenseRetriever(EvalRetriever):
     @property
     def plain_dense(self) -> bool:
         """Whether this is today's exact dense search (no other method, no faiss)."""
-        return self.search_options.method == "dense" and self.faiss_factory is None
+        return self.search_options.method == "dense" and self.faiss_factory is None and \
+            self.search_options.embedding_precision == "float32"
 
     #: the ``search_top_k`` a results folder name leaves out
     DEFAULT_SEARCH_TOP_K = 1000
@@ -103,13 +104,15 @@ class EvalDenseRetriever(EvalRetriever):
         """The model's display name and runtime, plus ``@<method tag>`` unless :attr:`plain_dense`: the tag of
         :meth:`SearchOptions.tag` (method, fusion and weights, ``rrf_k``, ``m3_weights``, reranking depth), then
         ``-depth<search_top_k>`` for a non-default candidate depth of the methods whose ranking it changes
-        (colbert, hybrid, all) and ``-faiss-<factory>`` when a faiss index serves a dense first stage."""
+        (colbert, hybrid, all, binary codes) and ``-faiss-<factory>`` when a faiss index serves a dense first stage."""
         if self.plain_dense:
             return super().__str__()
         m3 = is_m3(self.embedder)
         options = self.search_options
         tag = options.tag(m3)
-        if options.method in ("colbert", "hybrid", "all") and self.search_top_k != self.DEFAULT_SEARCH_TOP_K:
+        rescored = options.embedding_precision in ("binary", "ubinary")  # the depth sets the rescored candidates
+        if (rescored or options.method in ("colbert", "hybrid", "all")) and \
+                self.search_top_k != self.DEFAULT_SEARCH_TOP_K:
             tag += f"-depth{self.search_top_k}"
         dense_first = options.method in ("dense", "colbert") or (
             options.method in ("hybrid", "all") and "dense" in options.resolved_hybrid_methods(m3))
@@ -158,10 +161,13 @@ class EvalDenseRetriever(EvalRetriever):
                 self.corpus_encoder(**kwargs), overwrite=self.overwrite)
         m3 = is_m3(self.embedder)
         caches = representation_caches(corpus_embd_save_dir, docids, texts, self.embedder,
-                                       self.search_options.representations(m3), self.cache_shard_rows)
+                                       self.search_options.representations(m3), self.cache_shard_rows,
+                                       self.search_options.colbert_precision)
         if not caches:  # BM25 alone: nothing to encode
             return []
-        return encode_assigned_together(caches, shard_encoder(self.embedder, m3, kwargs), overwrite=self.overwrite)
+        return encode_assigned_together(caches, shard_encoder(self.embedder, m3, kwargs,
+                                                              self.search_options.colbert_precision),
+                                        overwrite=self.overwrite)
 
     def __call__(self, corpus: Mapping[str, Mapping[str, str]], queries: Mapping[str, str],
                  corpus_embd_save_dir: Optional[str] = None, ignore_identical_ids: bool = False,
@@ -209,7 +215,9 @@ class EvalDenseRetriever(EvalRetriever):
             index = RetrievalIndex.build(folder, docids, texts, embedder=self.embedder,
                                          representations=representations, faiss_factory=self.faiss_factory,
                                          shard_rows=self.cache_shard_rows, overwrite=self.overwrite,
-                                         store_corpus=False, encode_kwargs=kwargs)
+                                         store_corpus=False, encode_kwargs=kwargs,
+                                         embedding_precision=self.search_options.embedding_precision,
+                                         colbert_precision=self.search_options.colbert_precision)
             return index.search(queries, depth, self.search_options, encode_kwargs=kwargs)
 
         if corpus_embd_save_dir is not None:

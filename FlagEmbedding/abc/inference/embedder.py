@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast, overload
 
 import numpy as np
 import torch
@@ -10,6 +10,7 @@ import torch
 from FlagEmbedding.abc.inference.base import AbsInferenceModel
 from FlagEmbedding.abc.inference.batching import restore_order
 from FlagEmbedding.abc.inference.devices import DevicesArg, load_dtype
+from FlagEmbedding.utils.quantization import check_precision, pop_precision, quantize_output
 from FlagEmbedding.utils.typing import Matrix, MatrixOutput, Vector, VectorOutput
 from FlagEmbedding.utils.validation import check_positive_int, check_texts, unescape_newlines
 
@@ -153,8 +154,19 @@ class AbsEmbedder(AbsInferenceModel):
     def encode(self, sentences: Union[str, Sequence[str]], batch_size: Optional[int] = None,
                max_length: Optional[int] = None, convert_to_numpy: Optional[bool] = None,
                instruction: Optional[str] = None, instruction_format: Optional[str] = None,
-               **kwargs: Any) -> Union[VectorOutput, MatrixOutput]:
-        """Encode ``sentences``: one str gives one vector, a list gives a matrix (one row per input)."""
+               precision: str = "float32", calibration_embeddings: Optional[Any] = None,
+               ranges: Optional[Any] = None, **kwargs: Any) -> Union[VectorOutput, MatrixOutput]:
+        """Encode ``sentences``: one str gives one vector, a list gives a matrix (one row per input).
+
+        ``precision`` (``float32``, ``int8``, ``uint8``, ``binary``, ``ubinary``) quantizes the normalized dense
+        vectors (an M3 model's ``dense_vecs``; its sparse and ColBERT outputs stay float), int8 / uint8 with
+        ``ranges`` or ranges calibrated from ``calibration_embeddings`` (default: this batch); see
+        :func:`FlagEmbedding.utils.quantization.quantize_embeddings`."""
+        check_precision(precision)
+        if precision != "float32":
+            output = AbsEmbedder.encode(self, sentences, batch_size, max_length, convert_to_numpy=convert_to_numpy,
+                                 instruction=instruction, instruction_format=instruction_format, **kwargs)
+            return cast(Any, quantize_output(output, precision, ranges, calibration_embeddings))
         sentences = check_texts(sentences, "sentences")
         call_kwargs = self.resolve_call_kwargs(
             batch_size, max_length, convert_to_numpy, self.passage_max_length, kwargs
@@ -192,10 +204,13 @@ class AbsEmbedder(AbsInferenceModel):
         """Encode ``sentences`` with an explicitly started pool (see :meth:`start_multi_process_pool`); options
         default to the instance values as in :meth:`encode`."""
         sentences = check_texts(sentences, "sentences")
+        precision, ranges, calibration = pop_precision(kwargs)  # as in encode
         call_kwargs = self.resolve_call_kwargs(batch_size, max_length, convert_to_numpy, self.passage_max_length, kwargs)
         if not sentences:
-            return self.encode_single_device(sentences, device=self.target_devices[0], **call_kwargs)
-        return self.merge_results(pool.map(sentences, call_kwargs))
+            output = self.encode_single_device(sentences, device=self.target_devices[0], **call_kwargs)
+        else:
+            output = self.merge_results(pool.map(sentences, call_kwargs))
+        return quantize_output(output, precision, ranges, calibration)
 
     def merge_results(self, chunks: List[Any]) -> Any:
         """Concatenate per-device results: arrays along rows, tensors on ``target_devices[0]``."""

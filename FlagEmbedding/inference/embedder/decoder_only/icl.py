@@ -1,11 +1,12 @@
 """In-context-learning embedder (``FlagICLModel``, bge-en-icl): queries carry few-shot examples."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast, overload
 
 from FlagEmbedding.abc.inference.embedder import Matrix, Vector
 from FlagEmbedding.compat import QueryPoolCompat
 from FlagEmbedding.abc.inference.pool import MultiProcessPool
+from FlagEmbedding.utils.quantization import pop_precision, quantize_output
 from FlagEmbedding.utils.validation import check_texts, unescape_newlines
 from FlagEmbedding.inference.embedder.decoder_only.base import BaseLLMEmbedder
 
@@ -120,10 +121,13 @@ class ICLLLMEmbedder(BaseLLMEmbedder, QueryPoolCompat):
     ) -> Union[Vector, Matrix]:
         """Encode queries with the examples prefix, the instruction and the suffix (see :meth:`build_queries`)."""
         queries = check_texts(queries, "queries")
+        precision, ranges, calibration = pop_precision(kwargs)  # see AbsEmbedder.encode
         call_kwargs = self.resolve_call_kwargs(batch_size, max_length, convert_to_numpy, self.query_max_length, kwargs)
         if self.uses_pool(queries) and len(queries) > 0:
-            return self.merge_results(self.run_on_devices(queries, call_kwargs, self.QUERY_POOL_METHOD))
-        return self.encode_queries_single_device(queries, device=self.target_devices[0], **call_kwargs)
+            output = self.merge_results(self.run_on_devices(queries, call_kwargs, self.QUERY_POOL_METHOD))
+        else:
+            output = self.encode_queries_single_device(queries, device=self.target_devices[0], **call_kwargs)
+        return cast(Union[Vector, Matrix], quantize_output(output, precision, ranges, calibration))
 
     def build_queries(self, queries: List[str], max_length: int) -> Tuple[List[str], int]:
         """The full query texts and their token limit for a ``max_length`` budget.
