@@ -120,6 +120,13 @@ def group_rows(items: Sequence[Any], owners: Sequence[int], count: int) -> List[
     return groups
 
 
+def counts_per_input(counts: Sequence[int], owners: Optional[Sequence[int]], count: int) -> List[int]:
+    """Token counts of window rows summed per input (``owners`` ``None``: one row per input, unchanged)."""
+    if owners is None:
+        return list(counts)
+    return [sum(group) for group in group_rows(counts, owners, count)]
+
+
 def max_scores(scores: torch.Tensor, owners: Sequence[int], count: int) -> torch.Tensor:
     """MaxP: per pair, the max score over its window rows (``[rows]`` or ``[rows, layers]``)."""
     index = torch.as_tensor(list(owners), dtype=torch.long, device=scores.device)
