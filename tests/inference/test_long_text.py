@@ -260,3 +260,22 @@ def test_the_evaluation_flags_reach_the_models(tmp_path, bge_large, bert_reranke
         expected = reranker.compute_score([[QUERIES[qid], p] for p in passages])
         np.testing.assert_allclose(list(scored.values()), expected, atol=1e-5)
     assert os.path.isdir(tmp_path / "embd")
+
+
+def test_the_server_counts_the_tokens_of_every_window(tiny_bert, bert_reranker_dir):
+    from FlagEmbedding.serve.services import EmbedderService, RerankerService
+
+    embedder = FlagModel(tiny_bert, devices="cpu", passage_max_length=24, long_text_strategy="chunk_mean")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    content = tokenizer(LONG, add_special_tokens=False)["input_ids"]
+    windows = hand_windows(content, 22, 0)
+    service = EmbedderService(embedder)
+    assert service.count_tokens([LONG, SHORT[0]], "passage") == [
+        sum(len(w) + 2 for w in windows), len(tokenizer(SHORT[0])["input_ids"])]
+    assert service.count_tokens([LONG], "query") == [min(len(content) + 2, embedder.query_max_length)]
+    reranker = FlagReranker(bert_reranker_dir, devices="cpu", max_length=32, long_text_strategy="maxp")
+    rerank_tokenizer = AutoTokenizer.from_pretrained(bert_reranker_dir)
+    query = rerank_tokenizer(QUERY, add_special_tokens=False)["input_ids"]
+    passage = rerank_tokenizer(LONG, add_special_tokens=False)["input_ids"]
+    pieces = hand_windows(passage, 32 - 3 - len(query), 0)
+    assert RerankerService(reranker).count_tokens([[QUERY, LONG]]) == [sum(len(query) + len(p) + 3 for p in pieces)]
