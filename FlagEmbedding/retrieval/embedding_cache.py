@@ -8,9 +8,9 @@ Layout of one cache (``folder`` is chosen by the evaluator, e.g. ``<root>/<model
 
 The fingerprint hashes the model identity (path, size and mtime of its files or the hub commit), every
 setting that changes corpus vectors (class, pooling, passage length, dtype, instructions, ``truncate_dim``,
-normalization, the long-text strategy other than truncation, and the other keywords the model records (declared or not), except the
-:data:`~FlagEmbedding.abc.inference.base.RUNTIME_OPTIONS` such as ``batch_size`` and ``devices``) and the exact
-corpus (ids and texts, in order). Each shard is written atomically and its
+normalization, a long-text strategy other than truncation, and the other keywords the model records (declared or
+not), except the :data:`~FlagEmbedding.abc.inference.base.RUNTIME_OPTIONS` such as ``batch_size`` and
+``devices``) and the exact corpus (ids and texts, in order). Each shard is written atomically and its
 checksum recorded in the manifest, so a run killed mid-corpus resumes with only the unfinished shards, and
 a truncated, corrupted, stale or foreign shard is re-encoded instead of reused. Loaded shards are
 memory-mapped. Several caches of one corpus (e.g. the dense, sparse and ColBERT rows of an M3 model) are filled

@@ -153,10 +153,11 @@ class RerankerService(ServedModel[str, List[str], float]):
         """Tokens of each assembled pair, as the reranker builds it (instructions, truncation, special tokens)."""
         reranker = self.counter
         lengths = reranker.resolve_lengths(None, None, None)
-        options = {**reranker.resolve_options({}), **long_text.call_options({}, reranker, long_text.RERANKER_STRATEGIES)}
+        options = {**reranker.resolve_options({}),
+                   **long_text.call_options({}, reranker, long_text.RERANKER_STRATEGIES)}
         with self.count_lock:
-            features, counts = reranker.prepare_features(reranker.get_detailed_inputs(pairs),
-                                                         lengths["query_max_length"], lengths["max_length"], options, {})
+            features, counts = reranker.prepare_features(
+                reranker.get_detailed_inputs(pairs), lengths["query_max_length"], lengths["max_length"], options, {})
         return long_text.counts_per_input(counts, long_text.pop_owners(features), len(pairs))  # maxp: every window
 
     def run(self, key: str, pairs: List[List[str]]) -> List[float]:

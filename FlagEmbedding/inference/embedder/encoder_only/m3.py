@@ -45,7 +45,7 @@ class M3Embedder(BaseEmbedder):
             count towards ``max_length``; the sparse weights skip CLS tokens as always, the ColBERT vectors leave
             the inserted ones out). With ``"chunk_max"`` / ``"chunk_mean"`` the dense vectors of the windows are
             pooled, the sparse weights are the max per token over the windows and the ColBERT vectors of the
-            windows are concatenated.
+            windows are concatenated. :meth:`compute_score` always truncates.
     """
 
     #: the outputs an encode call asks for (keywords of :meth:`encode_single_device`)
@@ -199,7 +199,8 @@ class M3Embedder(BaseEmbedder):
                 merged.append(weights)
             result["lexical_weights"] = merged[0] if single else merged
         if rows["colbert_vecs"] is not None:
-            vecs = [np.concatenate(group, axis=0) for group in long_text.group_rows(rows["colbert_vecs"], owners, count)]
+            groups = long_text.group_rows(rows["colbert_vecs"], owners, count)
+            vecs = [np.concatenate(group, axis=0) for group in groups]
             result["colbert_vecs"] = vecs[0] if single else vecs
         return result
 
