@@ -214,7 +214,7 @@ class M3Embedder(BaseEmbedder):
         out: Dict[str, Any] = {}
         cls_rows = batch["input_ids"] == self.tokenizer.cls_token_id
         if options["return_dense"]:
-            if options["long_text_strategy"] == "mcls":  # the mean of the CLS states (one CLS: CLS pooling)
+            if options.get("long_text_strategy") == "mcls":  # the mean of the CLS states (one CLS: CLS pooling)
                 dense = (hidden * cls_rows[..., None]).sum(dim=1) / cls_rows.sum(dim=1, keepdim=True)
             else:
                 dense = model.dense(hidden, mask, self.pooling_method)
@@ -227,7 +227,7 @@ class M3Embedder(BaseEmbedder):
             vecs = self.finish_embeddings(model.colbert_vectors(hidden, mask)).float().cpu().numpy()
             lengths = mask.sum(dim=1).cpu().tolist()
             out["colbert"] = [v[: n - 1] for v, n in zip(vecs, lengths)]
-            if options["long_text_strategy"] == "mcls":  # without the inserted CLS tokens
+            if options.get("long_text_strategy") == "mcls":  # without the inserted CLS tokens
                 keep = (~cls_rows[:, 1:]).cpu().numpy()
                 out["colbert"] = [v[k[: len(v)]] for v, k in zip(out["colbert"], keep)]
         return out

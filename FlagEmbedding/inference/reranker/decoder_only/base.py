@@ -128,7 +128,7 @@ class BaseLLMReranker(AbsReranker):
         prompt = self.tokenizer(options["prompt"], **plain)["input_ids"]
         common = dict(add_special_tokens=False, truncation=True, **tokenizer_kwargs)
         queries = self.tokenizer([q for q, _ in pairs], max_length=query_max_length, **common)["input_ids"]
-        maxp = options["long_text_strategy"] == "maxp"
+        maxp = options.get("long_text_strategy") == "maxp"  # absent: truncate
         passages = self.tokenizer([p for _, p in pairs], **{**common, "truncation": not maxp},
                                   **({} if maxp else {"max_length": max_length}))["input_ids"]
         bos = bos_ids(self.tokenizer, always=self.ALWAYS_BOS)

@@ -57,7 +57,7 @@ class BaseReranker(AbsReranker):
         """Assemble each pair with the model's special tokens (see
         :func:`~FlagEmbedding.utils.reranker_inputs.cross_encoder_features`; with ``maxp`` one row per passage
         window); sort key = assembled length."""
-        maxp = options["long_text_strategy"] == "maxp"
+        maxp = options.get("long_text_strategy") == "maxp"  # absent: truncate
         features = cross_encoder_features(self.tokenizer, pairs, query_max_length, max_length, max_length,
                                           maxp_stride=options["long_text_stride"] if maxp else None,
                                           **tokenizer_kwargs)
