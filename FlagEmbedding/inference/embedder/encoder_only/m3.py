@@ -40,12 +40,14 @@ class M3Embedder(BaseEmbedder):
     Args (beyond :class:`~FlagEmbedding.inference.embedder.encoder_only.base.BaseEmbedder`):
         colbert_dim: Width of the ColBERT vectors (``-1`` = hidden size).
         return_dense / return_sparse / return_colbert_vecs: Default outputs of :meth:`encode`.
-        mcls_interval: With ``long_text_strategy="mcls"`` (the M3 paper's Multi-CLS), a CLS token starts every
-            block of this many tokens and the dense vector is the mean of the CLS hidden states (the inserted tokens
-            count towards ``max_length``; the sparse weights skip CLS tokens as always, the ColBERT vectors leave
-            the inserted ones out). With ``"chunk_max"`` / ``"chunk_mean"`` the dense vectors of the windows are
-            pooled, the sparse weights are the max per token over the windows and the ColBERT vectors of the
-            windows are concatenated. :meth:`compute_score` always truncates.
+        mcls_interval: Tokens per CLS token with ``long_text_strategy="mcls"`` (default 256).
+
+    ``long_text_strategy="mcls"`` is the M3 paper's Multi-CLS: a CLS token starts every block of ``mcls_interval``
+    tokens and the dense vector is the mean of the CLS hidden states (the inserted tokens count towards
+    ``max_length``; the sparse weights skip CLS tokens as always, the ColBERT vectors leave the inserted ones out).
+    With ``"chunk_max"`` / ``"chunk_mean"`` the dense vectors of the windows are pooled, the sparse weights are the
+    max per token over the windows and the ColBERT vectors of the windows are concatenated. :meth:`compute_score`
+    always truncates.
     """
 
     #: the outputs an encode call asks for (keywords of :meth:`encode_single_device`)
