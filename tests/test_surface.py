@@ -138,11 +138,11 @@ KEPT: List[Kept] = [
     Kept("fields.nargs_differs[own]", r"\.(k_values|eval_metrics|compress_layers): \+ -> None",
          "List[...] fields: HfArgumentParser gives them nargs='+' itself (same command line)"),
     # colbert_dim, suffix, attn_implementation: constructor options 1.4.2's evaluation CLIs had no flag for (class
-    # defaults; see tests/test_option_routes.py)
-    Kept("fields.extra[own]", r"\.(corpus_embd_shard_size|unified_heads|colbert_dim|suffix|attn_implementation) ",
-         _ADDED),
-    Kept("cli.flag_extra[own]", r"^__(corpus_embd_shard_size|unified_heads|colbert_dim|suffix|attn_implementation) ",
-         _ADDED),
+    # defaults; see tests/test_option_routes.py); the long-text options (issue 22)
+    Kept("fields.extra[own]", r"\.(corpus_embd_shard_size|unified_heads|colbert_dim|suffix|attn_implementation|"
+                              r"(reranker_)?long_text_(strategy|stride)|mcls_interval) ", _ADDED),
+    Kept("cli.flag_extra[own]", r"^__(corpus_embd_shard_size|unified_heads|colbert_dim|suffix|attn_implementation|"
+                                r"(reranker_)?long_text_(strategy|stride)|mcls_interval) ", _ADDED),
     Kept("fields.extra[own]", r"\.(search_method|hybrid_methods|fusion|fusion_weights|rrf_k|m3_weights|"
                               r"embedding_precision|rescore_multiplier|colbert_precision|"
                               r"faiss_index_factory|compare_to|eval_retrieval_dir|eval_retrieval_split) ",

@@ -8,9 +8,9 @@ Layout of one cache (``folder`` is chosen by the evaluator, e.g. ``<root>/<model
 
 The fingerprint hashes the model identity (path, size and mtime of its files or the hub commit), every
 setting that changes corpus vectors (class, pooling, passage length, dtype, instructions, ``truncate_dim``,
-normalization, and the other keywords the model records (declared or not), except the
-:data:`~FlagEmbedding.abc.inference.base.RUNTIME_OPTIONS` such as ``batch_size`` and ``devices``) and the exact
-corpus (ids and texts, in order). Each shard is written atomically and its
+normalization, a long-text strategy other than truncation, and the other keywords the model records (declared or
+not), except the :data:`~FlagEmbedding.abc.inference.base.RUNTIME_OPTIONS` such as ``batch_size`` and
+``devices``) and the exact corpus (ids and texts, in order). Each shard is written atomically and its
 checksum recorded in the manifest, so a run killed mid-corpus resumes with only the unfinished shards, and
 a truncated, corrupted, stale or foreign shard is re-encoded instead of reused. Loaded shards are
 memory-mapped. Several caches of one corpus (e.g. the dense, sparse and ColBERT rows of an M3 model) are filled
@@ -59,6 +59,10 @@ def embedder_fingerprint(embedder: Any) -> Dict[str, Any]:
     settings = {key: value for key, value in sorted(getattr(embedder, "kwargs", {}).items())
                 if key not in RUNTIME_OPTIONS and _jsonable(value)}
     device = embedder.target_devices[0] if getattr(embedder, "target_devices", None) else "cpu"
+    strategy = getattr(embedder, "long_text_strategy", "truncate")
+    if strategy != "truncate":  # recorded only when set, so the caches of truncating runs stay valid
+        settings["long_text"] = {"strategy": strategy, "stride": getattr(embedder, "long_text_stride", 0),
+                                 "mcls_interval": getattr(embedder, "mcls_interval", None)}
     return {
         "class": f"{type(embedder).__module__}.{type(embedder).__qualname__}",
         "model": os.path.abspath(path) if os.path.isdir(path) else path,

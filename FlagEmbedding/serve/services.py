@@ -13,6 +13,7 @@ from FlagEmbedding.abc.inference.reranker import AbsReranker
 from FlagEmbedding.inference.embedder.encoder_only.base import BaseEmbedder
 from FlagEmbedding.inference.embedder.encoder_only.m3 import M3Embedder
 from FlagEmbedding.inference.registry import registry_name
+from FlagEmbedding.utils import long_text
 from FlagEmbedding.utils.typing import EmbedderOutput
 
 if TYPE_CHECKING:
@@ -97,8 +98,12 @@ class EmbedderService(ServedModel[EmbedKey, str, EmbeddingOutput]):
     def count_tokens(self, texts: List[str], input_type: Optional[str]) -> List[int]:
         """Tokens the model reads per text (special tokens and instruction included, after truncation)."""
         formatted, max_length = self.model_inputs(texts, input_type)
+        # queries are truncated (encode_queries' rule); a long-text strategy counts the tokens of every window
+        options = self.counter.long_text_options({"long_text_strategy": "truncate"} if input_type == "query" else {})
         with self.count_lock:
-            return [len(ids) for ids in self.counter.tokenize(formatted, max_length)["input_ids"]]
+            features = self.counter.tokenize_inputs(formatted, max_length, options)
+        owners = long_text.pop_owners(features)
+        return long_text.counts_per_input([len(ids) for ids in features["input_ids"]], owners, len(texts))
 
     def run(self, key: EmbedKey, texts: List[str]) -> List[EmbeddingOutput]:
         """One batched call of ``encode`` / ``encode_queries`` / ``encode_corpus`` (by ``input_type``)."""
@@ -148,10 +153,12 @@ class RerankerService(ServedModel[str, List[str], float]):
         """Tokens of each assembled pair, as the reranker builds it (instructions, truncation, special tokens)."""
         reranker = self.counter
         lengths = reranker.resolve_lengths(None, None, None)
+        options = {**reranker.resolve_options({}),
+                   **long_text.call_options({}, reranker, long_text.RERANKER_STRATEGIES)}
         with self.count_lock:
-            _, counts = reranker.prepare_features(reranker.get_detailed_inputs(pairs), lengths["query_max_length"],
-                                                  lengths["max_length"], reranker.resolve_options({}), {})
-        return list(counts)
+            features, counts = reranker.prepare_features(
+                reranker.get_detailed_inputs(pairs), lengths["query_max_length"], lengths["max_length"], options, {})
+        return long_text.counts_per_input(counts, long_text.pop_owners(features), len(pairs))  # maxp: every window
 
     def run(self, key: str, pairs: List[List[str]]) -> List[float]:
         """Normalized scores of ``pairs`` (a layer-wise model: its last requested layer)."""

@@ -6,9 +6,10 @@ inference class of the same checkpoint sees the same tokens.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.long_text import OWNER_KEY, windows
 
 #: the instruction appended after the passage (row ``prompt`` in training data overrides it)
 DEFAULT_LLM_PROMPT = (
@@ -65,40 +66,60 @@ def llm_input_ids(bos: Sequence[int], query_ids: Sequence[int], sep_ids: Sequenc
 
 
 def cross_encoder_features(tokenizer: Any, pairs: Sequence[Sequence[str]], query_max_length: int,
-                           passage_max_length: int, max_length: int, **tokenizer_kwargs: Any) -> Features:
+                           passage_max_length: int, max_length: int, *, maxp_stride: Optional[int] = None,
+                           **tokenizer_kwargs: Any) -> Features:
     """Cross-encoder inputs of ``pairs``: query and passage cut to their own budgets, joined with the
     tokenizer's pair special tokens (XLM-R: ``<s> q </s></s> p </s>``), the passage cut so the pair fits
-    ``max_length`` (exact token ids, no re-tokenization)."""
+    ``max_length`` (exact token ids, no re-tokenization).
+
+    With ``maxp_stride`` (``long_text_strategy="maxp"``) the passage is not cut: each pair gives one row per
+    window of the passage that fits next to the query, consecutive windows sharing ``maxp_stride`` tokens (at
+    most the window minus one), and ``features[OWNER_KEY]`` holds the pair of each row."""
     common = dict(add_special_tokens=False, truncation=True, **tokenizer_kwargs)
     queries = tokenizer([q for q, _ in pairs], max_length=query_max_length, **common)
-    passages = tokenizer([p for _, p in pairs], max_length=passage_max_length, **common)
+    if maxp_stride is None:
+        passages = tokenizer([p for _, p in pairs], max_length=passage_max_length, **common)
+    else:
+        passages = tokenizer([p for _, p in pairs], **{**common, "truncation": False})
     with_type_ids = "token_type_ids" in tokenizer.model_input_names
     features: Features = {"input_ids": [], "attention_mask": []}
     if with_type_ids:
         features["token_type_ids"] = []
+    if maxp_stride is not None:
+        features[OWNER_KEY] = []
     content_limit = max_length - tokenizer.num_special_tokens_to_add(pair=True)
     for index in range(len(pairs)):
-        ids, type_ids = _join_pair(tokenizer, queries, passages, index, content_limit)
-        features["input_ids"].append(ids)
-        features["attention_mask"].append([1] * len(ids))
-        if with_type_ids:
-            features["token_type_ids"].append(type_ids)
+        for ids, type_ids in _join_pair(tokenizer, queries, passages, index, content_limit,
+                                        passage_max_length, maxp_stride):
+            features["input_ids"].append(ids)
+            features["attention_mask"].append([1] * len(ids))
+            if with_type_ids:
+                features["token_type_ids"].append(type_ids)
+            if maxp_stride is not None:
+                features[OWNER_KEY].append(index)
     return features
 
 
-def _join_pair(tokenizer: Any, queries: Any, passages: Any, index: int,
-               content_limit: int) -> Tuple[List[int], List[int]]:
-    """Ids and token type ids of pair ``index``, the passage cut so query + passage fit ``content_limit``."""
-    if getattr(queries, "encodings", None):  # fast tokenizer: assemble the backend encodings
-        query, passage = queries.encodings[index], passages.encodings[index]
-        passage.truncate(keep_of_second(len(query), len(passage), content_limit))
-        processor = tokenizer.backend_tokenizer.post_processor
-        if processor is None:
-            merged = type(query).merge([query, passage])
-        else:
-            merged = processor.process(query, passage, add_special_tokens=True)
-        return list(merged.ids), list(merged.type_ids)
-    query, passage = queries["input_ids"][index], passages["input_ids"][index]
-    passage = passage[: keep_of_second(len(query), len(passage), content_limit)]
-    ids = tokenizer.build_inputs_with_special_tokens(query, passage)
-    return ids, tokenizer.create_token_type_ids_from_sequences(query, passage)
+def _join_pair(tokenizer: Any, queries: Any, passages: Any, index: int, content_limit: int,
+               passage_max_length: int, maxp_stride: Optional[int] = None) -> List[Tuple[List[int], List[int]]]:
+    """Ids and token type ids of pair ``index``, the passage cut so query + passage fit ``content_limit`` (with
+    ``maxp_stride``: one entry per window of a passage that does not fit, see :func:`cross_encoder_features`)."""
+    fast = bool(getattr(queries, "encodings", None))  # fast tokenizer: assemble the backend encodings
+    query, passage = ((queries.encodings[index], passages.encodings[index]) if fast
+                      else (queries["input_ids"][index], passages["input_ids"][index]))
+    keep = keep_of_second(len(query), len(passage), content_limit)
+    split = maxp_stride is not None and keep < len(passage)
+    stride = min(maxp_stride or 0, keep - 1)
+    if not fast:
+        pieces = windows(passage, keep, stride) if split else [passage[:min(keep, passage_max_length)]]
+        return [(tokenizer.build_inputs_with_special_tokens(query, piece),
+                 tokenizer.create_token_type_ids_from_sequences(query, piece)) for piece in pieces]
+    if split:
+        passage.truncate(keep, stride=stride)
+    else:
+        passage.truncate(min(keep, passage_max_length))
+    processor = tokenizer.backend_tokenizer.post_processor
+    merged = [type(query).merge([query, piece]) if processor is None
+              else processor.process(query, piece, add_special_tokens=True)
+              for piece in [passage, *(passage.overflowing if split else [])]]
+    return [(list(m.ids), list(m.type_ids)) for m in merged]

@@ -237,6 +237,15 @@ class AbsEvalModelArgs:
     attn_implementation: Optional[str] = field(
         default=None, metadata={"help": "Attention kernel of an LLM reranker (e.g. eager, sdpa; None: transformers' choice)."}
     )
+    long_text_strategy: str = field(default="truncate", metadata={
+        "help": "Embedder passages longer than the limit: truncate, chunk_max / chunk_mean (windows pooled), mcls "
+                "(BGE-M3 only).", "choices": ["truncate", "chunk_max", "chunk_mean", "mcls"]})
+    long_text_stride: int = field(default=0, metadata={"help": "Tokens consecutive embedder windows share."})
+    mcls_interval: int = field(default=256, metadata={"help": "BGE-M3 mcls: a CLS token every N tokens."})
+    reranker_long_text_strategy: str = field(default="truncate", metadata={
+        "help": "Reranker passages too long for the pair: truncate, or maxp (max over windows).",
+        "choices": ["truncate", "maxp"]})
+    reranker_long_text_stride: int = field(default=0, metadata={"help": "Tokens consecutive reranker windows share."})
 
     def __post_init__(self) -> None:
         for model in ("embedder", "reranker"):

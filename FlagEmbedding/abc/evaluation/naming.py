@@ -27,9 +27,12 @@ def display_name(name_or_path: str) -> str:
 
 def backend_suffix(model: Any) -> str:
     """What a model's runtime adds to its display name: nothing on torch, else ``+<backend>`` and
-    ``-<quantization>`` (``+onnx``, ``+onnx-int8``), so results of another runtime get a folder of their own."""
+    ``-<quantization>`` (``+onnx``, ``+onnx-int8``), so results of another runtime get a folder of their own; a
+    long-text strategy other than truncation adds ``+<strategy>`` (``+chunk_max``, ``+maxp``) likewise."""
     backend = getattr(model, "backend", "torch")
+    strategy = getattr(model, "long_text_strategy", "truncate")
+    long_text = "" if strategy == "truncate" else f"+{strategy}"
     if backend == "torch":
-        return ""
+        return long_text
     quantize = getattr(model, "quantize", None)
-    return f"+{backend}" + (f"-{quantize}" if quantize else "")
+    return f"+{backend}" + (f"-{quantize}" if quantize else "") + long_text

@@ -11,6 +11,7 @@ from FlagEmbedding.abc.inference.base import AbsInferenceModel
 from FlagEmbedding.abc.inference.batching import restore_order
 from FlagEmbedding.abc.inference.devices import DevicesArg, load_dtype
 from FlagEmbedding.utils.quantization import check_precision, pop_precision, quantize_output
+from FlagEmbedding.utils import long_text
 from FlagEmbedding.utils.typing import Matrix, MatrixOutput, Vector, VectorOutput
 from FlagEmbedding.utils.validation import check_positive_int, check_texts, unescape_newlines
 
@@ -35,6 +36,10 @@ class AbsEmbedder(AbsInferenceModel):
         passage_max_length: Token limit for passages and for :meth:`encode`.
         convert_to_numpy: Return numpy arrays instead of torch tensors.
         truncate_dim: Keep only the first ``truncate_dim`` features (before normalization).
+        long_text_strategy: Inputs longer than the limit: ``"truncate"`` (default), ``"chunk_max"`` or
+            ``"chunk_mean"`` (see :mod:`FlagEmbedding.utils.long_text`; BGE-M3 adds ``"mcls"``). Applies to
+            :meth:`encode` and :meth:`encode_corpus`; :meth:`encode_queries` truncates unless given one per call.
+        long_text_stride: Tokens consecutive windows share (chunk strategies).
         **kwargs: The options of :class:`~FlagEmbedding.abc.inference.base.AbsInferenceModel` (``trust_remote_code``,
             ``cache_dir``, ``backend``, ``quantize``, ``onnx_cache_dir``) and of the subclass. As in FlagEmbedding
             1.4.2, all of them are kept in :attr:`kwargs` (subclasses forward theirs) and a keyword nothing
@@ -52,6 +57,8 @@ class AbsEmbedder(AbsInferenceModel):
     DEFAULT_POOLING_METHOD = "cls"
     #: keyword arguments of ``encode`` that a subclass consumes itself (the rest reach the tokenizer)
     call_options: Tuple[str, ...] = ()
+    #: the values ``long_text_strategy`` takes here
+    LONG_TEXT_STRATEGIES: Tuple[str, ...] = long_text.EMBEDDER_STRATEGIES
 
     def __init__(
         self,
@@ -67,9 +74,14 @@ class AbsEmbedder(AbsInferenceModel):
         passage_max_length: int = 512,
         convert_to_numpy: bool = True,
         truncate_dim: Optional[int] = None,
+        long_text_strategy: str = "truncate",
+        long_text_stride: int = 0,
         **kwargs: Any,
     ):
         super().__init__(model_name_or_path, devices=devices, use_bf16=use_bf16, **kwargs)
+        self.long_text_strategy = long_text.check_strategy(long_text_strategy, self.LONG_TEXT_STRATEGIES,
+                                                           type(self).__name__)
+        self.long_text_stride = long_text.check_stride(long_text_stride)
         self.kwargs: Dict[str, Any] = kwargs
         self.normalize_embeddings = normalize_embeddings
         self.use_fp16 = use_fp16
@@ -108,7 +120,9 @@ class AbsEmbedder(AbsInferenceModel):
     def encode_queries(self, queries: Union[str, Sequence[str]], batch_size: Optional[int] = None,
                        max_length: Optional[int] = None, convert_to_numpy: Optional[bool] = None,
                        **kwargs: Any) -> Union[VectorOutput, MatrixOutput]:
-        """Encode queries with the query instruction and ``query_max_length``."""
+        """Encode queries with the query instruction and ``query_max_length`` (truncated unless a
+        ``long_text_strategy`` is given)."""
+        kwargs.setdefault("long_text_strategy", "truncate")
         return self.encode(
             check_texts(queries, "queries"),
             batch_size=batch_size,
@@ -241,9 +255,11 @@ class AbsEmbedder(AbsInferenceModel):
         single = isinstance(sentences, str)
         sentences = [sentences] if isinstance(sentences, str) else list(sentences)
         options = self.resolve_options({name: kwargs.pop(name) for name in self.call_options if name in kwargs})
+        options.update(self.long_text_options(kwargs))
         device = device or self.target_devices[0]
         model = self.model_on(device)
-        features = self.tokenize(sentences, max_length, **kwargs) if sentences else {"input_ids": []}
+        features = self.tokenize_inputs(sentences, max_length, options, **kwargs) if sentences else {"input_ids": []}
+        owners = long_text.pop_owners(features)
 
         def run_batch(indices: List[int]) -> Any:
             return self.embed_batch(model, self.pad_batch(features, indices, device, **kwargs), options)
@@ -251,12 +267,36 @@ class AbsEmbedder(AbsInferenceModel):
         lengths = [len(ids) for ids in features["input_ids"]]
         outputs, index_batches = self.run_batches(model, lengths, batch_size, run_batch, "Inference Embeddings",
                                                   device)
-        return self.gather_embeddings(outputs, index_batches, single, convert_to_numpy, options)
+        if owners is None:
+            return self.gather_embeddings(outputs, index_batches, single, convert_to_numpy, options)
+        rows = self.gather_embeddings(outputs, index_batches, False, False, options)
+        return self.merge_chunks(rows, owners, len(sentences), single, convert_to_numpy, options)
 
     # ------------------------------------------------------------------ hooks of encode_single_device
     def resolve_options(self, options: Dict[str, Any]) -> Dict[str, Any]:
         """Fill and check the subclass's per-call options (see :attr:`call_options`)."""
         return options
+
+    def long_text_options(self, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+        """Pop the per-call ``long_text_strategy`` / ``long_text_stride`` from ``kwargs`` (``None``: the instance
+        value) and check them."""
+        return long_text.call_options(kwargs, self, self.LONG_TEXT_STRATEGIES)
+
+    def tokenize_inputs(self, sentences: List[str], max_length: int, options: Dict[str, Any],
+                        **kwargs: Any) -> Dict[str, List[Any]]:
+        """:meth:`tokenize`, or with a chunk strategy every window of every input plus the input each belongs to
+        (:func:`~FlagEmbedding.utils.long_text.chunk_features`)."""
+        if options["long_text_strategy"] in ("chunk_max", "chunk_mean"):
+            return long_text.chunk_features(self.tokenizer, sentences, max_length, options["long_text_stride"],
+                                            **kwargs)
+        return self.tokenize(sentences, max_length, **kwargs)
+
+    def merge_chunks(self, rows: Any, owners: List[int], count: int, single: bool, convert_to_numpy: bool,
+                     options: Dict[str, Any]) -> Any:
+        """The window outputs (:meth:`gather_embeddings` of every window, as tensors) pooled into one output per
+        input (:func:`~FlagEmbedding.utils.long_text.pool_rows`)."""
+        pooled = long_text.pool_rows(rows, owners, count, options["long_text_strategy"], self.normalize_embeddings)
+        return self.to_output(pooled, single, convert_to_numpy)
 
     def tokenize(self, sentences: List[str], max_length: int, **kwargs: Any) -> Dict[str, List[List[int]]]:
         """Tokenize without padding (the tokenizer's default special tokens included)."""

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from FlagEmbedding.abc.inference.base import AbsInferenceModel
 from FlagEmbedding.abc.inference.batching import restore_order
 from FlagEmbedding.abc.inference.devices import DevicesArg, get_target_devices as _get_target_devices
+from FlagEmbedding.utils import long_text
 from FlagEmbedding.utils.validation import check_pairs, check_positive_int, is_single_pair, unescape_newlines
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ class AbsReranker(AbsInferenceModel):
         query_max_length: Token limit for the query (default: :data:`DEFAULT_QUERY_SHARE` of ``max_length``).
         max_length: Token limit for the passage and for the assembled pair.
         normalize: Map scores through a sigmoid to (0, 1).
+        long_text_strategy: Passages too long for the pair: ``"truncate"`` (default) or ``"maxp"`` (the max
+            score over windows of the passage, see :mod:`FlagEmbedding.utils.long_text`).
+        long_text_stride: Tokens consecutive passage windows share (``maxp``).
         **kwargs: The options of :class:`~FlagEmbedding.abc.inference.base.AbsInferenceModel` (``use_bf16=True``
             opts into bfloat16 compute, on CPU too; ``trust_remote_code``, ``cache_dir``, ``backend``, ...) and of
             the subclass. As in FlagEmbedding 1.4.2, all of them are kept in :attr:`kwargs` (subclasses forward
@@ -74,9 +78,14 @@ class AbsReranker(AbsInferenceModel):
         query_max_length: Optional[int] = None,
         max_length: int = 512,
         normalize: bool = False,
+        long_text_strategy: str = "truncate",
+        long_text_stride: int = 0,
         **kwargs: Any,
     ):
         super().__init__(model_name_or_path, devices=devices, **kwargs)
+        self.long_text_strategy = long_text.check_strategy(long_text_strategy, long_text.RERANKER_STRATEGIES,
+                                                           type(self).__name__)
+        self.long_text_stride = long_text.check_stride(long_text_stride)
         self.kwargs: Dict[str, Any] = kwargs
         self.use_fp16 = use_fp16
         self.query_instruction_for_rerank = query_instruction_for_rerank
@@ -201,6 +210,7 @@ class AbsReranker(AbsInferenceModel):
             return []
         options = {name: kwargs.pop(name) for name in self.call_options if name in kwargs}
         options = self.resolve_options(options)
+        options.update(long_text.call_options(kwargs, self, long_text.RERANKER_STRATEGIES))
         device = device or self.target_devices[0]
         model = self.model_on(device)
 
@@ -209,12 +219,15 @@ class AbsReranker(AbsInferenceModel):
             features, lengths = self.prepare_features_in_workers(pairs, batch_size, num_workers, prepare_args)
         else:
             features, lengths = self.prepare_features(pairs, *prepare_args)
+        owners = long_text.pop_owners(features)  # maxp: the pair of each window row
 
         def run_batch(indices: List[int]) -> torch.Tensor:
             return self.score_batch(model, self.pad_batch(features, indices, device, **kwargs), options).float()
 
         outputs, index_batches = self.run_batches(model, lengths, batch_size, run_batch, "Compute Scores", device)
         scores = restore_order(torch.cat(outputs, dim=0), index_batches).cpu()
+        if owners is not None:
+            scores = long_text.max_scores(scores, owners, len(pairs))
         if normalize:
             scores = torch.sigmoid(scores)
         if scores.dim() == 1:
@@ -252,9 +265,10 @@ class AbsReranker(AbsInferenceModel):
         )
         features: Features = {}
         lengths: List[int] = []
-        for chunk_features, chunk_lengths in loader:
-            for key, values in chunk_features.items():
-                features.setdefault(key, []).extend(values)
+        for chunk, (chunk_features, chunk_lengths) in enumerate(loader):
+            for key, values in chunk_features.items():  # maxp owners count from the chunk's first pair
+                features.setdefault(key, []).extend([chunk * batch_size + v for v in values]
+                                                    if key == long_text.OWNER_KEY else values)
             lengths.extend(chunk_lengths)
         return features, lengths
 

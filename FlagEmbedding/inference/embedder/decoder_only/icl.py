@@ -122,6 +122,7 @@ class ICLLLMEmbedder(BaseLLMEmbedder, QueryPoolCompat):
         """Encode queries with the examples prefix, the instruction and the suffix (see :meth:`build_queries`)."""
         queries = check_texts(queries, "queries")
         precision, ranges, calibration = pop_precision(kwargs)  # see AbsEmbedder.encode
+        kwargs.setdefault("long_text_strategy", "truncate")  # queries are truncated, as in AbsEmbedder
         call_kwargs = self.resolve_call_kwargs(batch_size, max_length, convert_to_numpy, self.query_max_length, kwargs)
         if self.uses_pool(queries) and len(queries) > 0:
             output = self.merge_results(self.run_on_devices(queries, call_kwargs, self.QUERY_POOL_METHOD))

@@ -11,6 +11,7 @@ import torch
 
 from FlagEmbedding.abc.inference.batching import restore_list_order
 from FlagEmbedding.backends.onednn import onednn_linears
+from FlagEmbedding.utils import long_text
 from FlagEmbedding.utils.typing import M3Output
 from FlagEmbedding.utils.validation import check_pairs, check_positive_int, is_single_pair
 from FlagEmbedding.inference.embedder.encoder_only.base import BaseEmbedder
@@ -39,10 +40,19 @@ class M3Embedder(BaseEmbedder):
     Args (beyond :class:`~FlagEmbedding.inference.embedder.encoder_only.base.BaseEmbedder`):
         colbert_dim: Width of the ColBERT vectors (``-1`` = hidden size).
         return_dense / return_sparse / return_colbert_vecs: Default outputs of :meth:`encode`.
+        mcls_interval: Tokens per CLS token with ``long_text_strategy="mcls"`` (default 256).
+
+    ``long_text_strategy="mcls"`` is the M3 paper's Multi-CLS: a CLS token starts every block of ``mcls_interval``
+    tokens and the dense vector is the mean of the CLS hidden states (the inserted tokens count towards
+    ``max_length``; the sparse weights skip CLS tokens as always, the ColBERT vectors leave the inserted ones out).
+    With ``"chunk_max"`` / ``"chunk_mean"`` the dense vectors of the windows are pooled, the sparse weights are the
+    max per token over the windows and the ColBERT vectors of the windows are concatenated. :meth:`compute_score`
+    always truncates.
     """
 
     #: the outputs an encode call asks for (keywords of :meth:`encode_single_device`)
     call_options = ("return_dense", "return_sparse", "return_colbert_vecs")
+    LONG_TEXT_STRATEGIES = long_text.EMBEDDER_STRATEGIES + ("mcls",)
 
     def __init__(
         self,
@@ -52,9 +62,11 @@ class M3Embedder(BaseEmbedder):
         return_dense: bool = True,
         return_sparse: bool = False,
         return_colbert_vecs: bool = False,
+        mcls_interval: int = long_text.DEFAULT_MCLS_INTERVAL,
         **kwargs: Any,
     ):
         self.colbert_dim = colbert_dim
+        self.mcls_interval = check_positive_int(mcls_interval, "mcls_interval")
         super().__init__(model_name_or_path, **kwargs)
         self.return_dense = return_dense
         self.return_sparse = return_sparse
@@ -157,6 +169,43 @@ class M3Embedder(BaseEmbedder):
             raise ValueError(MODES_ERROR)
         return modes
 
+    def long_text_options(self, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+        """The long-text options plus the per-call ``mcls_interval`` (``None``: the instance value)."""
+        interval = kwargs.pop("mcls_interval", None)
+        return {**super().long_text_options(kwargs), "mcls_interval": check_positive_int(
+            self.mcls_interval if interval is None else interval, "mcls_interval")}
+
+    def tokenize_inputs(self, sentences: List[str], max_length: int, options: Dict[str, Any],
+                        **kwargs: Any) -> Dict[str, List[Any]]:
+        """With ``mcls``: a CLS token at every multiple of ``mcls_interval`` (see
+        :func:`~FlagEmbedding.utils.long_text.insert_cls`)."""
+        features = super().tokenize_inputs(sentences, max_length, options, **kwargs)
+        if options["long_text_strategy"] == "mcls":
+            long_text.mcls_features(features, self.tokenizer.cls_token_id, options["mcls_interval"], max_length)
+        return features
+
+    def merge_chunks(self, rows: Dict[str, Any], owners: List[int], count: int, single: bool,
+                     convert_to_numpy: bool, options: Dict[str, Any]) -> Dict[str, Any]:
+        """Dense window vectors pooled, sparse weights maxed per token, ColBERT vectors concatenated."""
+        result: Dict[str, Any] = dict.fromkeys(OUTPUT_KEYS)
+        if rows["dense_vecs"] is not None:
+            result["dense_vecs"] = super().merge_chunks(torch.from_numpy(rows["dense_vecs"]), owners, count, single,
+                                                        True, options)
+        if rows["lexical_weights"] is not None:
+            merged = []
+            for group in long_text.group_rows(rows["lexical_weights"], owners, count):
+                weights: Dict[str, Any] = defaultdict(int)
+                for window in group:
+                    for token, weight in window.items():
+                        weights[token] = max(weights[token], weight)
+                merged.append(weights)
+            result["lexical_weights"] = merged[0] if single else merged
+        if rows["colbert_vecs"] is not None:
+            groups = long_text.group_rows(rows["colbert_vecs"], owners, count)
+            vecs = [np.concatenate(group, axis=0) for group in groups]
+            result["colbert_vecs"] = vecs[0] if single else vecs
+        return result
+
     def embed_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor],
                     options: Dict[str, Any]) -> Dict[str, Any]:
         """The requested outputs of one padded batch, on the CPU: ``dense`` rows, ``sparse`` lexical weights and
@@ -165,8 +214,13 @@ class M3Embedder(BaseEmbedder):
         mask = batch["attention_mask"]
         hidden = model.hidden_states(batch["input_ids"], mask)
         out: Dict[str, Any] = {}
+        cls_rows = batch["input_ids"] == self.tokenizer.cls_token_id
         if options["return_dense"]:
-            out["dense"] = self.finish_embeddings(model.dense(hidden, mask, self.pooling_method)).float().cpu()
+            if options.get("long_text_strategy") == "mcls":  # the mean of the CLS states (one CLS: CLS pooling)
+                dense = (hidden * cls_rows[..., None]).sum(dim=1) / cls_rows.sum(dim=1, keepdim=True)
+            else:
+                dense = model.dense(hidden, mask, self.pooling_method)
+            out["dense"] = self.finish_embeddings(dense).float().cpu()
         if options["return_sparse"]:
             weights = model.token_weights(hidden).float().cpu().numpy()
             ids = batch["input_ids"].cpu().numpy()
@@ -175,6 +229,9 @@ class M3Embedder(BaseEmbedder):
             vecs = self.finish_embeddings(model.colbert_vectors(hidden, mask)).float().cpu().numpy()
             lengths = mask.sum(dim=1).cpu().tolist()
             out["colbert"] = [v[: n - 1] for v, n in zip(vecs, lengths)]
+            if options.get("long_text_strategy") == "mcls":  # without the inserted CLS tokens
+                keep = (~cls_rows[:, 1:]).cpu().numpy()
+                out["colbert"] = [v[k[: len(v)]] for v, k in zip(out["colbert"], keep)]
         return out
 
     def gather_embeddings(self, outputs: List[Dict[str, Any]], index_batches: List[List[int]], single: bool,

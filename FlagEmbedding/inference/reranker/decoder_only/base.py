@@ -11,6 +11,7 @@ from transformers import AutoModelForCausalLM
 from FlagEmbedding.abc.inference.devices import load_dtype
 from FlagEmbedding.abc.inference.reranker import AbsReranker, Features
 from FlagEmbedding.utils.hub import from_pretrained
+from FlagEmbedding.utils.long_text import OWNER_KEY, windows
 from FlagEmbedding.utils.pooling import last_token_indices
 from FlagEmbedding.utils.reranker_inputs import DEFAULT_LLM_PROMPT, bos_ids, llm_input_ids, yes_token_id
 
@@ -119,27 +120,41 @@ class BaseLLMReranker(AbsReranker):
         """``bos + q + sep + p + sep + prompt`` ids per pair; sort key = query + passage token count.
 
         Also records ``query_lengths`` (``bos + q + sep``) and ``prompt_lengths`` (``sep + prompt``) when
-        :attr:`needs_span_lengths` is set.
+        :attr:`needs_span_lengths` is set. With ``long_text_strategy="maxp"`` a passage that does not fit gives one
+        row per window (``min(max_length, room after bos + q + sep)`` tokens, sharing ``long_text_stride``).
         """
         plain = dict(add_special_tokens=False)
         sep = self.tokenizer("\n", **plain)["input_ids"]
         prompt = self.tokenizer(options["prompt"], **plain)["input_ids"]
         common = dict(add_special_tokens=False, truncation=True, **tokenizer_kwargs)
         queries = self.tokenizer([q for q, _ in pairs], max_length=query_max_length, **common)["input_ids"]
-        passages = self.tokenizer([p for _, p in pairs], max_length=max_length, **common)["input_ids"]
+        maxp = options.get("long_text_strategy") == "maxp"  # absent: truncate
+        passages = self.tokenizer([p for _, p in pairs], **{**common, "truncation": not maxp},
+                                  **({} if maxp else {"max_length": max_length}))["input_ids"]
         bos = bos_ids(self.tokenizer, always=self.ALWAYS_BOS)
         limit = max_length + len(sep) + len(prompt)
         features: Features = {"input_ids": [], "attention_mask": []}
         if self.needs_span_lengths:
             features.update(query_lengths=[], prompt_lengths=[])
-        for query, passage in zip(queries, passages):
-            ids = llm_input_ids(bos, query, sep, passage, prompt, limit)
-            features["input_ids"].append(ids)
-            features["attention_mask"].append([1] * len(ids))
-            if self.needs_span_lengths:
-                features["query_lengths"].append(len(bos) + len(query) + len(sep))
-                features["prompt_lengths"].append(len(sep) + len(prompt))
-        return features, [len(q) + len(p) for q, p in zip(queries, passages)]
+        if maxp:
+            features[OWNER_KEY] = []
+        lengths = []
+        for index, (query, passage) in enumerate(zip(queries, passages)):
+            # maxp: windows of the passage that fit next to the query (at most max_length tokens each)
+            size = min(max_length, limit - len(bos) - len(query) - len(sep))
+            pieces = (windows(passage, size, min(options["long_text_stride"], size - 1)) if maxp and size > 0
+                      else [passage[:max_length]])
+            for piece in pieces:
+                ids = llm_input_ids(bos, query, sep, piece, prompt, limit)
+                features["input_ids"].append(ids)
+                features["attention_mask"].append([1] * len(ids))
+                lengths.append(len(query) + len(piece))
+                if maxp:
+                    features[OWNER_KEY].append(index)
+                if self.needs_span_lengths:
+                    features["query_lengths"].append(len(bos) + len(query) + len(sep))
+                    features["prompt_lengths"].append(len(sep) + len(prompt))
+        return features, lengths
 
     def score_batch(self, model: torch.nn.Module, batch: Dict[str, torch.Tensor], options: Dict[str, Any]) -> torch.Tensor:
         """The ``Yes`` logit at each row's last real token."""

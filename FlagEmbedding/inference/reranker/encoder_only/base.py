@@ -55,8 +55,11 @@ class BaseReranker(AbsReranker):
     def prepare_features(self, pairs: List[List[str]], query_max_length: int, max_length: int, options: Dict[str, Any],
                          tokenizer_kwargs: Dict[str, Any]) -> Tuple[Features, List[int]]:
         """Assemble each pair with the model's special tokens (see
-        :func:`~FlagEmbedding.utils.reranker_inputs.cross_encoder_features`); sort key = assembled length."""
+        :func:`~FlagEmbedding.utils.reranker_inputs.cross_encoder_features`; with ``maxp`` one row per passage
+        window); sort key = assembled length."""
+        maxp = options.get("long_text_strategy") == "maxp"  # absent: truncate
         features = cross_encoder_features(self.tokenizer, pairs, query_max_length, max_length, max_length,
+                                          maxp_stride=options["long_text_stride"] if maxp else None,
                                           **tokenizer_kwargs)
         return features, [len(ids) for ids in features["input_ids"]]
 
