@@ -213,3 +213,37 @@ def test_add_refused_where_the_index_keeps_representations_in_process(indexes, t
         RetrievalIndex.build(str(tmp_path), DOCIDS, TEXTS, embedder=m3, backend="qdrant", faiss_factory="HNSW32")
     with pytest.raises(InputError, match="backend must be one of memory, qdrant, milvus, got 'redis'"):
         RetrievalIndex.build(str(tmp_path), DOCIDS, TEXTS, embedder=m3, backend="redis")
+
+
+def test_cli_index_backend_qdrant_equals_memory(tmp_path, tiny_bert):
+    from tests.helpers.benchmarks import run_beir
+    from tests.helpers.files import read_json
+
+    run_beir(tmp_path, tiny_bert, "--search_top_k", "5", write_data=True)
+    run_beir(tmp_path, tiny_bert, "--search_top_k", "5", "--index_backend", "qdrant")
+    out = tmp_path / "out"
+    assert sorted(os.listdir(out)) == ["bge-base-en-v1.5", "bge-base-en-v1.5@dense-qdrant", "vector_db"]
+    memory = read_json(str(out / "bge-base-en-v1.5" / "NoReranker" / "scifact-test.json"))["search_results"]
+    qdrant = read_json(str(out / "bge-base-en-v1.5@dense-qdrant" / "NoReranker" / "scifact-test.json"))
+    for qid, hits in memory.items():
+        got = qdrant["search_results"][qid]
+        assert same_order(list(hits), list(hits.values()), list(got), list(got.values())), qid
+    assert os.path.isdir(out / "vector_db" / "qdrant")  # the embedded database, under the output folder
+    cache = tmp_path / "embd" / "bge-base-en-v1.5" / "scifact"
+    assert len([name for name in os.listdir(cache) if name.startswith("store-qdrant-flagembedding_")]) == 1
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--index_url", "http://localhost:6333"],
+     "--index_url and --index_collection apply to --index_backend qdrant or milvus, not memory."),
+    (["--index_backend", "milvus", "--faiss_index_factory", "HNSW32"],
+     "--faiss_index_factory applies to --index_backend memory; milvus searches exactly."),
+    (["--index_backend", "qdrant", "--index_collection", "my-docs"],
+     "--index_collection 'my-docs' must be letters, digits and underscores, not starting with a digit"),
+])
+def test_cli_refuses_bad_index_flags_before_loading_a_model(tmp_path, flags, message):
+    from tests.helpers.benchmarks import NO_MODEL, run_beir
+
+    with pytest.raises(InputError) as error:  # NO_MODEL: the run must fail before loading one
+        run_beir(tmp_path, NO_MODEL, *flags, write_data=True)
+    assert str(error.value).startswith(message)

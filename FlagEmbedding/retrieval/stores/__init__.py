@@ -34,8 +34,8 @@ BACKENDS = ("memory", "qdrant", "milvus")
 #: documents upserted per database call
 LOAD_BATCH_ROWS = 512
 
-__all__ = ["BACKENDS", "Hits", "LOAD_BATCH_ROWS", "VectorStore", "check_backend", "default_url", "load_rows", "part_values",
-           "open_store", "state_path"]
+__all__ = ["BACKENDS", "Hits", "LOAD_BATCH_ROWS", "VectorStore", "check_backend", "default_url", "load_rows",
+           "check_store_flags", "index_store_args", "open_store", "part_values", "state_path"]
 
 
 def check_backend(backend: str) -> str:
@@ -142,3 +142,28 @@ def part_values(parts: Mapping[str, Any], names: Sequence[str], start: int, end:
             vectors.append(real if len(real) else tokens[:1])  # no token: one zero vector (scores 0, as in memory)
         out["colbert"] = vectors
     return out
+
+
+def check_store_flags(backend: str, url: Optional[str], collection: Optional[str], faiss_factory: Optional[str]) -> None:
+    """Refuse ``--index_backend`` / ``--index_url`` / ``--index_collection`` values that cannot run (checked
+    before any model loads)."""
+    if backend not in BACKENDS:
+        raise InputError(f"--index_backend must be one of {', '.join(BACKENDS)}, got {backend!r}.")
+    if backend == "memory" and (url or collection):
+        raise InputError("--index_url and --index_collection apply to --index_backend qdrant or milvus, not memory.")
+    if backend != "memory" and faiss_factory not in (None, "", "Flat"):
+        raise InputError(f"--faiss_index_factory applies to --index_backend memory; {backend} searches exactly.")
+    if collection is not None and (not collection.replace("_", "a").isascii() or
+                                   not collection.replace("_", "a").isalnum() or collection[0].isdigit()):
+        raise InputError(f"--index_collection {collection!r} must be letters, digits and underscores, not starting "
+                         "with a digit (a name both Qdrant and Milvus accept).")
+
+
+def index_store_args(eval_args: Any) -> Dict[str, Any]:
+    """The ``index_*`` arguments of an evaluation's retriever from its ``--index_*`` flags (none for ``memory``;
+    the default database is embedded under ``<output_dir>/vector_db``)."""
+    backend = getattr(eval_args, "index_backend", "memory")
+    if backend == "memory":
+        return {}
+    url = eval_args.index_url or default_url(backend, os.path.join(eval_args.output_dir, "vector_db"))
+    return {"index_backend": backend, "index_url": url, "index_collection": eval_args.index_collection}
