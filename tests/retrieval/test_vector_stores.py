@@ -247,3 +247,18 @@ def test_cli_refuses_bad_index_flags_before_loading_a_model(tmp_path, flags, mes
     with pytest.raises(InputError) as error:  # NO_MODEL: the run must fail before loading one
         run_beir(tmp_path, NO_MODEL, *flags, write_data=True)
     assert str(error.value).startswith(message)
+
+
+@pytest.mark.parametrize("backend, module, packages", [("qdrant", "qdrant_client.models", "'qdrant-client'"),
+                                                       ("milvus", "pymilvus", "'pymilvus' and 'milvus-lite'")])
+def test_a_missing_client_is_one_error_naming_the_install(tmp_path, monkeypatch, backend, module, packages):
+    import sys
+
+    from FlagEmbedding.utils.errors import MissingPackageError, user_error_message
+
+    monkeypatch.setitem(sys.modules, module, None)  # importing it raises ImportError
+    with pytest.raises(MissingPackageError) as error:
+        stores.open_store(backend, str(tmp_path / "not-created"), "docs")
+    assert user_error_message(error.value) == (f"--index_backend {backend} needs the optional package(s) {packages}; "
+                                               f"install with `pip install \"FlagEmbedding[{backend}]\"`.")
+    assert not os.path.exists(tmp_path / "not-created")

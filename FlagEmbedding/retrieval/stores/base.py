@@ -14,13 +14,26 @@ opened with another model or other settings is refused instead of searched.
 """
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from FlagEmbedding.utils.errors import MissingPackageError
+
 #: ``{docid: score}`` of one query
 Hits = Dict[str, float]
+
+
+def client_module(module: str, backend: str, packages: str) -> Any:
+    """The client module ``module`` of ``backend`` (a :class:`MissingPackageError` naming the pip install of
+    ``FlagEmbedding[backend]`` when ``packages`` are not installed)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise MissingPackageError(f"--index_backend {backend} needs the optional package(s) {packages}; install "
+                                  f"with `pip install \"FlagEmbedding[{backend}]\"`.") from error
 
 
 class VectorStore(ABC):

@@ -15,8 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from FlagEmbedding.retrieval.stores.base import Hits, VectorStore
-from FlagEmbedding.utils.errors import MissingPackageError
+from FlagEmbedding.retrieval.stores.base import Hits, VectorStore, client_module
 
 _CLIENTS: Dict[str, Any] = {}
 _MARKER = "flagembedding"
@@ -28,12 +27,7 @@ EMPTY_DOCUMENT, EMPTY_QUERY = {2**32 - 2: 1.0}, {2**32 - 3: 1.0}
 
 
 def _pymilvus() -> Any:
-    try:
-        import pymilvus
-    except ImportError as error:
-        raise MissingPackageError("--index_backend milvus needs the optional packages 'pymilvus' and 'milvus-lite'; "
-                                  "install them with `pip install \"FlagEmbedding[milvus]\"`.") from error
-    return pymilvus
+    return client_module("pymilvus", "milvus", "'pymilvus' and 'milvus-lite'")
 
 
 def client(url: str) -> Any:

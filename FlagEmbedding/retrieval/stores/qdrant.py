@@ -16,8 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from FlagEmbedding.retrieval.stores.base import Hits, VectorStore
-from FlagEmbedding.utils.errors import MissingPackageError
+from FlagEmbedding.retrieval.stores.base import Hits, VectorStore, client_module
 
 _CLIENTS: Dict[str, Any] = {}
 _NAMESPACE = uuid.UUID("5b0e3c6e-8c1f-4a53-9b86-2f7d1c9a4e10")
@@ -25,12 +24,7 @@ _MARKER = "flagembedding"
 
 
 def _models() -> Any:
-    try:
-        from qdrant_client import models
-    except ImportError as error:
-        raise MissingPackageError("--index_backend qdrant needs the optional package 'qdrant-client'; install it "
-                                  "with `pip install \"FlagEmbedding[qdrant]\"`.") from error
-    return models
+    return client_module("qdrant_client.models", "qdrant", "'qdrant-client'")
 
 
 def point_id(docid: str) -> str:
