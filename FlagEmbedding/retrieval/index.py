@@ -123,7 +123,7 @@ class RetrievalIndex:
                                        read_manifests(folder, strict=False))
         store, stored = None, cast(Tuple[str, ...], ())
         if "store" in settings:
-            store = stores.open_store(backend, url or stores.default_url(backend, folder), settings["store"]["collection"])
+            store = stores.open_store(backend, url or stores.default_url(backend, folder), str(collection))
             stored = tuple(name for name in ENCODED if name in parts and name in store.HOLDS)
             identity = {"key": index_key(INDEX_FORMAT, model, settings, corpus), "model": model, "settings": settings}
             stores.load_rows(store, folder, identity, cls._widths(embedder, parts, stored), docids,
@@ -238,11 +238,11 @@ class RetrievalIndex:
         store, stored, local = None, cast(Tuple[str, ...], ()), settings["representations"]
         if "store" in settings:
             backend, collection = settings["store"]["backend"], settings["store"]["collection"]
-            url = url or stores.read_state(folder, backend, collection).get("url") or stores.default_url(backend, folder)
-            store = stores.open_store(backend, url, collection)
+            state = stores.read_state(folder, backend, collection)
+            store = stores.open_store(backend, url or state.get("url") or stores.default_url(backend, folder),
+                                      collection)
             found = store.identity()
-            if found is None or found.get("key") != descriptor["key"] or \
-                    not stores.read_state(folder, backend, collection).get("complete", True):
+            if found is None or found.get("key") != descriptor["key"] or not state.get("complete", True):
                 cls._refuse(repr(store), found, descriptor["model"], settings, loading=True)
             stored = tuple(name for name in ENCODED if name in local and name in store.HOLDS)
             local = [name for name in local if name not in stored]
@@ -274,8 +274,8 @@ class RetrievalIndex:
         built = found.get("model")
         if built == model and (found.get("settings") != settings or loading):
             raise InputError(f"{where}: this index was built with {cls._describe(built)} and other index settings "
-                             f"({found.get('settings')!r}); load it with the settings it was built with, or build a new "
-                             "index (another collection) for these.")
+                             f"({found.get('settings')!r}); load it with the settings it was built with, or build a "
+                             "new index (another collection) for these.")
         raise InputError(f"{where}: this index was built with {cls._describe(built)} and cannot be searched with "
                          f"{cls._describe(model)}{cls._differences(built, model)}; load it with the embedder and "
                          "settings it was built with, or build a new index for this one.")

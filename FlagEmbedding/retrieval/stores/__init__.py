@@ -106,6 +106,7 @@ def load_rows(store: VectorStore, folder: str, identity: Mapping[str, Any], dims
     if fresh:
         store.create(identity, dims)
     base = {"backend": store.NAME, "url": store.url, "collection": store.collection, "key": identity["key"]}
+    path = state_path(folder, store.NAME, store.collection)
     if loaded >= len(docids) and state.get("complete"):
         logger.info("%s already holds the %d documents of this index.", store, len(docids))
         return
@@ -115,9 +116,9 @@ def load_rows(store: VectorStore, folder: str, identity: Mapping[str, Any], dims
         for start in range(loaded, len(docids), LOAD_BATCH_ROWS):
             end = min(len(docids), start + LOAD_BATCH_ROWS)
             store.upsert(docids[start:end], rows(start, end))
-            atomic_write_json(state_path(folder, store.NAME, store.collection), {**base, "loaded": end, "complete": False})
+            atomic_write_json(path, {**base, "loaded": end, "complete": False})
             bar.update(end - start)
-    atomic_write_json(state_path(folder, store.NAME, store.collection), {**base, "loaded": len(docids), "complete": True})
+    atomic_write_json(path, {**base, "loaded": len(docids), "complete": True})
 
 
 def part_values(parts: Mapping[str, Any], names: Sequence[str], start: int, end: int) -> Dict[str, list]:
@@ -144,7 +145,8 @@ def part_values(parts: Mapping[str, Any], names: Sequence[str], start: int, end:
     return out
 
 
-def check_store_flags(backend: str, url: Optional[str], collection: Optional[str], faiss_factory: Optional[str]) -> None:
+def check_store_flags(backend: str, url: Optional[str], collection: Optional[str],
+                      faiss_factory: Optional[str]) -> None:
     """Refuse ``--index_backend`` / ``--index_url`` / ``--index_collection`` values that cannot run (checked
     before any model loads)."""
     if backend not in BACKENDS:
