@@ -79,8 +79,7 @@ class EvalDenseRetriever(EvalRetriever):
         cache_shard_rows: Corpus rows per embedding-cache shard.
         search_options: Search method and fusion settings (default: dense).
         faiss_factory: faiss index factory string for dense search (default: exact).
-        index_backend / index_url / index_collection: The index's database (``memory``: in process; see
-            :mod:`FlagEmbedding.retrieval.stores`), its URL or embedded path, and collection name.
+        index_backend / index_url / index_collection: The index database (:mod:`~FlagEmbedding.retrieval.stores`).
     """
 
     def __init__(self, embedder: Any, search_top_k: int = 1000, overwrite: bool = False,
