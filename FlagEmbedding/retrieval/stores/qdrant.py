@@ -11,6 +11,7 @@ embedded local mode (one client per folder and process: local mode locks its fol
 """
 from __future__ import annotations
 
+import atexit
 import uuid
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
@@ -40,7 +41,14 @@ def client(url: str) -> Any:
 
         remote = url.startswith(("http://", "https://"))
         _CLIENTS[url] = QdrantClient(url=url) if remote else QdrantClient(path=url)
+        if len(_CLIENTS) == 1:  # closed before the interpreter tears down (else local mode's __del__ complains)
+            atexit.register(_close_all)
     return _CLIENTS[url]
+
+
+def _close_all() -> None:
+    while _CLIENTS:
+        _CLIENTS.popitem()[1].close()
 
 
 class QdrantStore(VectorStore):
