@@ -144,15 +144,16 @@ KEPT: List[Kept] = [
     Kept("cli.flag_extra[own]", r"^__(corpus_embd_shard_size|unified_heads|colbert_dim|suffix|attn_implementation|"
                                 r"(reranker_)?long_text_(strategy|stride)|mcls_interval) ", _ADDED),
     Kept("fields.extra[own]", r"\.(search_method|hybrid_methods|fusion|fusion_weights|rrf_k|m3_weights|"
-                              r"embedding_precision|rescore_multiplier|colbert_precision|"
-                              r"faiss_index_factory|compare_to|eval_retrieval_dir|eval_retrieval_split) ",
-         _ADDED + " (search methods and index precisions of the evaluation CLIs; retrieval evaluation while "
-                  "fine-tuning)"),
+                              r"embedding_precision|rescore_multiplier|colbert_precision|index_backend|index_url|"
+                              r"index_collection|faiss_index_factory|compare_to|eval_retrieval_dir|eval_retrieval_split) ",
+         _ADDED + " (search methods, index precisions and backends of the evaluation CLIs; retrieval evaluation "
+                  "while fine-tuning)"),
     Kept("cli.flag_extra[own]", r"^__(search_method|hybrid_methods|fusion|fusion_weights|rrf_k|m3_weights|"
-                                r"embedding_precision|rescore_multiplier|colbert_precision|"
-                                r"faiss_index_factory|compare_to|eval_retrieval_dir|eval_retrieval_split) ",
-         _ADDED + " (search methods and index precisions of the evaluation CLIs; retrieval evaluation while "
-                  "fine-tuning)"),
+                                r"embedding_precision|rescore_multiplier|colbert_precision|index_backend|index_url|"
+                                r"index_collection|faiss_index_factory|compare_to|eval_retrieval_dir|"
+                                r"eval_retrieval_split) ",
+         _ADDED + " (search methods, index precisions and backends of the evaluation CLIs; retrieval evaluation "
+                  "while fine-tuning)"),
     Kept("fields.extra[own]", r"\.(embedder_backend|embedder_quantize|reranker_backend|reranker_quantize|"
                               r"onnx_cache_dir) ", _ADDED + " (ONNX Runtime backend of the evaluation CLIs)"),
     Kept("cli.flag_extra[own]", r"^__(embedder_backend|embedder_quantize|reranker_backend|reranker_quantize|"

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import asdict
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
@@ -33,11 +33,12 @@ from FlagEmbedding.retrieval import sparse as sparse_rows
 from FlagEmbedding.retrieval.bm25 import BM25Index, BM25Params
 from FlagEmbedding.retrieval.colbert import ColbertStore
 from FlagEmbedding.retrieval.corpus_rows import ENCODED, encode_rows
+from FlagEmbedding.retrieval import stores
 from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
 from FlagEmbedding.retrieval.embedding_cache import corpus_fingerprint, embedder_fingerprint
 from FlagEmbedding.retrieval.fusion import Run, ranked, rrf_fusion, weighted_fusion
 from FlagEmbedding.retrieval.index_parts import model_parts, open_parts, read_manifests
-from FlagEmbedding.retrieval.manifest import INDEX_FORMAT, write_manifest
+from FlagEmbedding.retrieval.manifest import INDEX_FORMAT, index_key, write_manifest
 # the names and options below were defined here up to this release; they stay importable from this module
 from FlagEmbedding.retrieval.options import (DEFAULT_FUSION_WEIGHTS, DEFAULT_M3_WEIGHTS, FIRST_STAGE,  # noqa: F401
                                              M3_ONLY, METHODS, REPRESENTATIONS, SearchOptions, is_m3)
@@ -70,17 +71,24 @@ def stored_precisions(manifest: Mapping[str, Any]) -> Dict[str, str]:
 class RetrievalIndex:
     """Searchable representations of one corpus.
 
-    Build with :meth:`build`, reopen with :meth:`load`, query with :meth:`search`.
+    Build with :meth:`build`, reopen with :meth:`load`, query with :meth:`search`. With a database ``store``
+    (``backend="qdrant"`` / ``"milvus"``, see :mod:`FlagEmbedding.retrieval.stores`), the representations it
+    holds (:attr:`stored`) are searched and scored there, and :meth:`add` / :meth:`delete` change its documents.
     """
 
     def __init__(self, docids: Sequence[str], embedder: Optional[Embedder] = None, dense: Optional[DenseIndex] = None,
                  sparse: Optional[SparseIndex] = None, colbert: Optional[ColbertStore] = None,
-                 bm25: Optional[BM25Index] = None):
+                 bm25: Optional[BM25Index] = None, store: Optional[stores.VectorStore] = None,
+                 stored: Sequence[str] = ()):
         self.docids = list(docids)
         self.embedder = embedder
         self.parts: Dict[str, Any] = {name: part for name, part in
                                       (("dense", dense), ("sparse", sparse), ("colbert", colbert), ("bm25", bm25))
                                       if part is not None}
+        #: the database collection (``None``: everything in process)
+        self.store = store
+        #: representations searched in :attr:`store`
+        self.stored: Tuple[str, ...] = tuple(stored)
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -88,7 +96,8 @@ class RetrievalIndex:
               representations: Sequence[str] = ("dense",), faiss_factory: Optional[str] = None,
               shard_rows: int = 100_000, bm25_params: BM25Params = BM25Params(), overwrite: bool = False,
               store_corpus: bool = True, encode_kwargs: Optional[Mapping[str, Any]] = None,
-              embedding_precision: str = "float32", colbert_precision: str = "float16") -> "RetrievalIndex":
+              embedding_precision: str = "float32", colbert_precision: str = "float16", backend: str = "memory",
+              url: Optional[str] = None, collection: Optional[str] = None) -> "RetrievalIndex":
         """Encode/index what is missing under ``folder`` (cached parts are reused) and return the index.
 
         Args:
@@ -107,29 +116,58 @@ class RetrievalIndex:
                 :mod:`FlagEmbedding.retrieval.quantized`; not with ``faiss_factory``).
             colbert_precision: ColBERT storage: ``float16`` (padded rows) or unpadded ``int8`` / ``int4`` codes
                 (see :mod:`FlagEmbedding.retrieval.colbert`).
+            backend: ``memory`` (in process), ``qdrant`` or ``milvus``: the database that holds and searches the
+                model representations (Milvus: dense and sparse; see :mod:`FlagEmbedding.retrieval.stores`),
+                loaded from the embedding cache in resumable batches.
+            url: The database (a server URL, or an embedded database path); default: embedded, under ``folder``.
+            collection: Collection name (default: ``flagembedding_`` + the first 16 hex digits of the index's key).
 
         Raises:
             InputError: (a ``ValueError``) docids and texts of different lengths, repeated docids, an unknown
-                representation, or one the embedder cannot produce (none given, or not an M3 model).
+                representation, or one the embedder cannot produce (none given, or not an M3 model); an unknown
+                backend, a faiss factory with a database, or a collection built by another model or settings.
             InputTypeError: (a ``TypeError``) ``texts`` is one str, or holds a non-str.
         """
         docids, texts = cls._checked_corpus(docids, texts, embedder, representations)
         model = embedder_fingerprint(embedder) if embedder is not None else None
         SearchOptions(embedding_precision=embedding_precision, colbert_precision=colbert_precision)  # checks them
-        settings = {"representations": sorted(set(representations)), "faiss_factory": faiss_factory,
-                    "shard_rows": shard_rows, "bm25": asdict(bm25_params),
-                    **storage_settings(embedding_precision, colbert_precision)}
+        settings: Dict[str, Any] = {"representations": sorted(set(representations)), "faiss_factory": faiss_factory,
+                                    "shard_rows": shard_rows, "bm25": asdict(bm25_params),
+                                    **storage_settings(embedding_precision, colbert_precision)}
         corpus = corpus_fingerprint(docids, texts)
+        if stores.check_backend(backend) != "memory":
+            if faiss_factory not in (None, "", "Flat"):
+                raise InputError(f"faiss_factory applies to the memory backend; {backend} searches exactly.")
+            if (embedding_precision, colbert_precision) != ("float32", "float16"):
+                raise InputError(f"embedding_precision / colbert_precision apply to the memory backend; {backend} "
+                                 "holds float vectors (use its own quantization settings on the collection).")
+            collection = collection or f"flagembedding_{index_key(INDEX_FORMAT, model, settings, corpus)[:16]}"
+            settings["store"] = {"backend": backend, "collection": collection}
         os.makedirs(folder, exist_ok=True)
         parts, files = open_parts(folder, docids, texts, embedder, representations, faiss_factory, shard_rows,
                                        bm25_params, overwrite, dict(encode_kwargs or {}),
                                        read_manifests(folder, strict=False), embedding_precision, colbert_precision)
+        store, stored = None, cast(Tuple[str, ...], ())
+        if "store" in settings:
+            store = stores.open_store(backend, url or stores.default_url(backend, folder), str(collection))
+            stored = tuple(name for name in ENCODED if name in parts and name in store.HOLDS)
+            identity = {"key": index_key(INDEX_FORMAT, model, settings, corpus), "model": model, "settings": settings}
+            stores.load_rows(store, folder, identity, cls._widths(embedder, parts, stored), docids,
+                             lambda start, end: stores.part_values(parts, stored, start, end), overwrite,
+                             lambda found: cls._refuse(repr(store), found, model, settings))
+            parts = {name: part for name, part in parts.items() if name not in stored}
         if store_corpus:
             corpus_path = os.path.join(folder, CORPUS_FILE)
             atomic_write_jsonl(corpus_path, ({"id": d, "text": t} for d, t in zip(docids, texts)))
             files[CORPUS_FILE] = file_checksum(corpus_path)
         write_manifest(folder, model, settings, corpus, len(docids), store_corpus, files)
-        return cls(docids, embedder, **parts)
+        return cls(docids, embedder, **parts, store=store, stored=stored)
+
+    @staticmethod
+    def _widths(embedder: Any, parts: Mapping[str, Any], names: Sequence[str]) -> Dict[str, int]:
+        widths = {"dense": lambda: parts["dense"].exact.dim, "sparse": lambda: parts["sparse"].vocab_size,
+                  "colbert": lambda: parts["colbert"].dim}
+        return {name: int(widths[name]()) for name in names}
 
     @classmethod
     def in_memory(cls, docids: Sequence[str], texts: Sequence[str], embedder: Embedder,
@@ -177,8 +215,13 @@ class RetrievalIndex:
     @classmethod
     def load(cls, folder: str, embedder: Optional[Embedder] = None, docids: Optional[Sequence[str]] = None,
              texts: Optional[Sequence[str]] = None, embedding_precision: Optional[str] = None,
-             colbert_precision: Optional[str] = None) -> "RetrievalIndex":
+             colbert_precision: Optional[str] = None, backend: Optional[str] = None,
+             url: Optional[str] = None) -> "RetrievalIndex":
         """Reopen an index built in ``folder`` for ``embedder`` (``None`` for a BM25-only index).
+
+        ``backend``: only an index of this backend (default: the newest index of the embedder, any backend);
+        ``url``: the database of a database index (default: the one it was loaded into, or the embedded one under
+        ``folder``), whose collection must still hold this index.
 
         The corpus is read from ``corpus.jsonl`` unless given. Raises
         :class:`~FlagEmbedding.utils.errors.InputError` (a ``ValueError``) when no index in the folder was built
@@ -193,22 +236,25 @@ class RetrievalIndex:
         if not descriptors:
             raise InputError(f"{folder}: no index found (no index-*.json); build one with RetrievalIndex.build.")
         model = embedder_fingerprint(embedder) if embedder is not None else None
+        if backend is not None:
+            descriptors = [(p, d) for p, d in descriptors
+                           if d["settings"].get("store", {}).get("backend", "memory") == stores.check_backend(backend)]
+            if not descriptors:
+                raise InputError(f"{folder}: no index with backend {backend} found; build one with "
+                                 f"RetrievalIndex.build(..., backend={backend!r}).")
         matching = [(p, d) for p, d in descriptors if d.get("model") == model]
         if not matching:
             path, descriptor = descriptors[-1]
-            raise InputError(f"{path}: this index was built with {cls._describe(descriptor.get('model'))} and "
-                             f"cannot be searched with {cls._describe(model)}"
-                             f"{cls._differences(descriptor.get('model'), model)}; load it with the embedder and "
-                             "settings it was built with, or build a new index for this one.")
+            cls._refuse(path, descriptor, model)
         wanted = {name: value for name, value in (("embedding_precision", embedding_precision),
                                                   ("colbert_precision", colbert_precision)) if value is not None}
         same = [(p, d) for p, d in matching if all(stored_precisions(d)[n] == v for n, v in wanted.items())]
         path, descriptor = max(same or matching, key=lambda item: os.path.getmtime(item[0]))
-        stored = stored_precisions(descriptor)
+        precisions = stored_precisions(descriptor)
         for name, value in wanted.items():
-            if stored[name] != value:
-                raise InputError(f"{path}: this index was built with {name} {stored[name]!r}, not {value!r}; load "
-                                 f"it with {name}={stored[name]!r}, or build it again with {name}={value!r}.")
+            if precisions[name] != value:
+                raise InputError(f"{path}: this index was built with {name} {precisions[name]!r}, not {value!r}; load "
+                                 f"it with {name}={precisions[name]!r}, or build it again with {name}={value!r}.")
         if docids is None or texts is None:
             corpus_path = os.path.join(folder, CORPUS_FILE)
             if not os.path.exists(corpus_path):
@@ -225,11 +271,22 @@ class RetrievalIndex:
         docids, texts = [str(d) for d in docids], check_texts(texts, "texts")
         if isinstance(texts, str):
             raise InputTypeError("`texts` must be a sequence of str (the corpus), got a single str.")
-        parts, files = open_parts(folder, docids, texts, embedder, settings["representations"],
+        store, stored, local = None, cast(Tuple[str, ...], ()), settings["representations"]
+        if "store" in settings:
+            backend, collection = settings["store"]["backend"], settings["store"]["collection"]
+            state = stores.read_state(folder, backend, collection)
+            store = stores.open_store(backend, url or state.get("url") or stores.default_url(backend, folder),
+                                      collection)
+            found = store.identity()
+            if found is None or found.get("key") != descriptor["key"] or not state.get("complete", True):
+                cls._refuse(repr(store), found, descriptor["model"], settings, loading=True)
+            stored = tuple(name for name in ENCODED if name in local and name in store.HOLDS)
+            local = [name for name in local if name not in stored]
+        parts, files = open_parts(folder, docids, texts, embedder, local,
                                        settings["faiss_factory"], settings["shard_rows"],
                                        BM25Params(**settings["bm25"]), overwrite=False, encode_kwargs={},
-                                       manifests=manifests, embedding_precision=stored["embedding_precision"],
-                                       colbert_precision=stored["colbert_precision"])
+                                       manifests=manifests, embedding_precision=precisions["embedding_precision"],
+                                       colbert_precision=precisions["colbert_precision"])
         store_corpus = bool(descriptor.get("store_corpus", False))
         corpus_path = os.path.join(folder, CORPUS_FILE)
         if store_corpus and os.path.exists(corpus_path):
@@ -240,7 +297,25 @@ class RetrievalIndex:
             if os.path.abspath(new_path) != os.path.abspath(path):
                 os.remove(path)
             logger.info("%s rewritten as %s (format %d, current checksums).", path, new_path, INDEX_FORMAT)
-        return cls(docids, embedder, **parts)
+        return cls(docids, embedder, **parts, store=store, stored=stored)
+
+    @classmethod
+    def _refuse(cls, where: str, found: Optional[Mapping[str, Any]], model: Optional[Mapping[str, Any]],
+                settings: Optional[Mapping[str, Any]] = None, loading: bool = False) -> None:
+        """Raise the :class:`InputError` of an index (``found``: its manifest or its collection's record) built
+        with another model than ``model``, or with other ``settings``; ``loading``: the collection does not hold
+        the index of the manifest (missing, rebuilt by someone else, or its load did not finish)."""
+        if found is None:
+            raise InputError(f"{where}: the collection does not hold this index (missing, or its load stopped); "
+                             "build the index again with RetrievalIndex.build, or pass the url of its database.")
+        built = found.get("model")
+        if built == model and (found.get("settings") != settings or loading):
+            raise InputError(f"{where}: this index was built with {cls._describe(built)} and other index settings "
+                             f"({found.get('settings')!r}); load it with the settings it was built with, or build a "
+                             "new index (another collection) for these.")
+        raise InputError(f"{where}: this index was built with {cls._describe(built)} and cannot be searched with "
+                         f"{cls._describe(model)}{cls._differences(built, model)}; load it with the embedder and "
+                         "settings it was built with, or build a new index for this one.")
 
     @staticmethod
     def _describe(model: Optional[Mapping[str, Any]]) -> str:
@@ -263,10 +338,11 @@ class RetrievalIndex:
         return is_m3(self.embedder)
 
     def _require(self, names: Sequence[str]) -> None:
-        missing = [name for name in names if name not in self.parts]
+        missing = [name for name in names if name not in self.parts and name not in self.stored]
         if missing:
             raise InputError(f"This search needs the {', '.join(missing)} representation(s), which the index does not "
-                             f"hold (it holds {', '.join(self.parts) or 'nothing'}); build it with them.")
+                             f"hold (it holds {', '.join([*self.stored, *self.parts]) or 'nothing'}); build it with "
+                             "them.")
 
     def encode_queries(self, queries: Sequence[str], needed: Sequence[str], **kwargs: Any) -> Dict[str, Any]:
         """Query representations for ``needed`` (one encode call for all model outputs)."""
@@ -287,7 +363,8 @@ class RetrievalIndex:
         if "dense" in model_needed:
             reps["dense"] = dense_array(out)
         if "sparse" in model_needed:
-            reps["sparse"] = self.parts["sparse"].queries(sparse_rows.lexical_dicts(out))
+            vocab_size = int(cast(Any, self.embedder).model.config.vocab_size)
+            reps["sparse"] = sparse_rows.csr_from_dicts(sparse_rows.lexical_dicts(out), vocab_size)
         if "colbert" in model_needed:
             reps["colbert"] = colbert_rows.colbert_vectors(out)
         return reps
@@ -295,8 +372,20 @@ class RetrievalIndex:
     def _query_rep(self, name: str, reps: Mapping[str, Any], position: int) -> Any:
         return reps[name][position:position + 1] if name == "sparse" else reps[name][position]
 
+    def _store_query(self, name: str, reps: Mapping[str, Any], position: int) -> Any:
+        """Query ``position``'s ``name`` value as the store takes it (sparse: ``{token id: weight}``)."""
+        value = self._query_rep(name, reps, position)
+        return dict(zip(value.indices.tolist(), value.data.tolist())) if name == "sparse" else value
+
+    def _store_queries(self, name: str, reps: Mapping[str, Any]) -> List[Any]:
+        return [self._store_query(name, reps, i) for i in range(reps[name].shape[0] if name != "colbert"
+                                                                 else len(reps[name]))]
+
     def score(self, name: str, reps: Mapping[str, Any], position: int, docids: Sequence[str]) -> np.ndarray:
         """Exact ``name`` scores of query ``position`` against ``docids``."""
+        if name in self.stored:
+            assert self.store is not None  # stored names come with a store
+            return self.store.score(name, self._store_query(name, reps, position), docids)
         rows = [self._row[doc] for doc in docids]
         return self.parts[name].score(self._query_rep(name, reps, position), rows)
 
@@ -309,6 +398,9 @@ class RetrievalIndex:
     def first_stage(self, name: str, reps: Mapping[str, Any], k: int, options: Optional[SearchOptions] = None) -> Run:
         """``{query position: {docid: score}}`` of the ``k`` best documents by ``name`` alone (binary dense codes:
         the ``options.rescore_multiplier x k`` nearest rescored)."""
+        if name in self.stored:
+            assert self.store is not None  # stored names come with a store
+            return {str(i): hits for i, hits in enumerate(self.store.search(name, self._store_queries(name, reps), k))}
         part = self.parts[name]
         extra = ({"rescore_multiplier": options.rescore_multiplier}
                  if options is not None and isinstance(part, QuantizedDenseIndex) else {})
@@ -330,8 +422,13 @@ class RetrievalIndex:
     def hybrid(self, reps: Mapping[str, Any], k: int, options: SearchOptions) -> Run:
         """Fusion of the first-stage runs of ``options``' hybrid methods, cut to ``k`` per query."""
         methods = options.resolved_hybrid_methods(self.m3)
-        runs = [self.first_stage(name, reps, k, options) for name in methods]
-        if options.fusion == "rrf":
+        in_store = options.fusion == "rrf" and self.store is not None and all(m in self.stored for m in methods)
+        database = self.store.rrf({m: self._store_queries(m, reps) for m in methods}, k, options.rrf_k) \
+            if in_store and self.store is not None else None
+        runs = [] if database is not None else [self.first_stage(name, reps, k, options) for name in methods]
+        if database is not None:
+            fused = {str(i): hits for i, hits in enumerate(database)}
+        elif options.fusion == "rrf":
             fused = rrf_fusion(runs, options.rrf_k)
         else:
             complete = []
@@ -387,3 +484,43 @@ class RetrievalIndex:
             ids.append(docs)
             scores.append([hits[doc] for doc in docs])
         return ids, scores
+
+    # ------------------------------------------------------------------ changing a database index
+    def _check_editable(self) -> stores.VectorStore:
+        if self.store is None:
+            raise InputError("add and delete need a database index (backend qdrant or milvus); the memory backend "
+                             "is rebuild-only: build the index again over the new corpus.")
+        if self.parts:
+            raise InputError(f"add and delete change the {self.store.NAME} collection only, and this index also "
+                             f"holds {', '.join(self.parts)} in process (rebuilt with the corpus); build the index "
+                             "again over the new corpus instead.")
+        return self.store
+
+    def add(self, docids: Sequence[str], texts: Sequence[str],
+            encode_kwargs: Optional[Mapping[str, Any]] = None) -> None:
+        """Encode ``texts`` and insert them into the database as documents ``docids`` (a document id already in
+        it is replaced). ``corpus.jsonl`` and the manifest keep describing the corpus the index was built from.
+
+        Raises :class:`~FlagEmbedding.utils.errors.InputError` for a memory index (rebuild-only) or one holding
+        representations in process (BM25; ColBERT with Milvus), and for docids and texts that do not match.
+        """
+        store = self._check_editable()
+        docids, texts = self._checked_corpus(docids, texts, self.embedder, self.stored)
+        rows = encode_rows(self.embedder, texts, self.stored, self.m3, dict(encode_kwargs or {}))
+        parts = model_parts(self.embedder, {name: [block] for name, block in rows.items()})
+        for start in range(0, len(docids), stores.LOAD_BATCH_ROWS):
+            end = min(len(docids), start + stores.LOAD_BATCH_ROWS)
+            store.upsert(docids[start:end], stores.part_values(parts, self.stored, start, end))
+        known = set(self.docids)
+        self.docids.extend(d for d in docids if d not in known)
+        self.__dict__.pop("_rows", None)
+
+    def delete(self, docids: Sequence[str]) -> None:
+        """Remove documents ``docids`` from the database (unknown ids are ignored); same refusals as :meth:`add`."""
+        store = self._check_editable()
+        if isinstance(docids, str):
+            raise InputTypeError("`docids` must be a sequence of str, got a single str.")
+        gone = {str(d) for d in docids}
+        store.delete(sorted(gone))
+        self.docids = [d for d in self.docids if d not in gone]
+        self.__dict__.pop("_rows", None)

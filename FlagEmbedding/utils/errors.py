@@ -18,6 +18,8 @@ OPTIONAL_PACKAGES = {
     "peft": 'pip install "FlagEmbedding[finetune]"',
     "accelerate": 'pip install "FlagEmbedding[finetune]"',
     "deepspeed": "pip install --no-build-isolation deepspeed",
+    "qdrant_client": 'pip install "FlagEmbedding[qdrant]"',
+    "pymilvus": 'pip install "FlagEmbedding[milvus]"',
 }
 
 

@@ -10,6 +10,7 @@ from FlagEmbedding.utils.validation import unescape_newlines
 from FlagEmbedding.retrieval.compare import pytrec_measure
 from FlagEmbedding.retrieval.fusion import FUSIONS
 from FlagEmbedding.retrieval.index import DEFAULT_M3_WEIGHTS, FIRST_STAGE, METHODS, SearchOptions
+from FlagEmbedding.retrieval.stores import BACKENDS as INDEX_BACKENDS, check_store_flags
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.lazy import LazyChoices
 from FlagEmbedding.utils.quantization import PRECISIONS, TOKEN_PRECISIONS
@@ -105,6 +106,13 @@ class AbsEvalArgs:
     colbert_precision: str = field(default="float16", metadata={
         "help": "ColBERT store: float16 (padded rows) or unpadded int8 / int4 per-token codes.",
         "choices": list(TOKEN_PRECISIONS)})
+    index_backend: str = field(default="memory", metadata={
+        "help": "Where the index lives: memory (in process), qdrant or milvus (see docs/guides/vector_databases).",
+        "choices": list(INDEX_BACKENDS)})
+    index_url: Optional[str] = field(default=None, metadata={
+        "help": "Qdrant URL / Milvus URI (default: embedded, under <output_dir>/vector_db)."})
+    index_collection: Optional[str] = field(default=None, metadata={
+        "help": "Collection name (default: flagembedding_<index key>, one per model, settings and corpus)."})
     compare_to: Optional[str] = field(
         default=None, metadata={"help": "A results folder (<output_dir>/<model>/<reranker>) of another run: the "
                                         "summary gets, per metric, the difference to it and a paired t-test p-value."}
@@ -125,6 +133,11 @@ class AbsEvalArgs:
         except ValueError as error:
             raise InputError(f"--{error}") from None
         self._check_flags_apply(options)
+        check_store_flags(self.index_backend, self.index_url, self.index_collection, self.faiss_index_factory)
+        if self.index_backend != "memory" and (self.embedding_precision, self.colbert_precision) != ("float32",
+                                                                                                 "float16"):
+            raise InputError(f"--embedding_precision / --colbert_precision apply to --index_backend memory; "
+                             f"{self.index_backend} holds float vectors.")
         if self.compare_to:
             for metric in self.eval_metrics:
                 pytrec_measure(metric)

@@ -16,6 +16,7 @@ from FlagEmbedding.abc.evaluation.models import load_embedder, load_reranker
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker
 from FlagEmbedding.abc.evaluation.summary import write_summary
 from FlagEmbedding.retrieval.index import SearchOptions, is_m3
+from FlagEmbedding.retrieval.stores import index_store_args
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text, read_json_file
 
@@ -61,7 +62,8 @@ class AbsEvalRunner:
         retriever = self.RETRIEVER_CLASS(embedder, search_top_k=self.eval_args.search_top_k,
                                          overwrite=self.eval_args.overwrite, cache_shard_rows=shard_rows,
                                          search_options=self.search_options(),
-                                         faiss_factory=getattr(self.eval_args, "faiss_index_factory", None))
+                                         faiss_factory=getattr(self.eval_args, "faiss_index_factory", None),
+                                         **index_store_args(self.eval_args))
         return retriever, (EvalReranker(reranker, rerank_top_k=self.eval_args.rerank_top_k) if reranker else None)
 
     def search_options(self) -> SearchOptions:

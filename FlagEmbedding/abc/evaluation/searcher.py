@@ -79,15 +79,18 @@ class EvalDenseRetriever(EvalRetriever):
         cache_shard_rows: Corpus rows per embedding-cache shard.
         search_options: Search method and fusion settings (default: dense).
         faiss_factory: faiss index factory string for dense search (default: exact).
+        index_backend / index_url / index_collection: The index database (:mod:`~FlagEmbedding.retrieval.stores`).
     """
 
     def __init__(self, embedder: Any, search_top_k: int = 1000, overwrite: bool = False,
                  cache_shard_rows: int = 100_000, search_options: Optional[SearchOptions] = None,
-                 faiss_factory: Optional[str] = None):
+                 faiss_factory: Optional[str] = None, index_backend: str = "memory", index_url: Optional[str] = None,
+                 index_collection: Optional[str] = None):
         super().__init__(embedder, search_top_k=search_top_k, overwrite=overwrite)
         self.cache_shard_rows = cache_shard_rows
         self.search_options = search_options or SearchOptions()
         self.faiss_factory = None if faiss_factory in (None, "", "Flat") else faiss_factory
+        self.store_args: Dict[str, Any] = {"backend": index_backend, "url": index_url, "collection": index_collection}
         #: the cache used by the last call (``None`` without ``corpus_embd_save_dir``)
         self.last_cache: Optional[CorpusEmbeddingCache] = None
 
@@ -95,7 +98,7 @@ class EvalDenseRetriever(EvalRetriever):
     def plain_dense(self) -> bool:
         """Whether this is today's exact dense search (no other method, no faiss)."""
         return self.search_options.method == "dense" and self.faiss_factory is None and \
-            self.search_options.embedding_precision == "float32"
+            self.search_options.embedding_precision == "float32" and self.store_args["backend"] == "memory"
 
     #: the ``search_top_k`` a results folder name leaves out
     DEFAULT_SEARCH_TOP_K = 1000
@@ -118,6 +121,8 @@ class EvalDenseRetriever(EvalRetriever):
             options.method in ("hybrid", "all") and "dense" in options.resolved_hybrid_methods(m3))
         if self.faiss_factory is not None and dense_first:
             tag += f"-faiss-{self.faiss_factory}"
+        if self.store_args["backend"] != "memory":
+            tag += f"-{self.store_args['backend']}"
         return f"{super().__str__()}@{tag}"
 
     def excluded_docids(self, queries: Mapping[str, str], kwargs: Dict[str, Any]) -> Dict[str, Set[str]]:
@@ -217,7 +222,7 @@ class EvalDenseRetriever(EvalRetriever):
                                          shard_rows=self.cache_shard_rows, overwrite=self.overwrite,
                                          store_corpus=False, encode_kwargs=kwargs,
                                          embedding_precision=self.search_options.embedding_precision,
-                                         colbert_precision=self.search_options.colbert_precision)
+                                         colbert_precision=self.search_options.colbert_precision, **self.store_args)
             return index.search(queries, depth, self.search_options, encode_kwargs=kwargs)
 
         if corpus_embd_save_dir is not None:

@@ -158,9 +158,11 @@ class MTEBEvalRunner(AbsEvalRunner):
 
     def run(self) -> None:
         """Evaluate every selected task (reusing saved results) and write the summary."""
-        if self.eval_args.search_method != "dense" or self.eval_args.faiss_index_factory:
-            raise InputError("MTEB searches with its own exact dense retrieval: --search_method must be dense and "
-                             "--faiss_index_factory unset (use the other benchmark CLIs for other methods).")
+        if self.eval_args.search_method != "dense" or self.eval_args.faiss_index_factory or \
+                self.eval_args.index_backend != "memory":
+            raise InputError("MTEB searches with its own exact dense retrieval: --search_method must be dense, "
+                             "--index_backend memory and --faiss_index_factory unset (use the other benchmark CLIs "
+                             "for other methods).")
         if self.eval_args.compare_to:
             raise InputError("--compare_to is not available for MTEB (its results are mteb task scores, not search "
                              "result files); use the other benchmark CLIs to compare runs.")
