@@ -138,11 +138,15 @@ KEPT: List[Kept] = [
     Kept("cli.flag_extra[own]", r"^__(corpus_embd_shard_size|unified_heads|colbert_dim|suffix|attn_implementation) ",
          _ADDED),
     Kept("fields.extra[own]", r"\.(search_method|hybrid_methods|fusion|fusion_weights|rrf_k|m3_weights|"
-                              r"faiss_index_factory|compare_to|eval_retrieval_dir|eval_retrieval_split) ",
-         _ADDED + " (search methods of the evaluation CLIs; retrieval evaluation while fine-tuning)"),
+                              r"faiss_index_factory|compare_to|eval_retrieval_dir|eval_retrieval_split|"
+                              r"gradient_cache|gradient_cache_chunk_size) ",
+         _ADDED + " (search methods of the evaluation CLIs; retrieval evaluation and the cached contrastive loss "
+                  "while fine-tuning)"),
     Kept("cli.flag_extra[own]", r"^__(search_method|hybrid_methods|fusion|fusion_weights|rrf_k|m3_weights|"
-                                r"faiss_index_factory|compare_to|eval_retrieval_dir|eval_retrieval_split) ",
-         _ADDED + " (search methods of the evaluation CLIs; retrieval evaluation while fine-tuning)"),
+                                r"faiss_index_factory|compare_to|eval_retrieval_dir|eval_retrieval_split|"
+                                r"gradient_cache|gradient_cache_chunk_size) ",
+         _ADDED + " (search methods of the evaluation CLIs; retrieval evaluation and the cached contrastive loss "
+                  "while fine-tuning)"),
     Kept("fields.extra[own]", r"\.(embedder_backend|embedder_quantize|reranker_backend|reranker_quantize|"
                               r"onnx_cache_dir) ", _ADDED + " (ONNX Runtime backend of the evaluation CLIs)"),
     Kept("cli.flag_extra[own]", r"^__(embedder_backend|embedder_quantize|reranker_backend|reranker_quantize|"

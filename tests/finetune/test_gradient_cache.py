@@ -181,15 +181,15 @@ def train_data(tmp_path):
 
 def test_trainer_steps_with_accumulation_equal_the_uncached_ones(tiny_bert, tmp_path):
     """Two optimizer steps of 2 accumulated batches with kl_div distillation: the same logged losses and the same
-    trained weights as the uncached Trainer encoding in the same chunks."""
+    trained weights as the uncached Trainer encoding in the same chunks (the collator pads each chunk on its own
+    in both runs: ``--sub_batch_size 2`` there, the cache's chunks here)."""
     build = functools.partial(build_runner, EncoderOnlyEmbedderRunner, CLASSES, tiny_bert, train_data(tmp_path),
                               flags=("--max_steps", "2", "--gradient_accumulation_steps", "2", "--logging_steps",
                                      "1", "--save_strategy", "no", "--seed", "5", "--knowledge_distillation",
                                      "True", "--train_group_size", "3", "--temperature", "0.05"))
     plain = build(tmp_path / "plain", "--sub_batch_size", "2")
     plain.run()
-    cached_run = build(tmp_path / "cached", "--sub_batch_size", "2", "--gradient_cache", "True",
-                       "--gradient_cache_chunk_size", "2")
+    cached_run = build(tmp_path / "cached", "--gradient_cache", "True", "--gradient_cache_chunk_size", "2")
     cached_run.run()
     losses = [[entry["loss"] for entry in run.trainer.state.log_history if "loss" in entry]
               for run in (plain, cached_run)]
