@@ -51,9 +51,9 @@ def timed_steps(module: torch.nn.Module, initial: Dict[str, torch.Tensor], batch
                 weight_decay: float, backward: bool = True) -> Dict[str, Any]:
     """Forward + loss + backward + AdamW step of ``module`` over ``batches``: one untimed warm-up step (kernel
     selection, first allocations), then the timed steps, each starting from ``initial`` weights, a fresh
-    optimizer and ``torch.manual_seed(0)`` (the same dropout masks in every loop). Returns the timed seconds,
-    the peak RSS increase (MiB) of the timed steps and their losses. ``backward=False``: ``step_loss`` already
-    wrote the gradients (the cached loss)."""
+    optimizer and ``torch.manual_seed(0)`` (the same dropout masks in every loop). Returns the timed wall and CPU
+    seconds, the peak RSS increase (MiB) of the timed steps and their losses. ``backward=False``: ``step_loss``
+    already wrote the gradients (the cached loss)."""
     module.train()
     for warm_up in (True, False):
         module.load_state_dict(initial)
@@ -68,4 +68,5 @@ def timed_steps(module: torch.nn.Module, initial: Dict[str, torch.Tensor], batch
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 losses.append(float(loss.detach()))
-    return {"seconds": stats["seconds"], "peak_rss_increase_mib": stats["peak_rss_mib"], "losses": losses}
+    return {"seconds": stats["seconds"], "cpu_seconds": stats["cpu_seconds"],
+            "peak_rss_increase_mib": stats["peak_rss_mib"], "losses": losses}
