@@ -43,7 +43,8 @@ def minilm_path() -> str:
 
 @contextmanager
 def measure(result: Dict[str, float]) -> Iterator[None]:
-    """Record wall seconds and the peak RSS increase (MiB, sampled every 5 ms) of the block into ``result``."""
+    """Record wall seconds, CPU seconds of this process (all threads) and the peak RSS increase (MiB, sampled every
+    5 ms) of the block into ``result``."""
     process = psutil.Process()
     base = process.memory_info().rss
     peak = [base]
@@ -56,11 +57,12 @@ def measure(result: Dict[str, float]) -> Iterator[None]:
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         yield
     finally:
         result["seconds"] = time.perf_counter() - start
+        result["cpu_seconds"] = time.process_time() - cpu_start
         stop.set()
         thread.join()
         result["peak_rss_mib"] = (max(peak[0], process.memory_info().rss) - base) / 2**20

@@ -48,11 +48,12 @@ def count_tokens(batches: List[Dict[str, Any]]) -> int:
 
 def timed_steps(module: torch.nn.Module, initial: Dict[str, torch.Tensor], batches: List[Dict[str, Any]],
                 step_loss: Callable[[Dict[str, Any]], torch.Tensor], learning_rate: float,
-                weight_decay: float) -> Dict[str, Any]:
+                weight_decay: float, backward: bool = True) -> Dict[str, Any]:
     """Forward + loss + backward + AdamW step of ``module`` over ``batches``: one untimed warm-up step (kernel
     selection, first allocations), then the timed steps, each starting from ``initial`` weights, a fresh
-    optimizer and ``torch.manual_seed(0)`` (the same dropout masks in every loop). Returns the timed seconds,
-    the peak RSS increase (MiB) of the timed steps and their losses."""
+    optimizer and ``torch.manual_seed(0)`` (the same dropout masks in every loop). Returns the timed wall and CPU
+    seconds, the peak RSS increase (MiB) of the timed steps and their losses. ``backward=False``: ``step_loss``
+    already wrote the gradients (the cached loss)."""
     module.train()
     for warm_up in (True, False):
         module.load_state_dict(initial)
@@ -62,8 +63,10 @@ def timed_steps(module: torch.nn.Module, initial: Dict[str, torch.Tensor], batch
         with measure(stats):
             for batch in batches[:1] if warm_up else batches:
                 loss = step_loss(batch)
-                loss.backward()
+                if backward:
+                    loss.backward()
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 losses.append(float(loss.detach()))
-    return {"seconds": stats["seconds"], "peak_rss_increase_mib": stats["peak_rss_mib"], "losses": losses}
+    return {"seconds": stats["seconds"], "cpu_seconds": stats["cpu_seconds"],
+            "peak_rss_increase_mib": stats["peak_rss_mib"], "losses": losses}

@@ -31,6 +31,13 @@ the initial weights with ``torch.manual_seed(0)`` (so the dropout masks match):
 Each prints tokens/s (non-padding tokens) and their ratio ours/baseline, the peak RSS increase of the timed
 steps and the largest loss difference over the steps (the losses must be equal).
 
+``--gradient_cache N`` measures the embedder step without and with the cached contrastive loss (chunks of ``N``
+texts), each in a fresh process on the same batches (uncached: the whole batch at once): tokens/s of the timed
+steps (after one warm-up step, AdamW included) per wall second and per CPU second of the process (steadier on a
+shared machine), the process's peak RSS and the step's peak (peak RSS minus the RSS
+once the model and batches are loaded), and the ratios cached/uncached. Measured results are in
+``docs/guides/finetune.rst`` ("Cached contrastive loss").
+
 Measured (``--steps 6 --batch_size 4 --group_size 4 --max_len 128 --compare_plain --orig_python
 /work/venv-orig/bin/python``, default ``--repeats 2``, 2 torch threads, AMD EPYC, no other job on the machine):
 every loss equal to the original's and the plain loop's (difference 0.0 at each of the 6 steps, both kinds).
@@ -197,6 +204,43 @@ def compare_original(kind: str, runner: Any, args: argparse.Namespace, batches: 
     return summarize("original", count_tokens(batches), runs["ours"], runs["original"])
 
 
+def measure_gradient_cache(runner: Any, args: argparse.Namespace) -> Dict[str, Any]:
+    """The ``--gradient_cache`` measurement of one variant (``args.variant``) in this fresh process."""
+    import psutil
+
+    from FlagEmbedding.finetune.common.gradient_cache import gradient_cache_step
+
+    cached = args.variant == "cached"
+    batches = collect_batches(runner, args.steps)
+    model = runner.model
+    initial = {key: value.detach().clone() for key, value in model.state_dict().items()}
+    loaded = psutil.Process().memory_info().rss / 2**20
+    training = runner.training_args
+    if cached:
+        step = lambda batch: gradient_cache_step(model, batch, args.gradient_cache)  # noqa: E731
+    else:
+        step = lambda batch: model(**batch).loss  # noqa: E731
+    run = timed_steps(model, initial, batches, step, training.learning_rate, training.weight_decay,
+                      backward=not cached)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"variant": args.variant, "chunk_size": args.gradient_cache if cached else None, "steps": len(batches),
+            "batch_size": args.batch_size, "group_size": args.group_size, "max_len": args.max_len,
+            "tokens_per_s": count_tokens(batches) / run["seconds"],
+            "tokens_per_cpu_s": count_tokens(batches) / run["cpu_seconds"], "peak_rss_mib": peak,
+            "step_peak_mib": peak - loaded, "losses": run["losses"]}
+
+
+def gradient_cache_summary(results: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Ratios cached/uncached of step peak memory, process peak RSS and tokens per wall and CPU second, and the
+    largest loss difference (dropout draws differ: the uncached step encodes the whole batch at once)."""
+    plain, cached = results
+    return {"cached_over_uncached_step_peak": cached["step_peak_mib"] / plain["step_peak_mib"],
+            "cached_over_uncached_peak_rss": cached["peak_rss_mib"] / plain["peak_rss_mib"],
+            "cached_over_uncached_tokens_per_s": cached["tokens_per_s"] / plain["tokens_per_s"],
+            "cached_over_uncached_tokens_per_cpu_s": cached["tokens_per_cpu_s"] / plain["tokens_per_cpu_s"],
+            "max_loss_difference": max(abs(a - b) for a, b in zip(plain["losses"], cached["losses"]))}
+
+
 def run_child(kind: str, args: argparse.Namespace, data: str) -> Dict[str, float]:
     """Train ``kind`` in this process; return its measurements."""
     from FlagEmbedding.finetune.common.cli import parse_args
@@ -220,6 +264,8 @@ def run_child(kind: str, args: argparse.Namespace, data: str) -> Dict[str, float
         model_args, data_args, training_args = parse_args(Model, Data, Training,
                                                           child_argv(kind, args, data, output))
         runner = Runner(model_args=model_args, data_args=data_args, training_args=training_args)
+        if args.variant:
+            return measure_gradient_cache(runner, args)
         if args.compare_plain or args.orig_python:
             batches = collect_batches(runner, args.steps)
             initial = {key: value.detach().clone() for key, value in runner.model.state_dict().items()}
@@ -263,7 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{ORIGINAL_PYTHON}): compare our step with the original's training model")
     parser.add_argument("--repeats", type=int, default=2,
                         help="interleaved rounds (original, ours) of the --orig_python comparison")
+    parser.add_argument("--gradient_cache", type=int, default=None, metavar="N",
+                        help="compare the embedder step without and with the cached loss (chunks of N texts)")
     parser.add_argument("--child", choices=KINDS, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--variant", choices=("uncached", "cached"), default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", default=None, help=argparse.SUPPRESS)
     return parser
 
@@ -283,25 +332,37 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, float]]:
 
         print("RESULT " + json.dumps({**run_child(args.child, args, args.data), "cpu": cpu_description()}), flush=True)
         return []
+    if args.gradient_cache is not None and args.gradient_cache <= 0:
+        raise SystemExit(f"error: --gradient_cache must be a positive chunk size, got {args.gradient_cache}")
     results = []
     with tempfile.TemporaryDirectory() as work:
         data = os.path.join(work, "train.jsonl")
         build_train_file(args.scifact_dir, data, num_negatives=args.group_size + 3)
-        for kind in args.kinds:
+        runs = ([("embedder", ["--variant", variant, "--gradient_cache", str(args.gradient_cache)])
+                 for variant in ("uncached", "cached")] if args.gradient_cache
+                else [(kind, []) for kind in args.kinds])
+        for kind, extra in runs:
             command = [sys.executable, os.path.abspath(__file__), "--child", kind, "--data", data,
                        "--model", args.model, "--steps", str(args.steps), "--batch_size", str(args.batch_size),
-                       "--group_size", str(args.group_size), "--max_len", str(args.max_len)]
+                       "--group_size", str(args.group_size), "--max_len", str(args.max_len), *extra]
             command += ["--compare_plain"] if args.compare_plain else []
             command += ["--orig_python", args.orig_python, "--repeats", str(args.repeats)] if args.orig_python else []
-            child = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
-                                   env={**os.environ, "PYTHONPATH": REPO, "WANDB_MODE": "disabled"})
-            if child.returncode:
-                sys.stderr.write(child.stderr[-4000:])
-                raise SystemExit(f"error: the {kind} measurement failed (exit {child.returncode}; its log ends above)")
-            line = next(line for line in child.stdout.splitlines() if line.startswith("RESULT "))
-            results.append(json.loads(line[len("RESULT "):]))
+            results.append(run_measurement(kind, command))
             print(json.dumps(results[-1]), flush=True)
+    if args.gradient_cache:
+        print(json.dumps(gradient_cache_summary(results)), flush=True)
     return results
+
+
+def run_measurement(kind: str, command: List[str]) -> Dict[str, Any]:
+    """Run one child measurement; its ``RESULT`` line, or exit with one error line when it fails."""
+    child = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": REPO, "WANDB_MODE": "disabled"})
+    if child.returncode:
+        sys.stderr.write(child.stderr[-4000:])
+        raise SystemExit(f"error: the {kind} measurement failed (exit {child.returncode}; its log ends above)")
+    line = next(line for line in child.stdout.splitlines() if line.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
 
 
 if __name__ == "__main__":

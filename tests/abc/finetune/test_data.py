@@ -338,8 +338,11 @@ def test_same_dataset_rows_of_one_batch_must_share_type(tmp_path):
         dataset[0]
 
 
-def test_non_finite_loss_stops_training_with_a_clear_error(tmp_path, tiny_bert):
-    """Finite but huge teacher scores overflow the distillation softmax: training stops at step 1, saves nothing."""
+@pytest.mark.parametrize("cache_flags", [[], ["--gradient_cache", "True", "--gradient_cache_chunk_size", "2"]],
+                         ids=["uncached", "gradient_cache"])
+def test_non_finite_loss_stops_training_with_a_clear_error(tmp_path, tiny_bert, cache_flags):
+    """Finite but huge teacher scores overflow the distillation softmax: training stops at step 1, saves nothing
+    (also with the cached loss, which checks before its backward)."""
     from FlagEmbedding.finetune.common.cli import run_main
     from FlagEmbedding.finetune.embedder.encoder_only.base import (
         EncoderOnlyEmbedderDataArguments,
@@ -354,7 +357,7 @@ def test_non_finite_loss_stops_training_with_a_clear_error(tmp_path, tiny_bert):
     output = tmp_path / "out"
     argv = ["--model_name_or_path", tiny_bert, "--train_data", path, "--output_dir", str(output), "--report_to",
             "none", "--knowledge_distillation", "True", "--train_group_size", "4", "--per_device_train_batch_size",
-            "2", "--max_steps", "2", "--save_steps", "1"]
+            "2", "--max_steps", "2", "--save_steps", "1", *cache_flags]
     with pytest.raises(NonFiniteLossError, match=r"^the training loss is nan at step 1; training stopped before "
                                                 r"updating the model\."):
         run_main(EncoderOnlyEmbedderRunner, EncoderOnlyEmbedderModelArguments, EncoderOnlyEmbedderDataArguments,

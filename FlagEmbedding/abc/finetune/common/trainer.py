@@ -67,13 +67,17 @@ class AbsTrainer(Trainer, ABC):
     ) -> Union[Tensor, Tuple[Tensor, Any]]:
         """``model(**inputs).loss`` (and the outputs when ``return_outputs``); a non-finite loss stops training."""
         outputs = model(**inputs)
-        if not bool(torch.isfinite(outputs.loss.detach()).all()):
+        self.check_loss(outputs.loss)
+        return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    def check_loss(self, loss: Tensor) -> None:
+        """Raise :class:`NonFiniteLossError` when ``loss`` is NaN or infinite."""
+        if not bool(torch.isfinite(loss.detach()).all()):
             raise NonFiniteLossError(
-                f"the training loss is {outputs.loss.detach().float().mean().item()} at step "
+                f"the training loss is {loss.detach().float().mean().item()} at step "
                 f"{self.state.global_step + 1}; training stopped before updating the model. Check the data (teacher "
                 f"scores, empty texts), lower --learning_rate, or train in fp32/bf16 instead of fp16."
             )
-        return (outputs.loss, outputs) if return_outputs else outputs.loss
 
     def _save(self, output_dir: Optional[str] = None, state_dict: Optional[Dict[str, Tensor]] = None) -> None:
         output_dir = output_dir if output_dir is not None else self.args.output_dir

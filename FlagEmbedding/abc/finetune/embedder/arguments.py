@@ -10,6 +10,7 @@ from FlagEmbedding.abc.finetune.common.arguments import (
     BaseTrainingArguments,
     env_token,
 )
+from FlagEmbedding.utils.errors import InputError
 
 
 @dataclass
@@ -85,3 +86,19 @@ class AbsEmbedderTrainingArguments(BaseTrainingArguments):
     )
     use_mrl: bool = field(default=False, metadata={"help": "Matryoshka loss over mrl_dims prefixes."})
     mrl_dims: List[int] = field(default_factory=list, metadata={"help": "Embedding prefixes for the MRL loss."})
+    gradient_cache: bool = field(
+        default=False, metadata={"help": "Cached contrastive loss (GradCache): the loss of the whole batch with the "
+                                         "activation memory of one chunk, for about one extra forward pass."}
+    )
+    gradient_cache_chunk_size: int = field(
+        default=32, metadata={"help": "--gradient_cache: texts encoded at once (queries and passages separately)."}
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.gradient_cache_chunk_size <= 0:
+            raise InputError(f"--gradient_cache_chunk_size must be a positive number of texts, got "
+                             f"{self.gradient_cache_chunk_size}; pass e.g. --gradient_cache_chunk_size 16.")
+        if self.gradient_cache and (self.deepspeed or self.fsdp):
+            raise InputError("--gradient_cache runs its own backward passes and supports DDP (torchrun) only; drop "
+                             "--deepspeed / --fsdp or --gradient_cache.")

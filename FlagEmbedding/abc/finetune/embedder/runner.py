@@ -81,15 +81,18 @@ class AbsEmbedderRunner(AbsRunner):
         return dataset
 
     def load_data_collator(self) -> AbsEmbedderCollator:
-        """Collator matching the dataset kind."""
+        """Collator matching the dataset kind; with ``--gradient_cache`` (and no ``--sub_batch_size``) each chunk is
+        padded on its own."""
         collator_class = (
             self.same_dataset_collator_class if self.data_args.same_dataset_within_batch else self.collator_class
         )
+        training = self.training_args
         return collator_class(
             tokenizer=self.tokenizer,
             query_max_len=self.data_args.query_max_len,
             passage_max_len=self.data_args.passage_max_len,
-            sub_batch_size=self.training_args.sub_batch_size or -1,
+            sub_batch_size=training.sub_batch_size or (training.gradient_cache_chunk_size if training.gradient_cache
+                                                       else -1),
             pad_to_multiple_of=self.data_args.pad_to_multiple_of,
             padding=True,
             return_tensors="pt",

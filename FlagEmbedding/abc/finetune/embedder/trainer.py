@@ -2,7 +2,10 @@
 optional retrieval evaluation."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
+
+import torch
+from torch import nn
 
 from FlagEmbedding.abc.finetune.common.trainer import AbsTrainer
 from FlagEmbedding.retrieval.training_eval import RetrievalEvaluation, evaluate_once
@@ -11,11 +14,23 @@ from FlagEmbedding.retrieval.training_eval import RetrievalEvaluation, evaluate_
 class AbsEmbedderTrainer(AbsTrainer):
     """Trainer for :class:`AbsEmbedderModel` wrappers: checkpoints are written with ``model.save``.
 
+    With ``--gradient_cache`` each training step is
+    :func:`~FlagEmbedding.finetune.common.gradient_cache.cached_training_step` (the cached contrastive loss).
+
     When its ``eval_dataset`` is a :class:`RetrievalEvaluation`, :meth:`evaluate` measures retrieval
     (``<prefix>_ndcg_at_10``, ``<prefix>_recall_at_100``) on the main process and logs it.
     """
 
     save_method = "save"
+
+    def training_step(self, model: nn.Module, inputs: Dict[str, Any],
+                      num_items_in_batch: Optional[Union[torch.Tensor, int]] = None) -> torch.Tensor:
+        """The ``Trainer``'s step, or the cached-loss step with ``--gradient_cache``."""
+        if not getattr(self.args, "gradient_cache", False):
+            return super().training_step(model, inputs, num_items_in_batch)
+        from FlagEmbedding.finetune.common.gradient_cache import cached_training_step
+
+        return cached_training_step(self, model, inputs)
 
     def _load_best_model(self) -> None:
         """``--load_best_model_at_end``: the best checkpoint is loaded like a resumed one (into the wrapper's
