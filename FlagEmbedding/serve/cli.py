@@ -24,10 +24,21 @@ logger = logging.getLogger(__name__)
 API_KEY_ENV = "FLAGEMBEDDING_API_KEY"
 
 
+#: the closing ``Examples:`` of ``--help`` (tests/utils/test_cli_examples.py parses every flag)
+EXAMPLES = (
+    "python -m FlagEmbedding.serve --embedder BAAI/bge-m3 --reranker BAAI/bge-reranker-v2-m3 --use_fp16",
+    "python -m FlagEmbedding.serve --embedder ./all-MiniLM-L6-v2 --embedder_model_class encoder-only-base "
+    "--pooling_method mean --port 8000",
+    "python -m FlagEmbedding.serve --embedder BAAI/bge-base-en-v1.5 --host 0.0.0.0 --port 8080 "
+    "--max_batch_tokens 32768 --devices cuda:0",
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The server flags plus every model constructor option (see :mod:`FlagEmbedding.serve.options`)."""
     parser = OneLineArgumentParser(prog="python -m FlagEmbedding.serve",
-                                description="Serve a FlagEmbedding embedder and/or reranker over HTTP.")
+                                description="Serve a FlagEmbedding embedder and/or reranker over HTTP.",
+                                examples=EXAMPLES)
     parser.add_argument("--embedder", help="Embedder: hub id or local folder (FlagAutoModel).")
     parser.add_argument("--reranker", help="Reranker: hub id or local folder (FlagAutoReranker).")
     parser.add_argument("--host", default="127.0.0.1", help="Interface to bind (default: localhost only).")

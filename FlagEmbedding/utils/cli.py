@@ -1,8 +1,9 @@
 """Command-line plumbing shared by every entry point.
 
 * :class:`OneLineArgumentParser` is the ``argparse`` base of every entry point: the real ``prog``, no prefix
-  abbreviations, unknown flags and bad values as one-line errors with a did-you-mean; :class:`ArgumentParser` is
-  the ``HfArgumentParser`` of the dataclass-based entry points built on it.
+  abbreviations, unknown flags and bad values as one-line errors with a did-you-mean, and ``--help`` ending with
+  the entry point's ``Examples:``; :class:`ArgumentParser` is the ``HfArgumentParser`` of the dataclass-based
+  entry points built on it.
 * :func:`run_cli` runs an entry point: a user error becomes one ``error: ...`` line on stderr and a non-zero exit,
   anything else keeps its traceback; ``FLAGEMBEDDING_DEBUG=1`` shows the traceback of user errors too.
 * :func:`configure_logging` sets up the log lines of every entry point.
@@ -62,15 +63,32 @@ def entry_point_prog() -> str:
     return f"python {os.path.relpath(script) if os.path.isabs(script) else script}"
 
 
+def format_examples(examples: Sequence[str]) -> str:
+    """The ``Examples:`` section of a ``--help``: one command per line, indented two spaces, kept verbatim."""
+    return "Examples:\n" + "".join(f"  {example}\n" for example in examples) if examples else ""
+
+
 class OneLineArgumentParser(argparse.ArgumentParser):
     """``argparse`` for the package's command lines: ``prog`` defaults to how the command was started, no prefix
     abbreviations (``--dataset_name`` is not ``--dataset_names``), and every error is one ``error: ...`` line
-    (exit status 2) — unknown flags with a did-you-mean."""
+    (exit status 2) — unknown flags with a did-you-mean.
 
-    def __init__(self, **kwargs: Any):
+    ``examples`` (complete command lines) end the ``--help`` text as an ``Examples:`` section, verbatim whatever
+    the ``formatter_class`` (which still formats the flags and the description).
+    """
+
+    def __init__(self, examples: Sequence[str] = (), **kwargs: Any):
         kwargs.setdefault("prog", entry_point_prog())
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(**kwargs)
+        if isinstance(examples, str):
+            raise TypeError("examples must be a sequence of command lines, not one string")
+        self.examples: Tuple[str, ...] = tuple(examples)
+
+    def format_help(self) -> str:
+        """``argparse``'s help, then :func:`format_examples` of :attr:`examples`."""
+        text = super().format_help()
+        return text + ("\n" + format_examples(self.examples) if self.examples else "")
 
     def error(self, message: str) -> NoReturn:
         """One line on stderr (``error: ...`` + how to get help), exit status 2."""
@@ -115,8 +133,10 @@ class ArgumentParser(HfArgumentParser, OneLineArgumentParser):
     :class:`~FlagEmbedding.utils.errors.InputError` (one line under :func:`run_cli`).
     """
 
-    def __init__(self, dataclass_types: Iterable[type], description: Optional[str] = None, **kwargs: Any):
-        super().__init__(cast(List[DataClassType], list(dataclass_types)), description=description, **kwargs)
+    def __init__(self, dataclass_types: Iterable[type], description: Optional[str] = None,
+                 examples: Sequence[str] = (), **kwargs: Any):
+        super().__init__(cast(List[DataClassType], list(dataclass_types)), description=description,
+                         examples=examples, **kwargs)
         for action in self._actions:
             negated = [option for option in action.option_strings if option.startswith("--no_")]
             if negated and isinstance(action, argparse._StoreFalseAction):

@@ -270,16 +270,17 @@ class AbsEvalRunner:
 
 
 def cli_main(runner_class: Type[Any], eval_args_class: Type[Any], model_args_class: Type[Any],
-             argv: Optional[Sequence[str]] = None, description: Optional[str] = None) -> Any:
+             argv: Optional[Sequence[str]] = None, description: Optional[str] = None,
+             examples: Sequence[str] = ()) -> Any:
     """Parse ``argv`` (default ``sys.argv[1:]``) into the two dataclasses, build the runner and run it.
 
-    ``description`` is the ``--help`` text; wrap the call in :func:`FlagEmbedding.utils.cli.run_cli` for one-line
+    ``description`` is the ``--help`` text and ``examples`` its closing command lines; wrap the call in :func:`FlagEmbedding.utils.cli.run_cli` for one-line
     user errors.
     """
     from FlagEmbedding.utils.cli import ArgumentParser, configure_logging
 
     configure_logging()
-    parser = ArgumentParser((eval_args_class, model_args_class), description=description)
+    parser = ArgumentParser((eval_args_class, model_args_class), description=description, examples=examples)
     eval_args, model_args = parser.parse_args_into_dataclasses(argv)
     try:
         if distributed.init_distributed() and not runner_class.DISTRIBUTED_ENCODING:

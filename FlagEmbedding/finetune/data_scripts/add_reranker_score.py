@@ -75,10 +75,21 @@ def run(score_args: ScoreArgs, model_args: Any) -> None:
     logger.info("Wrote %d records to %s.", len(scored), score_args.output_file)
 
 
+#: the closing ``Examples:`` of ``--help`` (tests/utils/test_cli_examples.py parses every flag)
+EXAMPLES = (
+    "python scripts/add_reranker_score.py --input_file train_minedHN.jsonl --output_file "
+    "train_score.jsonl --reranker_name_or_path BAAI/bge-reranker-v2-m3 --reranker_max_length 512 "
+    "--reranker_batch_size 256",
+    "python -m FlagEmbedding.finetune.data_scripts.add_reranker_score --input_file train_minedHN.jsonl "
+    "--output_file train_score.jsonl --reranker_name_or_path BAAI/bge-reranker-v2-gemma --use_fp16 True "
+    "--devices cuda:0 cuda:1",
+)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command-line entry point (``scripts/add_reranker_score.py``)."""
     configure_logging()
-    parser = ArgumentParser((ScoreArgs, ModelArgs), description=__doc__)
+    parser = ArgumentParser((ScoreArgs, ModelArgs), description=__doc__, examples=EXAMPLES)
     score_args, model_args = parser.parse_args_into_dataclasses(argv)
     run(score_args, model_args)
 

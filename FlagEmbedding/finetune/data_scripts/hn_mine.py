@@ -533,10 +533,22 @@ def run(data_args: DataArgs, model_args: Any) -> None:
     logger.info("Wrote the mining statistics to %s.", stats_path)
 
 
+#: the closing ``Examples:`` of ``--help`` (tests/utils/test_cli_examples.py parses every flag)
+EXAMPLES = (
+    "python scripts/hn_mine.py --embedder_name_or_path BAAI/bge-base-en-v1.5 --input_file train.jsonl "
+    "--output_file train_minedHN.jsonl --range_for_sampling 2-200 --negative_number 15",
+    "python scripts/hn_mine.py --embedder_name_or_path BAAI/bge-base-en-v1.5 --input_file train.jsonl "
+    "--output_file train_minedHN.jsonl --candidate_pool corpus.jsonl --absolute_margin 0.05 "
+    "--reranker_name_or_path BAAI/bge-reranker-v2-m3 --normalize True",
+    "torchrun --nproc_per_node 2 scripts/hn_mine.py --embedder_name_or_path BAAI/bge-base-en-v1.5 "
+    "--input_file train.jsonl --output_file train_minedHN.jsonl --corpus_embd_save_dir ./hn_mine_embd",
+)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command-line entry point (``scripts/hn_mine.py``)."""
     configure_logging()
-    parser = ArgumentParser((DataArgs, ModelArgs), description=__doc__)
+    parser = ArgumentParser((DataArgs, ModelArgs), description=__doc__, examples=EXAMPLES)
     data_args, model_args = parser.parse_args_into_dataclasses(argv)
     warn_unused(data_args, model_args)
     distributed.init_distributed()

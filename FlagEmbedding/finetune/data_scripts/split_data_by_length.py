@@ -126,10 +126,19 @@ def run(args: SplitArgs) -> List[Dict[str, Any]]:
     return summaries
 
 
+#: the closing ``Examples:`` of ``--help`` (tests/utils/test_cli_examples.py parses every flag)
+EXAMPLES = (
+    "python scripts/split_data_by_length.py --input_path train_data --output_dir train_data_split "
+    "--length_list 0 500 1000 2000 3000 4000 5000 6000 7000 --model_name_or_path BAAI/bge-m3",
+    "python scripts/split_data_by_length.py --input_path train.jsonl --output_dir train_data_split "
+    "--length_list 0 256 512 --model_name_or_path BAAI/bge-base-en-v1.5 --num_proc 4 --overwrite True",
+)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command-line entry point (``scripts/split_data_by_length.py``)."""
     configure_logging()
-    (args,) = ArgumentParser([SplitArgs], description=__doc__).parse_args_into_dataclasses(argv)
+    (args,) = ArgumentParser([SplitArgs], description=__doc__, examples=EXAMPLES).parse_args_into_dataclasses(argv)
     run(args)
 
 
