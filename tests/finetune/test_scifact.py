@@ -19,12 +19,15 @@ from tests.helpers.training import run_subprocess
 pytestmark = pytest.mark.slow
 
 
-def run_example(scifact: str, minilm: str, tmp_path, kind: str, *extra: str) -> dict:
-    """The smoke version of the example (48 queries, 300-document pool, no evaluation); its result JSON."""
+def run_example(scifact: str, minilm: str, tmp_path, kind: str, *extra: str, queries: int = 48,
+                pool: int = 300) -> dict:
+    """The smoke version of the example (``queries`` queries, mining from their positives and ``pool`` documents,
+    no evaluation); its result JSON."""
     result_file = tmp_path / f"result-{kind}{len(extra)}.json"
     run_subprocess([sys.executable, os.path.join(REPO, "examples", "finetune", "scifact", "run.py"),
                     "--scifact_dir", scifact, "--model", minilm, "--work_dir", str(tmp_path / "work"),
-                    "--max_train_queries", "48", "--pool_size", "300", "--batch_size", "16", "--kind", kind,
+                    "--max_train_queries", str(queries), "--pool_size", str(pool), "--batch_size", "16",
+                    "--kind", kind,
                     "--passage_max_len", "64", "--skip_eval", "--result_file", str(result_file), *extra],
                    timeout=900)
     return json.loads(result_file.read_text())
@@ -60,17 +63,19 @@ def test_scifact_pipeline_smoke(scifact, minilm, tmp_path):
 
 
 def test_scifact_filtered_recipe_smoke(scifact, minilm, tmp_path):
-    """The filtered recipe at toy size: BM25-trained reranker check, relative margin, top sampling, group 3,
-    cached loss; every kept negative passes the margin on the embedder's and on the reranker's own scores."""
+    """The filtered recipe at toy size (16 queries, 80-document pool): BM25-trained reranker check, relative
+    margin, top sampling, group 3, cached loss; every kept negative passes the margin on the embedder's and on the
+    reranker's own scores."""
     margin = 0.1
     result = run_example(scifact, minilm, tmp_path, "base", "--run_name", "filtered", "--reranker",
                          "--reranker_group_size", "2", "--reranker_batch_size", "8", "--reranker_passage_max_len",
                          "64", "--relative_margin", str(margin), "--sampling_strategy", "top",
-                         "--negative_number", "4", "--train_group_size", "3", "--gradient_cache_chunk_size", "8")
+                         "--negative_number", "4", "--train_group_size", "3", "--gradient_cache_chunk_size", "8",
+                         queries=16, pool=80)
     assert result["mined_file"].endswith("train_minedHN-filtered.jsonl")
     assert not (tmp_path / "work" / "train_minedHN.jsonl").exists()  # no unfiltered mining was needed
     bm25_rows = [json.loads(line) for line in open(tmp_path / "work" / "train_bm25.jsonl")]
-    assert len(bm25_rows) == 48 and all(row["neg"] and not set(row["neg"]) & set(row["pos"]) for row in bm25_rows)
+    assert len(bm25_rows) == 16 and all(row["neg"] and not set(row["neg"]) & set(row["pos"]) for row in bm25_rows)
     from FlagEmbedding import FlagModel, FlagReranker
 
     rows = [json.loads(line) for line in open(result["mined_file"])]
