@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     mining.add_argument("--absolute_margin", type=float, default=None)
     mining.add_argument("--relative_margin", type=float, default=None)
     mining.add_argument("--sampling_strategy", choices=["top", "random"], default=None)
-    mining.add_argument("--underfilled", choices=["keep", "drop", "pad"], default=None)
+    mining.add_argument("--underfilled", choices=["random", "keep", "drop", "pad"], default=None)
     mining.add_argument("--mine_cache_dir", default=None,
                         help="Corpus-vector cache of the untuned model shared by every mining run "
                              "(default: <work_dir>/corpus_embd_untuned).")
