@@ -75,7 +75,9 @@ def test_scifact_filtered_recipe_smoke(scifact, minilm, tmp_path):
     assert result["mined_file"].endswith("train_minedHN-filtered.jsonl")
     assert not (tmp_path / "work" / "train_minedHN.jsonl").exists()  # no unfiltered mining was needed
     bm25_rows = [json.loads(line) for line in open(tmp_path / "work" / "train_bm25.jsonl")]
-    assert len(bm25_rows) == 16 and all(row["neg"] and not set(row["neg"]) & set(row["pos"]) for row in bm25_rows)
+    # a query with no BM25 match at ranks 3-100 of the tiny pool is left out of the reranker's data
+    assert 12 <= len(bm25_rows) <= 16
+    assert all(row["neg"] and not set(row["neg"]) & set(row["pos"]) for row in bm25_rows)
     from FlagEmbedding import FlagModel, FlagReranker
 
     rows = [json.loads(line) for line in open(result["mined_file"])]
