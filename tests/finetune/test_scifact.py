@@ -19,13 +19,17 @@ from tests.helpers.training import run_subprocess
 pytestmark = pytest.mark.slow
 
 
-def run_example(scifact: str, minilm: str, tmp_path, kind: str) -> dict:
-    """The smoke version of the example (48 queries, 300-document pool, no evaluation); its result JSON."""
-    result_file = tmp_path / f"result-{kind}.json"
+def run_example(scifact: str, minilm: str, tmp_path, kind: str, *extra: str, queries: int = 48,
+                pool: int = 300, batch_size: int = 16) -> dict:
+    """The smoke version of the example (``queries`` queries, mining from their positives and ``pool`` documents,
+    no evaluation); its result JSON."""
+    result_file = tmp_path / f"result-{kind}{len(extra)}.json"
     run_subprocess([sys.executable, os.path.join(REPO, "examples", "finetune", "scifact", "run.py"),
                     "--scifact_dir", scifact, "--model", minilm, "--work_dir", str(tmp_path / "work"),
-                    "--max_train_queries", "48", "--pool_size", "300", "--batch_size", "16", "--kind", kind,
-                    "--passage_max_len", "64", "--skip_eval", "--result_file", str(result_file)], timeout=900)
+                    "--max_train_queries", str(queries), "--pool_size", str(pool), "--batch_size", str(batch_size),
+                    "--kind", kind,
+                    "--passage_max_len", "64", "--skip_eval", "--result_file", str(result_file), *extra],
+                   timeout=900)
     return json.loads(result_file.read_text())
 
 
@@ -56,3 +60,41 @@ def test_scifact_pipeline_smoke(scifact, minilm, tmp_path):
             assert torch.equal(tensor, saved[name])
     out = model.encode(["Vitamin D deficiency and bone health."], return_sparse=True, return_colbert_vecs=True)
     assert out["dense_vecs"].shape == (1, 384) and out["colbert_vecs"][0].shape[1] == 384
+
+
+def test_scifact_filtered_recipe_smoke(scifact, minilm, tmp_path):
+    """The filtered recipe at toy size (16 queries, 80-document pool): BM25-trained reranker check, a margin,
+    top sampling, group 3, cached loss; every kept negative scores below the least similar positive on the
+    embedder's and on the reranker's own scores (a relative margin would remove everything here: the barely trained
+    reranker gives every pair nearly the same probability; queries left short of negatives are dropped)."""
+    result = run_example(scifact, minilm, tmp_path, "base", "--run_name", "filtered", "--reranker",
+                         "--reranker_group_size", "2", "--reranker_batch_size", "8", "--reranker_passage_max_len",
+                         "64", "--absolute_margin", "0", "--sampling_strategy", "top",
+                         "--negative_number", "4", "--underfilled", "drop", "--train_group_size", "3",
+                         "--gradient_cache_chunk_size", "4", queries=16, pool=80, batch_size=4)
+    assert result["mined_file"].endswith("train_minedHN-filtered.jsonl")
+    assert not (tmp_path / "work" / "train_minedHN.jsonl").exists()  # no unfiltered mining was needed
+    bm25_rows = [json.loads(line) for line in open(tmp_path / "work" / "train_bm25.jsonl")]
+    # a query with no BM25 match at ranks 3-100 of the tiny pool is left out of the reranker's data
+    assert 12 <= len(bm25_rows) <= 16
+    assert all(row["neg"] and not set(row["neg"]) & set(row["pos"]) for row in bm25_rows)
+    from FlagEmbedding import FlagModel, FlagReranker
+
+    rows = [json.loads(line) for line in open(result["mined_file"])]
+    assert len(rows) >= 4 and all(len(row["neg"]) == 4 and not set(row["neg"]) & set(row["pos"]) for row in rows)
+    stats = json.loads(open(result["mined_file"] + ".stats.json").read())
+    assert stats["scores"] == "reranker" and stats["records_written"] == len(rows) == 16 - stats["records_dropped"]
+    embedder = FlagModel(minilm, pooling_method="mean", devices="cpu", use_fp16=False, query_max_length=256,
+                         passage_max_length=256)
+    reranker = FlagReranker(result["reranker_dir"], devices="cpu", use_fp16=False, normalize=True,
+                            query_max_length=32, max_length=96)
+    for row in rows[:8]:
+        query = embedder.encode_queries([row["query"]])
+        pos = (embedder.encode_corpus(row["pos"]) @ query.T).min()
+        neg = embedder.encode_corpus(row["neg"]) @ query.T
+        assert (neg < pos + 1e-5).all()
+        pos_r = min(reranker.compute_score([[row["query"], p] for p in row["pos"]]))
+        neg_r = reranker.compute_score([[row["query"], n] for n in row["neg"]])
+        assert max(neg_r) < pos_r + 1e-6
+    tuned = FlagModel(result["model_dir"], pooling_method="mean", devices="cpu", use_fp16=False)
+    assert tuned.encode(["Vitamin D deficiency and bone health."]).shape == (1, 384)

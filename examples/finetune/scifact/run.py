@@ -3,7 +3,7 @@
 Three steps, each through the documented command-line tools:
 
 1. mine hard negatives for the 809 train queries (``qrels/train.tsv``) from the whole corpus
-   (``scripts/hn_mine.py``);
+   (``scripts/hn_mine.py``; the untuned corpus vectors cached once for every mining run);
 2. fine-tune one epoch (``python -m FlagEmbedding.finetune.embedder.encoder_only.base``, mean pooling);
 3. evaluate the untuned and the tuned model on the test split with 256-token inputs
    (``python -m FlagEmbedding.evaluation.beir``: exact search, nDCG@10).
@@ -13,6 +13,11 @@ Usage (from the repository root)::
     python examples/finetune/scifact/run.py --scifact_dir ../shared/data/beir/scifact --work_dir /tmp/scifact_ft
 
 ``--max_train_queries N --pool_size M --skip_eval`` runs a smaller smoke version (used by the test suite).
+The mining filters (``--max_score``, ``--absolute_margin``, ``--relative_margin``, ``--sampling_strategy``,
+``--underfilled``) pass through to ``scripts/hn_mine.py``; ``--reranker`` first fine-tunes a cross-encoder from the
+MiniLM weights on BM25 negatives and applies the filters to its scores too; ``--gradient_cache_chunk_size N``
+trains with the cached contrastive loss; ``--run_name`` keeps each variant's files apart in one ``--work_dir``.
+Every variant's command and number: ``examples/finetune/scifact/README.md``.
 
 Measured with the defaults on 2 shared CPU cores: nDCG@10 64.51 (untuned) -> 67.02 (tuned), +2.51 points;
 mining 9 min, training 8.5 min (25 steps of 32 queries, group size 2, 128-token passages), each evaluation
@@ -121,9 +126,17 @@ def run_once(command: List[str], output: str, inputs: Sequence[str], key_file: s
     return seconds
 
 
-def mine_command(model: str, train: str, pool: str, output: str, args: argparse.Namespace) -> List[str]:
-    """``scripts/hn_mine.py`` over the whole corpus with the untuned model (mean pooling)."""
-    return [
+#: ``scripts/hn_mine.py`` filters passed through when set (see ``docs/guides/finetune_data.rst``).
+MINE_FILTERS = ("max_score", "absolute_margin", "relative_margin", "sampling_strategy", "underfilled")
+
+
+def mine_command(model: str, train: str, pool: str, output: str, args: argparse.Namespace,
+                 filtered: bool = True, reranker: Optional[str] = None) -> List[str]:
+    """``scripts/hn_mine.py`` over the whole corpus with the untuned model (mean pooling), its corpus vectors
+    cached in ``args.mine_cache_dir`` (every mining run after the first encodes only the queries); with
+    ``filtered`` the ``MINE_FILTERS`` that are set, with ``reranker`` the cross-encoder check on the survivors (the
+    same filters on its sigmoid scores, in [0, 1] like the embedder's cosine similarities)."""
+    command = [
         sys.executable, "scripts/hn_mine.py",
         "--input_file", train, "--output_file", output, "--candidate_pool", pool,
         "--range_for_sampling", args.range_for_sampling, "--negative_number", str(args.negative_number),
@@ -132,22 +145,75 @@ def mine_command(model: str, train: str, pool: str, output: str, args: argparse.
         "--batch_size", "64", "--embedder_query_max_length", str(MAX_LENGTH),
         "--embedder_passage_max_length", str(MAX_LENGTH),
     ]
+    if args.mine_cache_dir:
+        command += ["--corpus_embd_save_dir", args.mine_cache_dir]
+    if filtered:
+        for name in MINE_FILTERS:
+            if getattr(args, name) is not None:
+                command += [f"--{name}", str(getattr(args, name))]
+    if reranker is not None:
+        command += ["--reranker_name_or_path", reranker, "--reranker_model_class", "encoder-only-base",
+                    "--normalize", "True", "--reranker_batch_size", "64",
+                    "--reranker_query_max_length", str(args.reranker_query_max_len),
+                    "--reranker_max_length", str(args.reranker_query_max_len + args.reranker_passage_max_len)]
+    return command
+
+
+def bm25_negatives(train: str, pool: str, output: str, args: argparse.Namespace) -> float:
+    """The reranker's training data: each training record with ``negative_number`` negatives drawn (seed 42) from
+    its BM25 ranks ``range_for_sampling`` (positives excluded). A lexical retriever's negatives, ready in seconds,
+    independent of the embedder whose negatives the reranker then checks; the wall time in seconds."""
+    import random
+
+    from FlagEmbedding.retrieval.bm25 import BM25Index
+
+    start = time.time()
+    records, texts = read_jsonl(train), [row["text"] for row in read_jsonl(pool)]
+    index = BM25Index.build(texts)
+    low, high = (int(x) for x in args.range_for_sampling.split("-"))
+    _, rows = index.search(index.tokenize([r["query"] for r in records]), high)
+    rng = random.Random(42)
+    for record, ranked in zip(records, rows):
+        candidates = [texts[i] for i in ranked[low:high] if texts[i] not in record["pos"]]
+        record["neg"] = rng.sample(candidates, min(args.negative_number, len(candidates)))
+    write_jsonl(output, [r for r in records if r["neg"]])
+    return time.time() - start
+
+
+def reranker_command(model: str, data: str, output_dir: str, args: argparse.Namespace) -> List[str]:
+    """One epoch of cross-encoder fine-tuning (``...reranker.encoder_only.base``) from the MiniLM weights (a new
+    one-logit head) on BM25 negatives: the false-negative check of the filtered mining."""
+    return [
+        sys.executable, "-m", "FlagEmbedding.finetune.reranker.encoder_only.base",
+        "--model_name_or_path", model, "--train_data", data,
+        "--train_group_size", str(args.reranker_group_size),
+        "--query_max_len", str(args.reranker_query_max_len), "--passage_max_len", str(args.reranker_passage_max_len),
+        "--output_dir", output_dir, "--overwrite_output_dir",
+        "--per_device_train_batch_size", str(args.reranker_batch_size),
+        "--learning_rate", str(args.reranker_learning_rate), "--weight_decay", "0.01",
+        "--num_train_epochs", "1", "--warmup_ratio", "0.1", "--dataloader_drop_last", "True",
+        "--logging_steps", "5", "--save_strategy", "no", "--report_to", "none", "--seed", "42", "--use_cpu", "True",
+    ]
 
 
 def train_command(model: str, data: str, output_dir: str, args: argparse.Namespace) -> List[str]:
     """One epoch of contrastive fine-tuning with in-batch and mined hard negatives; ``--kind m3`` adds the sparse
-    and ColBERT heads (new, on top of the MiniLM encoder) and self-distillation from their ensemble."""
+    and ColBERT heads (new, on top of the MiniLM encoder) and self-distillation from their ensemble;
+    ``--gradient_cache_chunk_size N`` the cached contrastive loss (the batch's loss on graph-free embeddings,
+    gradients back in chunks of N: a larger batch in bounded memory)."""
     unified = ["--unified_finetuning", "True", "--use_self_distill", "True"] if args.kind == "m3" else []
+    cached = (["--gradient_cache", "True", "--gradient_cache_chunk_size", str(args.gradient_cache_chunk_size)]
+              if args.gradient_cache_chunk_size else [])
     return [
         sys.executable, "-m", f"FlagEmbedding.finetune.embedder.encoder_only.{args.kind}", *unified,
         "--model_name_or_path", model, "--train_data", data,
         "--train_group_size", str(args.train_group_size), "--query_max_len", "64",
         "--passage_max_len", str(args.passage_max_len), "--output_dir", output_dir, "--overwrite_output_dir",
         "--per_device_train_batch_size", str(args.batch_size), "--learning_rate", str(args.learning_rate),
-        "--num_train_epochs", "1", "--warmup_ratio", "0.1", "--temperature", str(args.temperature),
+        "--num_train_epochs", "1", "--warmup_ratio", str(args.warmup_ratio), "--temperature", str(args.temperature),
         "--sentence_pooling_method", "mean", "--normalize_embeddings", "True", "--dataloader_drop_last", "True",
         "--logging_steps", "5", "--save_strategy", "no", "--report_to", "none", "--seed", "42",
-        "--use_cpu", "True",
+        "--use_cpu", "True", *cached,
     ]
 
 
@@ -197,6 +263,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--passage_max_len", type=int, default=128)
     parser.add_argument("--learning_rate", type=float, default=5e-5)
     parser.add_argument("--temperature", type=float, default=0.05)
+    parser.add_argument("--warmup_ratio", type=float, default=0.1)
+    parser.add_argument("--gradient_cache_chunk_size", type=int, default=None,
+                        help="Train with the cached contrastive loss in chunks of N (--gradient_cache True).")
+    mining = parser.add_argument_group("mining filters (scripts/hn_mine.py; off when not given)")
+    mining.add_argument("--max_score", type=float, default=None)
+    mining.add_argument("--absolute_margin", type=float, default=None)
+    mining.add_argument("--relative_margin", type=float, default=None)
+    mining.add_argument("--sampling_strategy", choices=["top", "random"], default=None)
+    mining.add_argument("--underfilled", choices=["random", "keep", "drop", "pad"], default=None)
+    mining.add_argument("--mine_cache_dir", default=None,
+                        help="Corpus-vector cache of the untuned model shared by every mining run "
+                             "(default: <work_dir>/corpus_embd_untuned).")
+    reranker = parser.add_argument_group(
+        "reranker check: fine-tune a cross-encoder from the MiniLM weights on BM25 negatives, "
+        "then apply the filters to its scores too")
+    reranker.add_argument("--reranker", action="store_true")
+    reranker.add_argument("--reranker_group_size", type=int, default=4)
+    reranker.add_argument("--reranker_batch_size", type=int, default=16)
+    reranker.add_argument("--reranker_learning_rate", type=float, default=2e-4)
+    reranker.add_argument("--reranker_query_max_len", type=int, default=32)
+    reranker.add_argument("--reranker_passage_max_len", type=int, default=96)
+    parser.add_argument("--run_name", default=None,
+                        help="Name of this variant: its mined file, model and evaluation get the suffix, so "
+                             "variants share one --work_dir (the data, the corpus cache, the reranker).")
+    parser.add_argument("--skip_eval_before", action="store_true", help="Evaluate the tuned model only.")
     parser.add_argument("--kind", choices=["base", "m3"], default="base",
                         help="base: dense fine-tuning; m3: unified dense + sparse + ColBERT fine-tuning "
                              "(then every M3 search method is evaluated).")
@@ -214,20 +305,42 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
         args.model = str(get_model_path())
     os.makedirs(args.work_dir, exist_ok=True)
+    if args.mine_cache_dir is None:
+        args.mine_cache_dir = os.path.join(args.work_dir, "corpus_embd_untuned")
     paths = prepare(args.scifact_dir, args.work_dir, args.max_train_queries, args.pool_size)
+    suffix = f"-{args.run_name}" if args.run_name else ""
     mined = os.path.join(args.work_dir, "train_minedHN.jsonl")
-    output_dir = os.path.join(args.work_dir, "minilm_scifact" if args.kind == "base" else "minilm_scifact_m3")
-    result = {"mine_seconds": 0.0, "model_dir": output_dir}
-    command = mine_command(args.model, paths["train"], paths["pool"], mined, args)
-    result["mine_seconds"] = run_once(command, mined, [paths["train"], paths["pool"]], f"{mined}.key")
+    output_dir = os.path.join(args.work_dir, ("minilm_scifact" if args.kind == "base" else "minilm_scifact_m3") + suffix)
+    result: dict = {"mine_seconds": 0.0, "model_dir": output_dir}
+    filtered = args.reranker or any(getattr(args, name) is not None for name in MINE_FILTERS)
+    inputs = [paths["train"], paths["pool"]]
+    if not filtered:
+        command = mine_command(args.model, paths["train"], paths["pool"], mined, args, filtered=False)
+        result["mine_seconds"] = run_once(command, mined, inputs, f"{mined}.key")
+    reranker_dir = None
+    if args.reranker:
+        reranker_data = os.path.join(args.work_dir, "train_bm25.jsonl")
+        result["bm25_seconds"] = bm25_negatives(paths["train"], paths["pool"], reranker_data, args)
+        reranker_dir = os.path.join(args.work_dir, "reranker_scifact")
+        result["reranker_dir"] = reranker_dir
+        result["reranker_seconds"] = run_once(reranker_command(args.model, reranker_data, reranker_dir, args),
+                                              os.path.join(reranker_dir, "model.safetensors"), [reranker_data],
+                                              f"{reranker_dir}.key")
+        inputs = [*inputs, os.path.join(reranker_dir, "model.safetensors")]
+    if filtered:
+        mined = os.path.join(args.work_dir, f"train_minedHN{suffix or '-filtered'}.jsonl")
+        command = mine_command(args.model, paths["train"], paths["pool"], mined, args, reranker=reranker_dir)
+        result["filtered_mine_seconds"] = run_once(command, mined, inputs, f"{mined}.key")
+    result["mined_file"] = mined
     result["train_seconds"] = run_once(train_command(args.model, mined, output_dir, args),
                                        os.path.join(output_dir, "model.safetensors"), [mined], f"{output_dir}.key")
     if not args.skip_eval:
         start = time.time()
-        before = evaluate(args.model, args.scifact_dir, os.path.join(args.work_dir, "eval_before"))
-        result["ndcg@10_before"] = before["ndcg@10"]
+        if not args.skip_eval_before:
+            before = evaluate(args.model, args.scifact_dir, os.path.join(args.work_dir, "eval_before"))
+            result["ndcg@10_before"] = before["ndcg@10"]
         methods = M3_SEARCH_METHODS if args.kind == "m3" else ("dense",)
-        after_dir = os.path.join(args.work_dir, f"eval_after_{args.kind}")
+        after_dir = os.path.join(args.work_dir, f"eval_after_{args.kind}{suffix}")
         result["after"] = {m: evaluate(output_dir, args.scifact_dir, after_dir, args.kind, m) for m in methods}
         result["ndcg@10_after"] = result["after"]["dense"]["ndcg@10"]
         result["eval_seconds"] = time.time() - start
