@@ -177,10 +177,6 @@ class AbsEmbedder(AbsInferenceModel):
         ``ranges`` or ranges calibrated from ``calibration_embeddings`` (default: this batch); see
         :func:`FlagEmbedding.utils.quantization.quantize_embeddings`."""
         check_precision(precision)
-        if precision != "float32":
-            output = AbsEmbedder.encode(self, sentences, batch_size, max_length, convert_to_numpy=convert_to_numpy,
-                                 instruction=instruction, instruction_format=instruction_format, **kwargs)
-            return cast(Any, quantize_output(output, precision, ranges, calibration_embeddings))
         sentences = check_texts(sentences, "sentences")
         call_kwargs = self.resolve_call_kwargs(
             batch_size, max_length, convert_to_numpy, self.passage_max_length, kwargs
@@ -192,8 +188,10 @@ class AbsEmbedder(AbsInferenceModel):
             else:
                 sentences = [self.get_detailed_instruct(fmt, instruction, s) for s in sentences]
         if self.uses_pool(sentences) and len(sentences) > 0:
-            return self.merge_results(self.run_on_devices(sentences, call_kwargs))
-        return self.encode_single_device(sentences, device=self.target_devices[0], **call_kwargs)
+            output = self.merge_results(self.run_on_devices(sentences, call_kwargs))
+        else:
+            output = self.encode_single_device(sentences, device=self.target_devices[0], **call_kwargs)
+        return cast(Any, quantize_output(output, precision, ranges, calibration_embeddings))
 
     def resolve_call_kwargs(
         self,
