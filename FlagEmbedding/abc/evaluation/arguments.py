@@ -133,11 +133,8 @@ class AbsEvalArgs:
         except ValueError as error:
             raise InputError(f"--{error}") from None
         self._check_flags_apply(options)
-        check_store_flags(self.index_backend, self.index_url, self.index_collection, self.faiss_index_factory)
-        if self.index_backend != "memory" and (self.embedding_precision, self.colbert_precision) != ("float32",
-                                                                                                 "float16"):
-            raise InputError(f"--embedding_precision / --colbert_precision apply to --index_backend memory; "
-                             f"{self.index_backend} holds float vectors.")
+        check_store_flags(self.index_backend, self.index_url, self.index_collection, self.faiss_index_factory,
+                          self.embedding_precision, self.colbert_precision)
         if self.compare_to:
             for metric in self.eval_metrics:
                 pytrec_measure(metric)

@@ -145,8 +145,8 @@ def part_values(parts: Mapping[str, Any], names: Sequence[str], start: int, end:
     return out
 
 
-def check_store_flags(backend: str, url: Optional[str], collection: Optional[str],
-                      faiss_factory: Optional[str]) -> None:
+def check_store_flags(backend: str, url: Optional[str], collection: Optional[str], faiss_factory: Optional[str],
+                      embedding_precision: str = "float32", colbert_precision: str = "float16") -> None:
     """Refuse ``--index_backend`` / ``--index_url`` / ``--index_collection`` values that cannot run (checked
     before any model loads)."""
     if backend not in BACKENDS:
@@ -155,6 +155,9 @@ def check_store_flags(backend: str, url: Optional[str], collection: Optional[str
         raise InputError("--index_url and --index_collection apply to --index_backend qdrant or milvus, not memory.")
     if backend != "memory" and faiss_factory not in (None, "", "Flat"):
         raise InputError(f"--faiss_index_factory applies to --index_backend memory; {backend} searches exactly.")
+    if backend != "memory" and (embedding_precision, colbert_precision) != ("float32", "float16"):
+        raise InputError(f"--embedding_precision / --colbert_precision apply to --index_backend memory; {backend} "
+                         "holds float vectors.")
     if collection is not None and (not collection.replace("_", "a").isascii() or
                                    not collection.replace("_", "a").isalnum() or collection[0].isdigit()):
         raise InputError(f"--index_collection {collection!r} must be letters, digits and underscores, not starting "
