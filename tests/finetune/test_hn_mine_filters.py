@@ -210,15 +210,20 @@ def test_output_scores_off_keeps_stale_scores_and_on_replaces_them():
     assert mine(records=[record], number=2, output_scores=True)[0][0]["neg_scores"] == pytest.approx([0.8, 0.6])
 
 
-def test_underfilled_queries_are_kept_dropped_padded_or_topped_up():
+def test_underfilled_queries_are_kept_dropped_padded_or_topped_up(caplog):
     filters = NegativeFilters(absolute_margin=0.05)
     records = [RECORD, {"query": "another", "pos": ["c6"]}]  # c6 scores 0.1: no candidate is below 0.05
-    kept, stats = mine(filters, records=records, number=3, range_for_sampling="0-3")
+    with caplog.at_level(logging.WARNING, logger="FlagEmbedding.finetune.data_scripts.hn_mine"):
+        kept, stats = mine(filters, records=records, number=3, range_for_sampling="0-3")
     assert [m["neg"] for m in kept] == [["c1"], []]  # ranks 0-2: positive, duplicate (removed), c1
+    assert stats["records_without_negatives"] == [2]
+    assert ("1 written records have no negative (records 2 of the output): fine-tuning with --train_group_size > 1 "
+            "refuses them; mine again with --underfilled drop") in caplog.text
     assert (stats["queries_underfilled"], stats["underfilled_records"], stats["records_short"]) == (2, [1, 2], 2)
     assert stats["negatives_per_query"] == {"min": 0, "median": 0.5}
     dropped, stats = mine(filters, records=records, number=1, range_for_sampling="0-3", underfilled="drop")
     assert [m["query"] for m in dropped] == [RECORD["query"]] and stats["records_dropped"] == 1
+    assert stats["records_without_negatives"] == []
     padded, stats = mine(filters, records=records, number=3, range_for_sampling="0-3", underfilled="pad")
     assert padded[0]["neg"] == ["c1", "c2", "c3"] and padded[1]["neg"] == []  # below the range, in rank order
     assert stats["filled"]["added"] == 2 and stats["records_short"] == 1

@@ -262,7 +262,7 @@ def _new_stats(start: int, end: int, negative_number: int, filters: NegativeFilt
         "removed_total": 0, "queries_underfilled": 0, "underfilled_records": [],
         "filled": {"candidates_seen": 0, "added": 0,
                    "removed": {"embedder": empty_counts(), **({"reranker": empty_counts()} if reranker else {})}},
-        "records_written": 0, "records_dropped": 0, "records_short": 0,
+        "records_written": 0, "records_dropped": 0, "records_short": 0, "records_without_negatives": [],
         "negatives_per_query": {"min": None, "median": None},
         "seconds": {},
     }
@@ -444,12 +444,19 @@ def mine_hard_negatives(
         mined.append(record)
     summary["records_written"] = len(mined)
     summary["records_short"] = sum(count < negative_number for count in counts)
+    summary["records_without_negatives"] = [number for number, record in enumerate(mined, start=1) if not record["neg"]]
     summary["removed_total"] = sum(sum(stage.values()) for stage in summary["removed"].values())
     low, median = count_summary(counts)
     summary["negatives_per_query"] = {"min": low, "median": median}
     lap("write")
     seconds["total"] = round(time.perf_counter() - began, 3)
     logger.info(summary_line(summary))
+    if summary["records_without_negatives"]:
+        numbers = summary["records_without_negatives"]
+        logger.warning("%d written records have no negative (records %s of the output): fine-tuning with "
+                       "--train_group_size > 1 refuses them; mine again with --underfilled drop (leave them out) or "
+                       "pad (take passages below the range that pass the filters).", len(numbers),
+                       ", ".join(map(str, numbers[:10])) + (", ..." if len(numbers) > 10 else ""))
     if stats is not None:
         stats.update(summary)
     return mined
