@@ -5,11 +5,11 @@ Conventions (shared by every page):
 * README: fences ```` ```python ```` and ```` ```bash ```` run; a fence whose previous non-blank line is
   ``<!-- not-run: <reason> -->`` does not run as written (the test runs an offline twin of it instead); a
   ```` ```text ```` fence after a python fence is that block's expected output (compared exactly).
-* RST: ``.. code-block:: python`` / ``bash`` run, unless the previous non-blank line is the comment
+* RST: ``.. code-block:: python`` / ``bash`` (and ``literalinclude`` with such a ``:language:``) run, unless the previous non-blank line is the comment
   ``.. not-run: <reason>``; ``::`` literal blocks are text and never run; any other language must be marked.
 * Per page, the blocks run in document order in one fresh subprocess (:mod:`tests.docs.snippet_driver`): python
   blocks share one namespace, bash blocks each run in ``bash -euo pipefail``; the working directory is a
-  temporary folder and ``$REPO`` is the repository root.
+  temporary folder, ``$REPO`` is the repository root and ``$PORT`` a free port (for servers).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ RUN_LANGS = ("python", "bash")
 README_OUTPUT_LANG = "text"
 _FENCE = re.compile(r"^```\s*([\w+-]*)\s*$")
 _README_MARK = re.compile(r"^<!--\s*not-run:(.*?)-->\s*$")
-_RST_DIRECTIVE = re.compile(r"^(\s*)\.\.\s+(code-block|code|sourcecode)::\s*(\S*)\s*$")
+_RST_DIRECTIVE = re.compile(r"^(\s*)\.\.\s+(code-block|code|sourcecode|literalinclude)::\s*(\S*)\s*$")
 _RST_MARK = re.compile(r"^\s*\.\.\s+not-run:(.*)$")
 _MARK_WORD = re.compile(r"not-run")
 
@@ -118,8 +118,21 @@ def rst_blocks(path: str) -> List[Block]:
             continue
         indent = len(directive.group(1))
         j = i + 1
+        options = {}
         while j < len(lines) and re.match(r"^\s+:[\w-]+:", lines[j]) and len(lines[j]) - len(lines[j].lstrip()) > indent:
+            name, _, value = lines[j].strip()[1:].partition(":")
+            options[name] = value.strip()
             j += 1  # directive options
+        previous = _previous_nonblank(lines, i)
+        mark = _RST_MARK.match(previous) if previous else None
+        if mark:
+            marks_used.add(previous)
+        if directive.group(2) == "literalinclude":  # the included file is the block (its language: :language:)
+            included = os.path.join(os.path.dirname(path), directive.group(3))
+            code = open(included, encoding="utf-8").read() if os.path.isfile(included) else ""
+            blocks.append(Block(page, i + 1, options.get("language", "").lower(), code,
+                                _reason(mark, page, i) if mark else None))
+            continue
         while j < len(lines) and not lines[j].strip():
             j += 1
         first = j
@@ -130,10 +143,6 @@ def rst_blocks(path: str) -> List[Block]:
             raise MarkupError(f"{page}:{i + 1}: empty code block.")
         width = min(len(b) - len(b.lstrip()) for b in body if b.strip())
         code = "\n".join(b[width:] for b in body).rstrip() + "\n"
-        previous = _previous_nonblank(lines, i)
-        mark = _RST_MARK.match(previous) if previous else None
-        if mark:
-            marks_used.add(previous)
         blocks.append(Block(page, first + 1, (directive.group(3) or "").lower(), code,
                             _reason(mark, page, i) if mark else None))
     _check_markers(page, [ln for ln in lines if _RST_MARK.match(ln)], marks_used)

@@ -191,7 +191,7 @@ def test_page_snippets_run(page, tmp_path, request):
         if any("get_model_path" in b.code for b in blocks if b.runs):
             request.getfixturevalue("minilm")  # skips without the packaged all-MiniLM-L6-v2
     blocks = [b for b in blocks if b.runs]
-    run = run_blocks(blocks, str(tmp_path))
+    run = run_blocks(blocks, str(tmp_path), env={"PORT": str(_free_port())})  # a free port for servers
     assert run.returncode == 0, _failure(page, run)
     for block in blocks:
         if block.expected_output is not None:
