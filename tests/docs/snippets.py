@@ -192,6 +192,8 @@ def run_blocks(blocks: List[Block], workdir: str, timeout: float = 600, env: Opt
         json.dump([dataclasses.asdict(b) for b in blocks], f)
     full_env = dict(os.environ)
     full_env.update({"REPO": REPO, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+                     "HF_HOME": os.path.join(workdir, ".hf"),  # caches (datasets, ONNX exports) stay in workdir
+                     "HF_DATASETS_CACHE": os.path.join(workdir, ".hf", "datasets"),
                      "PYTHONPATH": os.pathsep.join([REPO] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
                      "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])})
     full_env.update(env or {})
