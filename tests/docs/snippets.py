@@ -20,7 +20,7 @@ import os
 import re
 import subprocess
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set, Tuple
 
 from tests.helpers import REPO
 
@@ -30,7 +30,6 @@ _FENCE = re.compile(r"^```\s*([\w+-]*)\s*$")
 _README_MARK = re.compile(r"^<!--\s*not-run:(.*?)-->\s*$")
 _RST_DIRECTIVE = re.compile(r"^(\s*)\.\.\s+(code-block|code|sourcecode|literalinclude)::\s*(\S*)\s*$")
 _RST_MARK = re.compile(r"^\s*\.\.\s+not-run:(.*)$")
-_MARK_WORD = re.compile(r"not-run")
 
 
 @dataclasses.dataclass
@@ -63,19 +62,34 @@ def _previous_nonblank(lines: List[str], index: int) -> Optional[str]:
     return None
 
 
-def _reason(match: "re.Match[str]", page: str, line: int) -> str:
-    reason = match.group(1).strip()
+def _page_lines(path: str) -> Tuple[str, List[str]]:
+    return os.path.relpath(path, REPO), open(path, encoding="utf-8").read().split("\n")
+
+
+def _marker(lines: List[str], index: int, pattern: "re.Pattern[str]", page: str, used: Set[str]) -> Optional[str]:
+    """The reason of the ``not-run`` marker directly before line ``index`` (blank lines between allowed)."""
+    previous = _previous_nonblank(lines, index)
+    mark = pattern.match(previous.strip()) if previous else None
+    if not mark:
+        return None
+    used.add(previous or "")
+    reason = mark.group(1).strip()
     if not reason:
-        raise MarkupError(f"{page}:{line}: a not-run marker needs a reason (`not-run: <reason>`).")
+        raise MarkupError(f"{page}:{index}: a not-run marker needs a reason (`not-run: <reason>`).")
     return reason
+
+
+def _check_markers(page: str, lines: List[str], pattern: "re.Pattern[str]", used: Set[str]) -> None:
+    for line in lines:
+        if pattern.match(line.strip()) and line not in used:
+            raise MarkupError(f"{page}: the marker {line.strip()!r} is not directly before a code block.")
 
 
 def readme_blocks(path: str) -> List[Block]:
     """The fenced blocks of a markdown page, with their markers and expected outputs."""
-    page = os.path.relpath(path, REPO)
-    lines = open(path, encoding="utf-8").read().split("\n")
+    page, lines = _page_lines(path)
     blocks: List[Block] = []
-    marks_used = set()
+    used: Set[str] = set()
     i = 0
     while i < len(lines):
         fence = _FENCE.match(lines[i])
@@ -88,13 +102,8 @@ def readme_blocks(path: str) -> List[Block]:
         if end == len(lines):
             raise MarkupError(f"{page}:{i + 1}: unclosed code fence.")
         lang = fence.group(1).lower()
-        previous = _previous_nonblank(lines, i)
-        mark = _README_MARK.match(previous.strip()) if previous else None
-        block = Block(page, i + 2, lang, "\n".join(lines[i + 1:end]) + "\n",
-                      _reason(mark, page, i) if mark else None)
-        if mark:
-            marks_used.add(previous)
-        if lang == README_OUTPUT_LANG and not mark:
+        block = Block(page, i + 2, lang, "\n".join(lines[i + 1:end]) + "\n", _marker(lines, i, _README_MARK, page, used))
+        if lang == README_OUTPUT_LANG and block.not_run is None:
             owner = blocks[-1] if blocks and blocks[-1].lang == "python" else None
             if owner is None:
                 raise MarkupError(f"{page}:{i + 1}: a ```text fence must follow the python block it is the output of.")
@@ -102,16 +111,15 @@ def readme_blocks(path: str) -> List[Block]:
         else:
             blocks.append(block)
         i = end + 1
-    _check_markers(page, [ln for ln in lines if _MARK_WORD.search(ln)], marks_used)
+    _check_markers(page, lines, _README_MARK, used)
     return blocks
 
 
 def rst_blocks(path: str) -> List[Block]:
     """The ``code-block`` directives of an RST page, with their markers."""
-    page = os.path.relpath(path, REPO)
-    lines = open(path, encoding="utf-8").read().split("\n")
+    page, lines = _page_lines(path)
     blocks: List[Block] = []
-    marks_used = set()
+    used: Set[str] = set()
     for i, text in enumerate(lines):
         directive = _RST_DIRECTIVE.match(text)
         if not directive:
@@ -123,15 +131,11 @@ def rst_blocks(path: str) -> List[Block]:
             name, _, value = lines[j].strip()[1:].partition(":")
             options[name] = value.strip()
             j += 1  # directive options
-        previous = _previous_nonblank(lines, i)
-        mark = _RST_MARK.match(previous) if previous else None
-        if mark:
-            marks_used.add(previous)
+        reason = _marker(lines, i, _RST_MARK, page, used)
         if directive.group(2) == "literalinclude":  # the included file is the block (its language: :language:)
             included = os.path.join(os.path.dirname(path), directive.group(3))
             code = open(included, encoding="utf-8").read() if os.path.isfile(included) else ""
-            blocks.append(Block(page, i + 1, options.get("language", "").lower(), code,
-                                _reason(mark, page, i) if mark else None))
+            blocks.append(Block(page, i + 1, options.get("language", "").lower(), code, reason))
             continue
         while j < len(lines) and not lines[j].strip():
             j += 1
@@ -143,16 +147,9 @@ def rst_blocks(path: str) -> List[Block]:
             raise MarkupError(f"{page}:{i + 1}: empty code block.")
         width = min(len(b) - len(b.lstrip()) for b in body if b.strip())
         code = "\n".join(b[width:] for b in body).rstrip() + "\n"
-        blocks.append(Block(page, first + 1, (directive.group(3) or "").lower(), code,
-                            _reason(mark, page, i) if mark else None))
-    _check_markers(page, [ln for ln in lines if _RST_MARK.match(ln)], marks_used)
+        blocks.append(Block(page, first + 1, (directive.group(3) or "").lower(), code, reason))
+    _check_markers(page, lines, _RST_MARK, used)
     return blocks
-
-
-def _check_markers(page: str, markers: List[str], used: set) -> None:
-    for marker in markers:
-        if marker not in used and ("not-run:" in marker):
-            raise MarkupError(f"{page}: the marker {marker.strip()!r} is not directly before a code block.")
 
 
 def check_marked(blocks: List[Block]) -> List[str]:
