@@ -198,3 +198,19 @@ def test_page_snippets_run(page, tmp_path, request):
             got = run.stdouts.get(block.line, "")
             assert got.strip() == block.expected_output.strip(), (
                 f"{page}:{block.line}: printed\n{got}\nbut the page shows\n{block.expected_output}")
+
+
+def test_runner_reports_the_failing_block(tmp_path):
+    """A failing block names its page line; earlier blocks' output is kept; later blocks do not run."""
+    blocks = [Block("docs/x.rst", 3, "python", "value = 41\nprint('first', value + 1)\n"),
+              Block("docs/x.rst", 9, "bash", "echo \"$REPO\" > repo.txt\ntest \"$PORT\" = 1234\n"),
+              Block("docs/x.rst", 20, "python", "x = 1\nraise ValueError('boom')\n"),
+              Block("docs/x.rst", 30, "python", "open('never.txt', 'w')\n")]
+    run = run_blocks(blocks, str(tmp_path), timeout=120, env={"PORT": "1234"})
+    assert run.returncode == 1 and run.failed_line == 20
+    assert run.stdouts[3] == "first 42\n"
+    assert 'File "docs/x.rst", line 21' in run.output and "ValueError: boom" in run.output
+    assert (tmp_path / "repo.txt").read_text().strip() == REPO and not (tmp_path / "never.txt").exists()
+    bash_fails = run_blocks([Block("docs/y.rst", 5, "bash", "false\necho unreachable\n")], str(tmp_path), timeout=60)
+    assert bash_fails.failed_line == 5 and "unreachable" not in bash_fails.output
+    assert "bash exited with status 1" in bash_fails.output
