@@ -68,6 +68,7 @@ def main(spec_path: str, results_path: str) -> int:
         for block in blocks:
             line, page = block["line"], block["page"]
             print(f"\n----- {page}:{line} ({block['lang']})", flush=True)
+            started = time.monotonic()
             tee = _Tee(real_stdout)
             try:
                 if block["lang"] == "python":
@@ -94,6 +95,7 @@ def main(spec_path: str, results_path: str) -> int:
                 failed = line
                 return 1
             finally:
+                print(f"----- {page}:{line} took {time.monotonic() - started:.1f} s", flush=True)
                 real_stdout.flush()
                 stdouts[str(line)] = tee.buffer_text.getvalue()
         return 0
