@@ -1,8 +1,8 @@
 """Our public surface against the record of FlagEmbedding 1.4.2 (``../shared/spec/original-surface.json``).
 
 ``../shared/tools/surface.py`` dumps our surface and ``surface_diff.py`` lists every difference. Each one is
-either fixed or listed below BY NAME with the reason it is kept; README.md "Differences" says the same in
-prose. A new difference fails :func:`test_every_difference_is_listed`; a listed one that disappeared fails
+either fixed or listed below BY NAME with the reason it is kept; the compatibility guide
+(docs/guides/compatibility.rst, "Differences from the original") says the same in prose. A new difference fails :func:`test_every_difference_is_listed`; a listed one that disappeared fails
 :func:`test_every_listed_difference_still_exists` (so the list stays true), except those another change
 may remove (``may_vanish``).
 """
