@@ -18,5 +18,14 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 napoleon_google_docstring = True
 suppress_warnings = ["autodoc.import_object"]
 nitpicky = False
-html_theme = "alabaster"
+html_theme = "furo"
+html_title = "FlagEmbedding"
+html_short_title = "FlagEmbedding"
+html_static_path = ["_static"]  # the logo; docs/_static/figures/ holds the benchmark figures (benchmarks/plot.py)
+html_logo = "_static/logo.svg"
+html_favicon = "_static/logo.svg"
+html_theme_options = {
+    "sidebar_hide_name": False,
+    "navigation_with_keys": True,
+}
 exclude_patterns = ["_build", "_generated", "_scripts"]
