@@ -7,18 +7,16 @@ import html
 import json
 import os
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import pytest
 
+from tests.helpers import browser
 from tests.helpers.docs import PROBE_PATH, DocsBuild, RecordingServer, serve_folder
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
+pytestmark = pytest.mark.skipif(browser.CHROMIUM is None, reason=browser.SKIP_REASON)
 
 #: the logo's flag colour (docs/_static/logo.svg, fill="#2f80c2")
 LOGO_BLUE = (0x2F, 0x80, 0xC2)
@@ -26,12 +24,8 @@ GUIDE = "guides/embedder.html"
 
 
 def chromium(*args: str) -> str:
-    """Run headless Chromium (bounded: 15 s of virtual time, 120 s of wall time) and return its stdout."""
-    assert CHROMIUM is not None
-    result = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                             "--hide-scrollbars", "--no-first-run", "--virtual-time-budget=15000", *args],
-                            capture_output=True, text=True, timeout=120)
-    return result.stdout
+    """Headless Chromium's stdout (tests.helpers.browser.chromium: bounded in time)."""
+    return browser.chromium(*args).stdout
 
 
 class SidebarLinks(HTMLParser):
