@@ -11,6 +11,7 @@ layer_diagram.write(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_g
 
 project = "FlagEmbedding"
 author = "FlagEmbedding re-implementation authors"
+copyright = "2026, the FlagEmbedding re-implementation authors (MIT license)"  # noqa: A001 (the name Sphinx reads)
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
