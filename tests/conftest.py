@@ -6,6 +6,7 @@ import os
 import pytest
 
 from tests import tiny_models
+from tests.helpers.docs import DocsBuild, build_docs
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -116,3 +117,11 @@ def gemma2_lightweight_dir(tmp_path_factory) -> str:
     ``bge-reranker-v2.5-gemma2-lightweight``."""
     folder = tmp_path_factory.mktemp("rerankers") / "bge-reranker-v2.5-gemma2-lightweight"
     return tiny_models.save_tiny_costwise_gemma(str(folder))
+
+
+@pytest.fixture(scope="session")
+def docs_build(tmp_path_factory) -> DocsBuild:
+    """The Sphinx site built once per session with ``-W`` (checked by tests/test_package.py, opened in a browser by
+    tests/docs/test_docs_site.py)."""
+    pytest.importorskip("sphinx")
+    return build_docs(str(tmp_path_factory.mktemp("docs") / "html"))
