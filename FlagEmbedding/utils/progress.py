@@ -228,12 +228,14 @@ class JobSummary:
         """Seconds since the job started."""
         return time.perf_counter() - self.started
 
-    def line(self, *parts: str) -> str:
-        """``parts`` and the duration, joined by ``", "`` (empty parts left out)."""
-        return ", ".join([part for part in parts if part] + [format_duration(self.seconds)])
+    def line(self, *parts: str, took: str = "") -> str:
+        """``parts`` and the duration (after ``took``, e.g. ``"loaded in"``), joined by ``", "`` (empty parts
+        left out)."""
+        duration = f"{took} {format_duration(self.seconds)}" if took else format_duration(self.seconds)
+        return ", ".join([part for part in parts if part] + [duration])
 
-    def log(self, *parts: str) -> str:
+    def log(self, *parts: str, took: str = "") -> str:
         """Log :meth:`line` at INFO and return it."""
-        text = self.line(*parts)
+        text = self.line(*parts, took=took)
         self.logger.info(text)
         return text
