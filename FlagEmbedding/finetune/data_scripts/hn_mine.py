@@ -535,8 +535,9 @@ def run(data_args: DataArgs, model_args: Any) -> None:
         return
     atomic_write_jsonl(data_args.output_file, mined, ensure_ascii=False)
     atomic_write_json(stats_path, stats)
+    median = stats["negatives_per_query"]["median"]
     job.log(f"wrote {data_args.output_file} ({len(mined)} records) and {stats_path}",
-            f"median {stats['negatives_per_query']['median']} negatives per query")
+            f"median {median:g} negatives per query" if median is not None else "")
 
 
 #: the closing ``Examples:`` of ``--help`` (tests/utils/test_cli_examples.py parses every flag)
