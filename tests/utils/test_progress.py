@@ -126,3 +126,37 @@ def test_evaluation_shows_one_bar_per_stage_and_ends_with_its_summary(tiny_bert,
     expected = f"wrote {summary_path}, nDCG@10 {eval_results['test']['ndcg_at_10']} (demo/test), "
     assert lines[-1].startswith(expected) and re.fullmatch(DURATION, lines[-1][len(expected):]), lines[-1]
     assert summary_path.exists()
+
+
+def test_training_summary_names_the_folder_the_steps_and_the_last_logged_loss():
+    from transformers import TrainerState
+
+    from FlagEmbedding.finetune.common.cli import training_summary
+
+    state = TrainerState(global_step=12, log_history=[{"loss": 2.5, "step": 5}, {"loss": 1.23456, "step": 10},
+                                                      {"train_loss": 1.9, "step": 12}])
+    assert training_summary(state, "out/model") == ["saved the model to out/model", "12 steps", "final loss 1.2346"]
+    state = TrainerState(global_step=3, log_history=[{"train_loss": 0.5, "step": 3}])  # no logging step reached
+    assert training_summary(state, "m") == ["saved the model to m", "3 steps", "final loss 0.5000"]
+    assert training_summary(TrainerState(global_step=0, log_history=[]), "m") == ["saved the model to m", "0 steps"]
+
+
+def test_server_ready_line_names_models_endpoints_and_loading_time(tiny_bert, caplog):
+    import asyncio
+
+    from FlagEmbedding import FlagModel
+    from FlagEmbedding.serve import EmbedderService, ServeSettings, Services
+    from FlagEmbedding.serve.metrics import ServerMetrics
+    from FlagEmbedding.serve.state import ServerState
+
+    state = ServerState(ServeSettings(), ServerMetrics())
+    service = EmbedderService(FlagModel(tiny_bert, devices="cpu"))
+
+    async def start_and_stop() -> None:
+        await state.load(lambda: Services(embedder=service))
+        await state.stop()
+
+    with caplog.at_level(logging.INFO, logger="FlagEmbedding.serve.app"):
+        asyncio.run(start_and_stop())
+    assert re.fullmatch(rf"Ready: embedding '{re.escape(service.model_id)}' on POST /v1/embeddings, API at GET /docs, "
+                        rf"models loaded in {DURATION}", caplog.records[-1].getMessage())
