@@ -297,6 +297,19 @@ def check_same_layout(caches: Mapping[str, CorpusEmbeddingCache]) -> CorpusEmbed
     return next(iter(caches.values()))
 
 
+def encode_shards(layout: CorpusEmbeddingCache, shards: Sequence[int], lacking: Mapping[int, List[str]],
+                  encode: SharedShardEncoder, save: Callable[[str, int, Any], None]) -> None:
+    """Encode ``shards`` of the corpus of ``layout`` under one progress bar (:data:`CORPUS_STAGE`, in documents):
+    ``encode(texts, lacking[shard])`` once per shard, then ``save(name, shard, rows)`` for each cache name."""
+    with stage_bar(sum(len(layout.shard_bounds(shard)) for shard in shards), CORPUS_STAGE, unit="doc",
+                   disable=not shards) as bar:
+        for shard in shards:
+            with bar.part(len(layout.shard_bounds(shard))):
+                rows = encode(layout.shard_texts(shard), lacking[shard])
+            for name in lacking[shard]:
+                save(name, shard, rows[name])
+
+
 def encode_assigned_together(caches: Mapping[str, CorpusEmbeddingCache], encode: SharedShardEncoder,
                              overwrite: bool = False) -> List[int]:
     """Distributed runs: :meth:`CorpusEmbeddingCache.encode_assigned` for several caches of one corpus, each shard
@@ -319,13 +332,7 @@ def encode_assigned_together(caches: Mapping[str, CorpusEmbeddingCache], encode:
     lacking = {shard: [name for position, name in enumerate(names) if flags[position * count + shard]]
                for shard in range(count)}
     mine = distributed.assigned([shard for shard in range(count) if lacking[shard]])
-    with stage_bar(sum(len(first.shard_bounds(shard)) for shard in mine), CORPUS_STAGE, unit="doc",
-                   disable=not mine) as bar:
-        for shard in mine:
-            with bar.part(len(first.shard_bounds(shard))):
-                rows = encode(first.shard_texts(shard), lacking[shard])
-            for name in lacking[shard]:
-                caches[name].save_assigned(shard, rows[name])
+    encode_shards(first, mine, lacking, encode, lambda name, shard, rows: caches[name].save_assigned(shard, rows))
     for name, cache in caches.items():
         done = sum(name in lacking[shard] for shard in mine)
         logger.info("Rank %d encoded %d of %d corpus shards into %s.", rank, done, count, cache.path)
@@ -352,12 +359,6 @@ def load_or_encode_together(caches: Mapping[str, CorpusEmbeddingCache], encode: 
         records[name] = cache.prepare(overwrite)
     lacking = {shard: [name for name, cache in caches.items() if not cache.reuse_shard(shard, records[name])]
                for shard in range(first.num_shards)}
-    todo = [shard for shard, missing in lacking.items() if missing]
-    with stage_bar(sum(len(first.shard_bounds(shard)) for shard in todo), CORPUS_STAGE, unit="doc",
-                   disable=not todo) as bar:
-        for shard in todo:
-            with bar.part(len(first.shard_bounds(shard))):
-                rows = encode(first.shard_texts(shard), lacking[shard])
-            for name in lacking[shard]:
-                caches[name].store_shard(shard, rows[name], records[name])
+    encode_shards(first, [shard for shard, missing in lacking.items() if missing], lacking, encode,
+                  lambda name, shard, rows: caches[name].store_shard(shard, rows, records[name]))
     return {name: cache.open_shards(records[name]) for name, cache in caches.items()}
