@@ -39,6 +39,7 @@ from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.eval_mode import eval_mode
 from FlagEmbedding.utils.files import (atomic_write_json, file_checksum, folder_lock, model_files_identity,
                                        read_json_file, replace_folder)
+from FlagEmbedding.utils.progress import JobSummary, stage_bar
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +242,8 @@ def export_onnx(model_name_or_path: str, model: torch.nn.Module, input_names: Li
     """Path of ``model``'s ONNX graph in ``cache_dir``, exported (and int8-quantized) on first use.
 
     ``model`` is called with ``input_names`` as keywords and ``output`` names the returned field
-    (``last_hidden_state`` or ``logits``); batch and sequence sizes stay dynamic.
+    (``last_hidden_state`` or ``logits``); batch and sequence sizes stay dynamic. An export shows one progress
+    bar (export, then quantization) and ends with one INFO line: the file, its format and size, the duration.
     """
     identity = onnx_identity(model_name_or_path, model, input_names, output, quantize)
     fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()
@@ -251,22 +253,26 @@ def export_onnx(model_name_or_path: str, model: torch.nn.Module, input_names: Li
         if _valid_entry(target, identity):
             return os.path.join(target, MODEL_FILE)
     logger.info("Exporting %s to ONNX (%s) in %s.", model_name_or_path, quantize or "fp32", target)
+    job = JobSummary(logger)
 
     def write(work: str) -> None:
         path = os.path.join(work, MODEL_FILE)
-        if quantize == "int8":
-            from onnxruntime.quantization import QuantType, quantize_dynamic
+        with stage_bar(2 if quantize == "int8" else 1, "Exporting to ONNX", unit="step") as bar:
+            if quantize == "int8":
+                from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            fp32 = os.path.join(work, "fp32.onnx")
-            rewritten = _export(model, input_names, output, fp32, int8=True)
-            if rewritten and not _matches_model(model, input_names, output, fp32):
-                logger.warning("The attention mask as mask index changes the outputs of %s; quantizing it without "
-                               "(Q/K/V projections stay fp32).", model_name_or_path)
-                _export(model, input_names, output, fp32)
-            quantize_dynamic(fp32, path, weight_type=QuantType.QInt8)
-            os.remove(fp32)
-        else:
-            _export(model, input_names, output, path)
+                fp32 = os.path.join(work, "fp32.onnx")
+                rewritten = _export(model, input_names, output, fp32, int8=True)
+                if rewritten and not _matches_model(model, input_names, output, fp32):
+                    logger.warning("The attention mask as mask index changes the outputs of %s; quantizing it "
+                                   "without (Q/K/V projections stay fp32).", model_name_or_path)
+                    _export(model, input_names, output, fp32)
+                bar.update(1)
+                quantize_dynamic(fp32, path, weight_type=QuantType.QInt8)
+                os.remove(fp32)
+            else:
+                _export(model, input_names, output, path)
+            bar.update(1)
         atomic_write_json(os.path.join(work, MANIFEST), {"identity": identity, "checksum": file_checksum(path)})
         if _valid_entry(target, identity):  # another process built it meanwhile: keep theirs
             raise _AlreadyBuilt
@@ -275,7 +281,9 @@ def export_onnx(model_name_or_path: str, model: torch.nn.Module, input_names: Li
         replace_folder(target, write)  # a stale or corrupted entry is swapped out
     except _AlreadyBuilt:
         pass
-    return os.path.join(target, MODEL_FILE)
+    path = os.path.join(target, MODEL_FILE)
+    job.log(f"wrote {path} (ONNX {quantize or 'fp32'}, {os.path.getsize(path) / 2 ** 20:.1f} MiB)")
+    return path
 
 
 class _SignalStack(ctypes.Structure):

@@ -15,9 +15,15 @@ import numpy as np
 
 from FlagEmbedding.utils.errors import IntegrityError
 from FlagEmbedding.utils.files import folder_checksums, folder_lock, replace_folder
+from FlagEmbedding.utils.progress import stage_bar
 
 if TYPE_CHECKING:  # bm25s is an optional dependency, imported where it is used
     import bm25s
+
+#: the progress bar of :meth:`BM25Index.build` (documents tokenized; the index is computed when it is full)
+BM25_STAGE = "Indexing BM25"
+#: passages tokenized per step of that bar
+TOKENIZE_CHUNK = 10_000
 
 
 @dataclass(frozen=True)
@@ -46,12 +52,18 @@ class BM25Index:
 
     @classmethod
     def build(cls, texts: Sequence[str], params: BM25Params = BM25Params()) -> "BM25Index":
-        """Tokenize and index ``texts`` (corpus order)."""
+        """Tokenize and index ``texts`` (corpus order), with one progress bar (:data:`BM25_STAGE`)."""
         import bm25s
 
         retriever = bm25s.BM25(k1=params.k1, b=params.b, method=params.method)
-        retriever.index(bm25s.tokenize(list(texts), stopwords=params.stopwords, show_progress=False),
-                        show_progress=False)
+        tokens: List[List[str]] = []
+        with stage_bar(len(texts), BM25_STAGE, unit="doc") as bar:
+            for start in range(0, len(texts), TOKENIZE_CHUNK):
+                chunk = list(texts[start:start + TOKENIZE_CHUNK])
+                tokens.extend(bm25s.tokenize(chunk, stopwords=params.stopwords, return_ids=False,
+                                             show_progress=False))
+                bar.update(len(chunk))
+            retriever.index(tokens, show_progress=False)
         return cls(retriever, params)
 
     def save(self, folder: str) -> Dict[str, str]:

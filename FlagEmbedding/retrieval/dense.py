@@ -18,6 +18,7 @@ import numpy as np
 from FlagEmbedding.retrieval.exact_search import index as exact_index, search as exact_search
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write
+from FlagEmbedding.utils.progress import stage_bar
 
 logger = logging.getLogger(__name__)
 
@@ -91,16 +92,18 @@ class DenseIndex:
         else:
             assert self.faiss_factory is not None  # only called for a faiss index
             index = faiss.index_factory(self.exact.dim, self.faiss_factory, faiss.METRIC_INNER_PRODUCT)
-            if not index.is_trained:
-                step = max(1, self.ntotal // FAISS_TRAIN_ROWS)
-                sample = np.stack(self.rows.take(range(0, self.ntotal, step))).astype(np.float32)
-                index.train(sample)
-            for first_row, chunk in self.exact.chunks():
-                chunk = np.ascontiguousarray(chunk, dtype=np.float32)
-                if hasattr(index, "id_map"):  # IDMap factories: ids are corpus rows
-                    index.add_with_ids(chunk, np.arange(first_row, first_row + len(chunk), dtype=np.int64))
-                else:
-                    index.add(chunk)
+            with stage_bar(self.ntotal, f"Building faiss {self.faiss_factory}", unit="doc") as bar:
+                if not index.is_trained:
+                    step = max(1, self.ntotal // FAISS_TRAIN_ROWS)
+                    sample = np.stack(self.rows.take(range(0, self.ntotal, step))).astype(np.float32)
+                    index.train(sample)
+                for first_row, chunk in self.exact.chunks():
+                    chunk = np.ascontiguousarray(chunk, dtype=np.float32)
+                    if hasattr(index, "id_map"):  # IDMap factories: ids are corpus rows
+                        index.add_with_ids(chunk, np.arange(first_row, first_row + len(chunk), dtype=np.int64))
+                    else:
+                        index.add(chunk)
+                    bar.update(len(chunk))
             if path is not None:
                 data = faiss.serialize_index(index)
                 atomic_write(path, lambda f: f.write(data.tobytes()), mode="wb")

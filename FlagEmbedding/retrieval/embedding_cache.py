@@ -33,11 +33,14 @@ from FlagEmbedding.retrieval import distributed
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import (atomic_save_npy, atomic_write_json, file_checksum, model_files_identity,
                                        read_json_file)
+from FlagEmbedding.utils.progress import stage_bar
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 CACHE_FORMAT = 1
+#: the progress bar of the corpus encoding (one bar for all the shards encoded, see :mod:`FlagEmbedding.utils.progress`)
+CORPUS_STAGE = "Encoding corpus"
 
 def _jsonable(value: Any) -> bool:
     try:
@@ -294,6 +297,19 @@ def check_same_layout(caches: Mapping[str, CorpusEmbeddingCache]) -> CorpusEmbed
     return next(iter(caches.values()))
 
 
+def encode_shards(layout: CorpusEmbeddingCache, shards: Sequence[int], lacking: Mapping[int, List[str]],
+                  encode: SharedShardEncoder, save: Callable[[str, int, Any], None]) -> None:
+    """Encode ``shards`` of the corpus of ``layout`` under one progress bar (:data:`CORPUS_STAGE`, in documents):
+    ``encode(texts, lacking[shard])`` once per shard, then ``save(name, shard, rows)`` for each cache name."""
+    with stage_bar(sum(len(layout.shard_bounds(shard)) for shard in shards), CORPUS_STAGE, unit="doc",
+                   disable=not shards) as bar:
+        for shard in shards:
+            with bar.part(len(layout.shard_bounds(shard))):
+                rows = encode(layout.shard_texts(shard), lacking[shard])
+            for name in lacking[shard]:
+                save(name, shard, rows[name])
+
+
 def encode_assigned_together(caches: Mapping[str, CorpusEmbeddingCache], encode: SharedShardEncoder,
                              overwrite: bool = False) -> List[int]:
     """Distributed runs: :meth:`CorpusEmbeddingCache.encode_assigned` for several caches of one corpus, each shard
@@ -316,10 +332,7 @@ def encode_assigned_together(caches: Mapping[str, CorpusEmbeddingCache], encode:
     lacking = {shard: [name for position, name in enumerate(names) if flags[position * count + shard]]
                for shard in range(count)}
     mine = distributed.assigned([shard for shard in range(count) if lacking[shard]])
-    for shard in mine:
-        rows = encode(first.shard_texts(shard), lacking[shard])
-        for name in lacking[shard]:
-            caches[name].save_assigned(shard, rows[name])
+    encode_shards(first, mine, lacking, encode, lambda name, shard, rows: caches[name].save_assigned(shard, rows))
     for name, cache in caches.items():
         done = sum(name in lacking[shard] for shard in mine)
         logger.info("Rank %d encoded %d of %d corpus shards into %s.", rank, done, count, cache.path)
@@ -333,7 +346,8 @@ def load_or_encode_together(caches: Mapping[str, CorpusEmbeddingCache], encode: 
     names of those caches, and returns the rows of each; caches holding a valid shard are not recomputed.
 
     Every cache keeps its own fingerprint, files and manifest (each shard written atomically, the manifest
-    after it), so a killed run resumes with exactly the shards each cache still lacks.
+    after it), so a killed run resumes with exactly the shards each cache still lacks. One progress bar
+    (:data:`CORPUS_STAGE`, in documents) covers every shard encoded.
 
     Returns:
         ``{name: memory-mapped shards}``.
@@ -343,11 +357,8 @@ def load_or_encode_together(caches: Mapping[str, CorpusEmbeddingCache], encode: 
     for name, cache in caches.items():
         cache.encoded_shards = []
         records[name] = cache.prepare(overwrite)
-    for shard in range(first.num_shards):
-        missing = [name for name, cache in caches.items() if not cache.reuse_shard(shard, records[name])]
-        if not missing:
-            continue
-        rows = encode(first.shard_texts(shard), missing)
-        for name in missing:
-            caches[name].store_shard(shard, rows[name], records[name])
+    lacking = {shard: [name for name, cache in caches.items() if not cache.reuse_shard(shard, records[name])]
+               for shard in range(first.num_shards)}
+    encode_shards(first, [shard for shard, missing in lacking.items() if missing], lacking, encode,
+                  lambda name, shard, rows: caches[name].store_shard(shard, rows, records[name]))
     return {name: cache.open_shards(records[name]) for name, cache in caches.items()}

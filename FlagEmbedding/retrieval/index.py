@@ -46,12 +46,18 @@ from FlagEmbedding.retrieval.quantized import QuantizedDenseIndex
 from FlagEmbedding.retrieval.sparse import SparseIndex
 from FlagEmbedding.utils.errors import InputError, InputTypeError, IntegrityError
 from FlagEmbedding.utils.files import atomic_write_jsonl, file_checksum, iter_jsonl
+from FlagEmbedding.utils.progress import JobSummary, in_job, in_steps, stage_bar
 from FlagEmbedding.utils.typing import Embedder
 from FlagEmbedding.utils.validation import check_texts
 
 logger = logging.getLogger(__name__)
 
 CORPUS_FILE = "corpus.jsonl"
+#: queries searched per step of the search's progress bar
+SEARCH_CHUNK = 1024
+#: :meth:`RetrievalIndex.search` shows its bars (encoding queries, searching) for at least this many queries, or
+#: always inside a job (a command line, see :class:`~FlagEmbedding.utils.progress.JobSummary`)
+QUIET_BELOW_QUERIES = 1000
 
 
 def storage_settings(embedding_precision: str, colbert_precision: str) -> Dict[str, str]:
@@ -100,6 +106,9 @@ class RetrievalIndex:
               url: Optional[str] = None, collection: Optional[str] = None) -> "RetrievalIndex":
         """Encode/index what is missing under ``folder`` (cached parts are reused) and return the index.
 
+        Each stage shows one progress bar (encoding the corpus, BM25, faiss, loading a database), and the build
+        ends with one INFO line: ``index in <folder> ready: <representations> of <n> documents, <duration>``.
+
         Args:
             folder: Index folder (created).
             docids / texts: The corpus, in row order.
@@ -128,6 +137,7 @@ class RetrievalIndex:
                 backend, a faiss factory with a database, or a collection built by another model or settings.
             InputTypeError: (a ``TypeError``) ``texts`` is one str, or holds a non-str.
         """
+        job = JobSummary(logger)
         docids, texts = cls._checked_corpus(docids, texts, embedder, representations)
         model = embedder_fingerprint(embedder) if embedder is not None else None
         SearchOptions(embedding_precision=embedding_precision, colbert_precision=colbert_precision)  # checks them
@@ -161,6 +171,8 @@ class RetrievalIndex:
             atomic_write_jsonl(corpus_path, ({"id": d, "text": t} for d, t in zip(docids, texts)))
             files[CORPUS_FILE] = file_checksum(corpus_path)
         write_manifest(folder, model, settings, corpus, len(docids), store_corpus, files)
+        job.log(f"index in {folder} ready: {', '.join(settings['representations'])} of {len(docids)} documents"
+                + (f" (in {store})" if store is not None else ""))
         return cls(docids, embedder, **parts, store=store, stored=stored)
 
     @staticmethod
@@ -454,6 +466,10 @@ class RetrievalIndex:
         method needing a representation the index does not hold, and
         :class:`~FlagEmbedding.utils.errors.InputTypeError` (a ``TypeError``) when ``queries`` is one str or
         holds a non-str.
+
+        Progress: one bar while the queries are encoded, one while they are searched (in steps of
+        :data:`SEARCH_CHUNK` queries); shown for :data:`QUIET_BELOW_QUERIES` queries or more, and always inside a
+        command-line job.
         """
         options = options or SearchOptions()
         if top_k <= 0:
@@ -463,7 +479,21 @@ class RetrievalIndex:
             raise InputTypeError("`queries` must be a sequence of str (a list of queries), got a single str.")
         needed = options.representations(self.m3)
         self._require(needed)
-        reps = self.encode_queries(queries, needed, **dict(encode_kwargs or {}))
+        quiet = not in_job() and len(queries) < QUIET_BELOW_QUERIES
+        with stage_bar(len(queries), "Encoding queries", unit="query", disable=quiet):
+            reps = self.encode_queries(queries, needed, **dict(encode_kwargs or {}))
+        ids, scores = [], []
+        for start, end in in_steps(len(queries), SEARCH_CHUNK, "Searching", unit="query", disable=quiet):
+            run = self._search_encoded({name: value[start:end] for name, value in reps.items()}, top_k, options)
+            for position in range(end - start):
+                hits = run.get(str(position), {})
+                docs = ranked(hits, top_k)
+                ids.append(docs)
+                scores.append([hits[doc] for doc in docs])
+        return ids, scores
+
+    def _search_encoded(self, reps: Mapping[str, Any], top_k: int, options: SearchOptions) -> Run:
+        """``{query position: {docid: score}}`` of the queries encoded in ``reps`` (see :meth:`search`)."""
         method = options.method
         if method in FIRST_STAGE:
             run = self.first_stage(method, reps, top_k, options)
@@ -477,13 +507,7 @@ class RetrievalIndex:
                 run = self.rerank(run, options.rerank_top_k, lambda i, docs: (
                     w_dense * self.score("dense", reps, i, docs) + w_sparse * self.score("sparse", reps, i, docs)
                     + w_colbert * self.score("colbert", reps, i, docs)))
-        ids, scores = [], []
-        for position in range(len(queries)):
-            hits = run.get(str(position), {})
-            docs = ranked(hits, top_k)
-            ids.append(docs)
-            scores.append([hits[doc] for doc in docs])
-        return ids, scores
+        return run
 
     # ------------------------------------------------------------------ changing a database index
     def _check_editable(self) -> stores.VectorStore:

@@ -84,3 +84,37 @@ def evaluate_metrics(
             values[f"{name}@{k}"] = round(sum(per_query) / len(per_query), 5) if per_query else 0.0
         out.append(values)
     return out[0], out[1], out[2], out[3]
+
+
+#: how a metric key's name reads in a log line (``ndcg_at_10`` -> ``nDCG@10``)
+METRIC_LABELS = {"ndcg": "nDCG", "map": "MAP", "recall": "Recall", "precision": "P", "mrr": "MRR",
+                 "recall_cap": "R_cap"}
+
+
+def metric_label(metric: str) -> str:
+    """``ndcg_at_10`` -> ``nDCG@10``, ``recall_cap_at_100`` -> ``R_cap@100``; other names unchanged."""
+    name, sep, k = metric.rpartition("_at_")
+    if not sep or name not in METRIC_LABELS:
+        return metric
+    return f"{METRIC_LABELS[name]}@{k}"
+
+
+def headline_metric(scores: Mapping[str, Mapping[str, float]], keys: Sequence[Tuple[str, str]],
+                    metric: str) -> str:
+    """The headline of an evaluation's summary line: ``nDCG@10 0.64312 (scifact/test)``.
+
+    Args:
+        scores: ``{result key: {metric: value}}`` of one model and reranker (an ``eval_results.json``).
+        keys: ``(result key, label)`` of the dataset splits of the run, e.g. ``("scifact-test", "scifact/test")``.
+        metric: The metric shown; the mean over the splits when there are several (rounded to 5 digits as in the
+            results files).
+
+    Returns ``""`` when ``scores`` lacks the metric for one of the keys.
+    """
+    values = [scores[key][metric] for key, _ in keys if metric in scores.get(key, {})]
+    if not keys or len(values) != len(keys):
+        return ""
+    if len(keys) == 1:
+        return f"{metric_label(metric)} {values[0]} ({keys[0][1]})"
+    return f"{metric_label(metric)} {round(sum(values) / len(values), 5)} (mean of {len(keys)}: " \
+           f"{', '.join(label for _, label in keys)})"

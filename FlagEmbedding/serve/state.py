@@ -12,6 +12,7 @@ from FlagEmbedding.serve.errors import APIError
 from FlagEmbedding.serve.metrics import ServerMetrics
 from FlagEmbedding.serve.services import EmbedderService, RerankerService, Services
 from FlagEmbedding.serve.settings import ServeSettings
+from FlagEmbedding.utils.progress import JobSummary
 
 logger = logging.getLogger("FlagEmbedding.serve.app")  # the logger the server has always logged loading under
 
@@ -70,7 +71,9 @@ class ServerState:
     async def load(self, load: Callable[[], Services],
                    on_load_error: Optional[Callable[[BaseException], None]] = None) -> None:
         """Run ``load`` in a thread and :meth:`start` its services; if it raises, record the error (``/health``
-        reports it) and hand it to ``on_load_error``."""
+        reports it) and hand it to ``on_load_error``. Once ready, one INFO line names the models, the endpoints
+        that serve them and the loading time."""
+        job = JobSummary(logger)
         try:
             services = await asyncio.to_thread(load)
         except Exception as error:  # noqa: BLE001 - reported to the caller, which decides what to do
@@ -80,7 +83,10 @@ class ServerState:
                 on_load_error(error)
             return
         self.start(services)
-        logger.info("Ready: %s", ", ".join(f"{s.task} '{s.model_id}'" for s in services.all()))
+        endpoints = {"embedding": "POST /v1/embeddings", "rerank": "POST /v1/rerank"}
+        job.log("Ready: " + ", ".join(f"{s.task} '{s.model_id}' on {endpoints.get(s.task, s.task)}"
+                                      for s in services.all()),
+                "API at GET /docs", took="models loaded in")
 
     async def stop(self) -> None:
         """Drain and stop every batcher."""

@@ -5,6 +5,7 @@ import functools
 import shlex
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -58,8 +59,12 @@ def test_documented_commands_parse(command, tiny_bert, tmp_path):
 def test_documented_command_trains_and_saves(command, tiny_bert, tmp_path):
     """One-process torchrun of the exact command (+ ``--max_steps 2``); DeepSpeed stage 0 when installed."""
     argv = runnable_here(localize(command, tiny_bert, EXAMPLE_DATA_DIR, str(tmp_path)) + ["--max_steps", "2"])
-    run_subprocess(argv)
+    process = run_subprocess(argv)
     output = tmp_path / ("test_encoder_only_base_bge-large-en-v1.5" + ("_sd" if command == COMMAND_1_SD else ""))
+    # the closing summary line: where the model went, steps, last loss, duration
+    assert re.search(rf" - INFO - FlagEmbedding\.finetune\.common\.cli - saved the model to .*{re.escape(output.name)}, "
+                     r"2 steps, final loss \d+\.\d{4}, (\d+\.\d s|\d+ min \d+ s)$", process.stderr, re.M), \
+        process.stderr[-2000:]
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
             "training_args.bin"} <= set(os.listdir(output))
     from FlagEmbedding import FlagModel

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 
 import pytest
 
@@ -30,15 +32,18 @@ def test_scores_follow_records_pos_then_neg():
     assert [(s["pos_scores"], s["neg_scores"]) for s in scored] == [([0.0, 1.0], [2.0]), ([3.0], [])]
 
 
-def test_cli_with_a_real_reranker(tiny_reranker, tmp_path):
+def test_cli_with_a_real_reranker(tiny_reranker, tmp_path, caplog):
     from FlagEmbedding import FlagReranker
 
     records = [record(i, num_neg=2) for i in range(3)]
     records[1]["query"] = "café panda"
     source = write_jsonl(str(tmp_path / "in.jsonl"), records)
     output = tmp_path / "out.jsonl"
-    main(["--input_file", source, "--output_file", str(output), "--reranker_name_or_path", tiny_reranker,
-          "--devices", "cpu", "--use_fp16", "False", "--reranker_max_length", "64"])
+    with caplog.at_level(logging.INFO, logger="FlagEmbedding.finetune.data_scripts.add_reranker_score"):
+        main(["--input_file", source, "--output_file", str(output), "--reranker_name_or_path", tiny_reranker,
+              "--devices", "cpu", "--use_fp16", "False", "--reranker_max_length", "64"])
+    assert re.fullmatch(rf"wrote {re.escape(str(output))} \(3 records\), 9 pairs scored, \d+\.\d s",
+                        caplog.records[-1].getMessage())
     raw = output.read_text(encoding="utf-8")
     assert "caf\\u00e9 panda" in raw  # ASCII-escaped
     scored = [json.loads(line) for line in raw.splitlines()]

@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import random
+import re
 import sys
 
 import numpy as np
@@ -66,7 +67,7 @@ def test_cli_with_a_real_embedder(tiny_bert, tmp_path):
     source = write_jsonl(str(tmp_path / "in.jsonl"), records)
     pool = write_jsonl(str(tmp_path / "pool.jsonl"), [{"text": f"pool passage number {i}"} for i in range(12)])
     output = tmp_path / "out.jsonl"
-    run_subprocess([sys.executable, os.path.join(REPO, "scripts", "hn_mine.py"),
+    process = run_subprocess([sys.executable, os.path.join(REPO, "scripts", "hn_mine.py"),
         "--input_file", source, "--output_file", str(output), "--candidate_pool", pool,
         "--embedder_name_or_path", tiny_bert, "--range_for_sampling", "2-8", "--negative_number", "4",
         "--devices", "cpu", "--use_fp16", "False", "--query_instruction_format_for_retrieval", "{}\\n{}"])
@@ -78,6 +79,10 @@ def test_cli_with_a_real_embedder(tiny_bert, tmp_path):
         assert result["pos"] == original["pos"] and result["neg_scores"] == original["neg_scores"]
         assert len(result["neg"]) == 4 and len(set(result["neg"])) == 4
         assert all(n.startswith("pool passage number") for n in result["neg"])
+    last = process.stderr.rstrip("\n").splitlines()[-1]  # the one-line summary closes the log
+    assert re.search(rf" - INFO - FlagEmbedding\.finetune\.data_scripts\.hn_mine - wrote {re.escape(str(output))} "
+                     rf"\(4 records\) and {re.escape(str(output))}\.stats\.json, median 4 negatives per query, "
+                     r"\d+\.\d s$", last), last
 
 
 def test_main_parses_documented_flags(tmp_path):

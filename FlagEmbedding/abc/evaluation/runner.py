@@ -16,9 +16,11 @@ from FlagEmbedding.abc.evaluation.models import load_embedder, load_reranker
 from FlagEmbedding.abc.evaluation.searcher import EvalDenseRetriever, EvalReranker
 from FlagEmbedding.abc.evaluation.summary import write_summary
 from FlagEmbedding.retrieval.index import SearchOptions, is_m3
+from FlagEmbedding.retrieval.metrics import headline_metric
 from FlagEmbedding.retrieval.stores import index_store_args
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text, read_json_file
+from FlagEmbedding.utils.progress import JobSummary
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ class AbsEvalRunner:
         self._models: Optional[Tuple[EvalDenseRetriever, Optional[EvalReranker]]] = None
         #: ``[(dataset, splits)]`` of the current :meth:`run` (set once its data is checked)
         self._plan: Optional[List[Tuple[Optional[str], List[str]]]] = None
+        #: the summary written by the current :meth:`run` (``{model: {reranker: {key: metrics}}}``)
+        self.results: Optional[Dict[str, Any]] = None
         self.data_loader = self.load_data_loader()
         self.evaluator = self.load_evaluator()
 
@@ -217,11 +221,24 @@ class AbsEvalRunner:
                 dataset_name=dataset_name,
                 **self.dataset_kwargs(dataset_name, splits),
             )
-        self.evaluate_metrics(self.eval_args.output_dir, self.eval_args.eval_output_method,
-                              self.eval_args.eval_output_path, self.eval_args.eval_metrics)
+        self.results = self.evaluate_metrics(self.eval_args.output_dir, self.eval_args.eval_output_method,
+                                             self.eval_args.eval_output_path, self.eval_args.eval_metrics)
         compare_to = getattr(self.eval_args, "compare_to", None)
         if compare_to:
             self.compare(compare_to)
+
+    def summary_parts(self) -> List[str]:
+        """The closing log line of the command line (before its duration): where the summary was written and the
+        first ``--eval_metrics`` metric of this run's last stage (the reranker's when there is one), see
+        :func:`~FlagEmbedding.retrieval.metrics.headline_metric`."""
+        parts = [f"wrote {self.eval_args.eval_output_path}"]
+        if self.results is None or self._plan is None or not self.eval_args.eval_metrics:
+            return parts
+        stage = str(self.reranker) if self.reranker is not None else "NoReranker"
+        scores = self.results.get(str(self.retriever), {}).get(stage, {})
+        keys = [("-".join(part for part in (name, split) if part), f"{name or self.eval_args.eval_name}/{split}")
+                for name, splits in self._plan for split in splits]
+        return parts + [headline_metric(scores, keys, self.eval_args.eval_metrics[0])]
 
     def compare(self, other: str) -> Dict[str, Any]:
         """Compare this run's result folders with the results folder ``other`` (``--compare_to``); written next
@@ -275,7 +292,8 @@ def cli_main(runner_class: Type[Any], eval_args_class: Type[Any], model_args_cla
     """Parse ``argv`` (default ``sys.argv[1:]``) into the two dataclasses, build the runner and run it.
 
     ``description`` is the ``--help`` text and ``examples`` its closing command lines; wrap the call in :func:`FlagEmbedding.utils.cli.run_cli` for one-line
-    user errors.
+    user errors. The run ends with one INFO line (:meth:`AbsEvalRunner.summary_parts` and the duration), e.g.
+    ``wrote ./eval_results.md, nDCG@10 0.64312 (scifact/test), 3 min 12 s``.
     """
     from FlagEmbedding.utils.cli import ArgumentParser, configure_logging
 
@@ -286,8 +304,11 @@ def cli_main(runner_class: Type[Any], eval_args_class: Type[Any], model_args_cla
         if distributed.init_distributed() and not runner_class.DISTRIBUTED_ENCODING:
             raise InputError(f"{runner_class.__name__} does not split its work between torchrun processes; "
                              "run it with python (one process).")
-        runner = runner_class(eval_args=eval_args, model_args=model_args)
-        runner.run()
+        with JobSummary(logger) as job:
+            runner = runner_class(eval_args=eval_args, model_args=model_args)
+            runner.run()
+        if distributed.world()[0] == 0:
+            job.log(*runner.summary_parts())
     finally:
         distributed.shutdown()
     return runner

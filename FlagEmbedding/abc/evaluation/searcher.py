@@ -17,7 +17,8 @@ from FlagEmbedding.compat import SearchStageCompat, stop_model_pools
 from FlagEmbedding.abc.evaluation.naming import backend_suffix, display_name, passage_text
 from FlagEmbedding.retrieval.corpus_rows import representation_caches, shard_encoder
 from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
-from FlagEmbedding.retrieval.index import RetrievalIndex, SearchOptions, is_m3
+from FlagEmbedding.retrieval.index import SEARCH_CHUNK, RetrievalIndex, SearchOptions, is_m3
+from FlagEmbedding.utils.progress import in_steps, stage_bar
 
 logger = logging.getLogger(__name__)
 
@@ -190,10 +191,13 @@ class EvalDenseRetriever(EvalRetriever):
         depth = self.search_top_k + max((len(docs) for docs in excluded.values()), default=0)
         if self.plain_dense:
             blocks = self.corpus_embeddings(texts, corpus_embd_save_dir, docids, **kwargs)
-            query_embeddings = dense_array(self.embedder.encode_queries([queries[q] for q in qids], **kwargs))
-            scores, indices = DenseIndex(blocks).search(query_embeddings, depth)
-            ranked = [[docids[i] for i in row if i >= 0] for row in indices.tolist()]
-            ranked_scores = scores.tolist()
+            with stage_bar(len(qids), "Encoding queries", unit="query"):
+                query_embeddings = dense_array(self.embedder.encode_queries([queries[q] for q in qids], **kwargs))
+            index, ranked, ranked_scores = DenseIndex(blocks), [], []
+            for start, end in in_steps(len(qids), SEARCH_CHUNK, "Searching", unit="query"):
+                scores, indices = index.search(query_embeddings[start:end], depth)
+                ranked += [[docids[i] for i in row if i >= 0] for row in indices.tolist()]
+                ranked_scores += scores.tolist()
         else:
             ranked, ranked_scores = self.index_search(docids, texts, [queries[q] for q in qids], depth,
                                                       corpus_embd_save_dir, kwargs)
@@ -262,15 +266,18 @@ class EvalReranker(SearchStageCompat):
         stop_model_pools(self.reranker)
 
     def score(self, pairs: List[List[str]]) -> List[float]:
-        """Reranker scores of ``pairs`` (chunked calls; a scalar result is accepted for one pair)."""
+        """Reranker scores of ``pairs`` (chunked calls under one "Reranking" bar; a scalar result is accepted for
+        one pair)."""
         scores: List[float] = []
-        for start in range(0, len(pairs), self.pairs_per_call):
-            chunk = pairs[start:start + self.pairs_per_call]
-            out = self.reranker.compute_score(chunk)
-            values = [float(out)] if np.ndim(out) == 0 else [float(v) for v in out]
-            if len(values) != len(chunk):
-                raise ValueError(f"The reranker returned {len(values)} scores for {len(chunk)} pairs.")
-            scores.extend(values)
+        with stage_bar(len(pairs), "Reranking", unit="pair") as bar:
+            for start in range(0, len(pairs), self.pairs_per_call):
+                chunk = pairs[start:start + self.pairs_per_call]
+                with bar.part(len(chunk)):
+                    out = self.reranker.compute_score(chunk)
+                values = [float(out)] if np.ndim(out) == 0 else [float(v) for v in out]
+                if len(values) != len(chunk):
+                    raise ValueError(f"The reranker returned {len(values)} scores for {len(chunk)} pairs.")
+                scores.extend(values)
         return scores
 
     def __call__(self, corpus: Mapping[str, Mapping[str, str]], queries: Mapping[str, str],

@@ -6,10 +6,9 @@ from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
-
 from FlagEmbedding.backends.cpu_info import last_level_cache_bytes
 from FlagEmbedding.abc.inference.devices import empty_device_cache, is_cpu
+from FlagEmbedding.utils.progress import stage_bar
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +71,8 @@ def run_length_sorted(
     later batches of shorter inputs hold more, so no batch pads more tokens than the first. ``run_batch``
     receives the original indices of one batch and returns its output. On out-of-memory the budget shrinks
     by a quarter of the failing batch (never below one input) and the batch is retried; any other error
-    propagates unchanged.
+    propagates unchanged. The bar (``desc``) advances the open stage of a job instead when there is one (see
+    :func:`~FlagEmbedding.utils.progress.stage_bar`).
 
     Returns the per-batch outputs and, for each, the original indices it covered (longest batch first).
     """
@@ -86,7 +86,7 @@ def run_length_sorted(
     outputs: List[T] = []
     index_batches: List[List[int]] = []
     start = 0
-    with tqdm(total=len(order), desc=desc, disable=not show_progress or len(order) < batch_size * 2) as progress:
+    with stage_bar(len(order), desc, disable=not show_progress or len(order) < batch_size * 2) as progress:
         while start < len(order):
             longest = max(1, lengths[order[start]])
             batch = order[start:start + max(1, budget // longest)]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, List
 
 from FlagEmbedding.abc.evaluation.runner import AbsEvalRunner
 
@@ -35,6 +35,10 @@ class AIRBenchEvalRunner(AbsEvalRunner):
     def load_evaluator(self) -> None:  # type: ignore[override]
         """AIR-Bench evaluates with its own evaluator."""
         return None
+
+    def summary_parts(self) -> List[str]:
+        """AIR-Bench scores the search results on its own leaderboard: the closing line says where they are."""
+        return [f"wrote the search results under {self.eval_args.output_dir}"]
 
     def run(self) -> None:
         """Write the search results of every selected AIR-Bench dataset."""

@@ -18,6 +18,7 @@ from FlagEmbedding.inference.options import side_model_args
 from FlagEmbedding.utils.cli import ArgumentParser, configure_logging, run_cli
 from FlagEmbedding.utils.files import atomic_write_jsonl
 from FlagEmbedding.utils.errors import InputError
+from FlagEmbedding.utils.progress import JobSummary, stage_bar
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ def add_scores(reranker: Any, records: List[Dict[str, Any]]) -> List[Dict[str, A
     """Records with ``pos_scores`` / ``neg_scores`` (floats) from one ``compute_score`` call over all pairs."""
     pairs = [[record["query"], text] for record in records
              for text in list(record["pos"]) + list(record.get("neg") or [])]
-    scores = reranker.compute_score(pairs) if pairs else []
+    with stage_bar(len(pairs), "Scoring pairs", unit="pair"):
+        scores = reranker.compute_score(pairs) if pairs else []
     scores = [float(score) for score in ([scores] if isinstance(scores, (int, float)) else scores)]
     if len(scores) != len(pairs):
         raise ValueError(f"The reranker returned {len(scores)} scores for {len(pairs)} pairs.")
@@ -67,12 +69,15 @@ def add_scores(reranker: Any, records: List[Dict[str, Any]]) -> List[Dict[str, A
 
 
 def run(score_args: ScoreArgs, model_args: Any) -> None:
-    """Read, score, write ``output_file`` (JSONL, ASCII-escaped)."""
+    """Read, score, write ``output_file`` (JSONL, ASCII-escaped); the last log line says what was written where,
+    the number of pairs scored and how long it took."""
+    job = JobSummary(logger)
     records = read_records(score_args.input_file)
     check_input_records(score_args.input_file, records)
     scored = add_scores(load_reranker(model_args), records)
     atomic_write_jsonl(score_args.output_file, scored, ensure_ascii=True)
-    logger.info("Wrote %d records to %s.", len(scored), score_args.output_file)
+    pairs = sum(len(record["pos_scores"]) + len(record["neg_scores"]) for record in scored)
+    job.log(f"wrote {score_args.output_file} ({len(scored)} records)", f"{pairs} pairs scored")
 
 
 #: the closing ``Examples:`` of ``--help`` (tests/utils/test_cli_examples.py parses every flag)

@@ -20,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from FlagEmbedding.retrieval import distributed
-from FlagEmbedding.retrieval.embedding_cache import CorpusEmbeddingCache, embedder_fingerprint
+from FlagEmbedding.retrieval.embedding_cache import CORPUS_STAGE, CorpusEmbeddingCache, embedder_fingerprint
 from FlagEmbedding.abc.evaluation.arguments import AbsEvalModelArgs
 from FlagEmbedding.abc.evaluation.models import load_embedder, load_reranker
 from FlagEmbedding.abc.finetune.common.arguments import unused_field, warn_unused
@@ -35,6 +35,7 @@ from FlagEmbedding.retrieval.dense import DenseIndex, dense_array
 from FlagEmbedding.utils.cli import ArgumentParser, configure_logging, run_cli
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write_json, atomic_write_jsonl
+from FlagEmbedding.utils.progress import JobSummary, stage_bar
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,8 @@ def encode_candidates(embedder: Any, corpus: List[str], corpus_embd_save_dir: Op
 
     distributed.require_shared_folder(corpus_embd_save_dir)
     if corpus_embd_save_dir is None:
-        return encode(corpus)
+        with stage_bar(len(corpus), CORPUS_STAGE, unit="doc"):
+            return encode(corpus)
     cache = CorpusEmbeddingCache(corpus_embd_save_dir, embedder_fingerprint(embedder),
                                  [str(row) for row in range(len(corpus))], corpus, shard_rows=shard_rows)
     if distributed.is_distributed():
@@ -225,7 +227,8 @@ class _Scorer:
         """Reranker scores of ``pairs`` in one ``compute_score`` call (finite floats, one per pair)."""
         if not pairs:
             return []
-        scores = self.reranker.compute_score(pairs)
+        with stage_bar(len(pairs), "Reranking", unit="pair"):
+            scores = self.reranker.compute_score(pairs)
         values = [float(score) for score in ([scores] if isinstance(scores, (int, float)) else scores)]
         if len(values) != len(pairs):
             raise ValueError(f"The reranker returned {len(values)} scores for {len(pairs)} pairs.")
@@ -274,8 +277,8 @@ def _pad(queries: Sequence[_Query], scorer: _Scorer, index: DenseIndex, end: int
     twice as deep each round until they are full or the corpus is exhausted."""
     size = len(scorer.corpus)
     pending = [query for query in queries if len(query.chosen) < negative_number]
-    progress = tqdm(total=sum(negative_number - len(query.chosen) for query in pending), desc="Padding from below "
-                    "the range", disable=not pending)
+    progress = stage_bar(sum(negative_number - len(query.chosen) for query in pending), "Padding from below the "
+                         "range", unit="negative", disable=not pending)
     while pending:
         depth = min(size, max(2 * max(query.searched_to for query in pending), end + 2 * negative_number))
         ids = index.search(np.stack([query.vector for query in pending]), depth)[1]
@@ -365,7 +368,8 @@ def mine_hard_negatives(
     corpus_vectors = encode_candidates(embedder, corpus, corpus_embd_save_dir, corpus_embd_shard_size)
     if corpus_vectors is None:
         return None
-    query_vectors = dense_array(embedder.encode_queries([record["query"] for record in records]))
+    with stage_bar(len(records), "Encoding queries", unit="query"):
+        query_vectors = dense_array(embedder.encode_queries([record["query"] for record in records]))
     lap("encode")
     index = DenseIndex([corpus_vectors])
     depth = min(end, len(corpus))
@@ -506,7 +510,9 @@ def check_mining_records(path: str, records: Sequence[Dict[str, Any]], filters: 
 
 def run(data_args: DataArgs, model_args: Any) -> None:
     """Read ``input_file``, mine, write ``output_file`` (JSONL, non-ASCII kept) and the statistics
-    (:meth:`DataArgs.stats_path`, JSON)."""
+    (:meth:`DataArgs.stats_path`, JSON); the last log line says what was written where, the median number of
+    negatives per query and how long it took."""
+    job = JobSummary(logger)
     filters = data_args.filters()
     stats_path = data_args.stats_path()
     if os.path.abspath(stats_path) in (os.path.abspath(data_args.output_file), os.path.abspath(data_args.input_file)):
@@ -535,9 +541,10 @@ def run(data_args: DataArgs, model_args: Any) -> None:
     if mined is None:  # a torchrun rank other than 0: its share of the candidates is in the cache
         return
     atomic_write_jsonl(data_args.output_file, mined, ensure_ascii=False)
-    logger.info("Wrote %d records to %s.", len(mined), data_args.output_file)
     atomic_write_json(stats_path, stats)
-    logger.info("Wrote the mining statistics to %s.", stats_path)
+    median = stats["negatives_per_query"]["median"]
+    job.log(f"wrote {data_args.output_file} ({len(mined)} records) and {stats_path}",
+            f"median {median:g} negatives per query" if median is not None else "")
 
 
 #: the closing ``Examples:`` of ``--help`` (tests/utils/test_cli_examples.py parses every flag)

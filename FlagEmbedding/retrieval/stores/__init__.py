@@ -95,7 +95,7 @@ def load_rows(store: VectorStore, folder: str, identity: Mapping[str, Any], dims
         overwrite: Recreate the collection even when it holds this index.
         refuse: Called with the collection's identity when it was built from something else (raises).
     """
-    from tqdm.auto import tqdm
+    from FlagEmbedding.utils.progress import stage_bar
 
     stored = store.identity()
     if stored is not None and stored.get("key") != identity["key"] and not overwrite:
@@ -112,7 +112,7 @@ def load_rows(store: VectorStore, folder: str, identity: Mapping[str, Any], dims
         return
     if loaded:
         logger.info("Resuming the load of %s at document %d of %d.", store, loaded, len(docids))
-    with tqdm(total=len(docids), initial=loaded, desc=f"Loading {store.NAME}", unit="doc") as bar:
+    with stage_bar(len(docids), f"Loading {store.NAME}", unit="doc", initial=loaded) as bar:
         for start in range(loaded, len(docids), LOAD_BATCH_ROWS):
             end = min(len(docids), start + LOAD_BATCH_ROWS)
             store.upsert(docids[start:end], rows(start, end))
