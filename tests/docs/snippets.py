@@ -6,7 +6,9 @@ Conventions (shared by every page):
   ``<!-- not-run: <reason> -->`` does not run as written (the test runs an offline twin of it instead); a
   ```` ```text ```` fence after a python fence is that block's expected output (compared exactly).
 * RST: ``.. code-block:: python`` / ``bash`` (and ``literalinclude`` with such a ``:language:``) run, unless the previous non-blank line is the comment
-  ``.. not-run: <reason>``; ``::`` literal blocks are text and never run; any other language must be marked.
+  ``.. not-run: <reason>``; a ``.. code-block:: text`` right after a block that runs is that block's expected
+  output (a line ``...`` stands for any lines); ``::`` literal blocks are text and never run; any other language
+  must be marked.
 * Per page, the blocks run in document order in one fresh subprocess (:mod:`tests.docs.snippet_driver`): python
   blocks share one namespace, bash blocks each run in ``bash -euo pipefail``; the working directory is a
   temporary folder, ``$REPO`` is the repository root and ``$PORT`` a free port (for servers).
@@ -147,9 +149,23 @@ def rst_blocks(path: str) -> List[Block]:
             raise MarkupError(f"{page}:{i + 1}: empty code block.")
         width = min(len(b) - len(b.lstrip()) for b in body if b.strip())
         code = "\n".join(b[width:] for b in body).rstrip() + "\n"
-        blocks.append(Block(page, first + 1, (directive.group(3) or "").lower(), code, reason))
+        lang = (directive.group(3) or "").lower()
+        if lang == README_OUTPUT_LANG and reason is None and blocks and blocks[-1].runs \
+                and blocks[-1].expected_output is None:
+            blocks[-1].expected_output = code  # the printed output of the block before it, compared by the test
+            continue
+        blocks.append(Block(page, first + 1, lang, code, reason))
     _check_markers(page, lines, _RST_MARK, used)
     return blocks
+
+
+def output_matches(expected: str, got: str) -> bool:
+    """Whether ``got`` is the output a page shows: the same lines (trailing spaces and blank lines at either end
+    ignored), where a line ``...`` of ``expected`` stands for any number of lines."""
+    def lines(text: str) -> List[str]:
+        return [line.rstrip() for line in text.strip("\n").split("\n")]
+    pattern = "".join(r"(?:[^\n]*\n)*?" if line.strip() == "..." else re.escape(line) + r"\n" for line in lines(expected))
+    return re.fullmatch(pattern, "\n".join(lines(got)) + "\n") is not None
 
 
 def check_marked(blocks: List[Block]) -> List[str]:

@@ -15,7 +15,8 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from tests.docs.snippets import Block, MarkupError, check_marked, doc_pages, page_blocks, readme_blocks, run_blocks
+from tests.docs.snippets import (Block, MarkupError, check_marked, doc_pages, output_matches, page_blocks, readme_blocks,
+                                 run_blocks)
 from tests.helpers import REPO
 
 README = os.path.join(REPO, "README.md")
@@ -153,6 +154,12 @@ def test_markup_rules_are_enforced(tmp_path):
     page.write_text(".. not-run:\n\n.. code-block:: bash\n\n   ls\n")
     with pytest.raises(MarkupError, match="needs a reason"):
         page_blocks(str(page))
+    page.write_text(".. code-block:: bash\n\n   echo hi\n\n.. code-block:: text\n\n   hi\n\n.. code-block:: text\n\n   x\n")
+    blocks = page_blocks(str(page))
+    assert [(b.lang, b.expected_output) for b in blocks] == [("bash", "hi\n"), ("text", None)]
+    assert len(check_marked(blocks)) == 1  # a second text block is no block's output
+    assert output_matches("a\n...\nd\n", "a\nb\nc\nd  \n\n") and output_matches("a\n...\nd", "a\nd\n")
+    assert not output_matches("a\n...\nd", "a\nb\n") and not output_matches("a\nb", "a\nb\nc")
     readme = tmp_path / "r.md"
     readme.write_text("```python\nprint(1)\n```\n\n```text\n1\n```\n\n<!-- not-run: downloads x -->\n```bash\nls\n```\n")
     blocks = page_blocks(str(readme))
@@ -196,7 +203,7 @@ def test_page_snippets_run(page, tmp_path, request):
     for block in blocks:
         if block.expected_output is not None:
             got = run.stdouts.get(block.line, "")
-            assert got.strip() == block.expected_output.strip(), (
+            assert output_matches(block.expected_output, got), (
                 f"{page}:{block.line}: printed\n{got}\nbut the page shows\n{block.expected_output}")
 
 
