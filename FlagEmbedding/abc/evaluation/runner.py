@@ -19,6 +19,7 @@ from FlagEmbedding.retrieval.index import SearchOptions, is_m3
 from FlagEmbedding.retrieval.stores import index_store_args
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text, read_json_file
+from FlagEmbedding.utils.plot import plot_eval_metric
 
 logger = logging.getLogger(__name__)
 
@@ -217,8 +218,12 @@ class AbsEvalRunner:
                 dataset_name=dataset_name,
                 **self.dataset_kwargs(dataset_name, splits),
             )
-        self.evaluate_metrics(self.eval_args.output_dir, self.eval_args.eval_output_method,
-                              self.eval_args.eval_output_path, self.eval_args.eval_metrics)
+        results = self.evaluate_metrics(self.eval_args.output_dir, self.eval_args.eval_output_method,
+                                        self.eval_args.eval_output_path, self.eval_args.eval_metrics)
+        plot = getattr(self.eval_args, "plot", None)
+        if plot:
+            plot_eval_metric(results, plot, self.eval_args.eval_metrics[0])
+            logger.info("Figure of %s written to %s.", self.eval_args.eval_metrics[0], plot)
         compare_to = getattr(self.eval_args, "compare_to", None)
         if compare_to:
             self.compare(compare_to)
