@@ -109,7 +109,7 @@ def encode_throughput(document: Dict[str, Any], out: str) -> None:
 def scifact_e2e(document: Dict[str, Any], out: str) -> None:
     """Wall time of the BEIR command per engine, one horizontal bar stacked by stage."""
     rows = document["results"]
-    axes_figure = new_figure(figsize=(8.0, 3.2))
+    axes_figure = new_figure(figsize=(9.0, 3.4))
     axes = axes_figure.axes[0]
     names = [row["engine"] for row in rows]
     left = [0.0] * len(rows)
@@ -130,7 +130,7 @@ def scifact_e2e(document: Dict[str, Any], out: str) -> None:
     axes.set_title(f"SciFact end to end, BEIR command ({document.get('documents', '?')} documents, "
                    f"{document.get('queries', '?')} queries)" + (f": ours / original = {ratio:.2f}" if ratio else ""),
                    fontsize=10)
-    axes.legend(fontsize=7, ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     stage_names = list(E2E_STAGES)
     write(axes_figure, document, out, "scifact_e2e",
           [["engine", "wall s", "nDCG@10"] + stage_names] +
@@ -178,8 +178,8 @@ def serve_load(document: Dict[str, Any], out: str) -> None:
 
 def write(figure: Any, document: Dict[str, Any], out: str, name: str, rows: List[List[Any]]) -> None:
     """``<out>/<name>.png``, ``.svg`` and ``.csv`` (the figure's numbers)."""
-    for number, suffix in enumerate((".png", ".svg")):
-        save_figure(figure, os.path.join(out, name + suffix), footer(document) if number == 0 else None)
+    for suffix in (".png", ".svg"):
+        save_figure(figure, os.path.join(out, name + suffix), footer(document))
     atomic_write_text(os.path.join(out, name + ".csv"), table(rows))
     logger.info("%s: %s.{png,svg,csv}", document["benchmark"], os.path.join(out, name))
 
@@ -204,7 +204,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
             logger.info("%s: no figure for the %s benchmark; skipped", path, document["benchmark"])
             continue
         draw(document, args.out)
-        written.append(document["benchmark"])
+        written.append(draw.__name__)
     print(f"{len(written)} figure(s) written to {args.out}: {', '.join(written) or 'none'}")
     return written
 

@@ -52,7 +52,7 @@ def save_figure(figure: Any, path: str, footer: Optional[str] = None) -> None:
 
     kind = plot_format(path)
     if footer:
-        figure.text(0.005, 0.005, footer, fontsize=7, color="0.4", ha="left", va="bottom")
+        figure.supxlabel(footer, x=0.005, ha="left", fontsize=7, color="0.4")  # constrained layout keeps room
     metadata: Dict[str, Any] = {"Software": None} if kind == "png" else {"Date": None, "Creator": None}
     with matplotlib.rc_context({"svg.hashsalt": "FlagEmbedding", "svg.fonttype": "path"}):
         with atomic_path(path) as tmp:
@@ -70,7 +70,8 @@ def draw_bars(axes: Any, groups: Sequence[str], series: Mapping[str, Sequence[Op
         bars = axes.bar(positions, shown, width, label=label)
         axes.bar_label(bars, labels=["" if math.isnan(v) else value_format.format(v) for v in shown], fontsize=7,
                        padding=1)
-    axes.set_xticks(range(len(groups)), list(groups))
+    axes.set_xticks(range(len(groups)), list(groups), rotation=20 if len(groups) > 4 else 0,
+                    ha="right" if len(groups) > 4 else "center")
     axes.set_ylabel(ylabel)
     if title:
         axes.set_title(title, fontsize=10)
