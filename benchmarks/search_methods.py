@@ -6,7 +6,9 @@ Runs ``python -m FlagEmbedding.evaluation.beir`` (256 tokens, mean pooling, exac
 ``examples/finetune/scifact/run.py --kind m3``) also ``dense``, ``sparse``, ``colbert``, ``hybrid`` (dense +
 sparse) and ``all``. The corpus is encoded once per model into ``--corpus_embd_save_dir`` and reused by every
 later method (and by later runs: point it at an existing cache of the same model and settings to skip the
-encode). Prints one line per run and a table; ``--json`` writes the rows ``benchmarks/plot.py`` draws as
+encode). ``--import_summary MODEL METHOD PATH`` adds the row of a BEIR CLI run made elsewhere, read from the
+JSON summary it wrote (``--eval_output_method json``; the same dataset, split and metrics), with its path as the
+row's ``source``. Prints one line per run; ``--json`` writes the rows ``benchmarks/plot.py`` draws as
 ``search_methods``.
 
     python benchmarks/search_methods.py --work_dir /tmp/sm --corpus_embd_save_dir /tmp/sm/embd \
@@ -78,6 +80,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--m3_model", default=None, help="an M3 model folder: adds its sparse / ColBERT / all runs")
     parser.add_argument("--work_dir", required=True, help="output folder of the runs")
     parser.add_argument("--corpus_embd_save_dir", required=True, help="corpus cache (reused across methods and runs)")
+    parser.add_argument("--import_summary", nargs=3, action="append", default=[], metavar=("MODEL", "METHOD", "PATH"),
+                        help="add a row from the JSON summary of a BEIR CLI run made elsewhere")
+    parser.add_argument("--skip_runs", action="store_true", help="only the --import_summary rows")
     add_json_argument(parser)
     args = parser.parse_args(argv)
     os.makedirs(args.work_dir, exist_ok=True)
@@ -87,7 +92,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         models.append((args.m3_model, "encoder-only-m3", M3_METHODS,
                        f"M3 {os.path.basename(os.path.normpath(args.m3_model))}"))
     rows = []
-    for number, (model, model_class, methods, label) in enumerate(models):
+    for number, (model, model_class, methods, label) in enumerate([] if args.skip_runs else models):
         for method, extra in methods.items():
             run_dir = os.path.join(args.work_dir, f"{number}-{model_class}-" + "".join(
                 c if c.isalnum() else "_" for c in method))
@@ -96,6 +101,15 @@ def main(argv: Optional[List[str]] = None) -> None:
             rows.append(row)
             print(f"  {label:<32} {method:<26} nDCG@10 {row['ndcg_at_10']:6.2f}  recall@100 "
                   f"{row['recall_at_100']:6.2f}  {row['wall_s']:7.1f} s", flush=True)
+    dataset = f"{os.path.basename(os.path.abspath(args.scifact_dir))}-test"
+    for label, method, path in args.import_summary:
+        with open(path, encoding="utf-8") as f:
+            ((_, by_reranker),) = json.load(f).items()  # one model folder per summary
+        metrics = by_reranker["NoReranker"][dataset]
+        rows.append({"model": label, "method": method, "ndcg_at_10": metrics["ndcg_at_10"] * 100,
+                     "recall_at_100": metrics["recall_at_100"] * 100, "source": os.path.abspath(path)})
+        print(f"  {label:<32} {method:<26} nDCG@10 {rows[-1]['ndcg_at_10']:6.2f}  recall@100 "
+              f"{rows[-1]['recall_at_100']:6.2f}  (from {path})", flush=True)
     write_results(args.json, "search_methods", rows)
 
 
