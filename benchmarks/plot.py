@@ -113,14 +113,16 @@ def scifact_e2e(document: Dict[str, Any], out: str) -> None:
     axes = axes_figure.axes[0]
     names = [row["engine"] for row in rows]
     left = [0.0] * len(rows)
-    for stage in E2E_STAGES + ("other",):
+    from matplotlib import colormaps
+
+    for index, stage in enumerate(E2E_STAGES + ("other",)):
         widths = []
         for row in rows:
             stages = row["stages_s"]
             known = sum(stages.get(s, 0.0) for s in E2E_STAGES)
             widths.append(max(0.0, row["best_wall_s"] - known) if stage == "other" else stages.get(stage, 0.0))
         if any(w > 0.05 for w in widths):
-            axes.barh(names, widths, left=left, label=stage)
+            axes.barh(names, widths, left=left, label=stage, color=colormaps["tab20"](index))  # fixed per stage
         left = [a + b for a, b in zip(left, widths)]
     for y, row in enumerate(rows):
         axes.text(row["best_wall_s"], y, f" {row['best_wall_s']:.1f} s", va="center", fontsize=8)
