@@ -81,11 +81,13 @@ def footer(document: Dict[str, Any]) -> str:
 
 
 def table(rows: Sequence[Sequence[Any]]) -> str:
-    """CSV text of ``rows`` (the first is the header; floats with 2 decimals)."""
+    """CSV text of ``rows`` (the first is the header; floats with 2 decimals; ``|`` escaped as ``\\|``: the
+    Benchmarks page includes these files with ``csv-table``, whose cells are reStructuredText)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for row in rows:
-        writer.writerow([f"{v:.2f}" if isinstance(v, float) else ("" if v is None else v) for v in row])
+        writer.writerow([f"{v:.2f}" if isinstance(v, float) else ("" if v is None else str(v).replace("|", "\\|"))
+                         for v in row])
     return out.getvalue()
 
 
