@@ -1,16 +1,22 @@
-"""Helpers shared by the benchmark scripts: SciFact loading, timing, peak-RSS sampling and the original
-FlagEmbedding 1.4.2 run in its own interpreter (``--orig_python``, default ``/work/venv-orig/bin/python``)."""
+"""Helpers shared by the benchmark scripts: SciFact loading, timing, peak-RSS sampling, the original
+FlagEmbedding 1.4.2 run in its own interpreter (``--orig_python``, default ``/work/venv-orig/bin/python``) and the
+``--json PATH`` results file every script can write (:func:`add_json_argument`, :func:`write_results`), which
+``benchmarks/plot.py`` turns into the documentation's figures."""
 from __future__ import annotations
 
+import argparse
+import datetime
 import json
 import os
+import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import psutil
@@ -104,6 +110,10 @@ def run_original(python: str, kind: str, model: str, inputs: list, max_length: i
                       batch_size=batch_size, devices=devices, use_fp16=use_fp16)
 
 
+#: ``{worker script: version it reported}`` of the other-venv engines run so far (written into ``--json`` files)
+WORKER_VERSIONS: Dict[str, str] = {}
+
+
 def run_worker(python: str, worker: str, inputs: list, **spec: Any) -> Tuple[float, Dict[str, Any]]:
     """Run ``benchmarks/<worker> spec.json`` in the interpreter ``python`` (another venv, outside this source tree)
     on ``inputs`` with the fields of ``spec``; returns its timed seconds and the outputs it wrote (``dense.npy``,
@@ -120,6 +130,8 @@ def run_worker(python: str, worker: str, inputs: list, **spec: Any) -> Tuple[flo
         with open(os.path.join(out, "seconds.json"), encoding="utf-8") as f:
             report = json.load(f)
         seconds = report["seconds"]
+        if "version" in report:
+            WORKER_VERSIONS[worker] = str(report["version"])
         outputs: Dict[str, Any] = {"report": report}
         for name in ("dense", "scores"):
             path = os.path.join(out, f"{name}.npy")
@@ -153,15 +165,104 @@ def timed(call: Callable[[], Any]) -> Tuple[float, Any]:
 
 
 def print_ratio_table(title: str, best: Dict[str, Tuple[float, Any]], count: int, unit: str,
-                      deviation: Callable[[Any, Any], Any]) -> None:
+                      deviation: Callable[[Any, Any], Any]) -> List[Dict[str, Any]]:
     """Print ``title`` (with the CPU description), then per engine ``count / seconds`` in ``unit``, the speed ratio
-    against the first engine (the baseline) and ``deviation(output, baseline output)``."""
+    against the first engine (the baseline) and ``deviation(output, baseline output)``; return those figures as
+    rows (``engine``, ``rate`` in ``unit``, ``seconds``, ``ratio`` to ``baseline``, ``deviation``) for ``--json``."""
     from FlagEmbedding.backends.cpu_info import cpu_description
 
     base_name = next(iter(best))
     base_seconds, base_output = best[base_name]
     print(f"\n{title} (CPU: {cpu_description()})")
     print(f"{'engine':<24}{unit:>12}{'ratio':>8}  deviation from {base_name}")
+    rows = []
     for name, (seconds, output) in best.items():
         shown = deviation(output, base_output) if name != base_name else "-"
         print(f"{name:<24}{count / seconds:>12.2f}{base_seconds / seconds:>8.2f}  {shown}", flush=True)
+        rows.append({"engine": name, "rate": count / seconds, "unit": unit, "seconds": seconds,
+                     "ratio": base_seconds / seconds, "baseline": base_name, "deviation": str(shown)})
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ --json
+def cpu_model() -> str:
+    """The CPU model name: ``lscpu``'s ``Model name``, else ``/proc/cpuinfo``'s ``model name``, else
+    :func:`platform.processor` (``"unknown"`` when all are empty)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        pass
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown"
+
+
+def add_json_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--json PATH``: also write the printed figures (and the machine they ran on) as a JSON file."""
+    parser.add_argument("--json", default=None, metavar="PATH",
+                        help="also write the results as JSON (CPU model, versions, command, date and one row per "
+                             "printed figure), the input of benchmarks/plot.py")
+
+
+def package_versions(names: Sequence[str] = ("torch", "transformers", "numpy", "onnxruntime", "openvino",
+                                             "faiss-cpu", "sentence-transformers")) -> Dict[str, str]:
+    """Python, FlagEmbedding (this checkout, with its git commit) and the installed ``names`` that are present,
+    plus the versions the other-venv engines reported (:data:`WORKER_VERSIONS`)."""
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    try:
+        import FlagEmbedding
+
+        versions["FlagEmbedding"] = str(getattr(FlagEmbedding, "__version__", "") or metadata.version("FlagEmbedding"))
+    except (ImportError, metadata.PackageNotFoundError):
+        pass
+    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if commit.returncode == 0:
+        versions["FlagEmbedding commit"] = commit.stdout.strip()
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    names_by_worker = {"_original.py": "original FlagEmbedding", "_fastembed.py": "fastembed",
+                       "_infinity.py": "infinity-emb"}
+    versions.update({names_by_worker.get(worker, worker): version for worker, version in WORKER_VERSIONS.items()})
+    return versions
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN / infinite float replaced by None (strict JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def write_results(path: Optional[str], benchmark: str, rows: List[Dict[str, Any]], **extra: Any) -> None:
+    """Atomically write ``{"benchmark", "command", "cpu_model", "cores", "load_average", "versions", "date",
+    "results": rows, **extra}`` to ``path`` (nothing when ``path`` is None). The load average is read at the end
+    of the run: the machine may be shared, and the file says how busy it was."""
+    if path is None:
+        return
+    from FlagEmbedding.utils.files import atomic_write_json
+
+    document = {
+        "benchmark": benchmark,
+        "command": ["python", os.path.relpath(os.path.abspath(sys.argv[0]), REPO), *sys.argv[1:]],
+        "cpu_model": cpu_model(),
+        "cores": os.cpu_count(),
+        "load_average": [round(value, 2) for value in os.getloadavg()],
+        "versions": package_versions(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "results": rows,
+        **extra,
+    }
+    atomic_write_json(path, _finite(document), indent=1)
+    print(f"results written to {path}", file=sys.stderr)

@@ -26,9 +26,9 @@ from typing import Any, Callable, Dict, Tuple
 import numpy as np
 import torch
 
-from _common import (FASTEMBED_PYTHON, INFINITY_PYTHON, ORIGINAL_PYTHON, interleaved_best, minilm_path,
-                     original_available, print_ratio_table, run_original, run_worker, scifact_passages,
-                     sentence_transformers_folder, timed)
+from _common import (FASTEMBED_PYTHON, INFINITY_PYTHON, ORIGINAL_PYTHON, add_json_argument, interleaved_best,
+                     minilm_path, original_available, print_ratio_table, run_original, run_worker, scifact_passages,
+                     sentence_transformers_folder, timed, write_results)
 
 
 def cosine_deviation(a: np.ndarray, b: np.ndarray) -> float:
@@ -88,6 +88,7 @@ def main() -> None:
     parser.add_argument("--infinity_python", default=None,
                         help=f"interpreter of a venv with infinity-emb[torch] (e.g. {INFINITY_PYTHON}): adds "
                              "infinity's torch engine on the same model folder (embedder only)")
+    add_json_argument(parser)
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -100,6 +101,7 @@ def main() -> None:
     print(f"{len(texts)} SciFact passages, batch_size={args.batch_size}, baseline: "
           f"{'original FlagEmbedding 1.4.2 (' + args.orig_python + ')' if has_original else 'sentence-transformers (no original venv)'}")
     work = tempfile.mkdtemp()
+    rows = []
     try:
         m3_path = build_m3_folder(os.path.join(work, "m3"))
         size = dict(batch_size=args.batch_size)
@@ -158,10 +160,13 @@ def main() -> None:
                     engines["ours fp32"] = run_ours
                     deviation = m3_deviation
                 ours.encode(texts[:8])  # warm-up
-                print_ratio_table(f"{kind} max_length={max_length}", interleaved_best(engines, args.repeats),
-                                  len(texts), "passages/s", deviation)
+                table = print_ratio_table(f"{kind} max_length={max_length}",
+                                          interleaved_best(engines, args.repeats), len(texts), "passages/s", deviation)
+                rows += [{"kind": kind, "max_length": max_length, "batch_size": args.batch_size,
+                          "passages": len(texts), **row} for row in table]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    write_results(args.json, "encode_throughput", rows)
 
 
 if __name__ == "__main__":

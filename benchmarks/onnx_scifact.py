@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from _common import SCIFACT, minilm_path
+from _common import SCIFACT, add_json_argument, minilm_path, write_results
 
 BACKENDS = {"torch fp32": {}, "onnx fp32": {"backend": "onnx"}, "onnx int8": {"backend": "onnx", "quantize": "int8"},
             "openvino fp32": {"backend": "openvino"}}
@@ -34,6 +34,7 @@ def main() -> None:
                         help="keep every passage judged in the test qrels plus the first others, this many in all "
                              "(a documented subset for a busy machine; nDCG@10 is then not the full-corpus figure)")
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS)[:3], choices=list(BACKENDS))
+    add_json_argument(parser)
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -78,6 +79,9 @@ def main() -> None:
         ratio = row["passages_per_s"] / base["passages_per_s"] if base else float("nan")
         diff = row["ndcg_at_10"] - base["ndcg_at_10"] if base else float("nan")
         print(f"{label:<12}{row['passages_per_s']:>12.1f}{ratio:>8.2f}{row['ndcg_at_10']:>9.2f}{diff:>+7.2f}")
+        row.update(ratio_to_torch_fp32=ratio, ndcg_at_10_diff=diff)
+    write_results(args.json, "onnx_scifact", list(rows.values()), passages=len(passages), queries=len(qids),
+                  max_length=args.max_length, batch_size=args.batch_size)
 
 
 if __name__ == "__main__":

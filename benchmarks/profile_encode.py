@@ -18,7 +18,7 @@ import logging
 import time
 from typing import Dict, List
 
-from _common import minilm_path, scifact_passages
+from _common import add_json_argument, minilm_path, scifact_passages, write_results
 
 
 def padded_tokens(batches: List[List[int]], lengths: List[int]) -> int:
@@ -59,6 +59,7 @@ def main() -> None:
                         help="padded tokens per forward pass to time (none: skip)")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds of the budget timings")
     parser.add_argument("--rows", type=int, default=14, help="operators shown")
+    add_json_argument(parser)
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     from torch.profiler import ProfilerActivity, profile
@@ -73,6 +74,7 @@ def main() -> None:
     width = model.model.config.intermediate_size
     print(f"CPU: {cpu_description()}; last-level cache {cache and cache >> 20} MiB; {len(texts)} SciFact passages")
     print(f"CPU token budget for feed-forward width {width}: {cpu_token_budget(width)}")
+    rows: List[Dict[str, object]] = []
     for max_length in args.max_lengths:
         start = time.perf_counter()
         features = model.tokenize(texts, max_length)
@@ -88,6 +90,8 @@ def main() -> None:
                 padded = padded_tokens(batches, lengths)
                 print(f"  batch_size={batch_size:<4} {name:<13} padded tokens {padded:>8}  "
                       f"waste {100 * (padded - sum(lengths)) / padded:5.1f}%  batches {len(batches)}")
+                rows.append({"max_length": max_length, "batch_size": batch_size, "batching": name,
+                             "padded_tokens": padded, "real_tokens": sum(lengths), "batches": len(batches)})
         if args.budgets:
             timings = forward_seconds_by_budget(model, features, lengths, args.budgets, args.repeats)
             base = timings["stock"][max(args.budgets)]
@@ -95,6 +99,9 @@ def main() -> None:
             for path, by_budget in timings.items():
                 print(f"    {path:<7}" + "".join(f"  {budget:>6}: {seconds:6.2f} ({base / seconds:.2f}x)"
                                               for budget, seconds in by_budget.items()))
+                rows += [{"max_length": max_length, "path": path, "padded_tokens_per_batch": budget,
+                          "forward_seconds": seconds, "speedup_vs_stock_at_max_budget": base / seconds}
+                         for budget, seconds in by_budget.items()]
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             start = time.perf_counter()
             model.encode_corpus(texts, max_length=max_length)
@@ -102,6 +109,9 @@ def main() -> None:
         print(f"  tokenization {tokenize_seconds:.2f}s = {100 * tokenize_seconds / encode_seconds:.1f}% of the "
               f"encode ({encode_seconds:.1f}s, profiler on)")
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows))
+        rows.append({"max_length": max_length, "tokenize_seconds": tokenize_seconds,
+                     "encode_seconds_profiled": encode_seconds})
+    write_results(args.json, "profile_encode", rows, passages=len(texts))
 
 
 if __name__ == "__main__":

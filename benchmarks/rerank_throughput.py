@@ -20,8 +20,8 @@ from typing import List
 import numpy as np
 import torch
 
-from _common import (ORIGINAL_PYTHON, SCIFACT, interleaved_best, minilm_path, original_available, print_ratio_table,
-                     run_original, scifact_passages, timed)
+from _common import (ORIGINAL_PYTHON, SCIFACT, add_json_argument, interleaved_best, minilm_path, original_available,
+                     print_ratio_table, run_original, scifact_passages, timed, write_results)
 
 
 def scifact_pairs(num_pairs: int, passages_per_query: int = 10) -> List[List[str]]:
@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--orig_python", default=ORIGINAL_PYTHON)
     parser.add_argument("--extra", nargs="*", default=["bf16", "onnx", "onnx-int8"],
                         choices=["bf16", "onnx", "onnx-int8", "openvino"])
+    add_json_argument(parser)
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -67,6 +68,7 @@ def main() -> None:
     print(f"CPU: {cpu_description()}")
     print(f"{len(pairs)} SciFact pairs, MiniLM-L6 cross-encoder, batch_size={args.batch_size}, baseline: "
           f"{'original FlagEmbedding 1.4.2' if has_original else 'sentence-transformers CrossEncoder (no original venv)'}")
+    rows = []
     with tempfile.TemporaryDirectory() as folder:
         model_dir = build_cross_encoder(os.path.join(folder, "model"))
         options = {"bf16": dict(use_bf16=True), "onnx": dict(backend="onnx"), "onnx-int8": dict(backend="onnx", quantize="int8"),
@@ -88,8 +90,12 @@ def main() -> None:
                 model.compute_score(pairs[:4])  # warm-up / export outside the timing
                 engines[f"ours {name}"] = (lambda m: lambda: timed(
                     lambda: np.asarray(m.compute_score(pairs), dtype=np.float32)))(model)
-            print_ratio_table(f"max_length={max_length}", interleaved_best(engines, args.repeats), len(pairs),
-                              "pairs/s", lambda a, b: f"max |score diff| {float(np.max(np.abs(a - b))):.1e}")
+            table = print_ratio_table(f"max_length={max_length}", interleaved_best(engines, args.repeats),
+                                      len(pairs), "pairs/s",
+                                      lambda a, b: f"max |score diff| {float(np.max(np.abs(a - b))):.1e}")
+            rows += [{"max_length": max_length, "batch_size": args.batch_size, "pairs": len(pairs), **row}
+                     for row in table]
+    write_results(args.json, "rerank_throughput", rows)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,6 @@ import argparse
 import json
 import math
 import os
-import platform
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -30,21 +28,12 @@ from typing import Any, Dict, List
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import SCIFACT, minilm_path  # noqa: E402
+from _common import SCIFACT, add_json_argument, cpu_model, minilm_path, write_results  # noqa: E402
 
 
 def folder_mib(path: str) -> float:
     """Size of the files under ``path`` in MiB."""
     return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names) / 2**20
-
-
-def cpu_model() -> str:
-    """``lscpu``'s model name."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor()
 
 
 def load_embedder(path: str, model_class: str) -> Any:
@@ -78,6 +67,7 @@ def main() -> None:
                              "--kind m3): adds its dense / sparse / colbert / hybrid / all figures")
     parser.add_argument("--m3_cache_dir", default=None,
                         help="the M3 model's index folder (the CLI's <corpus_embd_save_dir>/<model>/scifact)")
+    add_json_argument(parser)
     args = parser.parse_args()
 
     from FlagEmbedding.abc.evaluation.naming import passage_text
@@ -167,6 +157,7 @@ def main() -> None:
     if args.m3_model:
         report.update(m3_figures(args, docids, texts, query_texts))
     print(json.dumps(report, indent=2))
+    write_results(args.json, "retrieval_index", [{"figure": name, **values} for name, values in report.items()])
 
 
 def m3_figures(args: argparse.Namespace, docids: List[str], texts: List[str],

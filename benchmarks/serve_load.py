@@ -16,9 +16,7 @@ import argparse
 import asyncio
 import logging
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,19 +24,11 @@ from typing import Dict, List
 
 import numpy as np
 
-from _common import INFINITY_PYTHON, REPO, minilm_path, scifact_passages, sentence_transformers_folder
+from _common import (INFINITY_PYTHON, REPO, add_json_argument, cpu_model, minilm_path, scifact_passages,
+                     sentence_transformers_folder, write_results)
 
 sys.path.insert(0, REPO)
 from tests.helpers.server import ServerProcess  # noqa: E402  (the tests' bounded server launcher)
-
-
-def cpu_model() -> str:
-    """``lscpu``'s model name (falls back to ``platform.processor()``)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 class InfinityServer(ServerProcess):
@@ -94,6 +84,7 @@ def main() -> None:
     parser.add_argument("--infinity_python", default=None,
                         help=f"interpreter of a venv with infinity-emb[torch,server] (e.g. {INFINITY_PYTHON}): adds "
                              "its server under the same load")
+    add_json_argument(parser)
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -148,12 +139,20 @@ def main() -> None:
     baseline = len(texts) / best["in-process"]["seconds"]
     print(f"\n{'engine':<26}{'requests/s':>12}{'passages/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}")
     print(f"{'in-process encode':<26}{'':>12}{baseline:>12.1f}{'':>9}{'':>9}{1.0:>8.2f}")
+    rows = [{"engine": "in-process encode", "clients": None, "passages_per_s": baseline, "ratio": 1.0,
+             "batch_size": args.batch_size}]
     for name, stats in best.items():
         if name == "in-process":
             continue
         rate = len(texts) / stats["seconds"]
         print(f"{name:<26}{len(bodies) / stats['seconds']:>12.1f}{rate:>12.1f}"
               f"{stats['p50'] * 1000:>9.1f}{stats['p99'] * 1000:>9.1f}{rate / baseline:>8.2f}")
+        kind, clients = name.split(", ")
+        rows.append({"engine": kind, "clients": int(clients.split()[0]), "requests_per_s": len(bodies) / stats["seconds"],
+                     "passages_per_s": rate, "p50_ms": stats["p50"] * 1000, "p99_ms": stats["p99"] * 1000,
+                     "ratio": rate / baseline})
+    write_results(args.json, "serve_load", rows, requests=len(bodies), texts_per_request=args.texts_per_request,
+                  max_length=args.max_length)
 
 
 if __name__ == "__main__":

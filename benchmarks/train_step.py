@@ -60,7 +60,7 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from _common import ORIGINAL_PYTHON, original_available, run_worker
+from _common import ORIGINAL_PYTHON, add_json_argument, original_available, run_worker, write_results
 from _train_steps import count_tokens, save_batches, timed_steps
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -314,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--child", choices=KINDS, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--variant", choices=("uncached", "cached"), default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", default=None, help=argparse.SUPPRESS)
+    add_json_argument(parser)
     return parser
 
 
@@ -349,8 +350,11 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, float]]:
             command += ["--orig_python", args.orig_python, "--repeats", str(args.repeats)] if args.orig_python else []
             results.append(run_measurement(kind, command))
             print(json.dumps(results[-1]), flush=True)
+    summary = {}
     if args.gradient_cache:
-        print(json.dumps(gradient_cache_summary(results)), flush=True)
+        summary = {"gradient_cache": gradient_cache_summary(results)}
+        print(json.dumps(summary["gradient_cache"]), flush=True)
+    write_results(args.json, "train_step", results, **summary)
     return results
 
 

@@ -145,16 +145,16 @@ KEPT: List[Kept] = [
                                 r"(reranker_)?long_text_(strategy|stride)|mcls_interval) ", _ADDED),
     Kept("fields.extra[own]", r"\.(search_method|hybrid_methods|fusion|fusion_weights|rrf_k|m3_weights|"
                               r"embedding_precision|rescore_multiplier|colbert_precision|index_backend|index_url|"
-                              r"index_collection|faiss_index_factory|compare_to|eval_retrieval_dir|eval_retrieval_split|"
-                              r"gradient_cache|gradient_cache_chunk_size) ",
-         _ADDED + " (search methods, index precisions and backends of the evaluation CLIs; retrieval evaluation "
-                  "and the cached contrastive loss while fine-tuning)"),
+                              r"index_collection|faiss_index_factory|compare_to|plot|eval_retrieval_dir|"
+                              r"eval_retrieval_split|gradient_cache|gradient_cache_chunk_size) ",
+         _ADDED + " (search methods, index precisions and backends of the evaluation CLIs, their --plot figure; "
+                  "retrieval evaluation and the cached contrastive loss while fine-tuning)"),
     Kept("cli.flag_extra[own]", r"^__(search_method|hybrid_methods|fusion|fusion_weights|rrf_k|m3_weights|"
                                 r"embedding_precision|rescore_multiplier|colbert_precision|index_backend|index_url|"
-                                r"index_collection|faiss_index_factory|compare_to|eval_retrieval_dir|"
+                                r"index_collection|faiss_index_factory|compare_to|plot|eval_retrieval_dir|"
                                 r"eval_retrieval_split|gradient_cache|gradient_cache_chunk_size) ",
-         _ADDED + " (search methods, index precisions and backends of the evaluation CLIs; retrieval evaluation "
-                  "and the cached contrastive loss while fine-tuning)"),
+         _ADDED + " (search methods, index precisions and backends of the evaluation CLIs, their --plot figure; "
+                  "retrieval evaluation and the cached contrastive loss while fine-tuning)"),
     Kept("fields.extra[own]", r"\.(embedder_backend|embedder_quantize|reranker_backend|reranker_quantize|"
                               r"onnx_cache_dir) ", _ADDED + " (ONNX Runtime backend of the evaluation CLIs)"),
     Kept("cli.flag_extra[own]", r"^__(embedder_backend|embedder_quantize|reranker_backend|reranker_quantize|"

@@ -13,6 +13,7 @@ from FlagEmbedding.retrieval.index import DEFAULT_M3_WEIGHTS, FIRST_STAGE, METHO
 from FlagEmbedding.retrieval.stores import BACKENDS as INDEX_BACKENDS, check_store_flags
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.lazy import LazyChoices
+from FlagEmbedding.utils.plot import plot_format
 from FlagEmbedding.utils.quantization import PRECISIONS, TOKEN_PRECISIONS
 
 
@@ -71,6 +72,9 @@ class AbsEvalArgs:
     eval_metrics: List[str] = field(
         default_factory=lambda: ["ndcg_at_10", "recall_at_10"], metadata={"help": "Metrics shown in the markdown summary."}
     )
+    plot: Optional[str] = field(default=None, metadata={
+        "help": "Also draw the first --eval_metrics as a bar chart into this .png or .svg file: a bar group per "
+                "dataset/split, a bar per model/reranker folder (search methods included; needs matplotlib)."})
     search_method: str = field(
         default="dense", metadata={"help": "First-stage search: dense (exact), sparse / colbert (M3 models), bm25, "
                                            "hybrid (fusion of --hybrid_methods) or all (hybrid candidates reranked by "
@@ -135,6 +139,8 @@ class AbsEvalArgs:
         self._check_flags_apply(options)
         check_store_flags(self.index_backend, self.index_url, self.index_collection, self.faiss_index_factory,
                           self.embedding_precision, self.colbert_precision)
+        if self.plot:
+            plot_format(self.plot)
         if self.compare_to:
             for metric in self.eval_metrics:
                 pytrec_measure(metric)

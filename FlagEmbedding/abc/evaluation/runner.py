@@ -20,6 +20,7 @@ from FlagEmbedding.retrieval.metrics import headline_metric
 from FlagEmbedding.retrieval.stores import index_store_args
 from FlagEmbedding.utils.errors import InputError
 from FlagEmbedding.utils.files import atomic_write_json, atomic_write_text, read_json_file
+from FlagEmbedding.utils.plot import plot_eval_metric
 from FlagEmbedding.utils.progress import JobSummary
 
 logger = logging.getLogger(__name__)
@@ -223,6 +224,10 @@ class AbsEvalRunner:
             )
         self.results = self.evaluate_metrics(self.eval_args.output_dir, self.eval_args.eval_output_method,
                                              self.eval_args.eval_output_path, self.eval_args.eval_metrics)
+        plot = getattr(self.eval_args, "plot", None)
+        if plot:
+            plot_eval_metric(self.results, plot, self.eval_args.eval_metrics[0])
+            logger.info("Figure of %s written to %s.", self.eval_args.eval_metrics[0], plot)
         compare_to = getattr(self.eval_args, "compare_to", None)
         if compare_to:
             self.compare(compare_to)

@@ -163,6 +163,9 @@ class MTEBEvalRunner(AbsEvalRunner):
             raise InputError("MTEB searches with its own exact dense retrieval: --search_method must be dense, "
                              "--index_backend memory and --faiss_index_factory unset (use the other benchmark CLIs "
                              "for other methods).")
+        if self.eval_args.plot:
+            raise InputError("--plot is not available for MTEB (its summary is per task type, not per dataset and "
+                             "split); use the other benchmark CLIs for a figure, or leave out --plot.")
         if self.eval_args.compare_to:
             raise InputError("--compare_to is not available for MTEB (its results are mteb task scores, not search "
                              "result files); use the other benchmark CLIs to compare runs.")
