@@ -11,12 +11,13 @@ import dataclasses
 import os
 import re
 import socket
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from tests.docs.snippets import (Block, MarkupError, check_marked, doc_pages, output_matches, page_blocks, readme_blocks,
-                                 run_blocks)
+from tests.docs.snippets import (Block, MarkupError, PageRun, check_marked, doc_pages, output_matches, page_blocks,
+                                 readme_blocks, run_blocks)
 from tests.helpers import REPO
 
 README = os.path.join(REPO, "README.md")
@@ -183,6 +184,29 @@ def test_readme_clone_commands_are_ci():
     assert fences[0].code.strip().split("\n") == _ci_commands()
 
 
+#: docs pages run two at a time (each is one subprocess, mostly imports and process starts), README inline
+PAGE_WORKERS = 2
+
+
+@pytest.fixture(scope="module")
+def docs_page_runs(tmp_path_factory):
+    """Starts every docs page's run (not README's) on a pool of :data:`PAGE_WORKERS` threads the first time a
+    page test asks, each in its own temporary folder with its own free port; page -> future of its run."""
+    pool = ThreadPoolExecutor(max_workers=PAGE_WORKERS)
+    runs: Dict[str, "Future[Tuple[List[Block], PageRun]]"] = {}
+
+    def run_page(page: str) -> Tuple[List[Block], PageRun]:
+        blocks = [b for b in page_blocks(os.path.join(REPO, page)) if b.runs]
+        workdir = str(tmp_path_factory.mktemp("page"))
+        return blocks, run_blocks(blocks, workdir, env={"PORT": str(_free_port())})
+
+    for page in _pages_with_runnable_blocks():
+        if os.path.join(REPO, page) != README:
+            runs[page] = pool.submit(run_page, page)
+    yield runs
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 @pytest.mark.parametrize("page", _pages_with_runnable_blocks())
 def test_page_snippets_run(page, tmp_path, request):
     path = os.path.join(REPO, page)
@@ -190,13 +214,12 @@ def test_page_snippets_run(page, tmp_path, request):
         models = {"minilm": request.getfixturevalue("minilm"), "m3": request.getfixturevalue("tiny_xlmr_m3"),
                   "reranker": request.getfixturevalue("xlmr_reranker_dir"),
                   "tiny_bert": request.getfixturevalue("tiny_bert"), "port": str(_free_port())}
-        blocks = readme_offline_blocks(models)
+        blocks = [b for b in readme_offline_blocks(models) if b.runs]
+        run = run_blocks(blocks, str(tmp_path), env={"PORT": str(_free_port())})  # a free port for servers
     else:
-        blocks = page_blocks(path)
-        if any("get_model_path" in b.code for b in blocks if b.runs):
+        if any("get_model_path" in b.code for b in page_blocks(path) if b.runs):
             request.getfixturevalue("minilm")  # skips without the packaged all-MiniLM-L6-v2
-    blocks = [b for b in blocks if b.runs]
-    run = run_blocks(blocks, str(tmp_path), env={"PORT": str(_free_port())})  # a free port for servers
+        blocks, run = request.getfixturevalue("docs_page_runs")[page].result()
     assert run.returncode == 0, _failure(page, run)
     for block in blocks:
         if block.expected_output is not None:
