@@ -277,11 +277,12 @@ def export_onnx(model_name_or_path: str, model: torch.nn.Module, input_names: Li
         if _valid_entry(target, identity):  # another process built it meanwhile: keep theirs
             raise _AlreadyBuilt
 
+    path = os.path.join(target, MODEL_FILE)
     try:
         replace_folder(target, write)  # a stale or corrupted entry is swapped out
     except _AlreadyBuilt:
-        pass
-    path = os.path.join(target, MODEL_FILE)
+        logger.info("%s was exported by another process meanwhile; using it.", path)
+        return path
     job.log(f"wrote {path} (ONNX {quantize or 'fp32'}, {os.path.getsize(path) / 2 ** 20:.1f} MiB)")
     return path
 

@@ -83,7 +83,6 @@ def draw_bars(axes: Any, groups: Sequence[str], series: Mapping[str, Sequence[Op
 def bar_chart(path: str, groups: Sequence[str], series: Mapping[str, Sequence[Optional[float]]], ylabel: str,
               title: str = "", footer: Optional[str] = None, value_format: str = "{:.1f}") -> None:
     """Write a grouped bar chart (see :func:`draw_bars`) to ``path`` (``.png`` or ``.svg``)."""
-    plot_format(path)
     figure = new_figure()
     draw_bars(figure.axes[0], groups, series, ylabel, title, value_format)
     save_figure(figure, path, footer)
