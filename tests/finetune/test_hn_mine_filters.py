@@ -244,6 +244,23 @@ def test_padding_with_a_reranker_skips_what_it_rejects():
     assert stats["filled"]["removed"]["reranker"]["absolute_margin"] == 1
 
 
+def test_padding_rescores_in_doubling_rounds_when_the_reranker_rejects_many():
+    """The reranker rejects every passage below the range but three far down: the padding takes those three, in
+    rank order, in a handful of calls (rounds of 3, 6, 12, ... passages, not one round per 3 rescored)."""
+    embedder = {POSITIVE: 0.95, **{f"c{i}": 0.9 - i / 100 for i in range(1, 61)}}
+    accepted = {"c33", "c41", "c57"}
+    reranker = TableReranker({POSITIVE: 0.9, **{name: 0.1 if name in accepted else 0.89 for name in embedder
+                                                if name != POSITIVE}})
+    mined, stats = mine(NegativeFilters(absolute_margin=0.05), embedder=embedder, number=3,
+                        range_for_sampling="0-3", underfilled="pad", reranker=reranker)
+    assert mined[0]["neg"] == ["c33", "c41", "c57"]
+    assert stats["filled"]["added"] == 3
+    rescored = [passage for call in reranker.calls[1:] for _, passage in call]
+    assert len(set(rescored)) == len(rescored)  # no passage scored twice
+    assert rescored[:3] == ["c1", "c2", "c3"] and "c57" in rescored  # the range, then below it in rank order
+    assert len(reranker.calls) <= 10, [len(call) for call in reranker.calls]
+
+
 def test_sampling_strategy_top_takes_the_best_ranked_survivors():
     mined, _ = mine(NegativeFilters(absolute_margin=0.05), number=2, sampling_strategy="top")
     assert mined[0]["neg"] == ["c1", "c2"]

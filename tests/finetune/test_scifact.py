@@ -98,3 +98,30 @@ def test_scifact_filtered_recipe_smoke(scifact, minilm, tmp_path):
         assert max(neg_r) < pos_r + 1e-6
     tuned = FlagModel(result["model_dir"], pooling_method="mean", devices="cpu", use_fp16=False)
     assert tuned.encode(["Vitamin D deficiency and bone health."]).shape == (1, 384)
+
+
+def test_every_documented_variant_command_parses():
+    """Each variant row of the example's README results table gives flags that ``run.py`` accepts, each taking
+    the value the row names (a renamed or removed option would make the documented command fail)."""
+    import importlib.util
+    import re
+    import shlex
+
+    spec = importlib.util.spec_from_file_location(
+        "scifact_run", os.path.join(REPO, "examples", "finetune", "scifact", "run.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with open(os.path.join(REPO, "examples", "finetune", "scifact", "README.md"), encoding="utf-8") as f:
+        results = f.read().split("## Results", 1)[1]
+    commands = [match.group(1) for line in results.splitlines() if line.startswith("| ")
+                for match in [re.search(r"`(--[^`]*)`", line.split(" | ")[1])] if match]
+    assert len(commands) >= 7
+    parser = module.build_parser()
+    actions = parser._option_string_actions
+    for command in commands:
+        argv = shlex.split(command)
+        args = parser.parse_args(["--work_dir", "W", *argv])
+        for flag, value in zip(argv, argv[1:]):
+            if flag.startswith("--") and not value.startswith("--"):
+                action = actions[flag]
+                assert getattr(args, action.dest) == (action.type or str)(value), (command, flag)

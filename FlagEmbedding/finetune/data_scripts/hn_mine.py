@@ -274,11 +274,13 @@ def _new_stats(start: int, end: int, negative_number: int, filters: NegativeFilt
 def _pad(queries: Sequence[_Query], scorer: _Scorer, index: DenseIndex, end: int, negative_number: int,
          filters: NegativeFilters, stats: Dict[str, Any]) -> None:
     """Fill ``queries`` with the best-ranked passages below their search depth that pass the filters, searching
-    twice as deep each round until they are full or the corpus is exhausted."""
+    twice as deep each round until they are full or the corpus is exhausted. A reranker rescores in rounds of what
+    each query still needs, doubled every round (few calls where it rejects many; the same passages chosen)."""
     size = len(scorer.corpus)
     pending = [query for query in queries if len(query.chosen) < negative_number]
     progress = stage_bar(sum(negative_number - len(query.chosen) for query in pending), "Padding from below the "
                          "range", unit="negative", disable=not pending)
+    round_index = 0  # rounds of reranking so far: each rescoring twice as many passages as a query still needs
     while pending:
         depth = min(size, max(2 * max(query.searched_to for query in pending), end + 2 * negative_number))
         ids = index.search(np.stack([query.vector for query in pending]), depth)[1]
@@ -293,8 +295,10 @@ def _pad(queries: Sequence[_Query], scorer: _Scorer, index: DenseIndex, end: int
                                           positive_reference(query.positive_scores_embedder), filters,
                                           stats["filled"]["removed"]["embedder"])
             batches.append((query, texts))
-        while batches:  # with a reranker, rescore in rounds of what each query still needs
-            round_ = [(query, texts[:negative_number - len(query.chosen)]) for query, texts in batches]
+        while batches:  # with a reranker, rescore in rounds (texts that fail its filters make more rounds)
+            round_ = [(query, texts[:(negative_number - len(query.chosen)) << round_index])
+                      for query, texts in batches]
+            round_index += 1
             kept = (_rerank_and_filter(scorer, round_, filters, stats["filled"]["removed"]["reranker"])
                     if scorer.reranker is not None else [texts for _, texts in round_])
             for (query, _), texts in zip(round_, kept):

@@ -21,7 +21,8 @@ Every variant's command and number: ``examples/finetune/scifact/README.md``.
 
 Measured with the defaults on 2 shared CPU cores: nDCG@10 64.51 (untuned) -> 67.02 (tuned), +2.51 points;
 mining 9 min, training 8.5 min (25 steps of 32 queries, group size 2, 128-token passages), each evaluation
-4-7 min.
+4-7 min. The best variant measured, ``--relative_margin 0.05 --sampling_strategy top --train_group_size 4
+--temperature 0.02 --batch_size 16 --passage_max_len 256``, reaches 70.56 (+6.05; training 24 min).
 """
 from __future__ import annotations
 
