@@ -261,6 +261,15 @@ def test_padding_rescores_in_doubling_rounds_when_the_reranker_rejects_many():
     assert len(reranker.calls) <= 10, [len(call) for call in reranker.calls]
 
 
+def test_padding_rescores_only_what_is_needed_when_the_reranker_accepts():
+    embedder = {POSITIVE: 0.95, **{f"c{i}": 0.9 - i / 100 for i in range(1, 61)}}
+    reranker = TableReranker({POSITIVE: 0.9, **{name: 0.1 for name in embedder if name != POSITIVE}})
+    mined, _ = mine(NegativeFilters(absolute_margin=0.05), embedder=embedder, number=7, range_for_sampling="0-3",
+                    underfilled="pad", reranker=reranker)
+    assert mined[0]["neg"] == [f"c{i}" for i in range(1, 8)]
+    assert [len(call) for call in reranker.calls] == [1, 2, 5]  # the positive, the range (c1, c2), the 5 missing
+
+
 def test_sampling_strategy_top_takes_the_best_ranked_survivors():
     mined, _ = mine(NegativeFilters(absolute_margin=0.05), number=2, sampling_strategy="top")
     assert mined[0]["neg"] == ["c1", "c2"]

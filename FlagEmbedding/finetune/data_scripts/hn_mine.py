@@ -275,12 +275,13 @@ def _pad(queries: Sequence[_Query], scorer: _Scorer, index: DenseIndex, end: int
          filters: NegativeFilters, stats: Dict[str, Any]) -> None:
     """Fill ``queries`` with the best-ranked passages below their search depth that pass the filters, searching
     twice as deep each round until they are full or the corpus is exhausted. A reranker rescores in rounds of what
-    each query still needs, doubled every round (few calls where it rejects many; the same passages chosen)."""
+    each query still needs, doubled for every earlier round that left that query short (few calls where it rejects
+    many, no extra scoring where it accepts; the same passages chosen)."""
     size = len(scorer.corpus)
     pending = [query for query in queries if len(query.chosen) < negative_number]
     progress = stage_bar(sum(negative_number - len(query.chosen) for query in pending), "Padding from below the "
                          "range", unit="negative", disable=not pending)
-    round_index = 0  # rounds of reranking so far: each rescoring twice as many passages as a query still needs
+    short_rounds: Dict[int, int] = {}  # per query: its reranking rounds that left it short (each doubles the next)
     while pending:
         depth = min(size, max(2 * max(query.searched_to for query in pending), end + 2 * negative_number))
         ids = index.search(np.stack([query.vector for query in pending]), depth)[1]
@@ -296,9 +297,8 @@ def _pad(queries: Sequence[_Query], scorer: _Scorer, index: DenseIndex, end: int
                                           stats["filled"]["removed"]["embedder"])
             batches.append((query, texts))
         while batches:  # with a reranker, rescore in rounds (texts that fail its filters make more rounds)
-            round_ = [(query, texts[:(negative_number - len(query.chosen)) << round_index])
+            round_ = [(query, texts[:(negative_number - len(query.chosen)) << short_rounds.get(id(query), 0)])
                       for query, texts in batches]
-            round_index += 1
             kept = (_rerank_and_filter(scorer, round_, filters, stats["filled"]["removed"]["reranker"])
                     if scorer.reranker is not None else [texts for _, texts in round_])
             for (query, _), texts in zip(round_, kept):
@@ -306,6 +306,8 @@ def _pad(queries: Sequence[_Query], scorer: _Scorer, index: DenseIndex, end: int
                 query.chosen.extend(added)
                 stats["filled"]["added"] += len(added)
                 progress.update(len(added))
+                if len(query.chosen) < negative_number:
+                    short_rounds[id(query)] = short_rounds.get(id(query), 0) + 1
             batches = [(query, texts[len(taken):]) for (query, texts), (_, taken) in zip(batches, round_)
                        if len(query.chosen) < negative_number and len(texts) > len(taken)]
         pending = [query for query in pending if len(query.chosen) < negative_number and query.searched_to < size]
