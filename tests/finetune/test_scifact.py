@@ -101,22 +101,19 @@ def test_scifact_filtered_recipe_smoke(scifact, minilm, tmp_path):
 
 
 def test_every_documented_variant_command_parses():
-    """Each variant row of the example's README results table gives flags that ``run.py`` accepts, each taking
-    the value the row names (a renamed or removed option would make the documented command fail)."""
-    import importlib.util
+    """Each variant row of the example's README results table gives flags that ``run.py`` accepts (a renamed or
+    removed option would make the documented command fail), each value converting to its option's type."""
     import re
+    import runpy
     import shlex
 
-    spec = importlib.util.spec_from_file_location(
-        "scifact_run", os.path.join(REPO, "examples", "finetune", "scifact", "run.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    build_parser = runpy.run_path(os.path.join(REPO, "examples", "finetune", "scifact", "run.py"))["build_parser"]
     with open(os.path.join(REPO, "examples", "finetune", "scifact", "README.md"), encoding="utf-8") as f:
         results = f.read().split("## Results", 1)[1]
     commands = [match.group(1) for line in results.splitlines() if line.startswith("| ")
                 for match in [re.search(r"`(--[^`]*)`", line.split(" | ")[1])] if match]
     assert len(commands) >= 7
-    parser = module.build_parser()
+    parser = build_parser()
     actions = parser._option_string_actions
     for command in commands:
         argv = shlex.split(command)
