@@ -11,6 +11,27 @@ from tests.helpers.docs import DocsBuild, build_docs
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+#: session fixtures that are expensive to build: the tests that use one run on one pytest-xdist worker
+SHARED_FIXTURES = ("scifact_run", "docs_build", "dense_server", "m3_server")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``-n`` in pyproject's ``addopts``) the workers share the cores: each gets its share of
+    torch's intra-op threads instead of all of them."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """``--dist loadgroup`` groups: one per test file (its module fixtures are built once), merged for the files
+    that use one of :data:`SHARED_FIXTURES` (built once per session, not once per worker)."""
+    for item in items:
+        shared = [name for name in SHARED_FIXTURES if name in getattr(item, "fixturenames", ())]
+        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))
+
 
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> str:
